@@ -1,0 +1,69 @@
+//! Stage 3: semantic checks. Value checks (`values`) are used while lowering; the document
+//! checks run on the parsed file; the lints run on the IR, where rings are merged.
+
+mod lints;
+mod tests;
+pub mod values;
+
+pub use lints::lints;
+pub use tests::tests;
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::syntax::PolicyFile;
+
+/// Highest Landlock ABI this compiler knows.
+pub const MAX_LANDLOCK_ABI: i64 = 7;
+
+/// Checks of the document header and settings.
+pub fn header(file: &PolicyFile, diags: &mut Diagnostics) {
+    if file.api_version.value != "nonoc.dev/v1" {
+        diags.push(
+            Diagnostic::new(
+                Code::ApiVersion,
+                file.api_version.span,
+                format!("unsupported apiVersion `{}`", file.api_version.value),
+            )
+            .help("this compiler reads `apiVersion: nonoc.dev/v1`"),
+        );
+    }
+    if file.kind.value != "RingPolicy" {
+        diags.push(
+            Diagnostic::new(
+                Code::Kind,
+                file.kind.span,
+                format!("unsupported kind `{}`", file.kind.value),
+            )
+            .help("a policy file has `kind: RingPolicy`"),
+        );
+    }
+    let name = &file.metadata.name;
+    let valid = name
+        .value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid {
+        diags.push(
+            Diagnostic::new(Code::PolicyName, name.span, format!("policy name `{}` is not valid", name.value))
+                .help("use lower-case letters, digits and `-`, starting with a letter or digit, e.g. `coding-agent`"),
+        );
+    }
+    if let Some(abi) = &file.settings.landlock.min_abi
+        && !(1..=MAX_LANDLOCK_ABI).contains(&abi.value)
+    {
+        diags.push(
+            Diagnostic::new(
+                Code::MinAbi,
+                abi.span,
+                format!("`min_abi: {}` is not a known Landlock ABI", abi.value),
+            )
+            .help(format!(
+                "Landlock ABIs known to this compiler are 1 to {MAX_LANDLOCK_ABI}"
+            )),
+        );
+    }
+}

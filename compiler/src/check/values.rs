@@ -1,0 +1,260 @@
+//! Checks of single values: paths, globs, access lists, ports, errno, syscall names and
+//! argument values. Each returns the typed value, or `None` after pushing a diagnostic.
+
+use std::collections::BTreeMap;
+
+use crate::data::{self, Arch};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, Span};
+use crate::ir::{self, AccessSet, FsTarget, GlobTemplate, PathTemplate, has_glob_chars};
+use crate::resolve::{path_diagnostic, undeclared};
+use crate::syntax::{IntOrName, PortEntry, Spanned};
+
+/// Declared variables, for reference checks.
+pub type Vars = BTreeMap<String, ir::Variable>;
+
+/// An allow path: a path template without glob characters, its variable declared.
+pub fn allow_path(
+    text: &Spanned<String>,
+    vars: &Vars,
+    diags: &mut Diagnostics,
+) -> Option<PathTemplate> {
+    let template = match PathTemplate::parse(&text.value) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(path_diagnostic(&e, text, "path"));
+            return None;
+        }
+    };
+    if has_glob_chars(&text.value) {
+        diags.push(
+            Diagnostic::new(Code::GlobInAllow, text.span, format!("allow path `{}` contains glob characters", text.value))
+                .help("allow rules take plain paths in v1 (a directory covers its subtree); globs are for deny rules"),
+        );
+        return None;
+    }
+    declared(template.variable(), text.span, vars, diags).then_some(template)
+}
+
+/// A deny or except target: a glob when it has glob characters (or `glob` is set), else a path.
+pub fn target(
+    text: &Spanned<String>,
+    glob: bool,
+    vars: &Vars,
+    diags: &mut Diagnostics,
+) -> Option<FsTarget> {
+    if glob || has_glob_chars(&text.value) {
+        let template = match GlobTemplate::parse(&text.value) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(path_diagnostic(&e, text, "glob"));
+                return None;
+            }
+        };
+        // Compile with a stand-in value to check the syntax of the literal part.
+        let probe = template
+            .as_str()
+            .replacen("${", "/x", 1)
+            .replacen('}', "", 1);
+        let probe = if template.variable().is_some() {
+            probe
+        } else {
+            template.as_str().to_owned()
+        };
+        if let Err(e) = globset::GlobBuilder::new(&probe)
+            .literal_separator(true)
+            .build()
+        {
+            let why = e.kind().to_string();
+            diags.push(
+                Diagnostic::new(Code::InvalidGlob, text.span, format!("glob `{}` does not compile", text.value))
+                    .label(why)
+                    .help("use globset syntax: `*` within a component, `**` across components, `?`, `[abc]`, `{a,b}`"),
+            );
+            return None;
+        }
+        declared(template.variable(), text.span, vars, diags).then_some(FsTarget::Glob(template))
+    } else {
+        let template = match PathTemplate::parse(&text.value) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(path_diagnostic(&e, text, "path"));
+                return None;
+            }
+        };
+        declared(template.variable(), text.span, vars, diags).then_some(FsTarget::Path(template))
+    }
+}
+
+fn declared(variable: Option<&str>, span: Span, vars: &Vars, diags: &mut Diagnostics) -> bool {
+    match variable {
+        Some(v) if !vars.contains_key(v) => {
+            diags.push(undeclared(v, span, vars));
+            false
+        }
+        _ => true,
+    }
+}
+
+/// An access list: group or right names, not empty.
+pub fn access(list: &Spanned<Vec<Spanned<String>>>, diags: &mut Diagnostics) -> Option<AccessSet> {
+    if list.value.is_empty() {
+        diags.push(
+            Diagnostic::new(Code::EmptyAccess, list.span, "the access list is empty").help(
+                "name at least one right, or leave `access` out of a deny rule to deny all access",
+            ),
+        );
+        return None;
+    }
+    let mut set = AccessSet::EMPTY;
+    let mut ok = true;
+    for name in &list.value {
+        match AccessSet::from_name(&name.value) {
+            Some(s) => set = set.union(s),
+            None => {
+                ok = false;
+                diags.push(
+                    Diagnostic::new(
+                        Code::UnknownAccess,
+                        name.span,
+                        format!("unknown access right `{}`", name.value),
+                    )
+                    .help(format!(
+                        "use a group (read, write, execute) or one of: {}",
+                        ir::Access::ALL.map(ir::Access::name).join(", ")
+                    )),
+                );
+            }
+        }
+    }
+    ok.then_some(set)
+}
+
+/// A TCP port.
+pub fn port(entry: &Spanned<PortEntry>, diags: &mut Diagnostics) -> Option<u16> {
+    match &entry.value {
+        PortEntry::Number(n) => match u16::try_from(*n) {
+            Ok(p) if p > 0 => Some(p),
+            _ => {
+                diags.push(
+                    Diagnostic::new(
+                        Code::PortRange,
+                        entry.span,
+                        format!("port `{n}` is outside 1..=65535"),
+                    )
+                    .help("TCP ports are 1..=65535"),
+                );
+                None
+            }
+        },
+        PortEntry::Text(text) => {
+            if let Ok(n) = text.trim().parse::<i64>() {
+                return port(
+                    &Spanned::new(PortEntry::Number(n.into()), entry.span),
+                    diags,
+                );
+            }
+            diags.push(
+                Diagnostic::new(Code::HostName, entry.span, format!("`{text}` is not a port: network rules take port numbers, not hosts"))
+                    .help("the kernel filters by port, not by host name (Landlock cannot see DNS names); list the port, e.g. `443`, and restrict hosts with a proxy outside the sandbox"),
+            );
+            None
+        }
+    }
+}
+
+/// An errno value: a known name, or a number 1..=4095.
+pub fn errno(value: &Spanned<IntOrName>, diags: &mut Diagnostics) -> Option<u16> {
+    let found = match &value.value {
+        IntOrName::Int(n) => u16::try_from(*n).ok().filter(|n| (1..=4095).contains(n)),
+        IntOrName::Name(name) => data::errno(name).and_then(|n| u16::try_from(n).ok()),
+    };
+    if found.is_none() {
+        let shown = match &value.value {
+            IntOrName::Int(n) => n.to_string(),
+            IntOrName::Name(s) => s.clone(),
+        };
+        diags.push(
+            Diagnostic::new(
+                Code::UnknownErrno,
+                value.span,
+                format!("`{shown}` is not a known errno"),
+            )
+            .help("use a name such as EPERM, EACCES or ENOSYS, or a number from 1 to 4095"),
+        );
+    }
+    found
+}
+
+/// Whether a syscall name is known on both arches (`Some(true)`), on one (a warning;
+/// `Some(true)`), or on none (an error; `None`).
+pub fn syscall_name(name: &Spanned<String>, diags: &mut Diagnostics) -> Option<()> {
+    let on: Vec<Arch> = Arch::ALL
+        .into_iter()
+        .filter(|a| data::syscall(*a, &name.value).is_some())
+        .collect();
+    match on.as_slice() {
+        [] => {
+            diags.push(
+                Diagnostic::new(Code::UnknownSyscall, name.span, format!("unknown syscall `{}`", name.value))
+                    .help("syscall names are checked against the x86_64 and aarch64 tables shipped with nonoc"),
+            );
+            None
+        }
+        [only] => {
+            let other: Vec<&str> = Arch::ALL
+                .into_iter()
+                .filter(|a| a != only)
+                .map(Arch::name)
+                .collect();
+            diags.push(
+                Diagnostic::new(
+                    Code::SyscallOneArch,
+                    name.span,
+                    format!("syscall `{}` exists on {} only; it has no effect on {}", name.value, only.name(), other.join(", ")),
+                )
+                .help("this is expected for legacy calls such as `open` or `fork`; name the newer call too (e.g. `openat`, `clone`) to cover every arch"),
+            );
+            Some(())
+        }
+        _ => Some(()),
+    }
+}
+
+/// A syscall argument value, cut to the argument's width: `int` arguments keep the low 32
+/// bits (negative values in two's complement), `long` ones all 64.
+pub fn arg_value(
+    value: &Spanned<IntOrName>,
+    syscall: &str,
+    index: u8,
+    diags: &mut Diagnostics,
+) -> Option<u64> {
+    let number = match &value.value {
+        IntOrName::Int(n) => *n,
+        IntOrName::Name(name) => match data::constant(name) {
+            Some(v) => i128::from(v),
+            None => {
+                diags.push(
+                    Diagnostic::new(Code::UnknownConstant, value.span, format!("unknown constant `{name}`"))
+                        .help("use an integer (decimal or 0x hex) or a known name such as AF_UNIX, AF_INET, SOCK_DGRAM, CLONE_NEWUSER"),
+                );
+                return None;
+            }
+        },
+    };
+    let int = ir::arg_is_int(syscall, usize::from(index));
+    let (low, high) = if int {
+        (-(1_i128 << 31), (1_i128 << 32) - 1)
+    } else {
+        (-(1_i128 << 63), (1_i128 << 64) - 1)
+    };
+    if number < low || number > high {
+        let width = if int { "32-bit `int`" } else { "64-bit" };
+        diags.push(
+            Diagnostic::new(Code::ArgValue, value.span, format!("`{number}` does not fit argument {index} of `{syscall}`, a {width} argument"))
+                .help("the kernel compares `int` arguments on their low 32 bits; a larger value could never match"),
+        );
+        return None;
+    }
+    let bits = u64::try_from(number.rem_euclid(1_i128 << 64)).ok()?;
+    Some(if int { bits & 0xffff_ffff } else { bits })
+}

@@ -1,0 +1,335 @@
+//! Diagnostics: every problem the front end finds, with a stable code, a span and help.
+//!
+//! Codes are `NC` + 4 digits and never change meaning once released. The list below is the
+//! single source of truth: `docs/diagnostics.md` must have an entry for every code (a test
+//! checks it).
+
+use std::fmt;
+
+use miette::{LabeledSpan, NamedSource, SourceSpan};
+
+/// A byte range in the policy source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span {
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Span {
+    pub const fn new(offset: usize, len: usize) -> Self {
+        Self { offset, len }
+    }
+}
+
+impl From<Span> for SourceSpan {
+    fn from(span: Span) -> Self {
+        SourceSpan::new(span.offset.into(), span.len)
+    }
+}
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+macro_rules! codes {
+    ($($variant:ident = $code:literal, $severity:ident, $summary:literal;)*) => {
+        /// Every diagnostic code the compiler can emit.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code { $($variant,)* }
+
+        impl Code {
+            /// All codes, in numeric order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable code, e.g. `NC0101`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// The severity the code has unless settings raise it.
+            pub fn default_severity(self) -> Severity {
+                match self { $(Code::$variant => Severity::$severity,)* }
+            }
+
+            /// One line saying what the code is about.
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$variant => $summary,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    // input and YAML
+    YamlSyntax = "NC0001", Error, "the file is not valid YAML";
+    Shape = "NC0002", Error, "a field is unknown, missing or of the wrong type";
+    DuplicateKey = "NC0003", Error, "a mapping has the same key twice";
+    ParserBudget = "NC0004", Error, "the document exceeds a parser budget (size, depth, aliases)";
+    NotUtf8 = "NC0005", Error, "the file is not UTF-8";
+    EmptyDocument = "NC0006", Error, "the file holds no policy";
+    ApiVersion = "NC0007", Error, "`apiVersion` is not `nonoc.dev/v1`";
+    Kind = "NC0008", Error, "`kind` is not `RingPolicy`";
+    PolicyName = "NC0009", Error, "`metadata.name` is not a valid name";
+    MinAbi = "NC0010", Error, "`settings.landlock.min_abi` is not a known Landlock ABI";
+    // variables
+    UndeclaredVariable = "NC0101", Error, "a `${name}` reference names no declared variable";
+    MalformedVariable = "NC0102", Error, "a `${...}` reference is malformed or misplaced";
+    VariableCycle = "NC0103", Error, "variable defaults refer to each other in a cycle";
+    VariableDefault = "NC0104", Error, "a variable default is not an absolute normalized path";
+    VariableName = "NC0105", Error, "a variable or environment name is not valid";
+    // rings and extends
+    NoRings = "NC0201", Error, "the policy has no rings";
+    RingLevel = "NC0202", Error, "a ring level is not an integer from 0 to 255";
+    DuplicateRing = "NC0203", Error, "two ring keys name the same level";
+    MissingParent = "NC0204", Error, "`extends` names a ring that does not exist";
+    ExtendsCycle = "NC0205", Error, "rings extend each other in a cycle";
+    ExtendsUnconfined = "NC0206", Error, "a ring extends an unconfined ring";
+    UnconfinedWithRules = "NC0207", Error, "an unconfined ring also has rules";
+    // trust tiers
+    TierLowest = "NC0301", Error, "the lowest trust tier does not start at 0";
+    TierDuplicateScore = "NC0302", Error, "two trust tiers have the same `min_score`";
+    TierUnknownRing = "NC0303", Error, "a trust tier maps to a ring that does not exist";
+    TierUnconfined = "NC0304", Error, "a trust tier maps to an unconfined ring";
+    TierScoreRange = "NC0305", Error, "a trust score is outside 0..=1000";
+    TierDuplicateName = "NC0306", Error, "two trust tiers have the same name";
+    // filesystem rules
+    PathNotAbsolute = "NC0401", Error, "a path is not absolute";
+    PathNotNormalized = "NC0402", Error, "a path has `..`, `.` or empty components";
+    PathControlChar = "NC0403", Error, "a path contains a NUL or control character";
+    PathTooLong = "NC0404", Error, "a path is longer than 4096 bytes";
+    GlobInAllow = "NC0405", Error, "an allow path contains glob characters";
+    InvalidGlob = "NC0406", Error, "a glob does not compile";
+    UnknownAccess = "NC0407", Error, "an access right name is unknown";
+    ExceptOutsideDeny = "NC0408", Error, "an `except` entry lies outside its deny";
+    DenyTarget = "NC0409", Error, "a deny rule needs exactly one of `path` and `glob`";
+    EmptyAccess = "NC0410", Error, "an access list is empty";
+    // network and process
+    PortRange = "NC0501", Error, "a port is outside 1..=65535";
+    HostName = "NC0502", Error, "a network rule names a host";
+    PortsWithoutRestricted = "NC0503", Error, "ports are listed but the network mode is not `restricted`";
+    // syscalls
+    UnknownSyscall = "NC0601", Error, "a syscall name is unknown on every target arch";
+    SyscallOneArch = "NC0602", Warning, "a syscall exists on one target arch only";
+    UnknownErrno = "NC0603", Error, "an errno name or number is unknown";
+    UnknownConstant = "NC0604", Error, "a constant name in a syscall argument is unknown";
+    ArgIndex = "NC0605", Error, "a syscall argument index is outside 0..=5";
+    ArgMask = "NC0606", Error, "`mask` is missing for `masked_eq`, or given for another op";
+    UnknownPreset = "NC0607", Error, "a syscall preset name is unknown";
+    AllowListIgnored = "NC0608", Warning, "a syscall `allow` list has no effect with `default: allow`";
+    ArgValue = "NC0609", Error, "a syscall argument value is not a 64-bit unsigned integer";
+    // tests
+    TestUnknownRing = "NC0701", Error, "a test names a ring that does not exist";
+    TestRequest = "NC0702", Error, "a test needs exactly one ring selector and exactly one request";
+    TestNoTiers = "NC0703", Error, "a test selects by `trust_score` but the policy has no trust tiers";
+    // lints
+    Monotonicity = "NC0801", Warning, "a less privileged ring is granted what a more privileged ring is denied";
+    DenyInsideAllow = "NC0802", Warning, "a deny inside an allowed directory is enforced by a Landlock carve-out";
+    DenyGlobPartial = "NC0803", Warning, "a deny glob is enforced by Landlock on files that exist at apply time only";
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding, pointing into the policy source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    /// Lower case; user input in backticks.
+    pub message: String,
+    pub span: Option<Span>,
+    /// Text under the primary span.
+    pub label: Option<String>,
+    pub help: Option<String>,
+    /// Further places that explain the finding (e.g. the ring that denies).
+    pub related: Vec<(Span, String)>,
+}
+
+impl Diagnostic {
+    pub fn new(code: Code, span: impl Into<Option<Span>>, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            severity: code.default_severity(),
+            message: message.into(),
+            span: span.into(),
+            label: None,
+            help: None,
+            related: Vec::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    #[must_use]
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    #[must_use]
+    pub fn related(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.related.push((span, text.into()));
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// The diagnostics of one run, in the order they were found.
+#[derive(Debug, Default, Clone)]
+pub struct Diagnostics(Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.0.push(diagnostic);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Raises every warning to an error (`--deny-warnings`).
+    pub fn deny_warnings(&mut self) {
+        for d in &mut self.0 {
+            d.severity = Severity::Error;
+        }
+    }
+
+    /// Raises the warnings of the given codes to errors.
+    pub fn raise(&mut self, codes: &[Code]) {
+        for d in &mut self.0 {
+            if codes.contains(&d.code) {
+                d.severity = Severity::Error;
+            }
+        }
+    }
+
+    /// Sorts by position, then code, so output is stable whatever order the checks ran in.
+    pub fn sort(&mut self) {
+        self.0.sort_by(|a, b| {
+            (a.span.map(|s| s.offset), a.code, &a.message).cmp(&(
+                b.span.map(|s| s.offset),
+                b.code,
+                &b.message,
+            ))
+        });
+        self.0.dedup();
+    }
+
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.0
+    }
+}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+/// A diagnostic bound to its source, ready for miette to render.
+#[derive(Debug)]
+pub struct Report<'a> {
+    pub diagnostic: &'a Diagnostic,
+    pub source: NamedSource<String>,
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diagnostic.message)
+    }
+}
+
+impl std::error::Error for Report<'_> {}
+
+impl miette::Diagnostic for Report<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.diagnostic.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diagnostic.severity {
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Error => miette::Severity::Error,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.diagnostic
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.diagnostic
+            .span
+            .map(|_| &self.source as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.diagnostic.span?;
+        let primary = LabeledSpan::new_primary_with_span(self.diagnostic.label.clone(), span);
+        let related = self
+            .diagnostic
+            .related
+            .iter()
+            .map(|(span, text)| LabeledSpan::new_with_span(Some(text.clone()), *span));
+        Some(Box::new(std::iter::once(primary).chain(related)))
+    }
+}
+
+/// Renders diagnostics for people: miette's graphical handler, without colour when asked.
+pub fn render(
+    diagnostics: &[Diagnostic],
+    name: &str,
+    text: &str,
+    color: bool,
+    width: usize,
+) -> String {
+    use miette::{GraphicalReportHandler, GraphicalTheme};
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(width)
+        .with_links(false);
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        let report = Report {
+            diagnostic,
+            source: NamedSource::new(name, text.to_owned()),
+        };
+        // Writing into a String cannot fail; a formatter error would only cut the text short.
+        let _ = handler.render_report(&mut out, &report);
+    }
+    out
+}

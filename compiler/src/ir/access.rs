@@ -1,0 +1,216 @@
+//! Filesystem access rights and sets of them.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// One filesystem access right of the policy language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Access {
+    ReadFile,
+    ReadDir,
+    WriteFile,
+    Truncate,
+    MakeReg,
+    MakeDir,
+    MakeSym,
+    MakeSock,
+    MakeFifo,
+    MakeChar,
+    MakeBlock,
+    RemoveFile,
+    RemoveDir,
+    Refer,
+    IoctlDev,
+    Execute,
+}
+
+impl Access {
+    pub const ALL: [Access; 16] = [
+        Access::ReadFile,
+        Access::ReadDir,
+        Access::WriteFile,
+        Access::Truncate,
+        Access::MakeReg,
+        Access::MakeDir,
+        Access::MakeSym,
+        Access::MakeSock,
+        Access::MakeFifo,
+        Access::MakeChar,
+        Access::MakeBlock,
+        Access::RemoveFile,
+        Access::RemoveDir,
+        Access::Refer,
+        Access::IoctlDev,
+        Access::Execute,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::ReadFile => "read_file",
+            Access::ReadDir => "read_dir",
+            Access::WriteFile => "write_file",
+            Access::Truncate => "truncate",
+            Access::MakeReg => "make_reg",
+            Access::MakeDir => "make_dir",
+            Access::MakeSym => "make_sym",
+            Access::MakeSock => "make_sock",
+            Access::MakeFifo => "make_fifo",
+            Access::MakeChar => "make_char",
+            Access::MakeBlock => "make_block",
+            Access::RemoveFile => "remove_file",
+            Access::RemoveDir => "remove_dir",
+            Access::Refer => "refer",
+            Access::IoctlDev => "ioctl_dev",
+            Access::Execute => "execute",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Access> {
+        Access::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    const fn bit(self) -> u16 {
+        1 << self as u16
+    }
+}
+
+impl Serialize for Access {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of access rights. Serializes as a sorted list of names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct AccessSet(u16);
+
+impl AccessSet {
+    pub const EMPTY: AccessSet = AccessSet(0);
+    pub const ALL: AccessSet = AccessSet(u16::MAX);
+    pub const READ: AccessSet = AccessSet(Access::ReadFile.bit() | Access::ReadDir.bit());
+    pub const WRITE: AccessSet = AccessSet(
+        Access::WriteFile.bit()
+            | Access::Truncate.bit()
+            | Access::MakeReg.bit()
+            | Access::MakeDir.bit()
+            | Access::MakeSym.bit()
+            | Access::MakeSock.bit()
+            | Access::MakeFifo.bit()
+            | Access::RemoveFile.bit()
+            | Access::RemoveDir.bit()
+            | Access::Refer.bit(),
+    );
+    pub const EXECUTE: AccessSet = AccessSet(Access::Execute.bit());
+
+    /// A group name (`read`, `write`, `execute`) or a single right.
+    pub fn from_name(name: &str) -> Option<AccessSet> {
+        match name {
+            "read" => Some(Self::READ),
+            "write" => Some(Self::WRITE),
+            "execute" => Some(Self::EXECUTE),
+            _ => Access::from_name(name).map(AccessSet::from),
+        }
+    }
+
+    pub fn contains(self, access: Access) -> bool {
+        self.0 & access.bit() != 0
+    }
+
+    pub fn union(self, other: AccessSet) -> AccessSet {
+        AccessSet(self.0 | other.0)
+    }
+
+    pub fn intersection(self, other: AccessSet) -> AccessSet {
+        AccessSet(self.0 & other.0)
+    }
+
+    pub fn difference(self, other: AccessSet) -> AccessSet {
+        AccessSet(self.0 & !other.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn is_superset(self, other: AccessSet) -> bool {
+        other.0 & !self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Access> {
+        Access::ALL.into_iter().filter(move |a| self.contains(*a))
+    }
+
+    /// Names, with whole groups shortened (`read`, `write`, `all`).
+    pub fn describe(self) -> String {
+        if self == Self::ALL {
+            return "all access".to_owned();
+        }
+        let mut parts = Vec::new();
+        let mut rest = self;
+        for (group, name) in [(Self::READ, "read"), (Self::WRITE, "write")] {
+            if rest.is_superset(group) {
+                parts.push(name.to_owned());
+                rest = rest.difference(group);
+            }
+        }
+        parts.extend(rest.iter().map(|a| a.name().to_owned()));
+        parts.join(", ")
+    }
+}
+
+impl From<Access> for AccessSet {
+    fn from(access: Access) -> Self {
+        AccessSet(access.bit())
+    }
+}
+
+impl FromIterator<Access> for AccessSet {
+    fn from_iter<I: IntoIterator<Item = Access>>(iter: I) -> Self {
+        iter.into_iter()
+            .fold(AccessSet::EMPTY, |s, a| s.union(a.into()))
+    }
+}
+
+impl Serialize for AccessSet {
+    /// Whole groups by their names (`all`, `read`, `write`), then single rights.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if *self == AccessSet::ALL {
+            return serializer.collect_seq(["all"]);
+        }
+        let mut names = Vec::new();
+        let mut rest = *self;
+        for (group, name) in [(Self::READ, "read"), (Self::WRITE, "write")] {
+            if rest.is_superset(group) {
+                names.push(name);
+                rest = rest.difference(group);
+            }
+        }
+        names.extend(rest.iter().map(Access::name));
+        serializer.collect_seq(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_as_the_language_defines() {
+        assert_eq!(AccessSet::READ.iter().count(), 2);
+        assert_eq!(AccessSet::WRITE.iter().count(), 10);
+        assert!(!AccessSet::WRITE.contains(Access::ReadFile));
+        assert!(!AccessSet::READ.contains(Access::Execute));
+        assert!(!AccessSet::WRITE.contains(Access::MakeChar));
+        assert_eq!(AccessSet::ALL.iter().count(), Access::ALL.len());
+        for a in Access::ALL {
+            assert_eq!(Access::from_name(a.name()), Some(a));
+        }
+    }
+}

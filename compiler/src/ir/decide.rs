@@ -1,0 +1,393 @@
+//! `decide`: the one decision function every backend is tested against.
+//!
+//! Precedence (POLICY-LANGUAGE.md, "Decision"): a matching deny wins; else a matching allow
+//! grants; else deny. An unconfined ring allows everything. A ring whose rules use a variable
+//! that the bindings leave unbound is denied everything, as the runtime refuses to apply it.
+
+use serde::Serialize;
+
+use super::model::{Effect, FsRule, FsTarget, Origin, Request, Ring, SyscallAction, SyscallRule};
+use super::{Access, Bindings, path_within};
+use crate::data::{self, Arch, ArgKind};
+use crate::syntax::{NetworkMode, Platform};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Allow,
+    Deny,
+}
+
+/// A verdict and the rules (or defaults) behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub because: Vec<Reason>,
+    /// For syscall requests: what the kernel does with the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<SyscallAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+impl Decision {
+    fn new(verdict: Verdict, detail: impl Into<String>, origin: Option<&Origin>) -> Self {
+        Decision {
+            verdict,
+            because: vec![Reason {
+                detail: detail.into(),
+                origin: origin.cloned(),
+            }],
+            action: None,
+        }
+    }
+
+    pub fn is_allow(&self) -> bool {
+        self.verdict == Verdict::Allow
+    }
+}
+
+impl Platform {
+    /// The platform this build runs on (macOS or, for everything else, Linux).
+    pub fn host() -> Platform {
+        if cfg!(target_os = "macos") {
+            Platform::Macos
+        } else {
+            Platform::Linux
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Linux => "linux",
+            Platform::Macos => "macos",
+        }
+    }
+}
+
+/// Decides a request for a ring.
+pub fn decide(ring: &Ring, request: &Request, bindings: &Bindings) -> Decision {
+    if ring.unconfined {
+        return Decision::new(
+            Verdict::Allow,
+            format!("ring {} is unconfined", ring.level),
+            None,
+        );
+    }
+    match request {
+        Request::Path {
+            path,
+            access,
+            platform,
+        } => {
+            if let Some(unbound) = unbound_variable(ring, bindings) {
+                return Decision::new(
+                    Verdict::Deny,
+                    format!("variable `{unbound}` is unbound; the ring cannot be applied"),
+                    None,
+                );
+            }
+            match path.expand(bindings) {
+                Some(path) => decide_path(
+                    ring,
+                    &path,
+                    *access,
+                    platform.unwrap_or_else(Platform::host),
+                    bindings,
+                ),
+                None => Decision::new(
+                    Verdict::Deny,
+                    format!(
+                        "the request path `{}` uses an unbound variable",
+                        path.as_str()
+                    ),
+                    None,
+                ),
+            }
+        }
+        Request::ConnectTcp { port } => {
+            decide_port(ring, *port, &ring.network.connect_tcp, "connect")
+        }
+        Request::BindTcp { port } => decide_port(ring, *port, &ring.network.bind_tcp, "bind"),
+        Request::Udp => match ring.network.mode {
+            NetworkMode::Allowed => Decision::new(Verdict::Allow, "network.mode: allowed", None),
+            NetworkMode::Restricted if ring.network.udp => {
+                Decision::new(Verdict::Allow, "network.udp: true", None)
+            }
+            NetworkMode::Restricted => Decision::new(
+                Verdict::Deny,
+                "network.mode: restricted without udp: true blocks UDP and raw sockets",
+                None,
+            ),
+            NetworkMode::Blocked => Decision::new(Verdict::Deny, "network.mode: blocked", None),
+        },
+        Request::Syscall { name, args } => decide_syscall(ring, name, args),
+        Request::Signal { scope } => {
+            let allowed = *scope <= ring.process.signals;
+            Decision::new(
+                verdict(allowed),
+                format!("process.signals: {}", signal_name(ring.process.signals)),
+                None,
+            )
+        }
+        Request::Fork => Decision::new(
+            verdict(ring.process.fork),
+            format!("process.fork: {}", ring.process.fork),
+            None,
+        ),
+        Request::Ptrace => Decision::new(
+            verdict(ring.process.ptrace),
+            format!("process.ptrace: {}", ring.process.ptrace),
+            None,
+        ),
+    }
+}
+
+fn verdict(allowed: bool) -> Verdict {
+    if allowed {
+        Verdict::Allow
+    } else {
+        Verdict::Deny
+    }
+}
+
+pub(crate) fn signal_name(scope: crate::syntax::SignalScope) -> &'static str {
+    match scope {
+        crate::syntax::SignalScope::Own => "self",
+        crate::syntax::SignalScope::Sandbox => "sandbox",
+        crate::syntax::SignalScope::Any => "any",
+    }
+}
+
+/// The first variable the ring's rules use that the bindings leave unbound.
+pub fn unbound_variable<'a>(ring: &'a Ring, bindings: &Bindings) -> Option<&'a str> {
+    ring.filesystem
+        .iter()
+        .flat_map(|r| std::iter::once(&r.target).chain(&r.except))
+        .filter_map(FsTarget::variable)
+        .find(|v| !bindings.contains_key(*v))
+}
+
+fn decide_path(
+    ring: &Ring,
+    path: &str,
+    access: Access,
+    platform: Platform,
+    bindings: &Bindings,
+) -> Decision {
+    let applies = |rule: &&FsRule| {
+        rule.access.contains(access)
+            && rule.platform.is_none_or(|p| p == platform)
+            && covers(&rule.target, path, bindings, true)
+    };
+    let denies: Vec<&FsRule> = ring
+        .filesystem
+        .iter()
+        .filter(|r| r.effect == Effect::Deny)
+        .filter(applies)
+        .filter(|r| !r.except.iter().any(|e| covers(e, path, bindings, false)))
+        .collect();
+    if !denies.is_empty() {
+        return from_rules(Verdict::Deny, &denies, "denied by", access);
+    }
+    let allows: Vec<&FsRule> = ring
+        .filesystem
+        .iter()
+        .filter(|r| r.effect == Effect::Allow)
+        .filter(applies)
+        .collect();
+    if !allows.is_empty() {
+        return from_rules(Verdict::Allow, &allows, "allowed by", access);
+    }
+    Decision::new(
+        Verdict::Deny,
+        format!(
+            "no rule of ring {} grants {access} on `{path}` (default deny)",
+            ring.level
+        ),
+        None,
+    )
+}
+
+fn from_rules(verdict: Verdict, rules: &[&FsRule], what: &str, access: Access) -> Decision {
+    Decision {
+        verdict,
+        because: rules
+            .iter()
+            .map(|r| Reason {
+                detail: format!("{what} `{}` ({access})", r.target.text()),
+                origin: Some(r.origin.clone()),
+            })
+            .collect(),
+        action: None,
+    }
+}
+
+/// Whether a rule target covers a concrete path: the path itself or anything under it.
+/// A glob that does not compile after expansion covers everything when it denies
+/// (`fail_closed`) and nothing when it excepts.
+pub fn covers(target: &FsTarget, path: &str, bindings: &Bindings, fail_closed: bool) -> bool {
+    match target {
+        FsTarget::Path(template) => template
+            .expand(bindings)
+            .is_some_and(|root| path_within(path, &root, false)),
+        FsTarget::Glob(template) => {
+            let Some(pattern) = template.expand(bindings) else {
+                return fail_closed;
+            };
+            match globset::GlobBuilder::new(&pattern)
+                .literal_separator(true)
+                .build()
+            {
+                Ok(glob) => {
+                    let matcher = glob.compile_matcher();
+                    ancestors(path).any(|p| matcher.is_match(p))
+                }
+                Err(_) => fail_closed,
+            }
+        }
+    }
+}
+
+/// The path and each of its ancestors, nearest first, ending with `/`.
+pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(path);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = match current.rfind('/') {
+            Some(0) if current.len() > 1 => Some("/"),
+            Some(0) | None => None,
+            Some(i) => Some(&current[..i]),
+        };
+        Some(current)
+    })
+}
+
+fn decide_port(ring: &Ring, port: u16, allowed: &[u16], what: &str) -> Decision {
+    match ring.network.mode {
+        NetworkMode::Allowed => Decision::new(Verdict::Allow, "network.mode: allowed", None),
+        NetworkMode::Blocked => Decision::new(Verdict::Deny, "network.mode: blocked", None),
+        NetworkMode::Restricted if allowed.contains(&port) => Decision::new(
+            Verdict::Allow,
+            format!("network.{what}_tcp lists port {port}"),
+            None,
+        ),
+        NetworkMode::Restricted => Decision::new(
+            Verdict::Deny,
+            format!("network.{what}_tcp does not list port {port}"),
+            None,
+        ),
+    }
+}
+
+/// Width of a syscall argument: `int` arguments compare on the low 32 bits only.
+pub fn arg_is_int(name: &str, index: usize) -> bool {
+    Arch::ALL
+        .iter()
+        .find_map(|arch| data::syscall(*arch, name))
+        .is_some_and(|s| s.args.get(index).is_some_and(|k| *k == ArgKind::Int))
+}
+
+/// The value the kernel's filter sees for an argument.
+pub fn effective_arg(name: &str, index: usize, value: u64) -> u64 {
+    if arg_is_int(name, index) {
+        value & 0xffff_ffff
+    } else {
+        value
+    }
+}
+
+fn decide_syscall(ring: &Ring, name: &str, args: &[u64]) -> Decision {
+    let arg = |i: u8| {
+        let i = usize::from(i);
+        effective_arg(name, i, args.get(i).copied().unwrap_or(0))
+    };
+    let matching: Vec<&SyscallRule> = ring
+        .syscalls
+        .deny
+        .iter()
+        .filter(|r| r.name == name && r.args.iter().all(|c| c.holds(arg(c.index))))
+        .collect();
+    if let Some(strictest) = matching
+        .iter()
+        .max_by_key(|r| (severity(r.action), std::cmp::Reverse(r.origin.clone())))
+    {
+        return Decision {
+            verdict: Verdict::Deny,
+            because: matching
+                .iter()
+                .map(|r| Reason {
+                    detail: format!(
+                        "denied by syscall rule `{}` ({})",
+                        r.name,
+                        action_name(r.action)
+                    ),
+                    origin: Some(r.origin.clone()),
+                })
+                .collect(),
+            action: Some(strictest.action),
+        };
+    }
+    let mut decision = if ring.syscalls.default_allow {
+        Decision::new(Verdict::Allow, "syscalls.default: allow", None)
+    } else if ring.syscalls.allow.iter().any(|a| a == name) {
+        Decision::new(
+            Verdict::Allow,
+            format!("syscalls.allow lists `{name}`"),
+            None,
+        )
+    } else {
+        let mut d = Decision::new(
+            Verdict::Deny,
+            format!("syscalls.default: deny and `{name}` is not in syscalls.allow"),
+            None,
+        );
+        d.action = Some(ring.syscalls.deny_action);
+        return d;
+    };
+    decision.action = Some(SyscallAction::Allow);
+    decision
+}
+
+/// Which action wins when several rules match one call: the strictest.
+fn severity(action: SyscallAction) -> u8 {
+    match action {
+        SyscallAction::Allow => 0,
+        SyscallAction::Log => 1,
+        SyscallAction::Errno(_) => 2,
+        SyscallAction::Trap => 3,
+        SyscallAction::KillProcess => 4,
+    }
+}
+
+pub fn action_name(action: SyscallAction) -> String {
+    match action {
+        SyscallAction::Allow => "allow".to_owned(),
+        SyscallAction::Errno(n) => match data::errno_name(u32::from(n)) {
+            Some(name) => format!("errno {name}"),
+            None => format!("errno {n}"),
+        },
+        SyscallAction::KillProcess => "kill_process".to_owned(),
+        SyscallAction::Log => "log".to_owned(),
+        SyscallAction::Trap => "trap".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_walk_to_the_root() {
+        assert_eq!(
+            ancestors("/a/b/c").collect::<Vec<_>>(),
+            ["/a/b/c", "/a/b", "/a", "/"]
+        );
+        assert_eq!(ancestors("/").collect::<Vec<_>>(), ["/"]);
+    }
+}

@@ -1,0 +1,24 @@
+//! Stage 4: the intermediate representation and `decide`.
+
+mod access;
+mod bind;
+mod decide;
+mod lower;
+mod model;
+pub mod presets;
+mod run_tests;
+mod template;
+
+pub use access::{Access, AccessSet};
+pub use bind::{BindError, bind};
+pub use decide::{
+    Decision, Reason, Verdict, action_name, ancestors, arg_is_int, covers, decide, effective_arg,
+    unbound_variable,
+};
+pub use lower::lower;
+pub use model::*;
+pub use run_tests::{TestOutcome, run_tests};
+pub use template::{
+    Bindings, GlobTemplate, MAX_PATH_BYTES, PathError, PathTemplate, check_bound_value,
+    has_glob_chars, is_variable_name, path_within,
+};

@@ -1,0 +1,309 @@
+//! The intermediate representation: per ring, after `extends` and global denies, every
+//! capability normalized and in a deterministic order. Backends lower from here; `decide`
+//! answers from here.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{AccessSet, GlobTemplate, PathTemplate};
+use crate::syntax::{Compatibility, NetworkMode, SignalScope, Unenforceable};
+
+pub use crate::syntax::Platform;
+
+/// A whole policy, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ir {
+    pub name: String,
+    pub settings: IrSettings,
+    pub variables: BTreeMap<String, Variable>,
+    pub trust_tiers: Vec<TrustTier>,
+    pub rings: BTreeMap<u8, Ring>,
+    pub tests: Vec<Test>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IrSettings {
+    pub landlock_compatibility: Compatibility,
+    pub landlock_min_abi: u32,
+    pub unenforceable: Unenforceable,
+    pub monotonic: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Variable {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<PathTemplate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrustTier {
+    pub name: String,
+    pub min_score: u16,
+    pub ring: u8,
+}
+
+/// Where a rule came from: for diagnostics and `explain`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Origin {
+    /// 1-based line and column in the policy file.
+    pub line: usize,
+    pub column: usize,
+    #[serde(skip)]
+    pub offset: usize,
+    #[serde(skip)]
+    pub len: usize,
+    /// `global deny`, `ring 3`, `ring 3 (inherited)`, `preset hardening`, `network.mode: blocked` ...
+    pub scope: String,
+    /// The source line the rule stands on.
+    pub text: String,
+}
+
+impl Origin {
+    pub fn at(
+        source: &crate::source::Source,
+        span: crate::diagnostic::Span,
+        scope: impl Into<String>,
+    ) -> Origin {
+        let (line, column) = source.line_col(span.offset);
+        Origin {
+            line,
+            column,
+            offset: span.offset,
+            len: span.len,
+            scope: scope.into(),
+            text: source.line_text(span).to_owned(),
+        }
+    }
+
+    pub fn span(&self) -> crate::diagnostic::Span {
+        crate::diagnostic::Span::new(self.offset, self.len)
+    }
+}
+
+/// A ring after resolution.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ring {
+    pub level: u8,
+    /// Where the ring's key stands in the source.
+    #[serde(skip)]
+    pub span: crate::diagnostic::Span,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// An unconfined ring applies no sandbox; its rule lists are empty.
+    pub unconfined: bool,
+    /// The chain of rings this one extends, nearest first.
+    pub extends: Vec<u8>,
+    pub filesystem: Vec<FsRule>,
+    pub network: Network,
+    pub process: Process,
+    pub syscalls: Syscalls,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// What a filesystem rule applies to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FsTarget {
+    /// The path and its whole subtree.
+    Path(PathTemplate),
+    /// Every path that matches, and the subtrees under them.
+    Glob(GlobTemplate),
+}
+
+impl FsTarget {
+    pub fn text(&self) -> &str {
+        match self {
+            FsTarget::Path(p) => p.as_str(),
+            FsTarget::Glob(g) => g.as_str(),
+        }
+    }
+
+    pub fn variable(&self) -> Option<&str> {
+        match self {
+            FsTarget::Path(p) => p.variable(),
+            FsTarget::Glob(g) => g.variable(),
+        }
+    }
+
+    /// The directory every covered path lies under.
+    pub fn root(&self) -> PathTemplate {
+        match self {
+            FsTarget::Path(p) => p.clone(),
+            FsTarget::Glob(g) => g.literal_root(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FsRule {
+    pub effect: Effect,
+    pub target: FsTarget,
+    pub access: AccessSet,
+    /// Deny rules only: paths or globs the deny does not cover.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<FsTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Network {
+    pub mode: NetworkMode,
+    pub connect_tcp: Vec<u16>,
+    pub bind_tcp: Vec<u16>,
+    pub udp: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Process {
+    pub fork: bool,
+    pub signals: SignalScope,
+    pub ptrace: bool,
+}
+
+/// What a matching syscall rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action", content = "errno")]
+pub enum SyscallAction {
+    Allow,
+    Errno(u16),
+    KillProcess,
+    /// Logged by the kernel, then allowed: an audit action, it does not block.
+    Log,
+    Trap,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Syscalls {
+    /// Action for syscalls no rule names.
+    pub default_allow: bool,
+    /// Action of deny rules that name none of their own, and of `default: deny`.
+    pub deny_action: SyscallAction,
+    /// Named allows (used when `default_allow` is false).
+    pub allow: Vec<String>,
+    /// Deny rules: from `syscalls.deny`, presets, and what network and process settings imply.
+    pub deny: Vec<SyscallRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyscallRule {
+    pub name: String,
+    /// All must hold.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<ArgCondition>,
+    pub action: SyscallAction,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ArgCondition {
+    pub index: u8,
+    pub op: ArgOp,
+    pub value: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mask: Option<u64>,
+}
+
+/// Argument comparison operators: the language's, plus `masked_ne` (`arg & mask != value`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    MaskedEq,
+    MaskedNe,
+    AnyBits,
+    AllBits,
+}
+
+impl ArgCondition {
+    /// Whether the argument value satisfies the condition (`value` already cut to the
+    /// argument's width by the caller where it is an `int`).
+    pub fn holds(&self, arg: u64) -> bool {
+        let v = self.value;
+        match self.op {
+            ArgOp::Eq => arg == v,
+            ArgOp::Ne => arg != v,
+            ArgOp::Lt => arg < v,
+            ArgOp::Le => arg <= v,
+            ArgOp::Gt => arg > v,
+            ArgOp::Ge => arg >= v,
+            ArgOp::MaskedEq => arg & self.mask.unwrap_or(u64::MAX) == v,
+            ArgOp::MaskedNe => arg & self.mask.unwrap_or(u64::MAX) != v,
+            ArgOp::AnyBits => arg & v != 0,
+            ArgOp::AllBits => arg & v == v,
+        }
+    }
+}
+
+/// One expectation of the `tests:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Test {
+    pub selector: RingSelector,
+    pub request: Request,
+    pub expect: crate::syntax::Expect,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RingSelector {
+    Ring(u8),
+    TrustScore(u16),
+}
+
+/// A request `decide` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Request {
+    /// A path (may start with a variable) and one access right.
+    Path {
+        path: PathTemplate,
+        access: super::Access,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        platform: Option<Platform>,
+    },
+    ConnectTcp {
+        port: u16,
+    },
+    BindTcp {
+        port: u16,
+    },
+    /// Opening a UDP (or raw inet) socket.
+    Udp,
+    /// A syscall by name; missing argument values count as 0.
+    Syscall {
+        name: String,
+        args: Vec<u64>,
+    },
+    Signal {
+        scope: SignalScope,
+    },
+    Fork,
+    Ptrace,
+}
+
+impl Ir {
+    /// The ring a trust score selects: the tier with the highest `min_score` <= score.
+    pub fn ring_for_trust_score(&self, score: u16) -> Option<u8> {
+        self.trust_tiers
+            .iter()
+            .filter(|t| t.min_score <= score)
+            .max_by_key(|t| t.min_score)
+            .map(|t| t.ring)
+    }
+}

@@ -1,0 +1,61 @@
+//! nonoc compiles ring policies (YAML) into OS sandbox artifacts.
+//!
+//! The pipeline is the module layout: [`syntax`] (YAML to serde types with spans),
+//! [`resolve`] (variables, ring levels, `extends`, trust tiers), [`check`] (value checks and
+//! lints), [`ir`] (the resolved policy and [`ir::decide`]). The command line in `main.rs` is a
+//! thin layer over [`cli`].
+
+pub mod check;
+pub mod cli;
+pub mod data;
+pub mod diagnostic;
+pub mod ir;
+pub mod resolve;
+pub mod schema;
+pub mod source;
+pub mod syntax;
+
+use diagnostic::{Code, Diagnostics};
+use ir::Ir;
+use source::Source;
+
+/// The result of reading a policy: the IR when there is no error, and every diagnostic.
+#[derive(Debug)]
+pub struct Analysis {
+    pub source: Source,
+    pub ir: Option<Ir>,
+    pub diagnostics: Diagnostics,
+}
+
+/// Runs the front end (parse, resolve, check, lower, lint) on a policy file's bytes.
+pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let source = Source::new(name, text);
+    let mut diags = Diagnostics::default();
+    let file = match syntax::parse(bytes) {
+        Ok(file) => file,
+        Err(d) => {
+            diags.push(*d);
+            return Analysis {
+                source,
+                ir: None,
+                diagnostics: diags,
+            };
+        }
+    };
+    check::header(&file, &mut diags);
+    let resolved = resolve::resolve(&file, &mut diags);
+    let mut ir = ir::lower(&file, &resolved, &source, &mut diags);
+    ir.tests = check::tests(&file, &ir, &source, &mut diags);
+    check::lints(&ir, &mut diags);
+    if ir.settings.unenforceable == syntax::Unenforceable::Error {
+        diags.raise(&[Code::DenyInsideAllow, Code::DenyGlobPartial]);
+    }
+    diags.sort();
+    let ir = (!diags.has_errors()).then_some(ir);
+    Analysis {
+        source,
+        ir,
+        diagnostics: diags,
+    }
+}
