@@ -120,6 +120,7 @@ codes! {
     UnknownPreset = "NC0607", Error, "a syscall preset name is unknown";
     AllowListIgnored = "NC0608", Warning, "a syscall `allow` list has no effect with `default: allow`";
     ArgValue = "NC0609", Error, "a syscall argument value is not a 64-bit unsigned integer";
+    ErrnoWithoutErrnoAction = "NC0610", Error, "`errno` is given with an action other than `errno`";
     // tests
     TestUnknownRing = "NC0701", Error, "a test names a ring that does not exist";
     TestRequest = "NC0702", Error, "a test needs exactly one ring selector and exactly one request";
@@ -128,6 +129,7 @@ codes! {
     Monotonicity = "NC0801", Warning, "a less privileged ring is granted what a more privileged ring is denied";
     DenyInsideAllow = "NC0802", Warning, "a deny inside an allowed directory is enforced by a Landlock carve-out";
     DenyGlobPartial = "NC0803", Warning, "a deny glob is enforced by Landlock on files that exist at apply time only";
+    SignalsSelfWithFork = "NC0804", Warning, "`signals: self` with `fork: true` is enforced as `sandbox` on Linux";
 }
 
 impl fmt::Display for Code {
@@ -323,7 +325,30 @@ pub fn render(
         .with_width(width)
         .with_links(false);
     let mut out = String::new();
+    // A policy is untrusted input: its text, and the parts of it quoted in messages, must not
+    // reach the terminal as escape sequences.
+    let text = &terminal_safe_source(text);
+    let name = &terminal_safe(name);
     for diagnostic in diagnostics {
+        let safe = Diagnostic {
+            message: terminal_safe(&diagnostic.message),
+            label: diagnostic.label.as_deref().map(terminal_safe),
+            help: diagnostic.help.as_deref().map(terminal_safe),
+            related: diagnostic
+                .related
+                .iter()
+                .map(|(s, t)| (*s, terminal_safe(t)))
+                .collect(),
+            ..diagnostic.clone()
+        };
+        let shown;
+        let diagnostic = match too_wide_for_a_snippet(&safe, text) {
+            Some(place) => {
+                shown = without_snippet(&safe, place);
+                &shown
+            }
+            None => &safe,
+        };
         let report = Report {
             diagnostic,
             source: NamedSource::new(name, text.to_owned()),
@@ -332,4 +357,103 @@ pub fn render(
         let _ = handler.render_report(&mut out, &report);
     }
     out
+}
+
+/// Text with control characters (other than newline) shown as `\u{..}` escapes.
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Source text with each control character (other than newline and tab) replaced by a
+/// stand-in of the same length in bytes, so spans still point at the same places.
+fn terminal_safe_source(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c,
+            c if c.is_control() && c.len_utf8() == 1 => '?',
+            c if c.is_control() => '\u{bf}', // C1 controls are 2 bytes in UTF-8, as is `¿`
+            c => c,
+        })
+        .collect()
+}
+
+/// Furthest byte column a snippet is drawn for. miette pads its underlines with a format width,
+/// which panics past `u16::MAX` columns (a tab counts four): a policy with a very long line
+/// would crash `nonoc check`. Such a snippet would be unreadable anyway.
+const MAX_SNIPPET_COLUMN: usize = 10_000;
+
+/// The 1-based line and byte column of the primary span when a span starts or ends too far
+/// right for a snippet.
+fn too_wide_for_a_snippet(diagnostic: &Diagnostic, text: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let before = |offset: usize| bytes.get(..offset.min(bytes.len())).unwrap_or_default();
+    let column = |offset: usize| {
+        let before = before(offset);
+        before.len()
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1
+    };
+    let wide = diagnostic
+        .span
+        .iter()
+        .chain(diagnostic.related.iter().map(|(s, _)| s))
+        .any(|s| {
+            column(s.offset) > MAX_SNIPPET_COLUMN
+                || column(s.offset.saturating_add(s.len)) > MAX_SNIPPET_COLUMN
+        });
+    wide.then(|| {
+        let offset = diagnostic.span.map_or(0, |s| s.offset);
+        let line = before(offset).iter().filter(|&&b| b == b'\n').count() + 1;
+        (line, column(offset))
+    })
+}
+
+/// The diagnostic with its place in the message instead of a snippet.
+fn without_snippet(diagnostic: &Diagnostic, (line, column): (usize, usize)) -> Diagnostic {
+    let message = match diagnostic.span {
+        Some(_) => format!(
+            "{} (line {line}, byte column {column}; too long a line to show)",
+            diagnostic.message
+        ),
+        None => diagnostic.message.clone(),
+    };
+    Diagnostic {
+        message,
+        span: None,
+        label: None,
+        related: Vec::new(),
+        ..diagnostic.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendering_never_passes_escape_sequences_through() {
+        let text = "apiVersion: nonoc.dev/v1\nkind: \"\u{1b}]0;pwned\u{7}\u{9b}2J\"\n";
+        let d = Diagnostic::new(
+            Code::Kind,
+            Span::new(31, 20),
+            "unsupported kind `\u{1b}[2J`",
+        )
+        .help("x\u{1b}y");
+        let out = render(&[d], "p\u{1b}.yaml", text, false, 100);
+        assert!(!out.contains('\u{1b}'), "{out}");
+        assert!(!out.contains('\u{7}'));
+        assert!(!out.contains('\u{9b}'));
+        assert!(out.contains("\\u{1b}"));
+    }
 }

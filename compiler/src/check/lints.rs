@@ -11,6 +11,24 @@ pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
         monotonicity(ir, diags);
     }
     partial_enforcement(ir, diags);
+    signals_self(ir, diags);
+}
+
+/// Landlock scopes signals to the sandbox's domain; it cannot narrow them to the process
+/// itself. Exact only when the ring cannot create processes.
+fn signals_self(ir: &Ir, diags: &mut Diagnostics) {
+    for ring in ir.rings.values().filter(|r| !r.unconfined) {
+        if ring.process.signals == crate::syntax::SignalScope::Own && ring.process.fork {
+            diags.push(
+                Diagnostic::new(
+                    Code::SignalsSelfWithFork,
+                    ring.span,
+                    format!("ring {} has `signals: self` and `fork: true`: on Linux its processes can signal each other", ring.level),
+                )
+                .help("Landlock confines signals to the sandbox (the process and its children), not to one process; write `signals: sandbox` to say so, or set `fork: false`"),
+            );
+        }
+    }
 }
 
 fn on_linux(rule: &FsRule) -> bool {
@@ -138,6 +156,18 @@ fn escalations(a: &Ring, b: &Ring) -> Vec<(crate::diagnostic::Span, String)> {
     }
     if b.process.signals > a.process.signals {
         out.push((span, "a wider signal scope".to_owned()));
+    }
+    if a.syscalls.default_allow != b.syscalls.default_allow && b.syscalls.default_allow {
+        out.push((span, "syscalls by default (`default: allow`)".to_owned()));
+    } else if !a.syscalls.default_allow && !b.syscalls.default_allow {
+        for name in b
+            .syscalls
+            .allow
+            .iter()
+            .filter(|n| !a.syscalls.allow.contains(n))
+        {
+            out.push((span, format!("syscall `{name}` (in `syscalls.allow`)")));
+        }
     }
     for rule in a
         .syscalls

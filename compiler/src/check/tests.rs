@@ -186,11 +186,17 @@ fn request(
         let mut args = Vec::new();
         let mut ok = known;
         if sys.value.args.len() > 6 {
-            diags.push(Diagnostic::new(
-                Code::ArgIndex,
-                sys.span,
-                "a syscall takes at most six arguments",
-            ));
+            diags.push(
+                Diagnostic::new(
+                    Code::ArgIndex,
+                    sys.span,
+                    format!(
+                        "a syscall takes at most six arguments, this test passes {}",
+                        sys.value.args.len()
+                    ),
+                )
+                .help("list the values of arguments 0 to 5 in order, at most six"),
+            );
             ok = false;
         }
         for (i, arg) in sys.value.args.iter().enumerate() {

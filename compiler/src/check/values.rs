@@ -35,18 +35,36 @@ pub fn allow_path(
     declared(template.variable(), text.span, vars, diags).then_some(template)
 }
 
+/// How a deny or except entry names what it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// `path:` — taken literally, even with glob characters in it.
+    Path,
+    /// `glob:`.
+    Glob,
+    /// An `except` entry: a glob when it has glob characters, else a path.
+    Either,
+}
+
 /// A deny or except target: a glob when it has glob characters (or `glob` is set), else a path.
 pub fn target(
     text: &Spanned<String>,
-    glob: bool,
+    kind: TargetKind,
     vars: &Vars,
     diags: &mut Diagnostics,
 ) -> Option<FsTarget> {
-    if glob || has_glob_chars(&text.value) {
+    let glob = kind == TargetKind::Glob;
+    if glob || kind == TargetKind::Either && has_glob_chars(&text.value) {
         let template = match GlobTemplate::parse(&text.value) {
             Ok(t) => t,
             Err(e) => {
-                diags.push(path_diagnostic(&e, text, "glob"));
+                // Name the field the user wrote: a malformed `${...}` in a `path:` has braces,
+                // which would otherwise make it look like a glob.
+                diags.push(path_diagnostic(
+                    &e,
+                    text,
+                    if glob { "glob" } else { "path" },
+                ));
                 return None;
             }
         };
@@ -249,9 +267,20 @@ pub fn arg_value(
     };
     if number < low || number > high {
         let width = if int { "32-bit `int`" } else { "64-bit" };
+        let help = if int {
+            "the kernel compares `int` arguments on their low 32 bits; a larger value could never match"
+        } else {
+            "syscall arguments are 64 bits wide; use a value from -2^63 to 2^64-1"
+        };
         diags.push(
-            Diagnostic::new(Code::ArgValue, value.span, format!("`{number}` does not fit argument {index} of `{syscall}`, a {width} argument"))
-                .help("the kernel compares `int` arguments on their low 32 bits; a larger value could never match"),
+            Diagnostic::new(
+                Code::ArgValue,
+                value.span,
+                format!(
+                    "`{number}` does not fit argument {index} of `{syscall}`, a {width} argument"
+                ),
+            )
+            .help(help),
         );
         return None;
     }

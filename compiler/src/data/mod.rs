@@ -57,8 +57,10 @@
 //! such as `mmap`, `arch_prctl`, `modify_ldt`, `iopl`, `rt_sigreturn` win
 //! over generic ones). `clone` uses the `CONFIG_CLONE_BACKWARDS` variant on
 //! aarch64 (`flags, newsp, parent_tid, tls, child_tid`) and the default one
-//! on x86_64 (`flags, newsp, parent_tid, child_tid, tls`); both are all
-//! `long`. A type is `long` when it is a pointer (including pointer
+//! on x86_64 (`flags, newsp, parent_tid, child_tid, tls`). One deliberate
+//! exception to the C types: `clone`'s `flags` is listed as `int`, because
+//! `kernel_clone` reads only `lower_32_bits(clone_flags)`; comparing all 64
+//! bits would let high bits smuggle a value past an equality rule. A type is `long` when it is a pointer (including pointer
 //! typedefs such as `cap_user_header_t`) or a 64-bit integer (`long`,
 //! `unsigned long`, `size_t`, `off_t`, `loff_t`, `u64`, `__u64`,
 //! `aio_context_t`, `old_sigset_t`, `__sighandler_t`); it is `int` when it
@@ -444,7 +446,7 @@ mod tests {
         let both = [
             ("socket", "iii"),
             ("socketpair", "iiil"),
-            ("clone", "lllll"),
+            ("clone", "illll"),
             ("clone3", "ll"),
             ("unshare", "l"),
             ("setns", "ii"),

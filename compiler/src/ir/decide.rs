@@ -73,11 +73,15 @@ impl Platform {
 /// Decides a request for a ring.
 pub fn decide(ring: &Ring, request: &Request, bindings: &Bindings) -> Decision {
     if ring.unconfined {
-        return Decision::new(
+        let mut d = Decision::new(
             Verdict::Allow,
             format!("ring {} is unconfined", ring.level),
             None,
         );
+        if matches!(request, Request::Syscall { .. }) {
+            d.action = Some(SyscallAction::Allow);
+        }
+        return d;
     }
     match request {
         Request::Path {
@@ -313,45 +317,58 @@ fn decide_syscall(ring: &Ring, name: &str, args: &[u64]) -> Decision {
         .iter()
         .filter(|r| r.name == name && r.args.iter().all(|c| c.holds(arg(c.index))))
         .collect();
-    if let Some(strictest) = matching
-        .iter()
-        .max_by_key(|r| (severity(r.action), std::cmp::Reverse(r.origin.clone())))
-    {
-        return Decision {
-            verdict: Verdict::Deny,
-            because: matching
-                .iter()
-                .map(|r| Reason {
-                    detail: format!(
-                        "denied by syscall rule `{}` ({})",
-                        r.name,
-                        action_name(r.action)
-                    ),
-                    origin: Some(r.origin.clone()),
-                })
-                .collect(),
-            action: Some(strictest.action),
-        };
-    }
-    let mut decision = if ring.syscalls.default_allow {
-        Decision::new(Verdict::Allow, "syscalls.default: allow", None)
+    // What the call gets when no deny rule matches.
+    let (fallback, fallback_why) = if ring.syscalls.default_allow {
+        (SyscallAction::Allow, "syscalls.default: allow".to_owned())
     } else if ring.syscalls.allow.iter().any(|a| a == name) {
-        Decision::new(
-            Verdict::Allow,
+        (
+            SyscallAction::Allow,
             format!("syscalls.allow lists `{name}`"),
-            None,
         )
     } else {
-        let mut d = Decision::new(
-            Verdict::Deny,
+        (
+            ring.syscalls.deny_action,
             format!("syscalls.default: deny and `{name}` is not in syscalls.allow"),
-            None,
-        );
-        d.action = Some(ring.syscalls.deny_action);
-        return d;
+        )
     };
-    decision.action = Some(SyscallAction::Allow);
-    decision
+    // The strictest action wins, and a matching rule never weakens the fallback: a `log`
+    // rule on a call that `default: deny` refuses leaves it refused. On a tie the rule's own
+    // action is kept (clone3's ENOSYS must survive `default: deny`).
+    let strictest = matching
+        .iter()
+        .max_by_key(|r| (severity(r.action), std::cmp::Reverse(r.origin.clone())))
+        .map(|r| r.action)
+        .filter(|a| severity(*a) >= severity(fallback));
+    let action = strictest.unwrap_or(fallback);
+    // `log` is an audit action: the kernel logs the call and lets it run.
+    let verdict = verdict(matches!(action, SyscallAction::Allow | SyscallAction::Log));
+    let mut because: Vec<Reason> = matching
+        .iter()
+        .map(|r| Reason {
+            detail: format!(
+                "{} by syscall rule `{}` ({})",
+                if r.action == SyscallAction::Log {
+                    "logged"
+                } else {
+                    "denied"
+                },
+                r.name,
+                action_name(r.action)
+            ),
+            origin: Some(r.origin.clone()),
+        })
+        .collect();
+    if strictest.is_none() {
+        because.push(Reason {
+            detail: fallback_why,
+            origin: None,
+        });
+    }
+    Decision {
+        verdict,
+        because,
+        action: Some(action),
+    }
 }
 
 /// Which action wins when several rules match one call: the strictest.

@@ -101,6 +101,8 @@ struct NetPatch {
     connect: Vec<u16>,
     bind: Vec<u16>,
     udp: Option<bool>,
+    /// Where this ring's section first lists a port or `udp` (for NC0503).
+    listed: Option<Span>,
 }
 
 #[derive(Default)]
@@ -132,8 +134,8 @@ fn deny_rule(
 ) -> Option<FsRule> {
     let r = &rule.value;
     let target = match (&r.path, &r.glob) {
-        (Some(path), None) => values::target(path, false, vars, diags),
-        (None, Some(glob)) => values::target(glob, true, vars, diags),
+        (Some(path), None) => values::target(path, values::TargetKind::Path, vars, diags),
+        (None, Some(glob)) => values::target(glob, values::TargetKind::Glob, vars, diags),
         _ => {
             diags.push(
                 Diagnostic::new(
@@ -155,7 +157,7 @@ fn deny_rule(
     let except: Vec<Option<FsTarget>> = r
         .except
         .iter()
-        .map(|e| values::target(e, false, vars, diags))
+        .map(|e| values::target(e, values::TargetKind::Either, vars, diags))
         .collect();
     let (target, access) = (target?, access?);
     let mut excepts = Vec::new();
@@ -292,6 +294,13 @@ fn own_parts(
                 .filter_map(|p| values::port(p, diags))
                 .collect(),
             udp: n.udp.as_ref().map(|u| u.value),
+            listed: n
+                .connect_tcp
+                .iter()
+                .chain(&n.bind_tcp)
+                .map(|p| p.span)
+                .chain(n.udp.as_ref().map(|u| u.span))
+                .min_by_key(|s| s.offset),
         };
         own.network = Some((net.span, patch));
     }
@@ -347,6 +356,22 @@ fn sys_patch(
                         Some(c) => args.push(c),
                         None => ok = false,
                     }
+                }
+                if let (Some(action), Some(e)) = (rule.action, &rule.errno)
+                    && action != DenyAction::Errno
+                {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::ErrnoWithoutErrnoAction,
+                            e.span,
+                            format!(
+                                "`errno` has no effect with `action: {}`",
+                                deny_action_name(action)
+                            ),
+                        )
+                        .help("remove `errno`, or use `action: errno` to return it"),
+                    );
+                    ok = false;
                 }
                 if ok && (rule.errno.is_none() || errno.is_some()) {
                     patch.deny.push(ExplicitDeny {
@@ -415,7 +440,7 @@ fn arg_condition(
     let masked_op = matches!(op, ArgOp::MaskedEq | ArgOp::MaskedNe);
     if masked_op != a.mask.is_some() {
         let message = if masked_op {
-            "`mask` is required with this op".to_owned()
+            "`mask` is required with `masked_eq` and `masked_ne`".to_owned()
         } else {
             "`mask` is only used with `masked_eq` and `masked_ne`".to_owned()
         };
@@ -436,6 +461,15 @@ fn arg_condition(
         value: value?,
         mask,
     })
+}
+
+fn deny_action_name(action: DenyAction) -> &'static str {
+    match action {
+        DenyAction::Errno => "errno",
+        DenyAction::KillProcess => "kill_process",
+        DenyAction::Log => "log",
+        DenyAction::Trap => "trap",
+    }
 }
 
 fn action(deny_action: DenyAction, errno: u16) -> SyscallAction {
@@ -524,12 +558,17 @@ fn merge(
     allow.dedup();
 
     let has_ports = !network.connect_tcp.is_empty() || !network.bind_tcp.is_empty() || udp_set;
-    if network.mode == NetworkMode::Blocked && has_ports {
-        let span = lineage
-            .iter()
-            .rev()
-            .find_map(|o| o.network.as_ref().map(|(s, _)| *s))
-            .unwrap_or(me.key_span);
+    let listed = |own: &&Own| own.network.as_ref().and_then(|(_, n)| n.listed);
+    let ignored = match network.mode {
+        // Ports inherited or not: none of them can take effect.
+        NetworkMode::Blocked if has_ports => {
+            Some(lineage.iter().rev().find_map(listed).unwrap_or(me.key_span))
+        }
+        // Only this ring's own list: an `allowed` ring may extend a `restricted` one.
+        NetworkMode::Allowed => listed(me),
+        _ => None,
+    };
+    if let Some(span) = ignored {
         let mode = match network.mode {
             NetworkMode::Blocked => "blocked",
             NetworkMode::Allowed => "allowed",
@@ -579,10 +618,17 @@ fn merge(
             });
         }
     }
+    // The implied rules enforce what `network` and `process` say, which `decide` answers as
+    // deny for `fork`, `udp` and the rest: an audit-only `deny_action: log` must not turn them
+    // into a log entry, so they block with the ring's errno instead.
+    let implied_action = match ring_action {
+        SyscallAction::Log => SyscallAction::Errno(errno),
+        other => other,
+    };
     deny.extend(implied(
         &network,
         &process,
-        ring_action,
+        implied_action,
         &origin(source, me.key_span, format!("ring {level}")),
     ));
     Ring {

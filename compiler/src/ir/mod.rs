@@ -8,6 +8,8 @@ mod model;
 pub mod presets;
 mod run_tests;
 mod template;
+#[cfg(test)]
+mod tests;
 
 pub use access::{Access, AccessSet};
 pub use bind::{BindError, bind};
@@ -20,5 +22,5 @@ pub use model::*;
 pub use run_tests::{TestOutcome, run_tests};
 pub use template::{
     Bindings, GlobTemplate, MAX_PATH_BYTES, PathError, PathTemplate, check_bound_value,
-    has_glob_chars, is_variable_name, path_within,
+    escape_glob, has_glob_chars, is_variable_name, path_within,
 };

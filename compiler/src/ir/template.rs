@@ -88,7 +88,7 @@ impl GlobTemplate {
 
     /// The glob with the variable's value escaped, so a bound value can never add wildcards.
     pub fn expand(&self, bindings: &Bindings) -> Option<String> {
-        expand(&self.0, bindings, globset::escape)
+        expand(&self.0, bindings, escape_glob)
     }
 
     /// The longest leading part without glob characters, as a path template: the directory
@@ -109,6 +109,24 @@ impl GlobTemplate {
         }
         PathTemplate(root)
     }
+}
+
+/// Escapes text for globset so that it matches only itself. `globset::escape` leaves `\`
+/// alone, but with globset's Unix default (`backslash_escape`) a backslash escapes the next
+/// character: a value `/w\x` would match `/wx` and never itself, and `/a\*` would turn the
+/// escaped `*` back into a wildcard. Inside a class a backslash is literal, so it becomes `[\]`.
+pub fn escape_glob(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '?' | '*' | '[' | ']' | '{' | '}' | '\\') {
+            escaped.push('[');
+            escaped.push(c);
+            escaped.push(']');
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
 }
 
 /// Whether text holds a character with meaning in globset syntax (a leading `${name}` is a

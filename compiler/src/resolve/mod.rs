@@ -169,6 +169,10 @@ fn variables(file: &PolicyFile, diags: &mut Diagnostics) -> BTreeMap<String, ir:
         let mut path = vec![name.as_str()];
         while let Some(next) = defaults.get(current).and_then(|(t, _)| t.variable()) {
             if next == name {
+                // One diagnostic per cycle: reported from its first member by name.
+                if path.iter().any(|p| *p < name.as_str()) {
+                    break;
+                }
                 diags.push(
                     Diagnostic::new(
                         Code::VariableCycle,
@@ -235,7 +239,8 @@ fn ring_levels<'a>(
 
 fn parse_level(text: &str) -> Option<u8> {
     let t = text.trim();
-    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit()) {
+    // Canonical decimal only: `03` would name ring 3 in a way the schema (and a reader) does not.
+    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit()) || t.len() > 1 && t.starts_with('0') {
         return None;
     }
     t.parse::<u8>().ok()
@@ -252,14 +257,17 @@ fn chains(
         let mut current = &ring.value;
         while let Some(parent) = &current.extends {
             let Some(p) = u8::try_from(parent.value).ok() else {
-                diags.push(Diagnostic::new(
-                    Code::RingLevel,
-                    parent.span,
-                    format!(
-                        "`extends: {}` is not a ring level from 0 to 255",
-                        parent.value
-                    ),
-                ));
+                diags.push(
+                    Diagnostic::new(
+                        Code::RingLevel,
+                        parent.span,
+                        format!(
+                            "`extends: {}` is not a ring level from 0 to 255",
+                            parent.value
+                        ),
+                    )
+                    .help("`extends` names the level of another ring of this policy, 0..=255"),
+                );
                 continue 'rings;
             };
             let Some((parent_ring, _)) = rings.get(&p) else {
@@ -343,7 +351,8 @@ fn trust_tiers(
                     t.name.span,
                     format!("trust tier `{}` is defined twice", t.name.value),
                 )
-                .related(first, "first defined here"),
+                .related(first, "first defined here")
+                .help("give each trust tier its own name"),
             );
         }
         let score = t.min_score.value;

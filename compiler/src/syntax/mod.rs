@@ -12,7 +12,9 @@ pub use entries::Entries;
 pub use policy::*;
 pub use spanned::Spanned;
 
-use serde_saphyr::{DuplicateKeyPolicy, Error as YamlError};
+use serde_saphyr::{
+    DuplicateKeyPolicy, Error as YamlError, MessageFormatter, UserMessageFormatter,
+};
 
 use crate::diagnostic::{Code, Diagnostic, Span};
 
@@ -70,6 +72,7 @@ pub fn parse(bytes: &[u8]) -> Result<PolicyFile, Box<Diagnostic>> {
         budget: serde_saphyr::budget! {
             max_reader_input_bytes: Some(MAX_INPUT_BYTES),
             max_depth: MAX_DEPTH,
+            flow_nesting_limit: MAX_DEPTH,
             max_events: 200_000,
             max_aliases: 1_000,
             max_anchors: 1_000,
@@ -88,8 +91,9 @@ pub fn parse(bytes: &[u8]) -> Result<PolicyFile, Box<Diagnostic>> {
 /// Maps a parser error to a diagnostic with a code and a span.
 fn yaml_diagnostic(error: &YamlError, text: &str) -> Diagnostic {
     let inner = error.without_snippet();
-    let code = classify(inner);
-    let message = lower_first(&inner.render_with_formatter(&serde_saphyr::UserMessageFormatter));
+    let code = classify(original(inner));
+    // The message without the parser's "at line X, column Y" suffix: the span carries the place.
+    let message = lower_first(&UserMessageFormatter.format_message(original(inner)));
     let message = message
         .split_once(", set DuplicateKeyPolicy")
         .map_or(message.clone(), |(m, _)| m.to_owned());
@@ -105,6 +109,44 @@ fn yaml_diagnostic(error: &YamlError, text: &str) -> Diagnostic {
             None => line_col_span(text, loc.line(), loc.column()),
         }
     });
+    let message = match original(inner) {
+        YamlError::AliasReplayLimitExceeded {
+            max_total_replayed_events,
+            ..
+        } => format!("aliases expand to more than {max_total_replayed_events} parser events"),
+        // The parser's words for these name Rust types and serde's enum encoding.
+        YamlError::InvalidScalar { ty, .. } if *ty != "boolean" => {
+            let what = match *ty {
+                t if t.starts_with('f') || t.starts_with("floating") => "a number",
+                t if t.starts_with('i') || t.starts_with('u') => "an integer",
+                t => t,
+            };
+            let found = span.and_then(|s| text.get(s.offset..s.offset.saturating_add(s.len)));
+            match found.map(str::trim).filter(|f| !f.is_empty()) {
+                Some(found) => format!("expected {what}, found `{found}`"),
+                None => format!("expected {what}"),
+            }
+        }
+        YamlError::ExternallyTaggedEnumExpectedScalarOrMapping { .. } => {
+            String::from("expected a single name here, not a list")
+        }
+        YamlError::UnexpectedValueForUnitEnumVariant { .. }
+        | YamlError::ExpectedStringKeyForExternallyTaggedEnum { .. }
+        | YamlError::ExpectedMappingEndAfterEnumVariantValue { .. } => {
+            String::from("expected a single name here, not a mapping")
+        }
+        YamlError::TaggedEnumMismatch { tagged, .. } => {
+            format!("unexpected YAML tag `!{tagged}`: write the name without `!`")
+        }
+        YamlError::TaggedStructFieldName { tag, .. } => {
+            format!("unexpected YAML tag `{tag}` on a field name")
+        }
+        YamlError::Budget { breach, .. } => budget_message(breach).unwrap_or(message),
+        _ if message == "recursion limit exceeded" => {
+            format!("the document nests deeper than {MAX_DEPTH} levels")
+        }
+        _ => message,
+    };
     let diagnostic = Diagnostic::new(code, span, message);
     match code {
         Code::DuplicateKey => diagnostic.help(
@@ -118,37 +160,76 @@ fn yaml_diagnostic(error: &YamlError, text: &str) -> Diagnostic {
             if text.contains('\t') && diagnostic.message.contains("tab") {
                 diagnostic.help("YAML indents with spaces only; replace the tabs with spaces")
             } else {
-                diagnostic
+                diagnostic.help(
+                    "check the brackets, quotes and indentation at or just before this place",
+                )
             }
         }
     }
 }
 
+/// Plain words for the budget breaches a policy can reach (the parser prints its data type).
+fn budget_message(breach: &serde_saphyr::budget::BudgetBreach) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach as B;
+    Some(match breach {
+        B::Events { events } => format!("the document has too many parser events: {events}"),
+        B::Aliases { aliases } => format!("the document has too many aliases: {aliases}"),
+        B::Anchors { anchors } => format!("the document has too many anchors: {anchors}"),
+        B::Depth { .. } => format!("the document nests deeper than {MAX_DEPTH} levels"),
+        B::Documents { documents } => {
+            format!("the file holds {documents} YAML documents; a policy is one document")
+        }
+        B::Nodes { nodes } => format!("the document has too many nodes: {nodes}"),
+        _ => return None,
+    })
+}
+
+/// The error behind the alias and snippet wrappers.
+fn original(mut error: &YamlError) -> &YamlError {
+    while let YamlError::AliasError { error: inner, .. }
+    | YamlError::WithSnippet { error: inner, .. } = error
+    {
+        error = inner;
+    }
+    error
+}
+
+/// The code of a parser error, by its variant (the parser's `Debug` is its message, so the
+/// variant cannot be read from it).
 fn classify(error: &YamlError) -> Code {
-    let debug = format!("{error:?}");
-    let variant = debug.split([' ', '{', '(']).next().unwrap_or("");
-    match variant {
-        "DuplicateMappingKey" => Code::DuplicateKey,
-        "Budget"
-        | "AliasReplayCounterOverflow"
-        | "AliasReplayLimitExceeded"
-        | "AliasExpansionLimitExceeded"
-        | "AliasReplayStackDepthExceeded" => Code::ParserBudget,
-        "SerdeUnknownField"
-        | "SerdeMissingField"
-        | "SerdeInvalidType"
-        | "SerdeInvalidValue"
-        | "SerdeUnknownVariant"
-        | "SerdeVariantId"
-        | "UnexpectedValueForUnitEnumVariant"
-        | "ExternallyTaggedEnumExpectedScalarOrMapping"
-        | "InvalidScalar"
-        | "NullIntoString"
-        | "Unexpected"
-        | "UnexpectedSequenceEnd"
-        | "UnexpectedMappingEnd"
-        | "InvalidBooleanStrict" => Code::Shape,
-        "Message" if debug.contains("depth") || debug.contains("too large") => Code::ParserBudget,
+    match error {
+        YamlError::DuplicateMappingKey { .. } => Code::DuplicateKey,
+        YamlError::Budget { .. }
+        | YamlError::AliasReplayCounterOverflow { .. }
+        | YamlError::AliasReplayLimitExceeded { .. }
+        | YamlError::AliasExpansionLimitExceeded { .. }
+        | YamlError::AliasReplayStackDepthExceeded { .. } => Code::ParserBudget,
+        YamlError::SerdeUnknownField { .. }
+        | YamlError::SerdeMissingField { .. }
+        | YamlError::SerdeInvalidType { .. }
+        | YamlError::SerdeInvalidValue { .. }
+        | YamlError::SerdeInvalidLength { .. }
+        | YamlError::SerdeUnknownVariant { .. }
+        | YamlError::SerdeVariantId { .. }
+        | YamlError::UnexpectedValueForUnitEnumVariant { .. }
+        | YamlError::ExternallyTaggedEnumExpectedScalarOrMapping { .. }
+        | YamlError::ExpectedStringKeyForExternallyTaggedEnum { .. }
+        | YamlError::ExpectedMappingEndAfterEnumVariantValue { .. }
+        | YamlError::TaggedEnumMismatch { .. }
+        | YamlError::TaggedStructFieldName { .. }
+        | YamlError::InvalidScalar { .. }
+        | YamlError::NullIntoString { .. }
+        | YamlError::Unexpected { .. }
+        | YamlError::UnexpectedSequenceEnd { .. }
+        | YamlError::UnexpectedMappingEnd { .. }
+        | YamlError::InvalidBooleanStrict { .. } => Code::Shape,
+        YamlError::Message { msg, .. } | YamlError::ExternalMessage { msg, .. }
+            if msg.contains("depth")
+                || msg.contains("too large")
+                || msg.contains("recursion limit") =>
+        {
+            Code::ParserBudget
+        }
         _ => Code::YamlSyntax,
     }
 }
@@ -169,13 +250,12 @@ fn line_col_span(text: &str, line: u64, column: u64) -> Span {
 fn lower_first(text: &str) -> String {
     let text = text.trim();
     let text = text.strip_prefix("error: ").unwrap_or(text);
-    // Drop a leading "line N column M: " the renderer adds; the span carries the place.
-    let text = match text.split_once(": ") {
-        Some((head, rest)) if head.starts_with("line ") && head.contains(" column ") => rest,
-        _ => text,
-    };
     let mut chars = text.chars();
     match chars.next() {
+        // Keep acronyms such as `YAML` as they are.
+        Some(first) if chars.clone().next().is_some_and(char::is_uppercase) => {
+            std::iter::once(first).chain(chars).collect()
+        }
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => String::from("the YAML could not be read"),
     }

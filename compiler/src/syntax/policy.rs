@@ -560,8 +560,8 @@ schema_only!(ErrnoSchema, {
 schema_only!(IntOrNameSchema, {
     "description": "integer (decimal or 0x hex) or a known constant name such as AF_UNIX",
     "anyOf": [
-        { "type": "integer", "minimum": 0 },
-        { "type": "string", "pattern": "^(0[xX][0-9a-fA-F]+|[0-9]+|[A-Z][A-Z0-9_]*)$" }
+        { "type": "integer" },
+        { "type": "string", "pattern": "^(0[xX][0-9a-fA-F]+|-?[0-9]+|[A-Z][A-Z0-9_]*)$" }
     ]
 });
 

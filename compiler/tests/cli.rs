@@ -1,0 +1,647 @@
+//! The `nonoc` binary, run as a user runs it: exit codes, stdout and stderr per
+//! `design/CLI.md`. Every run has a fixed environment (only `PATH`, plus `NO_COLOR=1` and
+//! `COLUMNS=100`) and no stdin, so the output is plain and its width fixed; snapshots hold
+//! stdout, stderr and the exit code together, as jj's CLI tests do.
+//!
+//! These tests live in the `nonoc` crate, not in `nonoc-tests`: Cargo builds a package's
+//! binaries for its own integration tests (and sets `CARGO_BIN_EXE_nonoc`) but never for a
+//! dependent package, so from `nonoc-tests` the binary could be missing or stale.
+#![expect(
+    clippy::panic,
+    reason = "test helpers report a broken test set-up by panicking, as a failed assertion does"
+)]
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+/// The workspace root: `policies/` and `schemas/` are relative to it.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// An empty directory of its own for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli")
+        .join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+/// The names in a directory, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.stdout)?;
+        if !self.stderr.is_empty() {
+            writeln!(f, "------- stderr -------")?;
+            f.write_str(&self.stderr)?;
+        }
+        write!(f, "[exit status: {}]", self.code)
+    }
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{self}"))
+    }
+}
+
+/// Runs `nonoc ARGS` in `dir` with the fixed environment.
+fn nonoc(dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_nonoc"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run nonoc: {e}"));
+    Run {
+        // A signal (no code) shows as -1, which no test expects.
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `nonoc ARGS` from the workspace root, where `policies/...` resolves.
+fn nonoc_at_root(args: &[&str]) -> Run {
+    nonoc(&workspace(), args)
+}
+
+/// A policy with one error from each later stage: a path, a port and a syscall.
+const INVALID: &str = "\
+apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata:
+  name: broken
+rings:
+  3:
+    filesystem:
+      read: [relative/path, /usr]
+    network:
+      mode: restricted
+      connect_tcp: [443, 70000]
+    syscalls:
+      deny: [not_a_syscall]
+";
+
+/// A policy the parser refuses: an unknown field.
+const UNKNOWN_FIELD: &str = "\
+apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata:
+  name: typo
+rings:
+  3:
+    netwrok:
+      mode: blocked
+";
+
+/// A policy with one warning and no error: a deny inside an allowed directory.
+const WARNS: &str = "\
+apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata:
+  name: warns
+rings:
+  3:
+    filesystem:
+      read: [/usr]
+    deny:
+      - path: /usr/secret
+";
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("{name}: {e}"));
+}
+
+// --- check ---
+
+#[test]
+fn check_a_valid_policy() {
+    let run = nonoc_at_root(&["check", "policies/ci-runner.yaml"]);
+    insta::assert_snapshot!(run, @r"
+    policies/ci-runner.yaml: ok (2 rings, 0 warnings)
+    [exit status: 0]
+    ");
+}
+
+#[test]
+fn check_every_example_policy() {
+    let run = nonoc_at_root(&[
+        "check",
+        "policies/agt-rings.yaml",
+        "policies/ci-runner.yaml",
+        "policies/coding-agent.yaml",
+    ]);
+    assert_eq!(run.code, 0, "{run}");
+    let ok: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(ok.len(), 3, "{run}");
+    assert!(ok.iter().all(|l| l.contains(": ok (")), "{run}");
+    assert!(!run.stderr.contains('×'), "errors reported:\n{run}");
+}
+
+#[test]
+fn check_an_invalid_policy() {
+    let dir = scratch("check_an_invalid_policy");
+    write(&dir, "broken.yaml", INVALID);
+    let run = nonoc(&dir, &["check", "broken.yaml"]);
+    assert_eq!(run.code, 1);
+    for code in ["NC0401", "NC0501", "NC0601"] {
+        assert!(run.stderr.contains(code), "{code} missing:\n{run}");
+    }
+    insta::assert_snapshot!(run);
+}
+
+#[test]
+fn check_a_policy_the_parser_refuses() {
+    let dir = scratch("check_a_policy_the_parser_refuses");
+    write(&dir, "typo.yaml", UNKNOWN_FIELD);
+    let run = nonoc(&dir, &["check", "typo.yaml"]);
+    assert_eq!(run.code, 1);
+    insta::assert_snapshot!(run);
+}
+
+#[test]
+fn check_reports_every_file() {
+    // One bad file does not stop the others; the exit code is the worst.
+    let dir = scratch("check_reports_every_file");
+    write(&dir, "broken.yaml", INVALID);
+    write(&dir, "warns.yaml", WARNS);
+    let run = nonoc(&dir, &["check", "broken.yaml", "warns.yaml"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(run.stdout, "warns.yaml: ok (1 rings, 1 warnings)\n");
+    assert!(
+        run.stderr.contains("broken.yaml: 3 errors, 0 warnings"),
+        "{run}"
+    );
+}
+
+#[test]
+fn check_a_missing_file() {
+    let dir = scratch("check_a_missing_file");
+    let run = nonoc(&dir, &["check", "missing.yaml"]);
+    insta::assert_snapshot!(run, @r"
+    ------- stderr -------
+    error: cannot read `missing.yaml`: No such file or directory (os error 2)
+    [exit status: 2]
+    ");
+    // Usage and I/O problems outrank policy errors.
+    write(&dir, "broken.yaml", INVALID);
+    let run = nonoc(&dir, &["check", "broken.yaml", "missing.yaml"]);
+    assert_eq!(run.code, 2, "{run}");
+}
+
+#[test]
+fn bad_command_lines_exit_2() {
+    let dir = scratch("bad_command_lines_exit_2");
+    write(&dir, "p.yaml", WARNS);
+    for args in [
+        &["check"][..],
+        &["check", "--bogus", "p.yaml"],
+        &["check", "--format", "xml", "p.yaml"],
+        &["frobnicate"],
+        &[],
+        &["compile"],
+        &["compile", "p.yaml", "--emit", "nonsense"],
+        &["compile", "p.yaml", "--emit", "ir", "--ring", "256"],
+        &["compile", "p.yaml", "--emit", "ir", "--ring", "-1"],
+    ] {
+        let run = nonoc(&dir, args);
+        assert_eq!(run.code, 2, "nonoc {args:?}:\n{run}");
+        assert!(run.stdout.is_empty(), "nonoc {args:?}:\n{run}");
+        assert!(
+            run.stderr.contains("error:") || run.stderr.contains("Usage:"),
+            "nonoc {args:?}:\n{run}"
+        );
+    }
+    insta::assert_snapshot!(nonoc(&dir, &["check", "--bogus", "p.yaml"]), @r"
+    ------- stderr -------
+    error: unexpected argument '--bogus' found
+
+      tip: to pass '--bogus' as a value, use '-- --bogus'
+
+    Usage: nonoc check [OPTIONS] <POLICIES>...
+
+    For more information, try '--help'.
+    [exit status: 2]
+    ");
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let root = workspace();
+    let help = nonoc(&root, &["--help"]);
+    assert_eq!(help.code, 0, "{help}");
+    for command in ["check", "compile", "schema"] {
+        assert!(help.stdout.contains(command), "{help}");
+    }
+    let version = nonoc(&root, &["--version"]);
+    assert_eq!(version.code, 0, "{version}");
+    assert_eq!(
+        version.stdout,
+        format!("nonoc {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let run = nonoc_at_root(&["check", "policies/agt-rings.yaml"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains(": ok ("), "{run}");
+    assert!(
+        run.stderr.contains('⚠'),
+        "agt-rings.yaml has warnings:\n{run}"
+    );
+
+    let run = nonoc_at_root(&["check", "--deny-warnings", "policies/agt-rings.yaml"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.is_empty(), "{run}");
+    assert!(
+        !run.stderr.contains('⚠'),
+        "every warning is an error now:\n{run}"
+    );
+    assert!(run.stderr.contains("errors, 0 warnings"), "{run}");
+
+    let dir = scratch("warnings_pass_unless_denied");
+    write(&dir, "warns.yaml", WARNS);
+    insta::assert_snapshot!("warnings", nonoc(&dir, &["check", "warns.yaml"]));
+    insta::assert_snapshot!(
+        "warnings_denied",
+        nonoc(&dir, &["check", "--deny-warnings", "warns.yaml"])
+    );
+}
+
+#[test]
+fn check_as_json() {
+    let dir = scratch("check_as_json");
+    write(&dir, "broken.yaml", INVALID);
+    let run = nonoc(&dir, &["check", "--format", "json", "broken.yaml"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.is_empty(), "{run}");
+    let found: Vec<(String, String, u64, u64)> = run
+        .json()
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array:\n{run}"))
+        .iter()
+        .map(|d| {
+            assert_eq!(d["file"], "broken.yaml");
+            assert_eq!(d["severity"], "error");
+            assert!(d["message"].as_str().is_some_and(|m| !m.is_empty()), "{d}");
+            (
+                d["code"].as_str().unwrap_or_default().to_owned(),
+                d["severity"].as_str().unwrap_or_default().to_owned(),
+                d["line"].as_u64().unwrap_or_default(),
+                d["column"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let expected = [("NC0401", 8, 14), ("NC0501", 11, 26), ("NC0601", 13, 14)];
+    let expected: Vec<(String, String, u64, u64)> = expected
+        .iter()
+        .map(|&(c, l, col)| (c.to_owned(), "error".to_owned(), l, col))
+        .collect();
+    assert_eq!(found, expected, "{run}");
+
+    // Warnings are listed too, with exit 0; `--deny-warnings` makes them errors.
+    let run = nonoc_at_root(&["check", "--format", "json", "policies/agt-rings.yaml"]);
+    assert_eq!(run.code, 0, "{run}");
+    let warnings = run.json();
+    let warnings = warnings.as_array().map_or(&[][..], Vec::as_slice);
+    assert!(!warnings.is_empty(), "{run}");
+    assert!(warnings.iter().all(|d| d["severity"] == "warning"), "{run}");
+    let run = nonoc_at_root(&[
+        "check",
+        "--format",
+        "json",
+        "--deny-warnings",
+        "policies/agt-rings.yaml",
+    ]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(
+        run.json()
+            .as_array()
+            .is_some_and(|a| a.iter().all(|d| d["severity"] == "error")),
+        "{run}"
+    );
+}
+
+// --- compile ---
+
+#[test]
+fn compile_emits_the_ir() {
+    let run = nonoc_at_root(&["compile", "policies/agt-rings.yaml", "--emit", "ir"]);
+    assert_eq!(run.code, 0, "{run}");
+    let ir = run.json();
+    assert_eq!(ir["name"], "agt-rings", "{run}");
+    let rings = ir["rings"].as_object().cloned().unwrap_or_default();
+    let levels: Vec<&str> = rings.keys().map(String::as_str).collect();
+    assert_eq!(levels, ["0", "1", "2", "3"], "{run}");
+    // No absolute build path leaks into the output.
+    assert!(
+        !run.stdout.contains(&workspace().display().to_string()),
+        "{run}"
+    );
+
+    for level in ["0", "1", "2", "3"] {
+        let one = nonoc_at_root(&[
+            "compile",
+            "policies/agt-rings.yaml",
+            "--emit",
+            "ir",
+            "--ring",
+            level,
+        ]);
+        assert_eq!(one.code, 0, "{one}");
+        assert_eq!(one.json(), rings[level], "ring {level} alone differs");
+    }
+}
+
+#[test]
+fn compile_an_unknown_ring() {
+    let run = nonoc_at_root(&[
+        "compile",
+        "policies/ci-runner.yaml",
+        "--emit",
+        "ir",
+        "--ring",
+        "9",
+    ]);
+    insta::assert_snapshot!(run, @r"
+    ------- stderr -------
+    error: the policy has no ring 9
+    [exit status: 2]
+    ");
+}
+
+#[test]
+fn compile_an_invalid_policy() {
+    let dir = scratch("compile_an_invalid_policy");
+    write(&dir, "broken.yaml", INVALID);
+    let run = nonoc(&dir, &["compile", "broken.yaml", "--emit", "ir"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.is_empty(), "{run}");
+    insta::assert_snapshot!(run);
+}
+
+#[test]
+fn compile_to_a_file() {
+    let dir = scratch("compile_to_a_file");
+    let policy = workspace().join("policies/ci-runner.yaml");
+    let policy = policy.to_string_lossy();
+    let stdout = nonoc(&dir, &["compile", &policy, "--emit", "ir"]);
+    assert_eq!(stdout.code, 0, "{stdout}");
+
+    let run = nonoc(&dir, &["compile", &policy, "--emit", "ir", "-o", "ir.json"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.is_empty(), "{run}");
+    let written = std::fs::read_to_string(dir.join("ir.json")).unwrap();
+    assert_eq!(written, stdout.stdout, "the file differs from stdout");
+    assert_eq!(listing(&dir), ["ir.json"], "a temporary file was left");
+
+    // Writing again replaces the file whole.
+    std::fs::write(dir.join("ir.json"), "old").unwrap();
+    let run = nonoc(
+        &dir,
+        &["compile", &policy, "--emit", "ir", "--output", "ir.json"],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let written = std::fs::read_to_string(dir.join("ir.json")).unwrap();
+    assert_eq!(written, stdout.stdout);
+    assert_eq!(listing(&dir), ["ir.json"]);
+}
+
+#[test]
+fn compile_leaves_no_file_on_error() {
+    let dir = scratch("compile_leaves_no_file_on_error");
+    write(&dir, "broken.yaml", INVALID);
+    write(&dir, "warns.yaml", WARNS);
+
+    let run = nonoc(
+        &dir,
+        &["compile", "broken.yaml", "--emit", "ir", "-o", "out.json"],
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(listing(&dir), ["broken.yaml", "warns.yaml"], "{run}");
+
+    let denied = [
+        "compile",
+        "warns.yaml",
+        "--emit",
+        "ir",
+        "--deny-warnings",
+        "-o",
+        "out.json",
+    ];
+    let run = nonoc(&dir, &denied);
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(listing(&dir), ["broken.yaml", "warns.yaml"], "{run}");
+
+    let run = nonoc(
+        &dir,
+        &[
+            "compile",
+            "warns.yaml",
+            "--emit",
+            "ir",
+            "--ring",
+            "7",
+            "-o",
+            "out.json",
+        ],
+    );
+    assert_eq!(run.code, 2, "{run}");
+    assert_eq!(listing(&dir), ["broken.yaml", "warns.yaml"], "{run}");
+
+    // A file that is there already is left as it was.
+    write(&dir, "out.json", "previous");
+    let run = nonoc(
+        &dir,
+        &["compile", "broken.yaml", "--emit", "ir", "-o", "out.json"],
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out.json")).unwrap(),
+        "previous"
+    );
+    assert_eq!(listing(&dir), ["broken.yaml", "out.json", "warns.yaml"]);
+}
+
+#[test]
+fn compile_to_a_place_that_cannot_be_written() {
+    let dir = scratch("compile_to_a_place_that_cannot_be_written");
+    write(&dir, "warns.yaml", WARNS);
+    std::fs::create_dir(dir.join("taken")).unwrap();
+    for output in ["no/such/dir/out.json", "taken"] {
+        let run = nonoc(
+            &dir,
+            &["compile", "warns.yaml", "--emit", "ir", "-o", output],
+        );
+        assert_eq!(run.code, 2, "-o {output}:\n{run}");
+        assert!(
+            run.stderr
+                .contains(&format!("error: cannot write `{output}`")),
+            "-o {output}:\n{run}"
+        );
+        assert_eq!(
+            listing(&dir),
+            ["taken", "warns.yaml"],
+            "-o {output}:\n{run}"
+        );
+        assert!(listing(&dir.join("taken")).is_empty());
+    }
+}
+
+#[test]
+fn compile_writes_the_artifact() {
+    let dir = scratch("compile_writes_the_artifact");
+    write(&dir, "warns.yaml", WARNS);
+    write(&dir, "broken.yaml", INVALID);
+    let run = nonoc(&dir, &["compile", "warns.yaml", "-o", "out.nonoc.json"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.is_empty(), "{run}");
+    assert_eq!(
+        listing(&dir),
+        ["broken.yaml", "out.nonoc.json", "warns.yaml"]
+    );
+    let bytes = std::fs::read(dir.join("out.nonoc.json")).unwrap();
+    let artifact: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    assert!(
+        artifact["format"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("nonoc-artifact/")),
+        "not an artifact: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    // `--emit artifact` is the same thing, on stdout without `-o`.
+    let run = nonoc(&dir, &["compile", "warns.yaml", "--emit", "artifact"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(
+        run.stdout.as_bytes() == bytes,
+        "stdout differs from the file"
+    );
+
+    let run = nonoc(&dir, &["compile", "broken.yaml", "-o", "broken.nonoc.json"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(
+        listing(&dir),
+        ["broken.yaml", "out.nonoc.json", "warns.yaml"]
+    );
+}
+
+#[test]
+fn every_emit_kind_works_or_says_it_is_not_available() {
+    // Backends arrive one at a time; until one does, asking for it is a usage error with a
+    // clear message, and nothing is written.
+    let dir = scratch("every_emit_kind_works_or_says_it_is_not_available");
+    write(&dir, "warns.yaml", WARNS);
+    let requests: [&[&str]; 7] = [
+        &["--emit", "ir"],
+        &["--emit", "landlock", "--ring", "3"],
+        &["--emit", "bpf", "--ring", "3"],
+        &["--emit", "bpf-asm", "--ring", "3"],
+        &["--emit", "sbpl", "--ring", "3"],
+        &["--emit", "artifact"],
+        &["--target", "macos"],
+    ];
+    for request in requests {
+        let mut args = vec!["compile", "warns.yaml", "-o", "out"];
+        args.extend(request);
+        let run = nonoc(&dir, &args);
+        match run.code {
+            0 => {
+                assert!(!std::fs::read(dir.join("out")).unwrap().is_empty());
+                std::fs::remove_file(dir.join("out")).unwrap();
+            }
+            2 => assert!(
+                run.stderr.contains("is not available yet"),
+                "{request:?}:\n{run}"
+            ),
+            _ => panic!("{request:?}:\n{run}"),
+        }
+        assert!(run.stdout.is_empty(), "{request:?}:\n{run}");
+        assert_eq!(listing(&dir), ["warns.yaml"], "{request:?}:\n{run}");
+    }
+}
+
+#[test]
+fn compile_is_deterministic() {
+    let dir = scratch("compile_is_deterministic");
+    for name in ["agt-rings", "ci-runner", "coding-agent"] {
+        let policy = workspace().join(format!("policies/{name}.yaml"));
+        let policy = policy.to_string_lossy();
+        let first = nonoc(&dir, &["compile", &policy, "--emit", "ir", "-o", "a.json"]);
+        let second = nonoc(&dir, &["compile", &policy, "--emit", "ir", "-o", "b.json"]);
+        assert_eq!((first.code, second.code), (0, 0), "{first}\n{second}");
+        let a = std::fs::read(dir.join("a.json")).unwrap();
+        let b = std::fs::read(dir.join("b.json")).unwrap();
+        assert!(!a.is_empty());
+        assert!(a == b, "{name}: two compiles differ");
+        let third = nonoc(&dir, &["compile", &policy, "--emit", "ir"]);
+        assert!(
+            third.stdout.as_bytes() == a,
+            "{name}: stdout differs from the file"
+        );
+        let first = nonoc(&dir, &["compile", &policy]);
+        let second = nonoc(&dir, &["compile", &policy]);
+        assert_eq!(first.code, second.code, "{first}\n{second}");
+        assert!(
+            first.stdout == second.stdout,
+            "{name}: two artifacts differ"
+        );
+        assert!(
+            !first.stdout.contains(&workspace().display().to_string()),
+            "{name}: the artifact holds a build path"
+        );
+    }
+}
+
+// --- schema ---
+
+#[test]
+fn schema_prints_the_policy_schema() {
+    let run = nonoc_at_root(&["schema"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stderr.is_empty(), "{run}");
+    assert_eq!(run.stdout, nonoc::schema::policy_schema());
+    let committed =
+        std::fs::read_to_string(workspace().join("schemas/policy.schema.json")).unwrap();
+    assert_eq!(
+        run.stdout, committed,
+        "schemas/policy.schema.json is stale: cargo run -p nonoc -- schema > schemas/policy.schema.json"
+    );
+    let schema = run.json();
+    assert_eq!(schema["title"], "nonoc ring policy (v1)");
+}
