@@ -38,21 +38,56 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
-    /// Compile a policy.
+    /// Compile a policy into an artifact (or, with --emit, one stage's output).
     Compile {
         policy: PathBuf,
         /// What to emit instead of the artifact.
         #[arg(long, value_enum)]
         emit: Option<Emit>,
-        /// Only this ring (for `--emit ir`).
+        /// The ring to emit (required for `landlock`; optional for `ir`).
         #[arg(long)]
         ring: Option<u8>,
+        /// Only this target system (default: all).
+        #[arg(long, value_enum)]
+        target: Option<Target>,
         /// Write here (atomically) instead of stdout.
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
         /// Treat warnings as errors.
         #[arg(long)]
         deny_warnings: bool,
+    },
+    /// Apply a ring of an artifact to this process, then run CMD in it.
+    Exec {
+        artifact: PathBuf,
+        #[arg(
+            long,
+            conflicts_with = "trust_score",
+            required_unless_present = "trust_score"
+        )]
+        ring: Option<u8>,
+        /// Trust score 0..=1000; selects the ring by the artifact's trust tiers.
+        #[arg(long)]
+        trust_score: Option<u32>,
+        /// Bind a variable (before its environment variable and default).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// Allow applying an unconfined ring (which applies nothing).
+        #[arg(long)]
+        allow_unconfined: bool,
+        /// Print the enforcement report as JSON on stderr.
+        #[arg(long)]
+        report: bool,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// Show what this host supports and, with an artifact, what each ring would get here.
+    Doctor {
+        artifact: Option<PathBuf>,
+        /// Bind a variable (before its environment variable and default).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
     },
     /// Print the JSON Schema of the policy language.
     Schema {
@@ -66,6 +101,12 @@ pub enum Command {
 pub enum Format {
     Human,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    Linux,
+    Macos,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,18 +141,58 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             policy,
             emit,
             ring,
+            target,
             output,
             deny_warnings,
-        } => compile(
-            &policy,
-            emit,
+        } => {
+            let request = CompileRequest {
+                emit: emit.unwrap_or(Emit::Artifact),
+                ring,
+                target,
+                output: output.as_deref(),
+                deny_warnings,
+            };
+            compile(&policy, &request, style, &mut out, &mut err)
+        }
+        Command::Exec {
+            artifact,
             ring,
-            output.as_deref(),
-            deny_warnings,
-            style,
-            &mut out,
-            &mut err,
-        ),
+            trust_score,
+            vars,
+            allow_unconfined,
+            report,
+            command,
+        } => {
+            let bindings = match crate::exec::parse_vars(&vars) {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = writeln!(err, "error: {e}");
+                    return EXIT_USAGE;
+                }
+            };
+            let selector = match (ring, trust_score) {
+                (Some(r), _) => crate::exec::Selector::Ring(r),
+                (None, Some(s)) => crate::exec::Selector::TrustScore(s),
+                (None, None) => return EXIT_USAGE,
+            };
+            drop(out);
+            let options = crate::exec::ExecOptions {
+                artifact: &artifact,
+                selector,
+                bindings,
+                allow_unconfined,
+                report,
+                command: &command,
+            };
+            return crate::exec::exec(options, &mut err);
+        }
+        Command::Doctor { artifact, vars } => match crate::exec::parse_vars(&vars) {
+            Ok(bindings) => crate::exec::doctor(artifact.as_deref(), &bindings, &mut out, &mut err),
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                EXIT_USAGE
+            }
+        },
         Command::Schema { artifact } => schema(artifact, &mut out, &mut err),
     };
     let _ = out.flush();
@@ -246,36 +327,53 @@ pub fn check(
     worst
 }
 
+/// What `nonoc compile` is asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct CompileRequest<'a> {
+    pub emit: Emit,
+    pub ring: Option<u8>,
+    pub target: Option<Target>,
+    pub output: Option<&'a Path>,
+    pub deny_warnings: bool,
+}
+
+fn emit_name(emit: Emit) -> String {
+    emit.to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
+}
+
 /// `nonoc compile`.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one parameter per command-line flag"
-)]
 pub fn compile(
     policy: &Path,
-    emit: Option<Emit>,
-    ring: Option<u8>,
-    output: Option<&Path>,
-    deny_warnings: bool,
+    request: &CompileRequest<'_>,
     style: Style,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let emit = emit.unwrap_or(Emit::Artifact);
-    if emit != Emit::Ir {
+    let emit = request.emit;
+    if matches!(emit, Emit::Bpf | Emit::BpfAsm | Emit::Sbpl)
+        || request.target == Some(Target::Macos)
+    {
+        let what = if request.target == Some(Target::Macos) {
+            "`--target macos`".to_owned()
+        } else {
+            format!("`--emit {}`", emit_name(emit))
+        };
         let _ = writeln!(
             err,
-            "error: `--emit {}` is not available yet: this build has the front end and the IR only (use `--emit ir`)",
-            emit.to_possible_value()
-                .map(|v| v.get_name().to_owned())
-                .unwrap_or_default()
+            "error: {what} is not available yet: this build has the Landlock backend only"
         );
+        return EXIT_USAGE;
+    }
+    if emit == Emit::Landlock && request.ring.is_none() {
+        let _ = writeln!(err, "error: `--emit landlock` needs `--ring N`");
         return EXIT_USAGE;
     }
     let Some(mut analysis) = load(policy, err) else {
         return EXIT_USAGE;
     };
-    if deny_warnings {
+    if request.deny_warnings {
         analysis.diagnostics.deny_warnings();
         analysis.ir = analysis.ir.filter(|_| !analysis.diagnostics.has_errors());
     }
@@ -283,27 +381,54 @@ pub fn compile(
     let Some(ir) = &analysis.ir else {
         return EXIT_FAILED;
     };
-    let text = match ring {
-        None => serde_json::to_string_pretty(ir),
-        Some(level) => match ir.rings.get(&level) {
-            Some(r) => serde_json::to_string_pretty(r),
-            None => {
-                let _ = writeln!(err, "error: the policy has no ring {level}");
+    if let Some(level) = request.ring
+        && !ir.rings.contains_key(&level)
+    {
+        let _ = writeln!(err, "error: the policy has no ring {level}");
+        return EXIT_USAGE;
+    }
+    let bytes: Vec<u8> = match emit {
+        Emit::Ir => {
+            let text = match request.ring.and_then(|level| ir.rings.get(&level)) {
+                None => serde_json::to_string_pretty(ir),
+                Some(r) => serde_json::to_string_pretty(r),
+            };
+            let Ok(mut text) = text else {
+                let _ = writeln!(err, "error: the IR could not be serialized");
+                return EXIT_FAILED;
+            };
+            text.push('\n');
+            text.into_bytes()
+        }
+        Emit::Landlock => {
+            let Some((level, ring)) = request.ring.and_then(|l| ir.rings.get(&l).map(|r| (l, r)))
+            else {
                 return EXIT_USAGE;
+            };
+            match crate::backend::landlock::lower(ring) {
+                Ok(plan) => crate::backend::landlock::render(level, plan.as_ref()).into_bytes(),
+                Err(e) => {
+                    let _ = writeln!(err, "error: ring {level}: {e}");
+                    return EXIT_FAILED;
+                }
             }
-        },
+        }
+        Emit::Artifact | Emit::Bpf | Emit::BpfAsm | Emit::Sbpl => {
+            match crate::artifact::build(ir, &analysis.bytes) {
+                Ok((_, bytes)) => bytes,
+                Err(e) => {
+                    let _ = writeln!(err, "error: {e}");
+                    return EXIT_FAILED;
+                }
+            }
+        }
     };
-    let Ok(mut text) = text else {
-        let _ = writeln!(err, "error: the IR could not be serialized");
-        return EXIT_FAILED;
-    };
-    text.push('\n');
-    match output {
+    match request.output {
         None => {
-            let _ = out.write_all(text.as_bytes());
+            let _ = out.write_all(&bytes);
             EXIT_OK
         }
-        Some(path) => match write_atomically(path, text.as_bytes()) {
+        Some(path) => match write_atomically(path, &bytes) {
             Ok(()) => EXIT_OK,
             Err(e) => {
                 let _ = writeln!(err, "error: cannot write `{}`: {e}", path.display());
@@ -339,13 +464,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// `nonoc schema`.
 pub fn schema(artifact: bool, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    if artifact {
-        let _ = writeln!(
-            err,
-            "error: the artifact schema is not available yet: this build has the front end and the IR only"
-        );
-        return EXIT_USAGE;
-    }
-    let _ = out.write_all(crate::schema::policy_schema().as_bytes());
+    let _ = err;
+    let text = if artifact {
+        crate::schema::artifact_schema()
+    } else {
+        crate::schema::policy_schema()
+    };
+    let _ = out.write_all(text.as_bytes());
     EXIT_OK
 }

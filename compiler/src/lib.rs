@@ -5,10 +5,13 @@
 //! lints), [`ir`] (the resolved policy and [`ir::decide`]). The command line in `main.rs` is a
 //! thin layer over [`cli`].
 
+pub mod artifact;
+pub mod backend;
 pub mod check;
 pub mod cli;
 pub mod data;
 pub mod diagnostic;
+pub mod exec;
 pub mod ir;
 pub mod resolve;
 pub mod schema;
@@ -23,6 +26,8 @@ use source::Source;
 #[derive(Debug)]
 pub struct Analysis {
     pub source: Source,
+    /// The file's bytes as read (the artifact records their sha256).
+    pub bytes: Vec<u8>,
     pub ir: Option<Ir>,
     pub diagnostics: Diagnostics,
 }
@@ -38,6 +43,7 @@ pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
             diags.push(*d);
             return Analysis {
                 source,
+                bytes: bytes.to_vec(),
                 ir: None,
                 diagnostics: diags,
             };
@@ -55,6 +61,7 @@ pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
     let ir = (!diags.has_errors()).then_some(ir);
     Analysis {
         source,
+        bytes: bytes.to_vec(),
         ir,
         diagnostics: diags,
     }

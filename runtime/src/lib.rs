@@ -1,1 +1,218 @@
-//! nonoc runtime
+#![doc = include_str!("../README.md")]
+
+pub mod artifact;
+pub mod bind;
+pub mod landlock;
+pub mod report;
+mod sys;
+
+use std::collections::BTreeSet;
+
+pub use artifact::{Artifact, RingTargets};
+pub use bind::Bindings;
+pub use report::{Dropped, EnforcementReport, LandlockReport};
+
+use artifact::Target;
+
+/// Why an artifact could not be loaded or a ring not applied. Any error before the
+/// Landlock restriction leaves the process unconfined: the caller decides what to do
+/// (`nonoc exec` refuses to run the command).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    Io(String),
+    Malformed(String),
+    UnknownFormat(String),
+    DigestMismatch {
+        recorded: String,
+        computed: String,
+    },
+    NoSuchRing(u8),
+    TrustScoreRange(u32),
+    NoTier(u32),
+    /// The ring has no Linux (Landlock) section.
+    NoLinuxTarget(u8),
+    UnconfinedRefused(u8),
+    MultiThreaded(usize),
+    Unbound(String),
+    BadValue {
+        name: String,
+        value: String,
+        why: &'static str,
+    },
+    /// `hard_requirement`: the kernel lacks what the ring needs.
+    Unsupported {
+        abi: u32,
+        dropped: Vec<Dropped>,
+    },
+    Apply(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Io(m) => write!(f, "{m}"),
+            Error::Malformed(m) => write!(f, "the artifact is malformed: {m}"),
+            Error::UnknownFormat(v) => write!(
+                f,
+                "unknown artifact format `{v}` (this runtime reads `{}`)",
+                artifact::FORMAT
+            ),
+            Error::DigestMismatch { recorded, computed } => {
+                write!(
+                    f,
+                    "the artifact's digest does not match its content (recorded {recorded}, computed {computed}): it was modified after compilation"
+                )
+            }
+            Error::NoSuchRing(level) => write!(f, "the artifact has no ring {level}"),
+            Error::TrustScoreRange(score) => write!(f, "trust score {score} is outside 0..=1000"),
+            Error::NoTier(score) => write!(f, "no trust tier selects trust score {score}"),
+            Error::NoLinuxTarget(level) => {
+                write!(f, "ring {level} has no Linux section in this artifact")
+            }
+            Error::UnconfinedRefused(level) => {
+                write!(
+                    f,
+                    "ring {level} is unconfined; applying it needs an explicit opt-in (`allow_unconfined(true)`, `nonoc exec --allow-unconfined`)"
+                )
+            }
+            Error::MultiThreaded(n) => write!(
+                f,
+                "the process has {n} threads; Landlock confines only the calling thread on this kernel, so apply the ring before starting threads"
+            ),
+            Error::Unbound(name) => write!(
+                f,
+                "variable `{name}` is unbound: bind it, set its environment variable, or give it a default"
+            ),
+            Error::BadValue { name, value, why } => {
+                write!(f, "variable `{name}` is bound to `{value}`, which is {why}")
+            }
+            Error::Unsupported { abi, dropped } => {
+                let list: Vec<String> = dropped.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "the policy requires Landlock features this kernel (ABI {abi}) lacks: {}",
+                    list.join("; ")
+                )
+            }
+            Error::Apply(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// One ring of an artifact, ready to apply.
+#[derive(Debug, Clone)]
+pub struct Ring<'a> {
+    artifact: &'a Artifact,
+    level: u8,
+    targets: &'a RingTargets,
+    allow_unconfined: bool,
+    max_abi: Option<u32>,
+}
+
+impl<'a> Ring<'a> {
+    pub(crate) fn new(artifact: &'a Artifact, level: u8, targets: &'a RingTargets) -> Self {
+        Ring {
+            artifact,
+            level,
+            targets,
+            allow_unconfined: false,
+            max_abi: None,
+        }
+    }
+
+    pub fn level(&self) -> u8 {
+        self.level
+    }
+
+    pub fn is_unconfined(&self) -> bool {
+        self.targets.unconfined
+    }
+
+    /// Opts in to applying an unconfined ring (which applies nothing).
+    #[must_use]
+    pub fn allow_unconfined(mut self, allow: bool) -> Self {
+        self.allow_unconfined = allow;
+        self
+    }
+
+    /// Uses at most this Landlock ABI, as if the kernel were older (for testing best-effort
+    /// and hard-requirement behaviour).
+    #[must_use]
+    pub fn max_abi(mut self, abi: u32) -> Self {
+        self.max_abi = Some(abi);
+        self
+    }
+
+    /// Everything `apply` would do short of restricting: binding, placement, ABI
+    /// negotiation, opening every path. Returns the report `apply` would return.
+    pub fn preview(&self, bindings: &Bindings) -> Result<EnforcementReport, Error> {
+        self.run(bindings, false)
+    }
+
+    /// Applies the ring to the calling thread and the processes it starts, irrevocably:
+    /// binds variables and opens every path first, then sets no_new_privs and restricts with
+    /// Landlock. An error before the restriction leaves the process unconfined.
+    pub fn apply(&self, bindings: &Bindings) -> Result<EnforcementReport, Error> {
+        self.run(bindings, true)
+    }
+
+    fn run(&self, bindings: &Bindings, enforce: bool) -> Result<EnforcementReport, Error> {
+        if self.targets.unconfined {
+            if !self.allow_unconfined {
+                return Err(Error::UnconfinedRefused(self.level));
+            }
+            return Ok(EnforcementReport {
+                ring: self.level,
+                unconfined: true,
+                variables: Vec::new(),
+                landlock: None,
+            });
+        }
+        if enforce && let Some(n) = sys::thread_count().filter(|n| *n > 1) {
+            return Err(Error::MultiThreaded(n));
+        }
+        let plan = self
+            .targets
+            .landlock
+            .as_ref()
+            .ok_or(Error::NoLinuxTarget(self.level))?;
+        let names: BTreeSet<&str> = plan
+            .rules
+            .iter()
+            .flat_map(|r| std::iter::once(&r.target).chain(&r.except))
+            .filter_map(|t| match t {
+                Target::Path(p) => bind::variable_of(p),
+                Target::Glob(g) => bind::variable_of(&g.root),
+            })
+            .collect();
+        let env = |name: &str| std::env::var(name).ok();
+        let values = bind::Bound::resolve(names, &self.artifact.variables, bindings, &env)?;
+        let rules = landlock::bind_rules(plan, &values)?;
+        let kernel = sys::landlock_abi();
+        let abi = self.max_abi.map_or(kernel, |cap| cap.min(kernel));
+        let settings = self.artifact.settings.landlock;
+        let negotiated = landlock::negotiate(plan, abi, settings.compatibility, settings.min_abi)?;
+        let prepared = landlock::prepare(plan, &rules, negotiated)?;
+        let report = if enforce {
+            prepared.restrict()?
+        } else {
+            prepared.report
+        };
+        Ok(EnforcementReport {
+            ring: self.level,
+            unconfined: false,
+            variables: values
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            landlock: Some(report),
+        })
+    }
+}
+
+/// The Landlock ABI of the running kernel (0 when Landlock is unavailable).
+pub fn landlock_abi() -> u32 {
+    sys::landlock_abi()
+}

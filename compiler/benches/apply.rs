@@ -1,0 +1,136 @@
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark aborts on any failure"
+)]
+
+//! Apply-path benchmarks (issue: load + apply under 100 µs; `nonoc exec` close to a bare exec).
+//!
+//! `cargo bench -p nonoc --bench apply`. Landlock restrictions are irrevocable and stack, so
+//! each measurement of load + apply runs in a fresh process: the bench re-runs its own
+//! executable with `NONOC_BENCH_CHILD` set, the child times `Artifact::load` + `apply` in
+//! itself and prints the nanoseconds. The exec comparison times whole commands, alternating
+//! `nonoc exec ... -- /bin/true` and `/usr/bin/env /bin/true` in one run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const RUNS: usize = 300;
+
+fn main() {
+    if let Ok(artifact) = std::env::var("NONOC_BENCH_CHILD") {
+        child(Path::new(&artifact));
+        return;
+    }
+    if nonoc_runtime::landlock_abi() == 0 {
+        println!("landlock unavailable: apply benchmarks need a kernel with Landlock");
+        return;
+    }
+    // Outside /tmp: ring 2 allows writing /tmp, and a home directory under it would make the
+    // global `${home}/.ssh` denies carve /tmp out, which is not the case being measured.
+    let dir = PathBuf::from("/var/tmp").join(format!("nonoc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("workspace")).unwrap();
+    std::fs::create_dir_all(dir.join("home")).unwrap();
+    let artifact = compile(&dir);
+    apply_in_process(&artifact, &dir);
+    exec_vs_env(&artifact, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn compile(dir: &Path) -> PathBuf {
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/agt-rings.yaml");
+    let bytes = std::fs::read(&policy).unwrap();
+    let analysis = nonoc::analyze("agt-rings.yaml", &bytes);
+    let ir = analysis.ir.expect("agt-rings.yaml compiles");
+    let (_, sealed) = nonoc::artifact::build(&ir, &bytes).unwrap();
+    let path = dir.join("agt-rings.nonoc.json");
+    std::fs::write(&path, sealed).unwrap();
+    path
+}
+
+fn vars(dir: &Path) -> [(String, String); 2] {
+    [
+        (
+            "AGENT_WORKSPACE".to_owned(),
+            dir.join("workspace").display().to_string(),
+        ),
+        ("HOME".to_owned(), dir.join("home").display().to_string()),
+    ]
+}
+
+fn child(artifact: &Path) {
+    let start = Instant::now();
+    let loaded = nonoc_runtime::Artifact::load(artifact).unwrap();
+    let report = loaded
+        .ring(2)
+        .unwrap()
+        .apply(&nonoc_runtime::Bindings::new())
+        .unwrap();
+    let elapsed = start.elapsed();
+    assert!(report.landlock.is_some());
+    println!("{}", elapsed.as_nanos());
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p) as usize]
+}
+
+fn apply_in_process(artifact: &Path, dir: &Path) {
+    let me = std::env::current_exe().unwrap();
+    let mut samples = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let out = Command::new(&me)
+            .env("NONOC_BENCH_CHILD", artifact)
+            .envs(vars(dir))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ns: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        samples.push(ns / 1000.0);
+    }
+    println!(
+        "load + apply, agt-rings ring 2, in-process: median {:.1} µs, p90 {:.1} µs ({RUNS} fresh processes)",
+        median(samples.clone()),
+        percentile(samples, 0.9)
+    );
+}
+
+fn time(cmd: &mut Command) -> f64 {
+    let start = Instant::now();
+    let status = cmd.status().unwrap();
+    let elapsed = start.elapsed().as_secs_f64() * 1e6;
+    assert!(status.success());
+    elapsed
+}
+
+fn exec_vs_env(artifact: &Path, dir: &Path) {
+    let nonoc = Path::new(env!("CARGO_BIN_EXE_nonoc"));
+    let (mut with_nonoc, mut with_env, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        with_nonoc.push(time(
+            Command::new(nonoc)
+                .args(["exec"])
+                .arg(artifact)
+                .args(["--ring", "3", "--", "/bin/true"])
+                .envs(vars(dir)),
+        ));
+        with_env.push(time(Command::new("/usr/bin/env").arg("/bin/true")));
+        bare.push(time(&mut Command::new("/bin/true")));
+    }
+    let (n, e, b) = (median(with_nonoc), median(with_env), median(bare));
+    println!("nonoc exec --ring 3 -- /bin/true: median {n:.0} µs");
+    println!("/usr/bin/env /bin/true:           median {e:.0} µs");
+    println!("/bin/true:                        median {b:.0} µs");
+    println!("ratio nonoc exec / env: {:.2}x (goal <= 1.3x)", n / e);
+}

@@ -1,0 +1,207 @@
+//! The artifact format `nonoc-artifact/v1`: one definition, read here and written by the
+//! compiler. Deterministic JSON; `digest` is the sha256 of the canonical bytes of everything
+//! else (compact JSON of the artifact with an empty digest).
+
+mod landlock;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use landlock::{
+    Component, Effect, Glob, LandlockPlan, NetRules, PathRule, Right, ScopeName, Target,
+};
+
+use crate::Error;
+
+/// The format string this runtime reads and the compiler writes.
+pub const FORMAT: &str = "nonoc-artifact/v1";
+
+/// A compiled policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    pub format: String,
+    pub compiler: CompilerInfo,
+    pub policy: PolicyInfo,
+    pub settings: Settings,
+    /// Declared variables, kept symbolic: the runtime binds them at apply time.
+    pub variables: BTreeMap<String, Variable>,
+    /// Sorted by `min_score`, highest first.
+    pub trust_tiers: Vec<TrustTier>,
+    pub rings: BTreeMap<u8, RingTargets>,
+    /// `sha256:` + hex of the canonical bytes of everything else.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CompilerInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInfo {
+    pub name: String,
+    /// sha256 (hex) of the policy file's bytes.
+    pub source_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub landlock: LandlockSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LandlockSettings {
+    pub compatibility: Compatibility,
+    pub min_abi: u32,
+}
+
+/// What to do when the kernel's Landlock lacks something a ring needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Compatibility {
+    /// Apply what the kernel supports; the report lists exactly what was dropped.
+    BestEffort,
+    /// Fail, applying nothing.
+    HardRequirement,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// May start with another variable (`${home}/.cache`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TrustTier {
+    pub name: String,
+    pub min_score: u16,
+    pub ring: u8,
+}
+
+/// One ring, per target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RingTargets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Applies no sandbox; refused unless the caller opts in.
+    pub unconfined: bool,
+    /// Linux Landlock plan (absent for unconfined rings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landlock: Option<LandlockPlan>,
+}
+
+impl Artifact {
+    /// Reads and verifies an artifact file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Artifact, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Io(format!("cannot read `{}`: {e}", path.display())))?;
+        Artifact::from_slice(&bytes)
+    }
+
+    /// Parses and verifies an artifact: known format, digest matching the content.
+    pub fn from_slice(bytes: &[u8]) -> Result<Artifact, Error> {
+        #[derive(Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+        struct Head {
+            format: String,
+        }
+        let head: Head =
+            serde_json::from_slice(bytes).map_err(|e| Error::Malformed(e.to_string()))?;
+        if head.format != FORMAT {
+            return Err(Error::UnknownFormat(head.format));
+        }
+        let artifact: Artifact =
+            serde_json::from_slice(bytes).map_err(|e| Error::Malformed(e.to_string()))?;
+        let expected = artifact.compute_digest()?;
+        if artifact.digest != expected {
+            return Err(Error::DigestMismatch {
+                recorded: artifact.digest.clone(),
+                computed: expected,
+            });
+        }
+        Ok(artifact)
+    }
+
+    /// The canonical bytes: compact JSON without the digest.
+    pub fn canonical_bytes(&self) -> Result<Vec<u8>, Error> {
+        let mut unsigned = self.clone();
+        unsigned.digest.clear();
+        serde_json::to_vec(&unsigned).map_err(|e| Error::Malformed(e.to_string()))
+    }
+
+    /// `sha256:` + hex of the canonical bytes.
+    pub fn compute_digest(&self) -> Result<String, Error> {
+        Ok(format!(
+            "sha256:{}",
+            hex(&Sha256::digest(self.canonical_bytes()?))
+        ))
+    }
+
+    /// Sets the digest and returns the file bytes (pretty JSON, trailing newline).
+    pub fn seal(&mut self) -> Result<Vec<u8>, Error> {
+        self.digest = self.compute_digest()?;
+        let mut bytes =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::Malformed(e.to_string()))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// The ring at a level.
+    pub fn ring(&self, level: u8) -> Result<crate::Ring<'_>, Error> {
+        match self.rings.get(&level) {
+            Some(targets) => Ok(crate::Ring::new(self, level, targets)),
+            None => Err(Error::NoSuchRing(level)),
+        }
+    }
+
+    /// The ring a trust score (0..=1000) selects: the tier with the highest `min_score` <= score.
+    pub fn ring_for_trust_score(&self, score: u32) -> Result<crate::Ring<'_>, Error> {
+        if score > 1000 {
+            return Err(Error::TrustScoreRange(score));
+        }
+        let tier = self
+            .trust_tiers
+            .iter()
+            .filter(|t| u32::from(t.min_score) <= score)
+            .max_by_key(|t| t.min_score)
+            .ok_or(Error::NoTier(score))?;
+        self.ring(tier.ring)
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

@@ -1,0 +1,342 @@
+//! Applying a ring's Landlock plan: bind, place rules (carve-outs, glob expansion), negotiate
+//! the ABI, open every path, then restrict.
+
+mod glob;
+mod tree;
+
+use std::os::unix::fs::FileTypeExt;
+
+use landlock::{
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, Scope,
+};
+
+pub use glob::{component_matches, glob_covers, glob_matches};
+pub use tree::{Bound, BoundRule, Fs, Grant, Kind, MAX_ENTRIES, Placement, place, within};
+
+use crate::Error;
+use crate::artifact::{Compatibility, Effect, LandlockPlan, Right, ScopeName, Target};
+use crate::bind::Bound as Values;
+use crate::report::{Dropped, LandlockReport};
+
+/// The real filesystem.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealFs;
+
+impl Fs for RealFs {
+    fn kind(&self, path: &str) -> Kind {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => Kind::Dir,
+            Ok(_) => Kind::File,
+            Err(_) => Kind::Missing,
+        }
+    }
+
+    fn entries(&self, dir: &str) -> std::io::Result<Vec<(String, Kind)>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let kind = match entry.file_type() {
+                Ok(t) if t.is_symlink() => Kind::Symlink,
+                Ok(t) if t.is_dir() => Kind::Dir,
+                Ok(t)
+                    if t.is_file()
+                        || t.is_fifo()
+                        || t.is_socket()
+                        || t.is_char_device()
+                        || t.is_block_device() =>
+                {
+                    Kind::File
+                }
+                _ => Kind::File,
+            };
+            out.push((entry.file_name().to_string_lossy().into_owned(), kind));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn is_symlink(&self, path: &str) -> bool {
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+    }
+}
+
+/// Opens a rule's path with `O_PATH`: following a final symlink only for paths an allow rule
+/// names. Without following, a path that became a link since placement opens the link
+/// itself, whose rule grants nothing reachable (or that the kernel refuses for directory
+/// rights: the apply then fails closed).
+fn open_path(path: &str, follow: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = if follow {
+        libc::O_PATH
+    } else {
+        libc::O_PATH | libc::O_NOFOLLOW
+    };
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Mask of policy rights (bit order of [`Right`]).
+pub fn mask(rights: &[Right]) -> u16 {
+    rights.iter().fold(0, |m, r| m | r.bit())
+}
+
+fn rights_of(mask: u16) -> Vec<Right> {
+    Right::ALL
+        .into_iter()
+        .filter(|r| mask & r.bit() != 0)
+        .collect()
+}
+
+fn access_fs(right: Right) -> AccessFs {
+    match right {
+        Right::ReadFile => AccessFs::ReadFile,
+        Right::ReadDir => AccessFs::ReadDir,
+        Right::WriteFile => AccessFs::WriteFile,
+        Right::Truncate => AccessFs::Truncate,
+        Right::MakeReg => AccessFs::MakeReg,
+        Right::MakeDir => AccessFs::MakeDir,
+        Right::MakeSym => AccessFs::MakeSym,
+        Right::MakeSock => AccessFs::MakeSock,
+        Right::MakeFifo => AccessFs::MakeFifo,
+        Right::MakeChar => AccessFs::MakeChar,
+        Right::MakeBlock => AccessFs::MakeBlock,
+        Right::RemoveFile => AccessFs::RemoveFile,
+        Right::RemoveDir => AccessFs::RemoveDir,
+        Right::Refer => AccessFs::Refer,
+        Right::IoctlDev => AccessFs::IoctlDev,
+        Right::Execute => AccessFs::Execute,
+    }
+}
+
+fn flags(mask: u16) -> BitFlags<AccessFs> {
+    rights_of(mask)
+        .into_iter()
+        .fold(BitFlags::empty(), |f, r| f | access_fs(r))
+}
+
+/// Rights a kernel with this ABI handles.
+pub fn supported_mask(abi: u32) -> u16 {
+    Right::ALL
+        .into_iter()
+        .filter(|r| r.min_abi() <= abi)
+        .fold(0, |m, r| m | r.bit())
+}
+
+fn file_mask() -> u16 {
+    Right::ALL
+        .into_iter()
+        .filter(|r| r.applies_to_files())
+        .fold(0, |m, r| m | r.bit())
+}
+
+/// Binds a plan's targets.
+pub fn bind_rules(plan: &LandlockPlan, values: &Values) -> Result<Vec<BoundRule>, Error> {
+    let target = |t: &Target| -> Result<Bound, Error> {
+        Ok(match t {
+            Target::Path(p) => Bound::Path(values.expand(p)?),
+            Target::Glob(g) => Bound::Glob {
+                text: g.text.clone(),
+                root: values.expand(&g.root)?,
+                alternatives: g.alternatives.clone(),
+            },
+        })
+    };
+    plan.rules
+        .iter()
+        .map(|r| {
+            Ok(BoundRule {
+                allow: r.effect == Effect::Allow,
+                target: target(&r.target)?,
+                mask: mask(&r.access),
+                except: r.except.iter().map(target).collect::<Result<_, _>>()?,
+            })
+        })
+        .collect()
+}
+
+/// What the kernel will be asked to enforce, after ABI negotiation.
+#[derive(Debug, Clone)]
+pub struct Negotiated {
+    pub abi: u32,
+    pub handled: u16,
+    pub net: bool,
+    pub scopes: Vec<ScopeName>,
+    pub dropped: Vec<Dropped>,
+}
+
+/// Decides what can be enforced with `abi`; errors under `hard_requirement` when anything
+/// the ring needs is missing.
+pub fn negotiate(
+    plan: &LandlockPlan,
+    abi: u32,
+    compatibility: Compatibility,
+    min_abi: u32,
+) -> Result<Negotiated, Error> {
+    let mut dropped = Vec::new();
+    if abi < min_abi {
+        dropped.push(Dropped::BelowMinAbi { min_abi, abi });
+    }
+    let handled = supported_mask(abi);
+    for right in Right::ALL.into_iter().filter(|r| handled & r.bit() == 0) {
+        dropped.push(Dropped::Right {
+            right,
+            needs_abi: right.min_abi(),
+        });
+    }
+    let net = plan.network.is_some();
+    if net && abi < 4 {
+        dropped.push(Dropped::TcpPorts { needs_abi: 4 });
+    }
+    let scopes_ok = abi >= 6;
+    if !plan.scopes.is_empty() && !scopes_ok {
+        for scope in &plan.scopes {
+            dropped.push(Dropped::Scope {
+                scope: *scope,
+                needs_abi: 6,
+            });
+        }
+    }
+    if compatibility == Compatibility::HardRequirement && !dropped.is_empty() {
+        return Err(Error::Unsupported { abi, dropped });
+    }
+    Ok(Negotiated {
+        abi,
+        handled: if abi == 0 { 0 } else { handled },
+        net: net && abi >= 4,
+        scopes: if scopes_ok {
+            plan.scopes.clone()
+        } else {
+            Vec::new()
+        },
+        dropped,
+    })
+}
+
+/// A Landlock ruleset ready to restrict the calling thread: every fd opened.
+pub struct Prepared {
+    created: Option<landlock::RulesetCreated>,
+    pub report: LandlockReport,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ll_err(e: impl std::fmt::Display) -> Error {
+    Error::Apply(format!("landlock: {e}"))
+}
+
+/// Places the rules, opens every path and builds the ruleset; nothing is restricted yet.
+pub fn prepare(
+    plan: &LandlockPlan,
+    rules: &[BoundRule],
+    negotiated: Negotiated,
+) -> Result<Prepared, Error> {
+    let placement = place(rules, &RealFs)?;
+    let mut report = LandlockReport {
+        abi: negotiated.abi,
+        handled: rights_of(negotiated.handled),
+        tcp_ports_enforced: negotiated.net,
+        scopes: negotiated.scopes.clone(),
+        dropped: negotiated.dropped.clone(),
+        rules: 0,
+        missing_paths: placement.missing.clone(),
+        carve_outs: placement
+            .split
+            .iter()
+            .map(|(p, m)| (p.clone(), rights_of(*m)))
+            .collect(),
+        glob_matches: placement.glob_matches.clone(),
+    };
+    if negotiated.abi == 0 {
+        return Ok(Prepared {
+            created: None,
+            report,
+        });
+    }
+    let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::HardRequirement);
+    ruleset = ruleset
+        .handle_access(flags(negotiated.handled))
+        .map_err(ll_err)?;
+    if negotiated.net {
+        ruleset = ruleset
+            .handle_access(AccessNet::from_all(landlock::ABI::V4))
+            .map_err(ll_err)?;
+    }
+    for scope in &negotiated.scopes {
+        ruleset = ruleset
+            .scope(match scope {
+                ScopeName::Signal => Scope::Signal,
+                ScopeName::AbstractUnixSocket => Scope::AbstractUnixSocket,
+            })
+            .map_err(ll_err)?;
+    }
+    let mut created = ruleset.create().map_err(ll_err)?;
+    for grant in &placement.grants {
+        let mut m = grant.mask & negotiated.handled;
+        if !grant.is_dir {
+            m &= file_mask();
+        }
+        if m == 0 {
+            continue;
+        }
+        // If the path changed kind since placement, the kernel refuses the rule and the apply
+        // fails closed. A path gone since placement needs no rule: whatever appears there
+        // later gets only what its parent grants (busy directories like /tmp churn while a
+        // split reads them).
+        let fd = match open_path(&grant.path, grant.follow) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                report.missing_paths.push(grant.path.clone());
+                continue;
+            }
+            Err(e) => return Err(Error::Apply(format!("cannot open `{}`: {e}", grant.path))),
+        };
+        created = created
+            .add_rule(PathBeneath::new(fd, flags(m)))
+            .map_err(ll_err)?;
+        report.rules += 1;
+    }
+    if let (true, Some(net)) = (negotiated.net, &plan.network) {
+        for port in &net.connect_tcp {
+            created = created
+                .add_rule(NetPort::new(*port, AccessNet::ConnectTcp))
+                .map_err(ll_err)?;
+            report.rules += 1;
+        }
+        for port in &net.bind_tcp {
+            created = created
+                .add_rule(NetPort::new(*port, AccessNet::BindTcp))
+                .map_err(ll_err)?;
+            report.rules += 1;
+        }
+    }
+    Ok(Prepared {
+        created: Some(created),
+        report,
+    })
+}
+
+impl Prepared {
+    /// Sets no_new_privs and restricts the calling thread (and its future children).
+    pub fn restrict(self) -> Result<LandlockReport, Error> {
+        let Some(created) = self.created else {
+            return Ok(self.report);
+        };
+        let status = created.restrict_self().map_err(ll_err)?;
+        if status.ruleset != landlock::RulesetStatus::FullyEnforced {
+            return Err(Error::Apply(format!(
+                "landlock ruleset not fully enforced: {:?}",
+                status.ruleset
+            )));
+        }
+        Ok(self.report)
+    }
+}

@@ -1,0 +1,640 @@
+//! From bound filesystem rules to Landlock path rules.
+//!
+//! Landlock only grants: the rights at a path are the union of the rules on it and on its
+//! ancestors. A deny inside an allowed directory is therefore enforced by a carve-out: the
+//! allowed directory is split along the way to the denied entry. Every directory on that way
+//! gets only the rights common to its whole subtree, each sibling entry gets the full allowed
+//! rights, and the denied entry gets what is left after the deny. The split directories thus
+//! lose, for themselves and for entries created in them later, the rights the deny withholds
+//! (stricter than the policy, never more permissive). Deny globs are first expanded into the
+//! existing paths they match, inside allowed directories, with a bound on the entries read.
+
+use std::collections::BTreeSet;
+
+use super::glob::{glob_covers, glob_matches};
+use crate::Error;
+use crate::artifact::Component;
+
+/// Entries read while expanding globs and splitting directories, at most, per apply.
+pub const MAX_ENTRIES: usize = 100_000;
+
+/// What a path is, as far as rule placement cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Dir,
+    File,
+    Symlink,
+    Missing,
+}
+
+/// The filesystem, as the algorithm sees it (a trait so tests can use a model).
+pub trait Fs {
+    /// Kind of a path, following a final symlink (rules name what a path resolves to).
+    fn kind(&self, path: &str) -> Kind;
+    /// Names and kinds (not following symlinks) of a directory's entries.
+    fn entries(&self, dir: &str) -> std::io::Result<Vec<(String, Kind)>>;
+    /// Whether the path's last component is a symlink (not following it).
+    fn is_symlink(&self, path: &str) -> bool;
+}
+
+/// A bound target: a concrete path, or a glob with its root bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bound {
+    Path(String),
+    Glob {
+        text: String,
+        root: String,
+        alternatives: Vec<Vec<Component>>,
+    },
+}
+
+impl Bound {
+    fn covers(&self, path: &str) -> bool {
+        match self {
+            Bound::Path(p) => within(path, p),
+            Bound::Glob {
+                root, alternatives, ..
+            } => glob_covers(root, alternatives, path),
+        }
+    }
+
+    fn root(&self) -> &str {
+        match self {
+            Bound::Path(p) => p,
+            Bound::Glob { root, .. } => root,
+        }
+    }
+}
+
+/// A filesystem rule with variables bound.
+#[derive(Debug, Clone)]
+pub struct BoundRule {
+    pub allow: bool,
+    pub target: Bound,
+    pub mask: u16,
+    pub except: Vec<Bound>,
+}
+
+/// A Landlock path rule to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub path: String,
+    pub mask: u16,
+    pub is_dir: bool,
+    /// Open following a final symlink: only for paths an allow rule names (`/lib` may be a
+    /// link to `usr/lib`). Paths found by walking the tree (entries of a split directory,
+    /// glob matches, exceptions, denied paths) are opened without following, so a link
+    /// planted there never carries rights to its target.
+    pub follow: bool,
+}
+
+/// What placement did, for the enforcement report.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub grants: Vec<Grant>,
+    /// Directories split by a carve-out, each with the rights it lost for itself.
+    pub split: Vec<(String, u16)>,
+    /// Allow paths that do not exist (skipped).
+    pub missing: Vec<String>,
+    /// Existing paths found for each deny glob.
+    pub glob_matches: Vec<(String, Vec<String>)>,
+    pub entries_read: usize,
+}
+
+/// Whether `path` is `dir` or lies under it.
+pub fn within(path: &str, dir: &str) -> bool {
+    dir == "/" || path == dir || path.strip_prefix(dir).is_some_and(|t| t.starts_with('/'))
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+struct Denied {
+    path: String,
+    mask: u16,
+    except: Vec<Bound>,
+}
+
+struct Placer<'a, F: Fs> {
+    fs: &'a F,
+    allows: Vec<(String, u16)>,
+    denies: Vec<Denied>,
+    points: BTreeSet<String>,
+    out: Placement,
+}
+
+/// Places rules: the grants to add so that no path gets more than the policy allows.
+pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
+    let allows: Vec<(String, u16)> = rules
+        .iter()
+        .filter(|r| r.allow)
+        .filter_map(|r| match &r.target {
+            Bound::Path(p) => Some((p.clone(), r.mask)),
+            Bound::Glob { .. } => None, // allow rules take no globs (compiler-checked)
+        })
+        .collect();
+    let mut placer = Placer {
+        fs,
+        allows,
+        denies: Vec::new(),
+        points: BTreeSet::new(),
+        out: Placement::default(),
+    };
+    for rule in rules.iter().filter(|r| !r.allow) {
+        placer.add_deny(rule)?;
+    }
+    for (path, _) in &placer.allows {
+        placer.points.insert(path.clone());
+    }
+    let mut roots: Vec<String> = placer
+        .allows
+        .iter()
+        .map(|(p, _)| p.clone())
+        .filter(|p| !placer.allows.iter().any(|(q, _)| q != p && within(p, q)))
+        .collect();
+    roots.sort();
+    roots.dedup();
+    for root in roots {
+        match fs.kind(&root) {
+            Kind::Missing => placer.out.missing.push(root),
+            _ => placer.visit(&root, 0)?,
+        }
+    }
+    // Nested allow paths that do not exist are reported too.
+    for (path, _) in &placer.allows {
+        if fs.kind(path) == Kind::Missing && !placer.out.missing.contains(path) {
+            placer.out.missing.push(path.clone());
+        }
+    }
+    placer.out.missing.sort();
+    Ok(placer.out)
+}
+
+impl<F: Fs> Placer<'_, F> {
+    fn read(&mut self, dir: &str) -> Result<Vec<(String, Kind)>, Error> {
+        let entries = self
+            .fs
+            .entries(dir)
+            .map_err(|e| Error::Apply(format!("cannot read directory `{dir}` to split it: {e}")))?;
+        self.out.entries_read += entries.len();
+        if self.out.entries_read > MAX_ENTRIES {
+            return Err(Error::Apply(format!(
+                "more than {MAX_ENTRIES} directory entries read while expanding deny globs and carve-outs; refusing to apply a partial sandbox"
+            )));
+        }
+        Ok(entries)
+    }
+
+    /// Turns a deny rule into concrete denied paths (globs: the existing matches inside
+    /// allowed directories) and records the points where rights change.
+    fn add_deny(&mut self, rule: &BoundRule) -> Result<(), Error> {
+        let paths = match &rule.target {
+            Bound::Path(p) => vec![p.clone()],
+            Bound::Glob { text, .. } => {
+                let found = self.expand(&rule.target, rule.mask)?;
+                self.out.glob_matches.push((text.clone(), found.clone()));
+                found
+            }
+        };
+        for path in paths {
+            // Exception points inside the denied path.
+            for except in &rule.except {
+                match except {
+                    Bound::Path(p) if within(p, &path) => {
+                        self.points.insert(p.clone());
+                    }
+                    Bound::Glob { .. } => {
+                        for p in self.walk_matches(&path, except)? {
+                            self.points.insert(p);
+                        }
+                    }
+                    Bound::Path(_) => {}
+                }
+            }
+            self.points.insert(path.clone());
+            self.denies.push(Denied {
+                path,
+                mask: rule.mask,
+                except: rule.except.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The existing paths a deny glob matches inside allowed directories that grant some of
+    /// the denied rights.
+    fn expand(&mut self, glob: &Bound, mask: u16) -> Result<Vec<String>, Error> {
+        let root = glob.root().to_owned();
+        let mut starts: Vec<String> = Vec::new();
+        for (allowed, allowed_mask) in self.allows.clone() {
+            if allowed_mask & mask == 0 {
+                continue;
+            }
+            if within(&root, &allowed) {
+                starts.push(root.clone());
+            } else if within(&allowed, &root) {
+                starts.push(allowed);
+            }
+        }
+        // A glob may match an ancestor of an allowed directory (below the glob's root): it then
+        // covers that whole directory. The walks below only look at a start and beneath it.
+        let Bound::Glob { alternatives, .. } = glob else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        for start in &starts {
+            let mut current = start.as_str();
+            while current != root {
+                let Some(i) = current.rfind('/') else { break };
+                current = if i == 0 { "/" } else { &current[..i] };
+                if !within(current, &root) {
+                    break;
+                }
+                if glob_matches(&root, alternatives, current) {
+                    found.push(current.to_owned());
+                }
+            }
+        }
+        starts.sort();
+        starts.dedup();
+        let starts: Vec<String> = starts
+            .iter()
+            .filter(|s| {
+                !starts.iter().any(|o| o != *s && within(s, o))
+                    && !found.iter().any(|f: &String| within(s, f))
+            })
+            .cloned()
+            .collect();
+        for start in starts {
+            found.extend(self.walk_matches(&start, glob)?);
+        }
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+
+    /// Paths at or under `start` matched exactly by a glob; subtrees under a match are not
+    /// searched further (the match covers them).
+    fn walk_matches(&mut self, start: &str, glob: &Bound) -> Result<Vec<String>, Error> {
+        let Bound::Glob {
+            root, alternatives, ..
+        } = glob
+        else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        let mut stack = vec![start.to_owned()];
+        while let Some(path) = stack.pop() {
+            if glob_matches(root, alternatives, &path) {
+                found.push(path);
+                continue;
+            }
+            if self.fs.kind(&path) != Kind::Dir {
+                continue;
+            }
+            for (name, kind) in self.read(&path)? {
+                let child = join(&path, &name);
+                if kind == Kind::Dir {
+                    stack.push(child);
+                } else if glob_matches(root, alternatives, &child) {
+                    found.push(child);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The rights the policy gives a concrete path.
+    fn desired(&self, path: &str) -> u16 {
+        let allowed = self
+            .allows
+            .iter()
+            .filter(|(p, _)| within(path, p))
+            .fold(0, |m, (_, a)| m | a);
+        let denied = self
+            .denies
+            .iter()
+            .filter(|d| within(path, &d.path) && !d.except.iter().any(|e| e.covers(path)))
+            .fold(0, |m, d| m | d.mask);
+        allowed & !denied
+    }
+
+    /// Points strictly below `path`.
+    fn points_below<'b>(&'b self, path: &'b str) -> impl Iterator<Item = &'b String> + 'b {
+        self.points
+            .iter()
+            .filter(move |p| p.as_str() != path && within(p, path))
+    }
+
+    fn grant(&mut self, path: &str, mask: u16, granted: u16) {
+        let mask = mask & !granted;
+        if mask == 0 {
+            return;
+        }
+        let follow = self.allows.iter().any(|(p, _)| p == path);
+        if !follow && self.through_symlink(path) {
+            // The rights are for this path; through a link they would go to its target,
+            // which the policy governs where it really is.
+            return;
+        }
+        let is_dir = self.fs.kind(path) == Kind::Dir;
+        self.out.grants.push(Grant {
+            path: path.to_owned(),
+            mask,
+            is_dir,
+            follow,
+        });
+    }
+
+    /// Whether `path` or one of its ancestors below the nearest allow rule's path is a
+    /// symlink (the allow path itself may be one: rules name what a path resolves to).
+    fn through_symlink(&self, path: &str) -> bool {
+        let Some(root) = self
+            .allows
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .filter(|p| within(path, p))
+            .max_by_key(|p| p.len())
+        else {
+            return true;
+        };
+        let mut current = path;
+        while current != root {
+            if self.fs.is_symlink(current) {
+                return true;
+            }
+            match current.rfind('/') {
+                Some(0) => current = "/",
+                Some(i) => current = &current[..i],
+                None => return true,
+            }
+        }
+        false
+    }
+
+    fn visit(&mut self, path: &str, granted: u16) -> Result<(), Error> {
+        let here = self.desired(path);
+        let below: Vec<String> = self.points_below(path).cloned().collect();
+        let common = below.iter().fold(here, |m, p| m & self.desired(p));
+        if common == here {
+            // Nothing below has less: grant here, then add what nested points add.
+            self.grant(path, here, granted);
+            let nearest: Vec<String> = below
+                .iter()
+                .filter(|p| !below.iter().any(|q| q != *p && within(p, q)))
+                .cloned()
+                .collect();
+            for point in nearest {
+                if self.fs.kind(&point) != Kind::Missing {
+                    self.visit(&point, granted | here)?;
+                }
+            }
+            return Ok(());
+        }
+        // Split: this directory gets what its whole subtree shares; its entries are placed
+        // one by one.
+        self.grant(path, common, granted);
+        self.out
+            .split
+            .push((path.to_owned(), here & !common & !granted));
+        let granted = granted | common;
+        if self.fs.kind(path) != Kind::Dir {
+            return Ok(());
+        }
+        for (name, kind) in self.read(path)? {
+            let child = join(path, &name);
+            let on_the_way = below.iter().any(|p| within(p, &child));
+            if kind == Kind::Symlink {
+                // A symlink's target is governed where it really is; a rule through the link
+                // would grant the target (and points below a link are not this tree's).
+                continue;
+            }
+            if on_the_way {
+                self.visit(&child, granted)?;
+            } else {
+                let want = self.desired(&child);
+                self.grant(&child, want, granted);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// A model filesystem: path -> kind.
+    struct Model(BTreeMap<String, Kind>);
+
+    impl Model {
+        fn new(paths: &[(&str, Kind)]) -> Model {
+            Model(paths.iter().map(|(p, k)| (p.to_string(), *k)).collect())
+        }
+    }
+
+    impl Fs for Model {
+        fn kind(&self, path: &str) -> Kind {
+            self.0.get(path).copied().unwrap_or(Kind::Missing)
+        }
+        fn is_symlink(&self, path: &str) -> bool {
+            self.0.get(path) == Some(&Kind::Symlink)
+        }
+        fn entries(&self, dir: &str) -> std::io::Result<Vec<(String, Kind)>> {
+            Ok(self
+                .0
+                .iter()
+                .filter_map(|(p, k)| {
+                    let rest = if dir == "/" {
+                        p.strip_prefix('/')
+                    } else {
+                        p.strip_prefix(dir).and_then(|r| r.strip_prefix('/'))
+                    }?;
+                    (!rest.is_empty() && !rest.contains('/')).then(|| (rest.to_owned(), *k))
+                })
+                .collect())
+        }
+    }
+
+    const R: u16 = 0b11;
+    const W: u16 = 0b1100;
+
+    fn allow(p: &str, mask: u16) -> BoundRule {
+        BoundRule {
+            allow: true,
+            target: Bound::Path(p.into()),
+            mask,
+            except: vec![],
+        }
+    }
+    fn deny(p: &str, mask: u16) -> BoundRule {
+        BoundRule {
+            allow: false,
+            target: Bound::Path(p.into()),
+            mask,
+            except: vec![],
+        }
+    }
+
+    fn tree() -> Model {
+        Model::new(&[
+            ("/", Kind::Dir),
+            ("/home", Kind::Dir),
+            ("/home/u", Kind::Dir),
+            ("/home/u/.ssh", Kind::Dir),
+            ("/home/u/.ssh/id", Kind::File),
+            ("/home/u/src", Kind::Dir),
+            ("/home/u/notes", Kind::File),
+            ("/home/u/link", Kind::Symlink),
+            ("/home/v", Kind::Dir),
+        ])
+    }
+
+    #[test]
+    fn plain_allows_need_no_split() {
+        let p = place(&[allow("/home", R), allow("/home/u/src", W)], &tree()).unwrap();
+        assert_eq!(
+            p.grants,
+            vec![
+                Grant {
+                    path: "/home".into(),
+                    mask: R,
+                    is_dir: true,
+                    follow: true
+                },
+                Grant {
+                    path: "/home/u/src".into(),
+                    mask: W,
+                    is_dir: true,
+                    follow: true
+                },
+            ]
+        );
+        assert!(p.split.is_empty());
+    }
+
+    #[test]
+    fn deny_inside_allow_splits_the_way_down() {
+        let p = place(
+            &[allow("/home", R | W), deny("/home/u/.ssh", R | W)],
+            &tree(),
+        )
+        .unwrap();
+        let paths: Vec<(&str, u16)> = p.grants.iter().map(|g| (g.path.as_str(), g.mask)).collect();
+        assert_eq!(
+            paths,
+            vec![
+                ("/home/u/notes", R | W),
+                ("/home/u/src", R | W),
+                ("/home/v", R | W)
+            ]
+        );
+        assert_eq!(
+            p.split,
+            vec![("/home".into(), R | W), ("/home/u".into(), R | W)]
+        );
+    }
+
+    #[test]
+    fn partial_deny_keeps_the_rest_on_the_way() {
+        let p = place(&[allow("/home", R | W), deny("/home/u/.ssh", W)], &tree()).unwrap();
+        let home = p.grants.iter().find(|g| g.path == "/home").unwrap();
+        assert_eq!(home.mask, R);
+        assert!(p.grants.iter().all(|g| g.path != "/home/u/.ssh"));
+        assert!(p.grants.iter().any(|g| g.path == "/home/v" && g.mask == W));
+    }
+
+    #[test]
+    fn deny_glob_expands_to_existing_matches() {
+        let glob = BoundRule {
+            allow: false,
+            target: Bound::Glob {
+                text: "/home/**/id".into(),
+                root: "/home".into(),
+                alternatives: vec![vec![Component::AnyDepth, Component::Literal("id".into())]],
+            },
+            mask: R,
+            except: vec![],
+        };
+        let p = place(&[allow("/home/u", R), glob], &tree()).unwrap();
+        assert_eq!(
+            p.glob_matches,
+            vec![("/home/**/id".into(), vec!["/home/u/.ssh/id".into()])]
+        );
+        assert!(
+            p.grants
+                .iter()
+                .all(|g| !within("/home/u/.ssh/id", &g.path) || g.mask & R == 0)
+        );
+    }
+
+    fn glob(text: &str, root: &str, alternatives: Vec<Vec<Component>>, mask: u16) -> BoundRule {
+        BoundRule {
+            allow: false,
+            target: Bound::Glob {
+                text: text.into(),
+                root: root.into(),
+                alternatives,
+            },
+            mask,
+            except: vec![],
+        }
+    }
+
+    #[test]
+    fn deny_glob_matching_an_ancestor_of_an_allow_path_covers_it() {
+        // `/home/*/src`... no: `/*/u` matches `/home/u`, above the allowed `/home/u/src`.
+        let rule = glob(
+            "/*/u",
+            "/",
+            vec![vec![
+                Component::Pattern("*".into()),
+                Component::Literal("u".into()),
+            ]],
+            R | W,
+        );
+        let p = place(&[allow("/home/u/src", R | W), rule], &tree()).unwrap();
+        assert_eq!(
+            p.glob_matches,
+            vec![("/*/u".into(), vec!["/home/u".into()])]
+        );
+        assert!(p.grants.is_empty(), "{:?}", p.grants);
+    }
+
+    #[test]
+    fn no_grant_goes_through_a_symlink_the_walk_found() {
+        // `/home/u/link` matches the deny glob; what the deny leaves (W) must not be granted
+        // through the link, and the split of `/home/u` skips it as an entry too.
+        let rule = glob(
+            "/home/u/lin*",
+            "/home/u",
+            vec![vec![Component::Pattern("lin*".into())]],
+            R,
+        );
+        let p = place(
+            &[allow("/home", R | W), deny("/home/u/.ssh", R | W), rule],
+            &tree(),
+        )
+        .unwrap();
+        assert!(
+            p.grants.iter().all(|g| !g.path.contains("link")),
+            "{:?}",
+            p.grants
+        );
+        assert!(p.grants.iter().all(|g| !g.follow || g.path == "/home"));
+    }
+
+    #[test]
+    fn missing_allow_paths_are_reported() {
+        let p = place(&[allow("/nope", R)], &tree()).unwrap();
+        assert_eq!(p.missing, vec!["/nope".to_owned()]);
+        assert!(p.grants.is_empty());
+    }
+}

@@ -1,0 +1,553 @@
+//! The oracle: what `decide` says about each probe operation, what the kernel is expected to
+//! answer, and the comparison of the two with what the probe saw.
+//!
+//! # Operations as `decide` requests
+//!
+//! The policy language decides on a path and one right; "a rule on a directory covers its
+//! subtree". Landlock checks the rights that create or remove a directory entry on the
+//! *parent* directory. The contract is the language's: each operation is asked of `decide` on
+//! the path the operation names.
+//!
+//! | probe op          | `decide` request(s)                                          | Landlock checks               |
+//! |-------------------|--------------------------------------------------------------|-------------------------------|
+//! | `read P`          | read_file on P                                               | read_file on P                |
+//! | `readdir D`       | read_dir on D                                                | read_dir on D                 |
+//! | `write P`         | write_file on P                                              | write_file on P               |
+//! | `truncate P`      | truncate on P                                                | truncate on P (ABI 3+)        |
+//! | `exec P`          | execute on P                                                 | execute **and read_file** on P|
+//! | `create P` (mknod)| make_reg on the new path P                                   | make_reg on parent(P)         |
+//! | `mkdir P`         | make_dir on P                                                | make_dir on parent(P)         |
+//! | `unlink P`        | remove_file on P                                             | remove_file on parent(P)      |
+//! | `rmdir P`         | remove_dir on P                                              | remove_dir on parent(P)       |
+//! | `rename S T`      | remove_file on S, make_reg on T, and across directories refer on S and on T (allowed iff all are) | remove_file on parent(S), make_reg on parent(T), refer on both parents, and the moved file may not gain a right (EXDEV) |
+//! | `connect N`       | ConnectTcp N                                                 | connect_tcp port N (ABI 4+)   |
+//! | `bind N`          | BindTcp N                                                    | bind_tcp port N (ABI 4+)      |
+//! | `signal PID`      | Signal { scope: any } (PID is outside the sandbox)           | signal scope (ABI 6+)         |
+//!
+//! # Where the kernel is predictably stricter than `decide`
+//!
+//! The kernel must never allow what `decide` denies (except what the enforcement report lists
+//! as dropped under best effort). It may deny what `decide` allows only in these predicted
+//! cases, each computed from the report and `decide` itself:
+//! - **carve-out**: a directory the runtime split (`carve_outs` in the report) lost some
+//!   rights for itself; the kernel denies them for the directory (read_dir) and for creating
+//!   or removing its direct entries.
+//! - **exec needs read_file**: Landlock's execve opens the file for reading, so it needs
+//!   read_file as well as execute.
+//! - **entry right on the parent**: a make_*/remove_*/refer right granted on a path only (a
+//!   rule on the entry itself, or on a directory that does not exist yet) does not reach the
+//!   parent, where Landlock checks it.
+//! - **deny glob base**: the runtime matches a trailing `**` against zero components too, so
+//!   a deny glob `DIR/**` also withholds its rights from DIR itself, which `decide` (globset)
+//!   does not cover; the report lists DIR among the glob's matches.
+//! - **refer**: across directories, a rename the rights allow is refused (EXDEV) when the
+//!   destination would give the file a file right (read_file, write_file, truncate, execute,
+//!   ioctl_dev) it does not have where it is; with refer unhandled (ABI 1) every
+//!   cross-directory rename is refused.
+//!
+//! The kernel's rights at a path are modelled as `decide`'s rights there, minus the rights the
+//! report says a split directory lost or a deny glob's base directory withholds, and minus
+//! nothing else (rights the report lists as dropped are not restricted at all): that is the
+//! runtime's promise. Paths are compared as written: no probed path goes through a symlink
+//! (`decide` is lexical, the kernel resolves), but a link's target is probed on its real path.
+
+use std::fmt;
+
+use nonoc::ir::{
+    Access, Bindings, Effect, FsTarget, PathTemplate, Platform, Request, Ring, covers, decide,
+};
+use nonoc::syntax::SignalScope;
+
+use super::probe::{LandlockReport, Op, Outcome, Report};
+
+/// Why the kernel's expected answer differs from `decide`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Difference {
+    CarveOut,
+    ExecNeedsRead,
+    EntryRightOnParent,
+    Refer,
+    /// A deny glob ending in `/**` is enforced by the runtime on the directory it hangs on
+    /// too (the report lists that directory among the glob's matches); globset, and so
+    /// `decide`, matches only what lies below it.
+    GlobBase,
+    /// Best effort: the report lists the right (or ports, or scope) as dropped.
+    Dropped,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Difference::CarveOut => "carve-out",
+            Difference::ExecNeedsRead => "exec needs read_file",
+            Difference::EntryRightOnParent => "entry right checked on the parent",
+            Difference::Refer => "refer",
+            Difference::GlobBase => "deny glob `/**` covers its base directory",
+            Difference::Dropped => "dropped (best effort)",
+        })
+    }
+}
+
+/// What is expected of one operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectation {
+    /// `decide`'s answer.
+    pub decide: bool,
+    /// The kernel's expected answer.
+    pub kernel: bool,
+    /// The errno expected when the kernel denies.
+    pub errno: &'static str,
+    /// Set when `kernel != decide`: which predicted difference, and the detail.
+    pub difference: Option<(Difference, String)>,
+}
+
+/// What the probe saw, against the expectation.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub op: Op,
+    pub outcome: Outcome,
+    pub expected: Expectation,
+    /// `None` when the outcome matches; otherwise why not.
+    pub failure: Option<String>,
+}
+
+/// The rights Landlock compares when a file changes directory (`ACCESS_FILE`).
+const FILE_RIGHTS: [Access; 5] = [
+    Access::ReadFile,
+    Access::WriteFile,
+    Access::Truncate,
+    Access::Execute,
+    Access::IoctlDev,
+];
+
+/// Answers for one ring, its bindings, and the report the probe printed when applying it.
+#[derive(Debug, Clone, Copy)]
+pub struct Oracle<'a> {
+    pub ring: &'a Ring,
+    pub bindings: &'a Bindings,
+    pub report: &'a Report,
+}
+
+/// The parent directory of an absolute path.
+pub fn parent(path: &str) -> String {
+    match path.rfind('/') {
+        Some(0) | None => "/".to_owned(),
+        Some(i) => path[..i].to_owned(),
+    }
+}
+
+impl Oracle<'_> {
+    /// `decide` on a concrete path.
+    pub fn decide_path(&self, path: &str, access: Access) -> bool {
+        let template = PathTemplate::parse(path)
+            .unwrap_or_else(|e| panic!("`{path}` is not a request path: {e:?}"));
+        let request = Request::Path {
+            path: template,
+            access,
+            platform: Some(Platform::Linux),
+        };
+        decide(self.ring, &request, self.bindings).is_allow()
+    }
+
+    fn decide(&self, request: &Request) -> bool {
+        decide(self.ring, request, self.bindings).is_allow()
+    }
+
+    fn landlock(&self) -> Option<&LandlockReport> {
+        self.report.landlock.as_ref()
+    }
+
+    /// The kernel's rights at `path` for one right: `None` when the right is not restricted
+    /// (unconfined, or not handled), else whether granted, and whether a carve-out took it.
+    fn kernel_has(&self, path: &str, access: Access) -> KernelRight {
+        let Some(ll) = self.landlock() else {
+            return KernelRight::Unrestricted;
+        };
+        if !ll.handles(access.name()) {
+            return KernelRight::Unrestricted;
+        }
+        if !self.decide_path(path, access) {
+            return KernelRight::Denied;
+        }
+        if ll.lost(path).iter().any(|r| r == access.name()) {
+            return KernelRight::CarvedOut;
+        }
+        if self.glob_base(ll, path, access) {
+            return KernelRight::GlobBase;
+        }
+        KernelRight::Granted
+    }
+
+    /// Whether the report lists `path` as a match of a deny glob withholding `access` that,
+    /// by `decide`, does not cover it (a trailing `**` matched against no component).
+    fn glob_base(&self, ll: &LandlockReport, path: &str, access: Access) -> bool {
+        self.ring.filesystem.iter().any(|rule| {
+            rule.effect == Effect::Deny
+                && rule.access.contains(access)
+                && rule.platform.is_none_or(|p| p == Platform::Linux)
+                && matches!(&rule.target, FsTarget::Glob(g) if ll.glob_matches.iter().any(|(text, found)| text == g.as_str() && found.iter().any(|f| f == path)))
+                && !covers(&rule.target, path, self.bindings, true)
+                && !rule.except.iter().any(|e| covers(e, path, self.bindings, false))
+        })
+    }
+
+    /// The expectation for one operation.
+    pub fn expect(&self, op: &Op) -> Expectation {
+        match op {
+            Op::Read(p) => self.direct(p, Access::ReadFile),
+            Op::ReadDir(p) => self.direct(p, Access::ReadDir),
+            Op::Write(p) => self.direct(p, Access::WriteFile),
+            Op::Truncate(p) => self.direct(p, Access::Truncate),
+            Op::Exec(p) => {
+                let mut e = self.direct(p, Access::Execute);
+                if e.kernel {
+                    match self.kernel_has(p, Access::ReadFile) {
+                        KernelRight::Denied => {
+                            e.kernel = false;
+                            e.difference = Some((
+                                Difference::ExecNeedsRead,
+                                format!(
+                                    "execve needs read_file on `{p}` as well, which the ring does not grant"
+                                ),
+                            ));
+                        }
+                        KernelRight::CarvedOut | KernelRight::GlobBase => {
+                            e.kernel = false;
+                            e.difference = Some((
+                                Difference::CarveOut,
+                                format!("execve needs read_file, which `{p}` lost to a carve-out"),
+                            ));
+                        }
+                        KernelRight::Granted | KernelRight::Unrestricted => {}
+                    }
+                }
+                e
+            }
+            Op::Create(p) => self.entry(p, Access::MakeReg),
+            Op::MakeDir(p) => self.entry(p, Access::MakeDir),
+            Op::Unlink(p) => self.entry(p, Access::RemoveFile),
+            Op::RemoveDir(p) => self.entry(p, Access::RemoveDir),
+            Op::Rename(from, to) => self.rename(from, to),
+            Op::Connect(port) => self.port(
+                self.decide(&Request::ConnectTcp { port: *port }),
+                "connect_tcp",
+            ),
+            Op::Bind(port) => self.port(self.decide(&Request::BindTcp { port: *port }), "bind_tcp"),
+            Op::Signal(_) => {
+                let decided = self.decide(&Request::Signal {
+                    scope: SignalScope::Any,
+                });
+                let kernel = match self.landlock() {
+                    None => true,
+                    Some(ll) => !ll.scoped("signal"),
+                };
+                let mut e = Expectation {
+                    decide: decided,
+                    kernel,
+                    errno: "EPERM",
+                    difference: None,
+                };
+                if kernel && !decided {
+                    e.difference = Some((
+                        Difference::Dropped,
+                        "the signal scope is not enforced".to_owned(),
+                    ));
+                }
+                e
+            }
+        }
+    }
+
+    /// A right checked on the path itself.
+    fn direct(&self, path: &str, access: Access) -> Expectation {
+        let decided = self.decide_path(path, access);
+        let (kernel, difference) = match self.kernel_has(path, access) {
+            KernelRight::Unrestricted => (
+                true,
+                (!decided).then(|| (Difference::Dropped, format!("{access} is not restricted"))),
+            ),
+            KernelRight::Granted => (true, None),
+            KernelRight::Denied => (false, None),
+            KernelRight::CarvedOut => (
+                false,
+                Some((
+                    Difference::CarveOut,
+                    format!("`{path}` is split and lost {access}"),
+                )),
+            ),
+            KernelRight::GlobBase => (
+                false,
+                Some((
+                    Difference::GlobBase,
+                    format!("`{path}` is listed as a match of a deny glob withholding {access}"),
+                )),
+            ),
+        };
+        Expectation {
+            decide: decided,
+            kernel,
+            errno: "EACCES",
+            difference,
+        }
+    }
+
+    /// A directory-entry right: `decide` on the entry, Landlock on its parent.
+    fn entry(&self, path: &str, access: Access) -> Expectation {
+        let decided = self.decide_path(path, access);
+        let dir = parent(path);
+        let (kernel, difference) = match self.kernel_has(&dir, access) {
+            KernelRight::Unrestricted => (
+                true,
+                (!decided).then(|| (Difference::Dropped, format!("{access} is not restricted"))),
+            ),
+            KernelRight::Granted => (true, None),
+            KernelRight::CarvedOut => (
+                false,
+                decided.then(|| {
+                    (
+                        Difference::CarveOut,
+                        format!("`{dir}` is split and lost {access}"),
+                    )
+                }),
+            ),
+            KernelRight::GlobBase => (
+                false,
+                decided.then(|| {
+                    (
+                        Difference::GlobBase,
+                        format!("`{dir}` is listed as a match of a deny glob withholding {access}"),
+                    )
+                }),
+            ),
+            KernelRight::Denied => (
+                false,
+                decided.then(|| {
+                    (
+                        Difference::EntryRightOnParent,
+                        format!("{access} is granted on `{path}` but not on its parent `{dir}`"),
+                    )
+                }),
+            ),
+        };
+        // A kernel that allows what `decide` denies is not a predicted difference: it stays
+        // `difference: None`, and `judge` reports it as more permissive.
+        Expectation {
+            decide: decided,
+            kernel,
+            errno: "EACCES",
+            difference,
+        }
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Expectation {
+        let (src_dir, dst_dir) = (parent(from), parent(to));
+        let across = src_dir != dst_dir;
+        let mut decided =
+            self.decide_path(from, Access::RemoveFile) && self.decide_path(to, Access::MakeReg);
+        if across {
+            decided = decided
+                && self.decide_path(from, Access::Refer)
+                && self.decide_path(to, Access::Refer);
+        }
+        let remove = self.entry(from, Access::RemoveFile);
+        let make = self.entry(to, Access::MakeReg);
+        let mut e = Expectation {
+            decide: decided,
+            kernel: remove.kernel && make.kernel,
+            errno: "EACCES",
+            difference: None,
+        };
+        if !e.kernel {
+            // EACCES wins over EXDEV in the kernel.
+            e.difference = [remove, make]
+                .into_iter()
+                .find_map(|x| x.difference.filter(|_| !x.kernel));
+            if !decided {
+                e.difference = None;
+            }
+            return e;
+        }
+        if !across {
+            e.difference = remove.difference.or(make.difference);
+            return e;
+        }
+        e.errno = "EXDEV";
+        let Some(ll) = self.landlock() else { return e };
+        if !ll.handles("refer") {
+            // Without refer handled (ABI 1), Landlock refuses every reparenting.
+            e.kernel = false;
+            e.difference = decided.then(|| {
+                (
+                    Difference::Refer,
+                    "refer is not handled: reparenting is always refused".to_owned(),
+                )
+            });
+            return e;
+        }
+        for dir in [&src_dir, &dst_dir] {
+            match self.kernel_has(dir, Access::Refer) {
+                KernelRight::Granted | KernelRight::Unrestricted => {}
+                KernelRight::Denied => {
+                    e.kernel = false;
+                    e.difference = decided.then(|| {
+                        (
+                            Difference::EntryRightOnParent,
+                            format!("refer is granted on the entry but not on `{dir}`"),
+                        )
+                    });
+                    return e;
+                }
+                KernelRight::CarvedOut | KernelRight::GlobBase => {
+                    e.kernel = false;
+                    e.difference = decided.then(|| {
+                        (
+                            Difference::CarveOut,
+                            format!("`{dir}` lost refer (carve-out or glob base)"),
+                        )
+                    });
+                    return e;
+                }
+            }
+        }
+        // The moved file may not gain a file right (Landlock compares the destination
+        // directory's rights with the file's own).
+        for right in FILE_RIGHTS {
+            let at_dst = matches!(self.kernel_has(&dst_dir, right), KernelRight::Granted);
+            let at_src = !matches!(
+                self.kernel_has(from, right),
+                KernelRight::Denied | KernelRight::CarvedOut | KernelRight::GlobBase
+            );
+            if at_dst && !at_src && ll.handles(right.name()) {
+                e.kernel = false;
+                e.difference = decided.then(|| {
+                    (
+                        Difference::Refer,
+                        format!(
+                            "the file would gain {right} in `{dst_dir}`, which it lacks at `{from}`"
+                        ),
+                    )
+                });
+                return e;
+            }
+        }
+        if !decided {
+            // Every check the kernel makes passed, yet `decide` denies: left without a
+            // difference, `judge` reports it.
+            e.difference = None;
+        }
+        e
+    }
+
+    fn port(&self, decided: bool, what: &str) -> Expectation {
+        let enforced = self.landlock().is_some_and(|ll| ll.tcp_ports_enforced);
+        let kernel = if enforced { decided } else { true };
+        let difference = (kernel && !decided).then(|| {
+            (
+                Difference::Dropped,
+                format!("{what} ports are not restricted"),
+            )
+        });
+        Expectation {
+            decide: decided,
+            kernel,
+            errno: "EACCES",
+            difference,
+        }
+    }
+
+    /// Compares one outcome with the expectation.
+    pub fn judge(&self, op: &Op, outcome: &Outcome) -> Judged {
+        let expected = self.expect(op);
+        let failure = check(op, outcome, &expected);
+        Judged {
+            op: op.clone(),
+            outcome: outcome.clone(),
+            expected,
+            failure,
+        }
+    }
+
+    /// Judges every result of a probe run; returns the failures, one line each.
+    pub fn judge_all(&self, results: &[(Op, Outcome)]) -> (Vec<Judged>, Vec<String>) {
+        let judged: Vec<Judged> = results
+            .iter()
+            .map(|(op, outcome)| self.judge(op, outcome))
+            .collect();
+        let failures = judged
+            .iter()
+            .filter_map(|j| {
+                j.failure
+                    .as_ref()
+                    .map(|f| format!("{} -> {}: {f}", j.op, j.outcome))
+            })
+            .collect();
+        (judged, failures)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KernelRight {
+    Unrestricted,
+    Granted,
+    Denied,
+    CarvedOut,
+    GlobBase,
+}
+
+/// Whether an outcome means the sandbox allowed the operation: `Some(true)` allowed,
+/// `Some(false)` denied, `None` an errno that says neither (a broken test).
+fn allowed(op: &Op, outcome: &Outcome) -> Option<bool> {
+    let Some(errno) = outcome.errno() else {
+        return Some(true);
+    };
+    match (op, errno) {
+        (Op::Signal(_), "EPERM") => Some(false),
+        (Op::Signal(_), _) => None,
+        (_, "EACCES") => Some(false),
+        (Op::Rename(..), "EXDEV") => Some(false),
+        // The sandbox is asked first; these come from the operation itself, after it.
+        (Op::Connect(_), "ECONNREFUSED")
+        | (Op::Bind(_), "EADDRINUSE")
+        | (Op::RemoveDir(_), "ENOTEMPTY") => Some(true),
+        _ => None,
+    }
+}
+
+fn check(op: &Op, outcome: &Outcome, e: &Expectation) -> Option<String> {
+    let Some(allowed) = allowed(op, outcome) else {
+        return Some(format!(
+            "unexpected errno (decide: {}) — the probe's setup is wrong",
+            verdict(e.decide)
+        ));
+    };
+    if allowed && !e.decide && e.difference.is_none() {
+        return Some("the kernel is MORE PERMISSIVE than decide (decide: deny)".to_owned());
+    }
+    if allowed != e.kernel {
+        let why = match &e.difference {
+            Some((kind, detail)) => format!(" ({kind}: {detail})"),
+            None => String::new(),
+        };
+        return Some(format!(
+            "expected {} (decide: {}{why})",
+            expectation(e),
+            verdict(e.decide)
+        ));
+    }
+    if !allowed && outcome.errno() != Some(e.errno) {
+        return Some(format!("denied with the wrong errno, expected {}", e.errno));
+    }
+    None
+}
+
+fn verdict(allow: bool) -> &'static str {
+    if allow { "allow" } else { "deny" }
+}
+
+fn expectation(e: &Expectation) -> String {
+    if e.kernel {
+        "the kernel to allow".to_owned()
+    } else {
+        format!("the kernel to deny with {}", e.errno)
+    }
+}
