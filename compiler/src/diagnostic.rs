@@ -130,6 +130,7 @@ codes! {
     DenyInsideAllow = "NC0802", Warning, "a deny inside an allowed directory is enforced by a Landlock carve-out";
     DenyGlobPartial = "NC0803", Warning, "a deny glob is enforced by Landlock on files that exist at apply time only";
     SignalsSelfWithFork = "NC0804", Warning, "`signals: self` with `fork: true` is enforced as `sandbox` on Linux";
+    ExecuteWithoutRead = "NC0805", Warning, "`execute` without `read_file` cannot run programs on Linux";
 }
 
 impl fmt::Display for Code {

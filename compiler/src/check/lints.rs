@@ -12,6 +12,37 @@ pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
     }
     partial_enforcement(ir, diags);
     signals_self(ir, diags);
+    execute_without_read(ir, diags);
+}
+
+/// Landlock checks `read_file` as well as `execute` when a program is executed (execve opens
+/// the file for reading): an execute grant without read does not let anything run.
+fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
+    for ring in ir.rings.values().filter(|r| !r.unconfined) {
+        for rule in ring.filesystem.iter().filter(|r| {
+            r.effect == Effect::Allow && on_linux(r) && r.access.contains(Access::Execute)
+        }) {
+            let FsTarget::Path(path) = &rule.target else {
+                continue;
+            };
+            let readable = ring.filesystem.iter().any(|other| {
+                other.effect == Effect::Allow
+                    && on_linux(other)
+                    && other.access.contains(Access::ReadFile)
+                    && matches!(&other.target, FsTarget::Path(p) if path.is_within(p))
+            });
+            if !readable {
+                diags.push(
+                    Diagnostic::new(
+                        Code::ExecuteWithoutRead,
+                        rule.origin.span(),
+                        format!("ring {} may execute `{}` but not read it: on Linux nothing there can run", ring.level, path.as_str()),
+                    )
+                    .help("Landlock also checks `read_file` when a program is executed; grant `read` on the path too"),
+                );
+            }
+        }
+    }
 }
 
 /// Landlock scopes signals to the sandbox's domain; it cannot narrow them to the process
@@ -243,5 +274,51 @@ fn partial_enforcement(ir: &Ir, diags: &mut Diagnostics) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::Code;
+
+    fn codes(rings: &str) -> Vec<Code> {
+        let text = format!(
+            "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: {{ name: t }}\nrings:\n{rings}"
+        );
+        crate::analyze("t.yaml", text.as_bytes())
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .collect()
+    }
+
+    #[test]
+    fn signals_self_with_fork_is_flagged_only_when_children_exist() {
+        assert!(codes("  3: { process: { fork: true } }\n").contains(&Code::SignalsSelfWithFork));
+        assert!(
+            !codes("  3: { process: { fork: true, signals: sandbox } }\n")
+                .contains(&Code::SignalsSelfWithFork)
+        );
+        assert!(!codes("  3: { process: { fork: false } }\n").contains(&Code::SignalsSelfWithFork));
+    }
+
+    #[test]
+    fn execute_without_read_is_flagged() {
+        assert!(
+            codes("  3: { filesystem: { execute: [/usr/bin] } }\n")
+                .contains(&Code::ExecuteWithoutRead)
+        );
+        assert!(
+            !codes("  3: { filesystem: { execute: [/usr/bin], read: [/usr] } }\n")
+                .contains(&Code::ExecuteWithoutRead)
+        );
+    }
+
+    #[test]
+    fn a_less_privileged_ring_with_default_allow_under_default_deny_is_flagged() {
+        let rings = "  1: { syscalls: { default: deny, allow: [read] } }\n  2: { syscalls: { default: allow } }\n";
+        assert!(codes(rings).contains(&Code::Monotonicity));
+        let rings = "  1: { syscalls: { default: deny, allow: [read, write] } }\n  2: { syscalls: { default: deny, allow: [read] } }\n";
+        assert!(!codes(rings).contains(&Code::Monotonicity));
     }
 }

@@ -26,7 +26,7 @@ pub struct LandlockPlan {
 pub struct PathRule {
     pub effect: Effect,
     pub target: Target,
-    pub access: Vec<Right>,
+    pub access: Rights,
     /// Deny rules: targets inside the deny that it does not cover.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub except: Vec<Target>,
@@ -175,5 +175,125 @@ impl Right {
 
     pub const fn bit(self) -> u16 {
         1 << self as u16
+    }
+}
+
+/// A set of rights (bits in [`Right`] order). In JSON a list of names, whole groups written
+/// by their names (`all`, `read`, `write`) to keep artifacts small and quick to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rights(pub u16);
+
+/// The `read` and `write` groups of the policy language.
+/// `write` = write_file, truncate, make_reg, make_dir, make_sym, make_sock, make_fifo,
+/// remove_file, remove_dir, refer (not make_char, make_block, ioctl_dev).
+const GROUPS: [(&str, u16); 2] = [("read", 0x0003), ("write", 0x39fc)];
+
+impl Rights {
+    pub const ALL: Rights = Rights(u16::MAX);
+
+    pub fn contains(self, right: Right) -> bool {
+        self.0 & right.bit() != 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Right> {
+        Right::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+
+    fn names(self) -> Vec<&'static str> {
+        if self == Rights::ALL {
+            return vec!["all"];
+        }
+        let mut names = Vec::new();
+        let mut rest = self.0;
+        for (name, bits) in GROUPS {
+            if rest & bits == bits {
+                names.push(name);
+                rest &= !bits;
+            }
+        }
+        names.extend(Rights(rest).iter().map(Right::name));
+        names
+    }
+
+    fn from_name(name: &str) -> Option<u16> {
+        match name {
+            "all" => Some(u16::MAX),
+            _ => GROUPS
+                .iter()
+                .find(|(g, _)| *g == name)
+                .map(|(_, bits)| *bits)
+                .or_else(|| {
+                    Right::ALL
+                        .into_iter()
+                        .find(|r| r.name() == name)
+                        .map(Right::bit)
+                }),
+        }
+    }
+}
+
+impl Serialize for Rights {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.names())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rights {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let names = Vec::<std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let mut bits = 0;
+        for name in names {
+            bits |= Rights::from_name(&name).ok_or_else(|| {
+                serde::de::Error::custom(format!("unknown access right `{name}`"))
+            })?;
+        }
+        Ok(Rights(bits))
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Rights {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Rights".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut names: Vec<&str> = vec!["all", "read", "write"];
+        names.extend(Right::ALL.iter().map(|r| r.name()));
+        schemars::json_schema!({ "type": "array", "items": { "enum": names } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_match_the_policy_language() {
+        let write = [
+            Right::WriteFile,
+            Right::Truncate,
+            Right::MakeReg,
+            Right::MakeDir,
+            Right::MakeSym,
+            Right::MakeSock,
+            Right::MakeFifo,
+            Right::RemoveFile,
+            Right::RemoveDir,
+            Right::Refer,
+        ];
+        assert_eq!(GROUPS[1].1, write.iter().fold(0, |m, r| m | r.bit()));
+        assert_eq!(GROUPS[0].1, Right::ReadFile.bit() | Right::ReadDir.bit());
+    }
+
+    #[test]
+    fn rights_round_trip_through_json() {
+        for bits in [0u16, 1, 0x3, 0x39fc, 0x39ff, 0x8000, 0xffff, 0x1234] {
+            let json = serde_json::to_string(&Rights(bits)).unwrap();
+            let back: Rights = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, Rights(bits), "{json}");
+        }
+        assert_eq!(serde_json::to_string(&Rights::ALL).unwrap(), r#"["all"]"#);
+        assert!(serde_json::from_str::<Rights>(r#"["fly"]"#).is_err());
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use landlock::{
-    Component, Effect, Glob, LandlockPlan, NetRules, PathRule, Right, ScopeName, Target,
+    Component, Effect, Glob, LandlockPlan, NetRules, PathRule, Right, Rights, ScopeName, Target,
 };
 
 use crate::Error;
@@ -124,25 +124,36 @@ impl Artifact {
         Artifact::from_slice(&bytes)
     }
 
-    /// Parses and verifies an artifact: known format, digest matching the content.
+    /// Parses and verifies an artifact: known format, digest matching the bytes.
+    ///
+    /// The file is compact JSON with `digest` as its last member; the digest is the sha256 of
+    /// the file's bytes without that member (and without the trailing newline), so checking
+    /// it needs no re-serialization.
     pub fn from_slice(bytes: &[u8]) -> Result<Artifact, Error> {
-        #[derive(Deserialize)]
-        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-        struct Head {
-            format: String,
+        let artifact: Artifact = match serde_json::from_slice(bytes) {
+            Ok(a) => a,
+            Err(e) => {
+                #[derive(Deserialize)]
+                struct Head {
+                    format: String,
+                }
+                return Err(match serde_json::from_slice::<Head>(bytes) {
+                    Ok(head) if head.format != FORMAT => Error::UnknownFormat(head.format),
+                    _ => Error::Malformed(e.to_string()),
+                });
+            }
+        };
+        if artifact.format != FORMAT {
+            return Err(Error::UnknownFormat(artifact.format));
         }
-        let head: Head =
-            serde_json::from_slice(bytes).map_err(|e| Error::Malformed(e.to_string()))?;
-        if head.format != FORMAT {
-            return Err(Error::UnknownFormat(head.format));
-        }
-        let artifact: Artifact =
-            serde_json::from_slice(bytes).map_err(|e| Error::Malformed(e.to_string()))?;
-        let expected = artifact.compute_digest()?;
-        if artifact.digest != expected {
+        let computed = match signed_content(bytes) {
+            Some(content) => digest_of(&content),
+            None => "(the file does not end with its digest in canonical form)".to_owned(),
+        };
+        if artifact.digest != computed {
             return Err(Error::DigestMismatch {
                 recorded: artifact.digest.clone(),
-                computed: expected,
+                computed,
             });
         }
         Ok(artifact)
@@ -157,17 +168,14 @@ impl Artifact {
 
     /// `sha256:` + hex of the canonical bytes.
     pub fn compute_digest(&self) -> Result<String, Error> {
-        Ok(format!(
-            "sha256:{}",
-            hex(&Sha256::digest(self.canonical_bytes()?))
-        ))
+        Ok(digest_of(&self.canonical_bytes()?))
     }
 
-    /// Sets the digest and returns the file bytes (pretty JSON, trailing newline).
+    /// Sets the digest and returns the file bytes: compact JSON ending with the digest, and a
+    /// newline.
     pub fn seal(&mut self) -> Result<Vec<u8>, Error> {
         self.digest = self.compute_digest()?;
-        let mut bytes =
-            serde_json::to_vec_pretty(self).map_err(|e| Error::Malformed(e.to_string()))?;
+        let mut bytes = serde_json::to_vec(self).map_err(|e| Error::Malformed(e.to_string()))?;
         bytes.push(b'\n');
         Ok(bytes)
     }
@@ -193,6 +201,31 @@ impl Artifact {
             .ok_or(Error::NoTier(score))?;
         self.ring(tier.ring)
     }
+}
+
+fn digest_of(content: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(content)))
+}
+
+/// The bytes the digest covers: the file without its final `,"digest":"sha256:<hex>"` member
+/// and trailing newline. `None` when the file does not end that way.
+fn signed_content(bytes: &[u8]) -> Option<Vec<u8>> {
+    const KEY: &[u8] = b",\"digest\":\"sha256:";
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let body = body.strip_suffix(b"\"}")?;
+    let hex_start = body.len().checked_sub(64)?;
+    let (head, digest) = body.split_at(hex_start);
+    if !digest
+        .iter()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    {
+        return None;
+    }
+    let content = head.strip_suffix(KEY)?;
+    let mut signed = Vec::with_capacity(content.len() + 1);
+    signed.extend_from_slice(content);
+    signed.push(b'}');
+    Some(signed)
 }
 
 /// Lower-case hex.

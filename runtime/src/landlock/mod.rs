@@ -150,7 +150,7 @@ pub fn bind_rules(plan: &LandlockPlan, values: &Values) -> Result<Vec<BoundRule>
             Ok(BoundRule {
                 allow: r.effect == Effect::Allow,
                 target: target(&r.target)?,
-                mask: mask(&r.access),
+                mask: r.access.0,
                 except: r.except.iter().map(target).collect::<Result<_, _>>()?,
             })
         })

@@ -9,7 +9,8 @@
 //! (stricter than the policy, never more permissive). Deny globs are first expanded into the
 //! existing paths they match, inside allowed directories, with a bound on the entries read.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 
 use super::glob::{glob_covers, glob_matches};
 use crate::Error;
@@ -128,8 +129,49 @@ struct Placer<'a, F: Fs> {
     out: Placement,
 }
 
+/// A filesystem view that asks the real one once per path: placement looks at the same
+/// paths several times, and every `stat` is paid on each agent start.
+struct Cached<'a, F: Fs> {
+    inner: &'a F,
+    kinds: RefCell<HashMap<String, Kind>>,
+    links: RefCell<HashMap<String, bool>>,
+}
+
+impl<F: Fs> Fs for Cached<'_, F> {
+    fn kind(&self, path: &str) -> Kind {
+        if let Some(kind) = self.kinds.borrow().get(path) {
+            return *kind;
+        }
+        let kind = self.inner.kind(path);
+        self.kinds.borrow_mut().insert(path.to_owned(), kind);
+        kind
+    }
+
+    fn entries(&self, dir: &str) -> std::io::Result<Vec<(String, Kind)>> {
+        self.inner.entries(dir)
+    }
+
+    fn is_symlink(&self, path: &str) -> bool {
+        if let Some(link) = self.links.borrow().get(path) {
+            return *link;
+        }
+        let link = self.inner.is_symlink(path);
+        self.links.borrow_mut().insert(path.to_owned(), link);
+        link
+    }
+}
+
 /// Places rules: the grants to add so that no path gets more than the policy allows.
 pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
+    let cached = Cached {
+        inner: fs,
+        kinds: RefCell::new(HashMap::new()),
+        links: RefCell::new(HashMap::new()),
+    };
+    place_cached(rules, &cached)
+}
+
+fn place_cached<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
     let allows: Vec<(String, u16)> = rules
         .iter()
         .filter(|r| r.allow)

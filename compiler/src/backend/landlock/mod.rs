@@ -10,7 +10,7 @@ mod glob;
 use std::fmt::Write;
 
 use nonoc_runtime::artifact::{
-    Effect as PlanEffect, LandlockPlan, NetRules, PathRule, Right, ScopeName, Target,
+    Effect as PlanEffect, LandlockPlan, NetRules, PathRule, Right, Rights, ScopeName, Target,
 };
 
 use crate::ir::{Access, AccessSet, Effect, FsTarget, Platform, Ring};
@@ -23,8 +23,8 @@ pub fn right(access: Access) -> Right {
     Right::ALL[access as usize]
 }
 
-fn rights(set: AccessSet) -> Vec<Right> {
-    set.iter().map(right).collect()
+fn rights(set: AccessSet) -> Rights {
+    Rights(set.iter().map(right).fold(0, |m, r| m | r.bit()))
 }
 
 fn target(t: &FsTarget) -> Result<Target, String> {
@@ -148,7 +148,7 @@ pub fn render(level: u8, plan: Option<&LandlockPlan>) -> String {
             Target::Glob(g) => format!("glob {}", g.text),
         };
         let access: Vec<&str> = rule.access.iter().map(|r| r.name()).collect();
-        let access = if rule.access.len() == Right::ALL.len() {
+        let access = if rule.access == Rights::ALL {
             "all".to_owned()
         } else {
             access.join(", ")
