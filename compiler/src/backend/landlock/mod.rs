@@ -175,3 +175,21 @@ pub fn render(level: u8, plan: Option<&LandlockPlan>) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plans_of_the_example_policies_are_stable() {
+        for name in ["agt-rings", "coding-agent", "ci-runner"] {
+            let path = format!("{}/../policies/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
+            let bytes = std::fs::read(&path).unwrap();
+            let ir = crate::analyze(&path, &bytes).ir.unwrap();
+            let mut text = String::new();
+            for (level, ring) in &ir.rings {
+                let plan = super::lower(ring).unwrap();
+                text.push_str(&super::render(*level, plan.as_ref()));
+            }
+            insta::assert_snapshot!(name, text);
+        }
+    }
+}
