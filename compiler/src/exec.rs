@@ -23,6 +23,9 @@ pub fn parse_vars(vars: &[String]) -> Result<Bindings, String> {
     let mut bindings = Bindings::new();
     for var in vars {
         match var.split_once('=') {
+            Some((name, _)) if bindings.get(name).is_some() => {
+                return Err(format!("`--var {name}=...` is given twice"));
+            }
             Some((name, value)) if !name.is_empty() => bindings.insert(name, value),
             _ => return Err(format!("`--var {var}` is not NAME=VALUE")),
         }

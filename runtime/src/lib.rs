@@ -34,6 +34,9 @@ pub enum Error {
     UnconfinedRefused(u8),
     MultiThreaded(usize),
     Unbound(String),
+    /// The caller bound a variable the artifact does not declare (a typo would otherwise
+    /// leave the real variable at its default).
+    UndeclaredVariable(String),
     BadValue {
         name: String,
         value: String,
@@ -79,6 +82,12 @@ impl std::fmt::Display for Error {
                 f,
                 "the process has {n} threads; Landlock confines only the calling thread on this kernel, so apply the ring before starting threads"
             ),
+            Error::UndeclaredVariable(name) => {
+                write!(
+                    f,
+                    "variable `{name}` is not declared by the artifact's policy"
+                )
+            }
             Error::Unbound(name) => write!(
                 f,
                 "variable `{name}` is unbound: bind it, set its environment variable, or give it a default"
@@ -187,6 +196,12 @@ impl<'a> Ring<'a> {
                 Target::Glob(g) => bind::variable_of(&g.root),
             })
             .collect();
+        if let Some(name) = bindings
+            .names()
+            .find(|n| !self.artifact.variables.contains_key(*n))
+        {
+            return Err(Error::UndeclaredVariable(name.to_owned()));
+        }
         let env = |name: &str| std::env::var(name).ok();
         let values = bind::Bound::resolve(names, &self.artifact.variables, bindings, &env)?;
         let rules = landlock::bind_rules(plan, &values)?;

@@ -59,6 +59,31 @@ impl Fs for RealFs {
     fn is_symlink(&self, path: &str) -> bool {
         std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
     }
+
+    fn real_path(&self, path: &str) -> String {
+        // The longest existing ancestor, resolved, then the components that do not exist.
+        let mut existing = std::path::Path::new(path);
+        let mut rest: Vec<String> = Vec::new();
+        loop {
+            if let Ok(real) = std::fs::canonicalize(existing) {
+                let mut real = real.to_string_lossy().into_owned();
+                for name in rest.iter().rev() {
+                    if !real.ends_with('/') {
+                        real.push('/');
+                    }
+                    real.push_str(name);
+                }
+                return real;
+            }
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_string_lossy().into_owned());
+                    existing = parent;
+                }
+                _ => return path.to_owned(),
+            }
+        }
+    }
 }
 
 /// Opens a rule's path with `O_PATH`: following a final symlink only for paths an allow rule

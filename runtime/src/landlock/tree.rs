@@ -36,6 +36,12 @@ pub trait Fs {
     fn entries(&self, dir: &str) -> std::io::Result<Vec<(String, Kind)>>;
     /// Whether the path's last component is a symlink (not following it).
     fn is_symlink(&self, path: &str) -> bool;
+    /// The path with every symlink resolved (for a path that does not exist: its longest
+    /// existing ancestor resolved, the rest appended). Rules attach to what paths resolve
+    /// to, so allows and denies are compared where they really are.
+    fn real_path(&self, path: &str) -> String {
+        path.to_owned()
+    }
 }
 
 /// A bound target: a concrete path, or a glob with its root bound.
@@ -159,6 +165,37 @@ impl<F: Fs> Fs for Cached<'_, F> {
         self.links.borrow_mut().insert(path.to_owned(), link);
         link
     }
+
+    fn real_path(&self, path: &str) -> String {
+        self.inner.real_path(path)
+    }
+}
+
+/// The rules with every concrete path (and glob root) resolved to where it really is: a deny
+/// of `${home}/.ssh` with `home` bound through a symlink must split the real directory, not
+/// a name that placement would never see under the allowed tree.
+fn resolved<F: Fs>(rules: &[BoundRule], fs: &F) -> Vec<BoundRule> {
+    let resolve = |target: &Bound| match target {
+        Bound::Path(p) => Bound::Path(fs.real_path(p)),
+        Bound::Glob {
+            text,
+            root,
+            alternatives,
+        } => Bound::Glob {
+            text: text.clone(),
+            root: fs.real_path(root),
+            alternatives: alternatives.clone(),
+        },
+    };
+    rules
+        .iter()
+        .map(|r| BoundRule {
+            allow: r.allow,
+            target: resolve(&r.target),
+            mask: r.mask,
+            except: r.except.iter().map(resolve).collect(),
+        })
+        .collect()
 }
 
 /// Places rules: the grants to add so that no path gets more than the policy allows.
@@ -168,7 +205,7 @@ pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
         kinds: RefCell::new(HashMap::new()),
         links: RefCell::new(HashMap::new()),
     };
-    place_cached(rules, &cached)
+    place_cached(&resolved(rules, &cached), &cached)
 }
 
 fn place_cached<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {

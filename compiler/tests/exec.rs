@@ -1,0 +1,1029 @@
+//! `nonoc exec` end to end: the real binary applies a ring to itself, then runs coreutils,
+//! `sh` and `bash` in it; the tests look at what those programs could do, at the exit status
+//! and at the `--report` JSON (`design/CLI.md`: CMD's status; 126 when the sandbox cannot be
+//! applied; 127 when CMD is not found; 2 for usage errors).
+//!
+//! `harness = false`, with the reporting contract of `nonoc_tests::kernel::runner` (which
+//! this crate cannot depend on): one `test NAME ... ok|FAILED|skipped` line per test, then
+//! exactly `N passed, N failed, N skipped`; exit status 1 when anything failed. A test that
+//! needs Landlock reports `skipped` on a kernel without it, or `FAILED` with
+//! `NONOC_REQUIRE_LANDLOCK=1`; `NONOC_TEST_LANDLOCK_ABI=N` caps the ABI the runner believes
+//! the kernel has. Usage errors and refusals before the restriction run everywhere.
+//!
+//! Every run has a fixed environment (`PATH=/usr/bin:/bin`, `HOME` in the test's directory,
+//! `LC_ALL=C`) and works in a directory under `CARGO_TARGET_TMPDIR`, outside `/tmp`, which
+//! example rings grant wholesale.
+#![expect(
+    clippy::panic,
+    reason = "test code: a failed assertion or a broken set-up is how a test reports"
+)]
+
+use std::fmt;
+use std::os::unix::process::ExitStatusExt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde_json::Value;
+
+const NONOC: &str = env!("CARGO_BIN_EXE_nonoc");
+
+/// Environment variables added to the fixed environment of a run.
+type Env<'a> = [(&'a str, &'a str)];
+
+fn main() -> ExitCode {
+    run_tests(&[
+        // Anywhere: these fail before any restriction.
+        Test::new("usage_errors_exit_2", 0, usage_errors),
+        Test::new("artifact_problems_exit_126", 0, artifact_problems),
+        Test::new("bad_or_unbound_variables_exit_126", 0, bad_variables),
+        Test::new("unconfined_ring_needs_the_opt_in", 0, unconfined_ring),
+        // Landlock.
+        Test::new("agt_rings_by_ring_and_trust_score", 1, agt_rings_selection),
+        Test::new("own_tiers_by_ring_and_trust_score", 1, own_tiers_selection),
+        Test::new(
+            "variables_flag_then_env_then_default",
+            1,
+            variables_precedence,
+        ),
+        Test::new("exit_status_passes_through", 1, exit_status),
+        Test::new("confinement_holds_in_the_command", 1, confinement),
+        Test::new(
+            "allow_unconfined_does_not_widen_a_ring",
+            1,
+            opt_in_on_confined,
+        ),
+        Test::new("report_is_one_json_line_on_stderr", 1, report),
+        Test::new(
+            "deny_holds_when_home_is_reached_through_a_symlink",
+            1,
+            deny_through_symlinked_home,
+        ),
+        Test {
+            needs_program: Some("/bin/bash"),
+            ..Test::new("tcp_connect_outside_the_list_is_eacces", 4, tcp_connect)
+        },
+    ])
+}
+
+// ---------------------------------------------------------------------------------------
+// Runner
+
+struct Test {
+    name: &'static str,
+    /// Landlock ABI the test needs; 0 for none.
+    needs_abi: u32,
+    /// A program the test runs that not every system has (skipped without it).
+    needs_program: Option<&'static str>,
+    run: fn(),
+}
+
+impl Test {
+    const fn new(name: &'static str, needs_abi: u32, run: fn()) -> Test {
+        Test {
+            name,
+            needs_abi,
+            needs_program: None,
+            run,
+        }
+    }
+}
+
+fn run_tests(tests: &[Test]) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for t in tests {
+            println!("{}: test", t.name);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let filter = args.iter().find(|a| !a.starts_with('-'));
+    let kernel = nonoc_runtime::landlock_abi();
+    let abi = std::env::var("NONOC_TEST_LANDLOCK_ABI")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .map_or(kernel, |cap| cap.min(kernel));
+    let required = std::env::var("NONOC_REQUIRE_LANDLOCK").is_ok_and(|v| v == "1");
+    let selected: Vec<&Test> = tests
+        .iter()
+        .filter(|t| filter.is_none_or(|f| t.name.contains(f.as_str())))
+        .collect();
+    let req = if required { ", required" } else { "" };
+    println!(
+        "\nrunning {} tests (Landlock ABI {abi}{req})",
+        selected.len()
+    );
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for test in selected {
+        let missing = test.needs_program.filter(|p| !Path::new(p).exists());
+        if abi < test.needs_abi && required {
+            let needs = test.needs_abi;
+            println!(
+                "test {} ... FAILED (needs Landlock ABI {needs}, the kernel has {abi}; NONOC_REQUIRE_LANDLOCK=1)",
+                test.name
+            );
+            failed += 1;
+            failures.push(test.name);
+            continue;
+        }
+        if abi < test.needs_abi || missing.is_some() {
+            let why = match missing {
+                Some(program) => format!("needs {program}"),
+                None => format!(
+                    "needs Landlock ABI {}, the kernel has {abi}",
+                    test.needs_abi
+                ),
+            };
+            println!("test {} ... skipped ({why})", test.name);
+            skipped += 1;
+            continue;
+        }
+        let start = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(test.run));
+        let took = start.elapsed().as_secs_f64();
+        if result.is_ok() {
+            println!("test {} ... ok ({took:.2}s)", test.name);
+            passed += 1;
+        } else {
+            println!("test {} ... FAILED ({took:.2}s)", test.name);
+            failed += 1;
+            failures.push(test.name);
+        }
+    }
+    if !failures.is_empty() {
+        println!("\nfailures:");
+        for name in &failures {
+            println!("    {name}");
+        }
+    }
+    println!("\n{passed} passed, {failed} failed, {skipped} skipped");
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+/// A directory of its own for one test, outside `/tmp`; paths are UTF-8 strings, as
+/// policies and `--var` take them.
+struct Scratch {
+    root: String,
+}
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("exec")
+            .join(test);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        // The kernel resolves links; policies and `--var` see the paths as written.
+        let root = std::fs::canonicalize(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let tmp = std::fs::canonicalize(std::env::temp_dir()).unwrap_or_else(|_| "/tmp".into());
+        assert!(
+            !root.starts_with(&tmp) && !root.starts_with("/tmp"),
+            "{} is under the temp directory, which rings grant wholesale: set CARGO_TARGET_DIR elsewhere",
+            root.display()
+        );
+        let root = root
+            .to_str()
+            .unwrap_or_else(|| panic!("{} is not UTF-8", root.display()))
+            .to_owned();
+        let scratch = Scratch { root };
+        scratch.dir("home");
+        scratch
+    }
+
+    fn path(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.root)
+    }
+
+    fn dir(&self, rel: &str) -> String {
+        let p = self.path(rel);
+        std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        p
+    }
+
+    fn file(&self, rel: &str, contents: &[u8]) -> String {
+        let p = self.path(rel);
+        if let Some(parent) = Path::new(&p).parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{p}: {e}"));
+        }
+        std::fs::write(&p, contents).unwrap_or_else(|e| panic!("{p}: {e}"));
+        p
+    }
+
+    /// A path that does not exist yet, for a command to create.
+    fn fresh(&self, rel: &str) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let p = format!(
+            "{}-{}",
+            self.path(rel),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        assert!(!Path::new(&p).exists(), "{p} exists");
+        p
+    }
+}
+
+/// What one run of the binary did.
+struct Run {
+    args: Vec<String>,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "$ nonoc {}", self.args.join(" "))?;
+        writeln!(f, "------- stdout -------\n{}", self.stdout)?;
+        writeln!(f, "------- stderr -------\n{}", self.stderr)?;
+        write!(f, "[{}]", self.status)
+    }
+}
+
+impl Run {
+    fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    #[track_caller]
+    fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code(), Some(code), "{self}");
+        self
+    }
+
+    /// A refusal: 126, the reason on stderr, and no report (nothing was applied).
+    #[track_caller]
+    fn expect_refused(&self, reason: &str) {
+        self.expect_code(126);
+        assert!(
+            self.stderr.contains(reason) && self.stderr.contains("not running the command"),
+            "expected `{reason}`:\n{self}"
+        );
+        assert!(
+            !self.stderr.contains('{'),
+            "a report after a refusal:\n{self}"
+        );
+    }
+
+    /// The `--report` JSON: the first line of stderr.
+    #[track_caller]
+    fn report(&self) -> Value {
+        let line = self.stderr.lines().next().unwrap_or_default();
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("no report ({e}):\n{self}"))
+    }
+
+    /// Whether a coreutils file operation was allowed: 0 yes; 1 with `Permission denied`
+    /// no (the sandbox said so); anything else is a broken test, not a denial.
+    #[track_caller]
+    fn allowed(&self) -> bool {
+        match self.code() {
+            Some(0) => true,
+            Some(1) if self.stderr.contains("Permission denied") => false,
+            _ => panic!("neither allowed nor denied:\n{self}"),
+        }
+    }
+}
+
+/// Runs `nonoc ARGS` with the fixed environment plus `env`.
+fn nonoc(s: &Scratch, args: &[&str], env: &Env) -> Run {
+    let output = Command::new(NONOC)
+        .args(args)
+        .current_dir(&s.root)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", s.path("home"))
+        .env("LC_ALL", "C")
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {NONOC}: {e}"));
+    Run {
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `nonoc exec ARTIFACT OPTS... -- CMD...`
+fn exec(s: &Scratch, artifact: &str, opts: &[&str], cmd: &[&str], env: &Env) -> Run {
+    let args: Vec<&str> = ["exec", artifact]
+        .into_iter()
+        .chain(opts.iter().copied())
+        .chain(["--"])
+        .chain(cmd.iter().copied())
+        .collect();
+    nonoc(s, &args, env)
+}
+
+/// Compiles policy text as `nonoc compile` does and writes the artifact into the scratch
+/// directory; returns its path.
+fn compile(s: &Scratch, name: &str, yaml: &str) -> String {
+    let analysis = nonoc::analyze(name, yaml.as_bytes());
+    let Some(ir) = analysis.ir else {
+        let errors: Vec<String> = analysis
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| format!("{:?} {}", d.code, d.message))
+            .collect();
+        panic!("{name} does not compile:\n{}\n{yaml}", errors.join("\n"));
+    };
+    let (_, bytes) = nonoc::artifact::build(&ir, yaml.as_bytes())
+        .unwrap_or_else(|e| panic!("{name}: cannot build the artifact: {e}"));
+    s.file(&format!("{name}.artifact.json"), &bytes)
+}
+
+/// What a ring of our own policies needs to run dynamically linked system programs.
+/// Paths this system lacks (`/lib64` on merged or non-x86 systems) are skipped at apply time.
+const SYSTEM_READ: &str = "/usr, /lib, /lib64, /bin, /etc";
+const SYSTEM_EXEC: &str = "/usr, /lib, /lib64, /bin";
+
+/// `policies/agt-rings.yaml`, compiled by `nonoc compile`, with a workspace, a secret outside
+/// every ring and an SSH key under `HOME` (denied in every ring).
+struct Agt {
+    s: Scratch,
+    artifact: String,
+    workspace: String,
+    notes: String,
+    secret: String,
+    key: String,
+}
+
+impl Agt {
+    fn new(test: &str) -> Agt {
+        let s = Scratch::new(test);
+        let workspace = s.dir("ws");
+        let notes = s.file("ws/notes.txt", b"notes\n");
+        let secret = s.file("secret.txt", b"secret\n");
+        let key = s.file("home/.ssh/id_ed25519", b"key\n");
+        let artifact = s.path("agt-rings.artifact.json");
+        let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/agt-rings.yaml");
+        let policy = policy.to_str().unwrap_or_default().to_owned();
+        nonoc(&s, &["compile", &policy, "-o", &artifact], &[]).expect_code(0);
+        Agt {
+            s,
+            artifact,
+            workspace,
+            notes,
+            secret,
+            key,
+        }
+    }
+
+    /// `nonoc exec` of the agt artifact with `--var workspace=...` after `opts`.
+    fn exec(&self, opts: &[&str], cmd: &[&str]) -> Run {
+        let var = format!("workspace={}", self.workspace);
+        let opts: Vec<&str> = opts.iter().copied().chain(["--var", &var]).collect();
+        exec(&self.s, &self.artifact, &opts, cmd, &[])
+    }
+
+    fn can_read(&self, opts: &[&str], path: &str) -> bool {
+        let run = self.exec(opts, &["cat", path]);
+        let allowed = run.allowed();
+        if allowed {
+            let want = std::fs::read_to_string(path).unwrap_or_default();
+            assert_eq!(run.stdout, want, "{run}");
+        }
+        allowed
+    }
+
+    fn can_create(&self, opts: &[&str], rel: &str) -> bool {
+        let path = self.s.fresh(rel);
+        let run = self.exec(opts, &["touch", &path]);
+        let allowed = run.allowed();
+        assert_eq!(Path::new(&path).exists(), allowed, "{run}");
+        allowed
+    }
+
+    /// The ring `opts` select, by the report and by behaviour.
+    #[track_caller]
+    fn check_ring(&self, opts: &[&str], ring: u64) {
+        let with_report: Vec<&str> = opts.iter().copied().chain(["--report"]).collect();
+        let run = self.exec(&with_report, &["cat", &self.notes]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "notes\n", "{run}");
+        assert_eq!(run.report()["ring"], ring, "{opts:?}: {run}");
+        // Ring 3 reads the workspace; 2 also writes it; 1 also reads everything else.
+        let what = format!("{opts:?} (ring {ring})");
+        assert_eq!(self.can_create(opts, "ws/new"), ring <= 2, "{what}");
+        assert_eq!(self.can_read(opts, &self.secret), ring == 1, "{what}");
+        assert!(!self.can_read(opts, &self.key), "{what}: read the SSH key");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Anywhere
+
+/// Clap's and `--var`'s usage errors: 2, a message, and the command never runs.
+fn usage_errors() {
+    let agt = Agt::new("usage");
+    let marker = agt.s.path("marker");
+    for case in [
+        "exec ART --ring 3",
+        "exec ART --ring 3 --",
+        "exec ART --ring 3 --trust-score 500 -- touch MARKER",
+        "exec ART -- touch MARKER",
+        "exec --ring 3 -- touch MARKER",
+        "exec ART --ring 3 --var workspace -- touch MARKER",
+        "exec ART --ring 3 --var =/srv -- touch MARKER",
+        "exec ART --ring 256 -- touch MARKER",
+        "exec ART --ring three -- touch MARKER",
+        "exec ART --trust-score -1 -- touch MARKER",
+        "exec ART --ring 3 --no-such-flag -- touch MARKER",
+        "exec ART --ring 3 touch MARKER",
+    ] {
+        let args: Vec<&str> = case
+            .split(' ')
+            .map(|a| match a {
+                "ART" => agt.artifact.as_str(),
+                "MARKER" => marker.as_str(),
+                _ => a,
+            })
+            .collect();
+        let run = nonoc(&agt.s, &args, &[]);
+        run.expect_code(2);
+        assert!(!run.stderr.is_empty(), "no message:\n{run}");
+        if case.contains("--var") {
+            assert!(run.stderr.contains("is not NAME=VALUE"), "{run}");
+        }
+        assert!(!Path::new(&marker).exists(), "the command ran:\n{run}");
+    }
+}
+
+/// Everything wrong with the artifact or the selection: 126 before anything is applied.
+fn artifact_problems() {
+    let s = Scratch::new("artifact");
+    let marker = s.path("marker");
+    let touch = ["touch", marker.as_str()];
+    let yaml = tiers_policy(&s);
+    let art = compile(&s, "tiers", &yaml);
+    let good = std::fs::read(&art).unwrap_or_else(|e| panic!("{art}: {e}"));
+    let refused = |artifact: &str, opts: &[&str], reason: &str| {
+        exec(&s, artifact, opts, &touch, &[]).expect_refused(reason);
+        assert!(!Path::new(&marker).exists(), "the command ran");
+    };
+    let variant = |name: &str, bytes: &[u8]| s.file(name, bytes);
+
+    refused(&s.path("missing.json"), &["--ring", "3"], "cannot read");
+    refused(&s.dir("a-directory"), &["--ring", "3"], "cannot read");
+    // Tampering: ring 3 widened to the whole scratch directory; the lowest tier moved.
+    let text = String::from_utf8_lossy(&good);
+    let r3 = format!("\"{}\"", s.path("r3"));
+    assert!(text.contains(&r3), "{text}");
+    let widened = text.replace(&r3, &format!("\"{}\"", s.root));
+    refused(
+        &variant("widened.json", widened.as_bytes()),
+        &["--ring", "3"],
+        "digest",
+    );
+    assert!(text.contains("\"min_score\":800"), "{text}");
+    let moved = text.replacen("\"min_score\":800", "\"min_score\":100", 1);
+    refused(
+        &variant("moved.json", moved.as_bytes()),
+        &["--trust-score", "100"],
+        "digest",
+    );
+    // Any one flipped bit, anywhere (sampled), including the digest and the final newline.
+    let stride = good.len() / 40 + 1;
+    for at in (0..good.len())
+        .step_by(stride)
+        .chain([good.len() - 1, good.len() - 5])
+    {
+        let mut bad = good.clone();
+        bad[at] ^= 1;
+        let path = variant("flipped.json", &bad);
+        let run = exec(&s, &path, &["--ring", "3"], &touch, &[]);
+        assert_eq!(run.code(), Some(126), "byte {at} flipped:\n{run}");
+        assert!(
+            !Path::new(&marker).exists(),
+            "byte {at} flipped: the command ran"
+        );
+    }
+    let future = text.replace("nonoc-artifact/v1", "nonoc-artifact/v2");
+    let future = variant("future.json", future.as_bytes());
+    refused(
+        &future,
+        &["--ring", "3"],
+        "unknown artifact format `nonoc-artifact/v2`",
+    );
+    refused(&variant("empty.json", b""), &["--ring", "3"], "malformed");
+    refused(
+        &variant("yaml.json", yaml.as_bytes()),
+        &["--ring", "3"],
+        "malformed",
+    );
+    // The selection.
+    refused(&art, &["--ring", "4"], "no ring 4");
+    refused(&art, &["--trust-score", "1001"], "outside 0..=1000");
+    refused(&art, &["--trust-score", "4294967295"], "outside 0..=1000");
+    let untiered = compile(&s, "untiered", &untiered_policy(&s));
+    refused(&untiered, &["--trust-score", "500"], "no trust tier");
+    // The untouched artifact loads: the refusals above are the changes'. (Applying a
+    // confined ring needs Landlock; only the load is checked here.)
+    if let Err(e) = nonoc_runtime::Artifact::load(&art) {
+        panic!("the untouched artifact is rejected: {e}");
+    }
+}
+
+/// `--var` values are checked: relative and non-normalized paths, and unbound variables,
+/// refuse with 126 whatever the environment says.
+fn bad_variables() {
+    let s = Scratch::new("bad-variables");
+    let marker = s.path("marker");
+    let touch = ["touch", marker.as_str()];
+    let art = compile(&s, "vars", &vars_policy(&s));
+    let refused = |opts: &[&str], env: &Env, reason: &str| {
+        exec(&s, &art, opts, &touch, env).expect_refused(reason);
+        assert!(!Path::new(&marker).exists(), "the command ran");
+    };
+    let good = s.dir("flag");
+    let dotdot = format!("data={}/../flag", s.root);
+    let dot = format!("data={}/./flag", s.root);
+    let trailing = format!("data={good}/");
+    for (var, why) in [
+        ("data=relative/dir", "not absolute"),
+        ("data=", "not absolute"),
+        ("data=~/dir", "not absolute"),
+        (dotdot.as_str(), "not normalized"),
+        (dot.as_str(), "not normalized"),
+        (trailing.as_str(), "not normalized"),
+        ("data=/a\u{7}b", "control character"),
+    ] {
+        refused(&["--ring", "1", "--var", var], &[], why);
+        // The flag wins over a good environment value, so it is the flag that is refused.
+        refused(
+            &["--ring", "1", "--var", var],
+            &[("NONOC_EXEC_DATA", good.as_str())],
+            why,
+        );
+    }
+    // A bad environment value refuses too.
+    refused(
+        &["--ring", "1"],
+        &[("NONOC_EXEC_DATA", "rel")],
+        "not absolute",
+    );
+    // `need` has an environment variable and no default.
+    refused(&["--ring", "2"], &[], "variable `need` is unbound");
+    refused(&["--ring", "2"], &[("NONOC_EXEC_NEED", "")], "not absolute");
+    let need = format!("need={good}/..");
+    refused(&["--ring", "2", "--var", &need], &[], "not normalized");
+    // A name the policy does not declare (a typo) is refused, not ignored.
+    let typo = format!("dta={good}");
+    refused(
+        &["--ring", "1", "--var", &typo],
+        &[],
+        "variable `dta` is not declared",
+    );
+    // The same variable twice is a usage error.
+    let once = format!("data={good}");
+    let run = exec(
+        &s,
+        &art,
+        &["--ring", "1", "--var", &once, "--var", &once],
+        &touch,
+        &[],
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("given twice"), "{run}");
+    assert!(!Path::new(&marker).exists(), "the command ran");
+}
+
+/// Ring 0 of agt-rings is unconfined: refused without `--allow-unconfined`, and with it the
+/// command runs with nothing applied.
+fn unconfined_ring() {
+    let agt = Agt::new("unconfined");
+    let marker = agt.s.path("marker");
+    let run = agt.exec(&["--ring", "0", "--report"], &["touch", &marker]);
+    run.expect_refused("ring 0 is unconfined");
+    assert!(run.stderr.contains("--allow-unconfined"), "{run}");
+    assert!(!Path::new(&marker).exists(), "the command ran:\n{run}");
+
+    let script = format!(
+        "cat {} {}; grep NoNewPrivs /proc/self/status; touch {marker}; exit 5",
+        agt.secret, agt.key
+    );
+    let opts = ["--ring", "0", "--allow-unconfined", "--report"];
+    let run = agt.exec(&opts, &["/bin/sh", "-c", &script]);
+    run.expect_code(5);
+    let ours = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let nnp = ours
+        .lines()
+        .find(|l| l.starts_with("NoNewPrivs"))
+        .unwrap_or("?");
+    assert_eq!(run.stdout, format!("secret\nkey\n{nnp}\n"), "{run}");
+    assert!(Path::new(&marker).exists(), "{run}");
+    let report = run.report();
+    assert_eq!(report["ring"], 0, "{run}");
+    assert_eq!(report["unconfined"], true, "{run}");
+    assert!(report.get("landlock").is_none(), "{run}");
+    assert_eq!(run.stderr.lines().count(), 1, "{run}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Landlock
+
+/// agt-rings: `--ring N` and every trust tier's boundary select the documented ring.
+fn agt_rings_selection() {
+    let agt = Agt::new("agt-selection");
+    for ring in [3, 2, 1] {
+        agt.check_ring(&["--ring", &ring.to_string()], ring);
+    }
+    for (score, ring) in [
+        (0, 3),
+        (299, 3),
+        (300, 3),
+        (499, 3),
+        (500, 2),
+        (699, 2),
+        (700, 2),
+        (899, 2),
+        (900, 1),
+        (1000, 1),
+    ] {
+        agt.check_ring(&["--trust-score", &score.to_string()], ring);
+    }
+}
+
+/// Three rings that each read one directory of their own (`rN`), selected by tiers at
+/// 0 → 3, 400 → 2, 800 → 1.
+fn tiers_policy(s: &Scratch) -> String {
+    let ring = |n: u32| {
+        format!(
+            "  {n}:\n    filesystem:\n      read: [{SYSTEM_READ}, \"{}\"]\n      execute: [{SYSTEM_EXEC}]\n",
+            s.path(&format!("r{n}"))
+        )
+    };
+    format!(
+        "apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata: {{ name: exec-tiers }}
+trust_tiers:
+  - {{ name: low, min_score: 0, ring: 3 }}
+  - {{ name: mid, min_score: 400, ring: 2 }}
+  - {{ name: high, min_score: 800, ring: 1 }}
+rings:
+{}{}{}",
+        ring(1),
+        ring(2),
+        ring(3)
+    )
+}
+
+/// One ring, no tiers.
+fn untiered_policy(s: &Scratch) -> String {
+    format!(
+        "apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata: {{ name: exec-untiered }}
+rings:
+  1:
+    filesystem: {{ read: [\"{}\"] }}
+",
+        s.path("r1")
+    )
+}
+
+fn own_tiers_selection() {
+    let s = Scratch::new("own-tiers");
+    let art = compile(&s, "tiers", &tiers_policy(&s));
+    let files: Vec<String> = (1..=3)
+        .map(|n| s.file(&format!("r{n}/id"), format!("ring {n}\n").as_bytes()))
+        .collect();
+    let cases = [
+        (vec!["--ring", "1"], 1),
+        (vec!["--ring", "2"], 2),
+        (vec!["--ring", "3"], 3),
+        (vec!["--trust-score", "0"], 3),
+        (vec!["--trust-score", "399"], 3),
+        (vec!["--trust-score", "400"], 2),
+        (vec!["--trust-score", "799"], 2),
+        (vec!["--trust-score", "800"], 1),
+        (vec!["--trust-score", "1000"], 1),
+    ];
+    for (opts, ring) in cases {
+        // The selected ring reads its own file, and no other ring's.
+        for (i, file) in files.iter().enumerate() {
+            let mine = i + 1 == ring;
+            let mut with_report = opts.clone();
+            with_report.push("--report");
+            let run = exec(&s, &art, &with_report, &["cat", file], &[]);
+            assert_eq!(run.report()["ring"], ring, "{opts:?}:\n{run}");
+            assert_eq!(run.allowed(), mine, "{opts:?} reading {file}:\n{run}");
+            if mine {
+                assert_eq!(run.stdout, format!("ring {ring}\n"), "{run}");
+            }
+        }
+    }
+}
+
+/// Ring 1 reads `${data}` (env `NONOC_EXEC_DATA`, default `ROOT/default`); ring 2 reads
+/// `${need}` (env `NONOC_EXEC_NEED`, no default).
+fn vars_policy(s: &Scratch) -> String {
+    format!(
+        "apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata: {{ name: exec-vars }}
+variables:
+  data: {{ env: NONOC_EXEC_DATA, default: {} }}
+  need: {{ env: NONOC_EXEC_NEED }}
+rings:
+  1:
+    filesystem:
+      read: [{SYSTEM_READ}, \"${{data}}\"]
+      execute: [{SYSTEM_EXEC}]
+  2:
+    filesystem:
+      read: [{SYSTEM_READ}, \"${{need}}\"]
+      execute: [{SYSTEM_EXEC}]
+",
+        s.path("default")
+    )
+}
+
+/// `--var` binds before the environment, which binds before the default; the report shows
+/// the value used, and exactly that directory is readable.
+fn variables_precedence() {
+    let s = Scratch::new("variables");
+    let art = compile(&s, "vars", &vars_policy(&s));
+    let dirs = ["flag", "env", "default"];
+    let files: Vec<String> = dirs
+        .iter()
+        .map(|d| s.file(&format!("{d}/f"), d.as_bytes()))
+        .collect();
+    let flag = format!("data={}", s.path("flag"));
+    let env_value = s.path("env");
+    let env = [("NONOC_EXEC_DATA", env_value.as_str())];
+    let cases: [(&[&str], &Env, &str); 4] = [
+        (&["--var", &flag], &env, "flag"),
+        (&["--var", &flag], &[], "flag"),
+        (&[], &env, "env"),
+        (&[], &[], "default"),
+    ];
+    for (vars, env, winner) in cases {
+        let opts: Vec<&str> = ["--ring", "1", "--report"]
+            .into_iter()
+            .chain(vars.iter().copied())
+            .collect();
+        for (dir, file) in dirs.iter().zip(&files) {
+            let run = exec(&s, &art, &opts, &["cat", file], env);
+            let what = format!("{vars:?} {env:?}: reading {file}");
+            assert_eq!(run.allowed(), dir == &winner, "{what}:\n{run}");
+            // Only the variables ring 1 uses are bound (`need` is unbound and unused).
+            let want = serde_json::json!([["data", s.path(winner)]]);
+            assert_eq!(run.report()["variables"], want, "{what}:\n{run}");
+        }
+    }
+    // With `need` bound, ring 2 applies and reads it.
+    let need = format!("need={}", s.path("env"));
+    let run = exec(
+        &s,
+        &art,
+        &["--ring", "2", "--var", &need],
+        &["cat", &files[1]],
+        &[],
+    );
+    assert!(run.allowed(), "{run}");
+    assert_eq!(run.stdout, "env", "{run}");
+}
+
+/// CMD's status (or death by signal) passes through; 127 when CMD does not exist; 126 when
+/// the ring does not let it execute.
+fn exit_status() {
+    let agt = Agt::new("exit-status");
+    // Ring 3 reads /usr and /lib and executes /usr/bin: enough for /bin/sh.
+    let ring3 = ["--ring", "3"];
+    for code in [0, 1, 7, 125, 126, 127, 255] {
+        let script = format!("exit {code}");
+        agt.exec(&ring3, &["/bin/sh", "-c", &script])
+            .expect_code(code);
+    }
+    let run = agt.exec(&ring3, &["/bin/sh", "-c", "kill -KILL $$"]);
+    assert_eq!(run.status.signal(), Some(9), "{run}");
+    // Arguments and stdout reach the command unchanged.
+    let run = agt.exec(
+        &ring3,
+        &[
+            "/bin/sh",
+            "-c",
+            "printf '%s|' \"$@\"",
+            "sh",
+            "a b",
+            "",
+            "-x",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(run.stdout, "a b||-x|", "{run}");
+    // Not found, by path and by PATH search.
+    for cmd in ["/nonexistent/command", "nonoc-no-such-command"] {
+        let run = agt.exec(&ring3, &[cmd]);
+        run.expect_code(127);
+        assert!(
+            run.stderr.contains("cannot run") && run.stderr.contains(cmd),
+            "{run}"
+        );
+    }
+    // A program outside the ring's execute paths: 126, where ring 1 (execute /) runs it.
+    let copy = agt.s.path("bin/true");
+    std::fs::create_dir_all(agt.s.path("bin")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy("/bin/true", &copy).unwrap_or_else(|e| panic!("copy /bin/true: {e}"));
+    let run = agt.exec(&ring3, &[&copy]);
+    run.expect_code(126);
+    assert!(run.stderr.contains("Permission denied"), "{run}");
+    agt.exec(&["--ring", "1"], &[&copy]).expect_code(0);
+}
+
+/// Inside the command (and its children): denied reads and writes fail with `Permission
+/// denied`, allowed writes land.
+fn confinement() {
+    let agt = Agt::new("confinement");
+    let ring2 = ["--ring", "2"];
+    // Allowed: write, create a directory, rename and remove inside the workspace.
+    let out = agt.s.path("ws/sub/out.txt");
+    let script = format!(
+        "mkdir {ws}/sub && echo data > {out}.tmp && mv {out}.tmp {out} && rm {notes} && cat {out}",
+        ws = agt.workspace,
+        notes = agt.notes
+    );
+    let run = agt.exec(&ring2, &["/bin/sh", "-c", &script]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "data\n", "{run}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), "data\n");
+    assert!(!Path::new(&agt.notes).exists(), "{run}");
+    // Denied: a read outside the ring, in a child of the shell, fails and the shell sees it.
+    let script = format!("cat {}; echo status=$?", agt.secret);
+    let run = agt.exec(&ring2, &["/bin/sh", "-c", &script]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "status=1\n", "{run}");
+    assert!(run.stderr.contains("Permission denied"), "{run}");
+    // Denied: the SSH key inside HOME, a new file outside the workspace, a listing. (Not
+    // `touch` of an existing file: it falls back to utimensat, which Landlock does not
+    // cover; docs/backends/landlock.md lists `utime` among what it leaves alone.)
+    let outside = agt.s.fresh("outside");
+    for cmd in [["cat", agt.key.as_str()], ["touch", outside.as_str()]] {
+        let run = agt.exec(&ring2, &cmd);
+        assert!(!run.allowed(), "{run}");
+    }
+    assert!(!Path::new(&outside).exists());
+    let run = agt.exec(&ring2, &["ls", &agt.s.root]);
+    assert!(run.code().is_some_and(|c| c != 0), "{run}");
+    assert!(run.stderr.contains("Permission denied"), "{run}");
+    let run = agt.exec(
+        &ring2,
+        &["/bin/sh", "-c", &format!("echo x >> {}", agt.secret)],
+    );
+    assert_ne!(run.code(), Some(0), "{run}");
+    assert!(run.stderr.contains("Permission denied"), "{run}");
+    assert_eq!(
+        std::fs::read_to_string(&agt.secret).unwrap_or_default(),
+        "secret\n"
+    );
+    // Ring 3 cannot write the workspace, not even truncate an existing file.
+    let kept = agt.s.file("ws/kept.txt", b"kept\n");
+    let run = agt.exec(&["--ring", "3"], &["/bin/sh", "-c", &format!(": > {kept}")]);
+    assert_ne!(run.code(), Some(0), "{run}");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap_or_default(), "kept\n");
+    // No descriptor of the runtime's (rule paths, the ruleset) reaches the command: it has
+    // the same ones as a plain child of this process. Ring 1 reads /proc.
+    let run = agt.exec(&["--ring", "1"], &["ls", "/proc/self/fd"]);
+    run.expect_code(0);
+    let plain = Command::new("ls")
+        .arg("/proc/self/fd")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("ls: {e}"));
+    assert_eq!(run.stdout, String::from_utf8_lossy(&plain.stdout), "{run}");
+}
+
+/// `--allow-unconfined` is an opt-in for unconfined rings, not a way out of a confined one.
+fn opt_in_on_confined() {
+    let agt = Agt::new("opt-in");
+    let opts = ["--ring", "3", "--allow-unconfined", "--report"];
+    let run = agt.exec(&opts, &["cat", &agt.secret]);
+    assert!(!run.allowed(), "{run}");
+    assert_eq!(run.report()["unconfined"], false, "{run}");
+    assert!(!agt.can_create(&["--ring", "3", "--allow-unconfined"], "ws/new"));
+}
+
+/// `--report`: one JSON line on stderr before the command's own output.
+fn report() {
+    let agt = Agt::new("report");
+    let abi = nonoc_runtime::landlock_abi();
+    let run = agt.exec(
+        &["--trust-score", "750", "--report"],
+        &["/bin/sh", "-c", "echo out; echo err >&2"],
+    );
+    run.expect_code(0);
+    assert_eq!(run.stdout, "out\n", "{run}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{run}");
+    assert_eq!(lines[1], "err", "{run}");
+    let report = run.report();
+    assert_eq!(report["ring"], 2, "{run}");
+    assert_eq!(report["unconfined"], false, "{run}");
+    let ll = &report["landlock"];
+    assert_eq!(ll["abi"], abi, "{run}");
+    assert!(ll["rules"].as_u64().is_some_and(|n| n > 0), "{run}");
+    // Ring 2 asks for TCP ports (ABI 4) and scopes (ABI 6); nothing is dropped from ABI 6 on.
+    let dropped = ll["dropped"].as_array().map_or(0, Vec::len);
+    if abi >= 6 {
+        assert_eq!(dropped, 0, "{run}");
+    } else {
+        assert!(dropped > 0, "{run}");
+    }
+    assert_eq!(ll["tcp_ports_enforced"], abi >= 4, "{run}");
+    let want = serde_json::json!([["home", agt.s.path("home")], ["workspace", agt.workspace]]);
+    assert_eq!(report["variables"], want, "{run}");
+    // Without `--report`, stderr is the command's alone.
+    let run = agt.exec(&["--ring", "2"], &["/bin/sh", "-c", "echo err >&2"]);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "err\n", "{run}");
+}
+
+/// TCP connect: allowed to a listed port, EACCES to a listening port not in the list (and
+/// in a ring whose network is blocked), while the same connect works outside the sandbox.
+fn tcp_connect() {
+    let listen =
+        || std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let (listed, other) = (listen(), listen());
+    let port = |l: &std::net::TcpListener| {
+        l.local_addr()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .port()
+            .to_string()
+    };
+    let (listed, other) = (port(&listed), port(&other));
+    let s = Scratch::new("tcp");
+    let yaml = format!(
+        "apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata: {{ name: exec-tcp }}
+rings:
+  1:
+    filesystem: {{ read: [{SYSTEM_READ}], execute: [{SYSTEM_EXEC}] }}
+    network: {{ mode: restricted, connect_tcp: [{listed}] }}
+"
+    );
+    let art = compile(&s, "tcp", &yaml);
+    let connect = |p: &str| format!("exec 3<>/dev/tcp/127.0.0.1/{p} && echo connected");
+    let bash = |opts: &[&str], p: &str| {
+        let script = connect(p);
+        exec(&s, &art, opts, &["/bin/bash", "-c", &script], &[])
+    };
+    let run = bash(&["--ring", "1"], &listed);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "connected\n", "{run}");
+    let run = bash(&["--ring", "1"], &other);
+    run.expect_code(1);
+    assert!(run.stderr.contains("Permission denied"), "{run}");
+    // The control: unsandboxed, the same connect succeeds.
+    let direct = Command::new("/bin/bash")
+        .args(["-c", &connect(&other)])
+        .output()
+        .unwrap_or_else(|e| panic!("bash: {e}"));
+    assert!(direct.status.success(), "{direct:?}");
+    // agt-rings ring 3 blocks the network: even the port exec-tcp lists is refused.
+    let agt = Agt::new("tcp-agt");
+    let script = connect(&listed);
+    let run = agt.exec(&["--ring", "3"], &["/bin/bash", "-c", &script]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("Permission denied"), "{run}");
+}
+
+/// A `HOME` bound through a symlink (`/home` -> `var/home` on some systems) must not open a
+/// way around the global `${home}/.ssh` deny: neither through the link nor through the real
+/// directory. Ring 1 reads `/`, so the deny is enforced by a carve-out.
+fn deny_through_symlinked_home() {
+    let agt = Agt::new("symlinked-home");
+    let real_key = agt.s.file("realhome/.ssh/id_ed25519", b"key\n");
+    let link = agt.s.path("homelink");
+    std::os::unix::fs::symlink(agt.s.path("realhome"), &link).unwrap();
+    let via_link = format!("{link}/.ssh/id_ed25519");
+    let home = format!("home={link}");
+    for path in [via_link.as_str(), real_key.as_str()] {
+        let run = agt.exec(&["--ring", "1", "--var", &home], &["cat", path]);
+        assert!(
+            !run.allowed(),
+            "ring 1 read {path} with HOME through a link: {run}"
+        );
+        assert!(run.stderr.contains("Permission denied"), "{run}");
+    }
+    // The rest of the real home stays readable, as ring 1 reads `/`.
+    let notes = agt.s.file("realhome/notes.txt", b"notes\n");
+    let run = agt.exec(&["--ring", "1", "--var", &home], &["cat", &notes]);
+    assert!(run.allowed(), "{run}");
+}
