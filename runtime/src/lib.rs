@@ -18,6 +18,7 @@ use artifact::Target;
 /// Landlock restriction leaves the process unconfined: the caller decides what to do
 /// (`nonoc exec` refuses to run the command).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     Io(String),
     Malformed(String),

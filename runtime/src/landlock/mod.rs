@@ -12,7 +12,7 @@ use landlock::{
 };
 
 pub use glob::{component_matches, glob_covers, glob_matches};
-pub use tree::{Bound, BoundRule, Fs, Grant, Kind, MAX_ENTRIES, Placement, place, within};
+pub use tree::{Bound, BoundRule, Fs, Grant, Kind, Link, MAX_ENTRIES, Placement, place, within};
 
 use crate::Error;
 use crate::artifact::{Compatibility, Effect, LandlockPlan, Right, ScopeName, Target};
@@ -60,28 +60,11 @@ impl Fs for RealFs {
         std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
     }
 
-    fn real_path(&self, path: &str) -> String {
-        // The longest existing ancestor, resolved, then the components that do not exist.
-        let mut existing = std::path::Path::new(path);
-        let mut rest: Vec<String> = Vec::new();
-        loop {
-            if let Ok(real) = std::fs::canonicalize(existing) {
-                let mut real = real.to_string_lossy().into_owned();
-                for name in rest.iter().rev() {
-                    if !real.ends_with('/') {
-                        real.push('/');
-                    }
-                    real.push_str(name);
-                }
-                return real;
-            }
-            match (existing.parent(), existing.file_name()) {
-                (Some(parent), Some(name)) => {
-                    rest.push(name.to_string_lossy().into_owned());
-                    existing = parent;
-                }
-                _ => return path.to_owned(),
-            }
+    fn read_link(&self, path: &str) -> Link {
+        match std::fs::read_link(path) {
+            Ok(target) => Link::To(target.to_string_lossy().into_owned()),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Link::NotLink,
+            Err(_) => Link::Missing,
         }
     }
 }

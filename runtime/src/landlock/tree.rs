@@ -42,7 +42,25 @@ pub trait Fs {
     fn real_path(&self, path: &str) -> String {
         path.to_owned()
     }
+    /// What `readlink` says of a path: a link and its target, not a link, or nothing there.
+    fn read_link(&self, path: &str) -> Link {
+        match self.kind(path) {
+            Kind::Missing => Link::Missing,
+            _ => Link::NotLink,
+        }
+    }
 }
+
+/// The answer of `readlink`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    To(String),
+    NotLink,
+    Missing,
+}
+
+/// Most symbolic links followed while resolving one path (the kernel's limit).
+const MAX_LINKS: usize = 40;
 
 /// A bound target: a concrete path, or a glob with its root bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +159,7 @@ struct Cached<'a, F: Fs> {
     inner: &'a F,
     kinds: RefCell<HashMap<String, Kind>>,
     links: RefCell<HashMap<String, bool>>,
+    read_links: RefCell<HashMap<String, Link>>,
 }
 
 impl<F: Fs> Fs for Cached<'_, F> {
@@ -167,8 +186,72 @@ impl<F: Fs> Fs for Cached<'_, F> {
     }
 
     fn real_path(&self, path: &str) -> String {
-        self.inner.real_path(path)
+        resolve(self, path)
     }
+
+    fn read_link(&self, path: &str) -> Link {
+        if let Some(link) = self.read_links.borrow().get(path) {
+            return link.clone();
+        }
+        let link = self.inner.read_link(path);
+        self.read_links
+            .borrow_mut()
+            .insert(path.to_owned(), link.clone());
+        link
+    }
+}
+
+/// Resolves every symbolic link of an absolute path, component by component (as the
+/// kernel does), with one `readlink` per distinct prefix thanks to the cache. For a path
+/// that does not exist: the longest existing ancestor resolved, the rest appended. A loop
+/// of links leaves the rest unresolved, as the kernel would refuse the path anyway.
+fn resolve<F: Fs>(fs: &F, path: &str) -> String {
+    let mut queue: Vec<String> = path
+        .split('/')
+        .rev()
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let mut current = String::from("/");
+    let mut links = 0;
+    while let Some(name) = queue.pop() {
+        match name.as_str() {
+            "." => continue,
+            ".." => {
+                current = match current.rfind('/') {
+                    Some(0) | None => "/".to_owned(),
+                    Some(i) => current[..i].to_owned(),
+                };
+                continue;
+            }
+            _ => {}
+        }
+        let candidate = join(&current, &name);
+        match fs.read_link(&candidate) {
+            Link::NotLink => current = candidate,
+            Link::To(target) if links < MAX_LINKS => {
+                links += 1;
+                if target.starts_with('/') {
+                    current = "/".to_owned();
+                }
+                queue.extend(
+                    target
+                        .split('/')
+                        .rev()
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+            Link::To(_) | Link::Missing => {
+                let mut out = candidate;
+                while let Some(rest) = queue.pop() {
+                    out = join(&out, &rest);
+                }
+                return out;
+            }
+        }
+    }
+    current
 }
 
 /// The rules with every concrete path (and glob root) resolved to where it really is: a deny
@@ -204,6 +287,7 @@ pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
         inner: fs,
         kinds: RefCell::new(HashMap::new()),
         links: RefCell::new(HashMap::new()),
+        read_links: RefCell::new(HashMap::new()),
     };
     place_cached(&resolved(rules, &cached), &cached)
 }
@@ -708,6 +792,47 @@ mod tests {
             p.grants
         );
         assert!(p.grants.iter().all(|g| !g.follow || g.path == "/home"));
+    }
+
+    /// A filesystem with symbolic links, for path resolution.
+    struct Links(BTreeMap<String, Link>);
+
+    impl Fs for Links {
+        fn kind(&self, _: &str) -> Kind {
+            Kind::Dir
+        }
+        fn entries(&self, _: &str) -> std::io::Result<Vec<(String, Kind)>> {
+            Ok(Vec::new())
+        }
+        fn is_symlink(&self, path: &str) -> bool {
+            matches!(self.0.get(path), Some(Link::To(_)))
+        }
+        fn read_link(&self, path: &str) -> Link {
+            self.0.get(path).cloned().unwrap_or(Link::NotLink)
+        }
+    }
+
+    #[test]
+    fn resolution_follows_links_component_by_component() {
+        let fs = Links(
+            [
+                ("/home", Link::To("var/home".into())),
+                ("/var/home/u", Link::NotLink),
+                ("/etc/alt", Link::To("../opt/./real".into())),
+                ("/loop", Link::To("/loop".into())),
+                ("/gone", Link::Missing),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        );
+        assert_eq!(resolve(&fs, "/home/u/.ssh"), "/var/home/u/.ssh");
+        assert_eq!(resolve(&fs, "/etc/alt/x"), "/opt/real/x");
+        assert_eq!(resolve(&fs, "/gone/a/b"), "/gone/a/b");
+        assert_eq!(resolve(&fs, "/"), "/");
+        assert_eq!(resolve(&fs, "/usr/bin"), "/usr/bin");
+        // A loop stops following and keeps the rest as written.
+        assert!(resolve(&fs, "/loop/x").ends_with("/x"));
     }
 
     #[test]

@@ -116,9 +116,11 @@ fn kind(e: &Error) -> &'static str {
         Error::UnconfinedRefused(_) => "unconfined_refused",
         Error::MultiThreaded(_) => "multi_threaded",
         Error::Unbound(_) => "unbound",
+        Error::UndeclaredVariable(_) => "undeclared_variable",
         Error::BadValue { .. } => "bad_value",
         Error::Unsupported { .. } => "unsupported",
         Error::Apply(_) => "apply",
+        _ => "other",
     }
 }
 
