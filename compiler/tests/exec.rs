@@ -1011,7 +1011,8 @@ fn deny_through_symlinked_home() {
     let agt = Agt::new("symlinked-home");
     let real_key = agt.s.file("realhome/.ssh/id_ed25519", b"key\n");
     let link = agt.s.path("homelink");
-    std::os::unix::fs::symlink(agt.s.path("realhome"), &link).unwrap();
+    std::os::unix::fs::symlink(agt.s.path("realhome"), &link)
+        .unwrap_or_else(|e| panic!("cannot create the link: {e}"));
     let via_link = format!("{link}/.ssh/id_ed25519");
     let home = format!("home={link}");
     for path in [via_link.as_str(), real_key.as_str()] {
