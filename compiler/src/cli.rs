@@ -50,6 +50,9 @@ pub enum Command {
         /// Only this target system (default: all).
         #[arg(long, value_enum)]
         target: Option<Target>,
+        /// The arch of `--emit bpf|bpf-asm` (`x86_64`, `aarch64`; default: this machine's).
+        #[arg(long)]
+        arch: Option<String>,
         /// Write here (atomically) instead of stdout.
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
@@ -142,6 +145,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             emit,
             ring,
             target,
+            arch,
             output,
             deny_warnings,
         } => {
@@ -149,6 +153,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
                 emit: emit.unwrap_or(Emit::Artifact),
                 ring,
                 target,
+                arch,
                 output: output.as_deref(),
                 deny_warnings,
             };
@@ -328,11 +333,12 @@ pub fn check(
 }
 
 /// What `nonoc compile` is asked for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CompileRequest<'a> {
     pub emit: Emit,
     pub ring: Option<u8>,
     pub target: Option<Target>,
+    pub arch: Option<String>,
     pub output: Option<&'a Path>,
     pub deny_warnings: bool,
 }
@@ -352,9 +358,7 @@ pub fn compile(
     err: &mut dyn Write,
 ) -> u8 {
     let emit = request.emit;
-    if matches!(emit, Emit::Bpf | Emit::BpfAsm | Emit::Sbpl)
-        || request.target == Some(Target::Macos)
-    {
+    if emit == Emit::Sbpl || request.target == Some(Target::Macos) {
         let what = if request.target == Some(Target::Macos) {
             "`--target macos`".to_owned()
         } else {
@@ -362,14 +366,22 @@ pub fn compile(
         };
         let _ = writeln!(
             err,
-            "error: {what} is not available yet: this build has the Landlock backend only"
+            "error: {what} is not available yet: this build has the Linux backends only"
         );
         return EXIT_USAGE;
     }
-    if emit == Emit::Landlock && request.ring.is_none() {
-        let _ = writeln!(err, "error: `--emit landlock` needs `--ring N`");
+    if matches!(emit, Emit::Landlock | Emit::Bpf | Emit::BpfAsm) && request.ring.is_none() {
+        let _ = writeln!(err, "error: `--emit {}` needs `--ring N`", emit_name(emit));
         return EXIT_USAGE;
     }
+    let arch = match request.arch.as_deref().map(crate::data::Arch::from_name) {
+        None => crate::data::Arch::host(),
+        Some(Some(arch)) => arch,
+        Some(None) => {
+            let _ = writeln!(err, "error: unknown arch; use `x86_64` or `aarch64`");
+            return EXIT_USAGE;
+        }
+    };
     let Some(mut analysis) = load(policy, err) else {
         return EXIT_USAGE;
     };
@@ -413,15 +425,27 @@ pub fn compile(
                 }
             }
         }
-        Emit::Artifact | Emit::Bpf | Emit::BpfAsm | Emit::Sbpl => {
-            match crate::artifact::build(ir, &analysis.bytes) {
-                Ok((_, bytes)) => bytes,
+        Emit::Bpf | Emit::BpfAsm => {
+            let Some((level, ring)) = request.ring.and_then(|l| ir.rings.get(&l).map(|r| (l, r)))
+            else {
+                return EXIT_USAGE;
+            };
+            match crate::backend::seccomp::lower(ring, arch) {
+                Ok(program) if emit == Emit::Bpf => crate::backend::seccomp::to_bytes(&program),
+                Ok(program) => crate::backend::seccomp::disassemble(&program).into_bytes(),
                 Err(e) => {
-                    let _ = writeln!(err, "error: {e}");
+                    let _ = writeln!(err, "error: ring {level}: {e}");
                     return EXIT_FAILED;
                 }
             }
         }
+        Emit::Artifact | Emit::Sbpl => match crate::artifact::build(ir, &analysis.bytes) {
+            Ok((_, bytes)) => bytes,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return EXIT_FAILED;
+            }
+        },
     };
     match request.output {
         None => {

@@ -1,3 +1,4 @@
 //! Stage 5: backends. Each lowers an IR ring to what its kernel interface takes.
 
 pub mod landlock;
+pub mod seccomp;

@@ -127,6 +127,15 @@ impl Arch {
     }
 
     /// The architecture named `s` (exactly as [`Arch::name`] spells it).
+    /// The arch this build runs on (x86_64 for anything that is not aarch64).
+    pub fn host() -> Arch {
+        if cfg!(target_arch = "aarch64") {
+            Arch::Aarch64
+        } else {
+            Arch::X86_64
+        }
+    }
+
     pub fn from_name(s: &str) -> Option<Arch> {
         Arch::ALL.into_iter().find(|arch| arch.name() == s)
     }
