@@ -1,91 +1,11 @@
 //! Filesystem access rights and sets of them.
 
-use std::fmt;
-
 use serde::{Serialize, Serializer};
 
-/// One filesystem access right of the policy language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Access {
-    ReadFile,
-    ReadDir,
-    WriteFile,
-    Truncate,
-    MakeReg,
-    MakeDir,
-    MakeSym,
-    MakeSock,
-    MakeFifo,
-    MakeChar,
-    MakeBlock,
-    RemoveFile,
-    RemoveDir,
-    Refer,
-    IoctlDev,
-    Execute,
-}
-
-impl Access {
-    pub const ALL: [Access; 16] = [
-        Access::ReadFile,
-        Access::ReadDir,
-        Access::WriteFile,
-        Access::Truncate,
-        Access::MakeReg,
-        Access::MakeDir,
-        Access::MakeSym,
-        Access::MakeSock,
-        Access::MakeFifo,
-        Access::MakeChar,
-        Access::MakeBlock,
-        Access::RemoveFile,
-        Access::RemoveDir,
-        Access::Refer,
-        Access::IoctlDev,
-        Access::Execute,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Access::ReadFile => "read_file",
-            Access::ReadDir => "read_dir",
-            Access::WriteFile => "write_file",
-            Access::Truncate => "truncate",
-            Access::MakeReg => "make_reg",
-            Access::MakeDir => "make_dir",
-            Access::MakeSym => "make_sym",
-            Access::MakeSock => "make_sock",
-            Access::MakeFifo => "make_fifo",
-            Access::MakeChar => "make_char",
-            Access::MakeBlock => "make_block",
-            Access::RemoveFile => "remove_file",
-            Access::RemoveDir => "remove_dir",
-            Access::Refer => "refer",
-            Access::IoctlDev => "ioctl_dev",
-            Access::Execute => "execute",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Access> {
-        Access::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    const fn bit(self) -> u16 {
-        1 << self as u16
-    }
-}
-
-impl Serialize for Access {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-impl fmt::Display for Access {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// One filesystem access right of the policy language. The type is the artifact's
+/// [`Right`](nonoc_runtime::artifact::Right): one list of rights, in one order, for the
+/// compiler and the runtime.
+pub use nonoc_runtime::artifact::Right as Access;
 
 /// A set of access rights. Serializes as a sorted list of names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

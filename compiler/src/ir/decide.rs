@@ -336,9 +336,14 @@ fn decide_syscall(ring: &Ring, name: &str, args: &[u64]) -> Decision {
     // action is kept (clone3's ENOSYS must survive `default: deny`).
     let strictest = matching
         .iter()
-        .max_by_key(|r| (severity(r.action), std::cmp::Reverse(r.origin.clone())))
+        .max_by_key(|r| {
+            (
+                SyscallAction::strictness(r.action),
+                std::cmp::Reverse(r.origin.clone()),
+            )
+        })
         .map(|r| r.action)
-        .filter(|a| severity(*a) >= severity(fallback));
+        .filter(|a| SyscallAction::strictness(*a) >= SyscallAction::strictness(fallback));
     let action = strictest.unwrap_or(fallback);
     // `log` is an audit action: the kernel logs the call and lets it run.
     let verdict = verdict(matches!(action, SyscallAction::Allow | SyscallAction::Log));
@@ -368,17 +373,6 @@ fn decide_syscall(ring: &Ring, name: &str, args: &[u64]) -> Decision {
         verdict,
         because,
         action: Some(action),
-    }
-}
-
-/// Which action wins when several rules match one call: the strictest.
-fn severity(action: SyscallAction) -> u8 {
-    match action {
-        SyscallAction::Allow => 0,
-        SyscallAction::Log => 1,
-        SyscallAction::Errno(_) => 2,
-        SyscallAction::Trap => 3,
-        SyscallAction::KillProcess => 4,
     }
 }
 

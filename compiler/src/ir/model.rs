@@ -183,6 +183,19 @@ pub enum SyscallAction {
     Trap,
 }
 
+impl SyscallAction {
+    /// Which action wins when several rules match one call: the higher, the stricter.
+    pub fn strictness(self) -> u8 {
+        match self {
+            SyscallAction::Allow => 0,
+            SyscallAction::Log => 1,
+            SyscallAction::Errno(_) => 2,
+            SyscallAction::Trap => 3,
+            SyscallAction::KillProcess => 4,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Syscalls {
     /// Action for syscalls no rule names.

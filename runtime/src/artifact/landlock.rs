@@ -176,6 +176,17 @@ impl Right {
     pub const fn bit(self) -> u16 {
         1 << self as u16
     }
+
+    /// The right named `name` (`read_file`, ...); groups are not rights.
+    pub fn from_name(name: &str) -> Option<Right> {
+        Right::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+impl std::fmt::Display for Right {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A set of rights (bits in [`Right`] order). In JSON a list of names, whole groups written

@@ -13,18 +13,13 @@ use nonoc_runtime::artifact::{
     Effect as PlanEffect, LandlockPlan, NetRules, PathRule, Right, Rights, ScopeName, Target,
 };
 
-use crate::ir::{Access, AccessSet, Effect, FsTarget, Platform, Ring};
+use crate::ir::{AccessSet, Effect, FsTarget, Platform, Ring};
 use crate::syntax::{NetworkMode, SignalScope};
 
 pub use glob::parse as parse_glob;
 
-/// The runtime's name for a policy right (the two enums share their order).
-pub fn right(access: Access) -> Right {
-    Right::ALL[access as usize]
-}
-
 fn rights(set: AccessSet) -> Rights {
-    Rights(set.iter().map(right).fold(0, |m, r| m | r.bit()))
+    Rights(set.iter().fold(0, |m, r| m | r.bit()))
 }
 
 fn target(t: &FsTarget) -> Result<Target, String> {

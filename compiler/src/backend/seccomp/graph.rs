@@ -265,17 +265,6 @@ fn condition(g: &mut Graph, c: &ArgCondition, kind: ArgKind, t: NodeId, f: NodeI
     }
 }
 
-/// Which action wins when several rules match one call (as `decide` ranks them).
-pub(super) fn severity(action: SyscallAction) -> u8 {
-    match action {
-        SyscallAction::Allow => 0,
-        SyscallAction::Log => 1,
-        SyscallAction::Errno(_) => 2,
-        SyscallAction::Trap => 3,
-        SyscallAction::KillProcess => 4,
-    }
-}
-
 /// What a syscall gets when no deny rule matches.
 fn fallback(ring: &Ring, name: Option<&str>) -> SyscallAction {
     let s = &ring.syscalls;
@@ -296,11 +285,14 @@ fn leaf(g: &mut Graph, ring: &Ring, syscall: &Syscall) -> NodeId {
         .deny
         .iter()
         .enumerate()
-        .filter(|(_, r)| r.name == syscall.name && severity(r.action) >= severity(fallback))
+        .filter(|(_, r)| {
+            r.name == syscall.name
+                && SyscallAction::strictness(r.action) >= SyscallAction::strictness(fallback)
+        })
         .collect();
     rules.sort_by(|(ia, a), (ib, b)| {
-        severity(b.action)
-            .cmp(&severity(a.action))
+        SyscallAction::strictness(b.action)
+            .cmp(&SyscallAction::strictness(a.action))
             .then_with(|| a.origin.cmp(&b.origin))
             .then_with(|| ib.cmp(ia))
     });

@@ -2,7 +2,6 @@
 //! edge values, jump trampolines, the length limit, and the interpreter's checks. The
 //! policy-wide proof against `decide` is in `tests/tests/seccomp.rs`.
 
-use super::graph::severity;
 use super::*;
 use crate::ir::{ArgCondition, ArgOp, Origin, Ring, SyscallRule};
 
@@ -162,7 +161,7 @@ fn strictest_matching_rule_wins_and_ties_go_to_the_earliest_origin() {
     assert_eq!(ret(1), SECCOMP_RET_ERRNO | 13);
     assert_eq!(ret(2), SECCOMP_RET_KILL_PROCESS);
     assert_eq!(ret(3), SECCOMP_RET_TRAP);
-    assert!(severity(SyscallAction::Trap) > severity(SyscallAction::Errno(1)));
+    assert!(SyscallAction::Trap.strictness() > SyscallAction::Errno(1).strictness());
 }
 
 #[test]
