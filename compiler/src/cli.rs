@@ -104,6 +104,8 @@ pub enum Command {
 pub enum Format {
     Human,
     Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -278,6 +280,7 @@ pub fn check(
 ) -> u8 {
     let mut worst = EXIT_OK;
     let mut json = Vec::new();
+    let mut analyses = Vec::new();
     for path in policies {
         let Some(mut analysis) = load(path, err) else {
             worst = worst.max(EXIT_USAGE);
@@ -320,14 +323,25 @@ pub fn check(
                     help: d.help.clone(),
                 }
             })),
+            Format::Sarif => {}
         }
         if errors > 0 {
             worst = worst.max(EXIT_FAILED);
         }
+        if format == Format::Sarif {
+            analyses.push(analysis);
+        }
     }
-    if format == Format::Json {
-        let _ = serde_json::to_writer_pretty(&mut *out, &json);
-        let _ = writeln!(out);
+    match format {
+        Format::Json => {
+            let _ = serde_json::to_writer_pretty(&mut *out, &json);
+            let _ = writeln!(out);
+        }
+        Format::Sarif => {
+            let _ = serde_json::to_writer_pretty(&mut *out, &crate::sarif::log(&analyses));
+            let _ = writeln!(out);
+        }
+        Format::Human => {}
     }
     worst
 }

@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod exec;
 pub mod ir;
 pub mod resolve;
+pub mod sarif;
 pub mod schema;
 pub mod source;
 pub mod syntax;
