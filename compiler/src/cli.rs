@@ -92,6 +92,13 @@ pub enum Command {
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
     },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
     /// Print the JSON Schema of the policy language.
     Schema {
         /// The artifact's schema instead.
@@ -201,6 +208,12 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             }
         },
         Command::Schema { artifact } => schema(artifact, &mut out, &mut err),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "nonoc", &mut out);
+            EXIT_OK
+        }
+        Command::Man => man(&mut out, &mut err),
     };
     let _ = out.flush();
     code
@@ -498,6 +511,18 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// `nonoc man`: the man page, generated from the clap definition.
+pub fn man(out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let command = <Cli as clap::CommandFactory>::command();
+    match clap_mangen::Man::new(command).render(out) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            let _ = writeln!(err, "error: cannot write the man page: {e}");
+            EXIT_USAGE
+        }
+    }
 }
 
 /// `nonoc schema`.

@@ -645,3 +645,23 @@ fn schema_prints_the_policy_schema() {
     let schema = run.json();
     assert_eq!(schema["title"], "nonoc ring policy (v1)");
 }
+
+#[test]
+fn completions_and_man_page_are_generated_from_the_cli() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let run = nonoc_at_root(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        for word in ["check", "compile", "exec", "doctor", "schema"] {
+            assert!(
+                run.stdout.contains(word),
+                "{shell} completions lack `{word}`"
+            );
+        }
+    }
+    let run = nonoc_at_root(&["completions", "nosuchshell"]);
+    assert_eq!(run.code, 2);
+    let run = nonoc_at_root(&["man"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains(".TH nonoc 1"), "{}", run.stdout);
+    assert!(run.stdout.contains("exec"));
+}
