@@ -158,7 +158,7 @@ fn invalid_fixtures_make_check_exit_1_without_panicking() {
     let mut failures = Vec::new();
     for path in fixtures("invalid") {
         let name = file_name(&path);
-        for format in [Format::Human, Format::Json] {
+        for format in [Format::Human, Format::Json, Format::Sarif] {
             let run = std::panic::catch_unwind(|| {
                 let (mut out, mut err) = (Vec::new(), Vec::new());
                 let code = nonoc::cli::check(
@@ -195,6 +195,13 @@ fn invalid_fixtures_make_check_exit_1_without_panicking() {
                         .count();
                     if errors == 0 {
                         failures.push(format!("{name}: no error in the JSON output"));
+                    }
+                }
+                Format::Sarif => {
+                    let log: serde_json::Value = serde_json::from_slice(&out).unwrap();
+                    let results = log["runs"][0]["results"].as_array().unwrap();
+                    if !results.iter().any(|r| r["level"] == "error") {
+                        failures.push(format!("{name}: no error result in the SARIF log"));
                     }
                 }
             }
