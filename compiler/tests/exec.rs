@@ -170,6 +170,19 @@ fn run_tests(tests: &[Test]) -> ExitCode {
 // ---------------------------------------------------------------------------------------
 // Helpers
 
+/// A base directory outside the temp directory: `CARGO_TARGET_TMPDIR`, unless the checkout
+/// itself lies under `/tmp` (CI may clone anywhere), then `/var/tmp/nonoc-tests`.
+fn outside_tmp() -> std::path::PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let real = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+    let tmp = std::fs::canonicalize(std::env::temp_dir()).unwrap_or_else(|_| "/tmp".into());
+    if real.starts_with(&tmp) || real.starts_with("/tmp") {
+        Path::new("/var/tmp/nonoc-tests").to_path_buf()
+    } else {
+        target.to_path_buf()
+    }
+}
+
 /// A directory of its own for one test, outside `/tmp`; paths are UTF-8 strings, as
 /// policies and `--var` take them.
 struct Scratch {
@@ -178,9 +191,7 @@ struct Scratch {
 
 impl Scratch {
     fn new(test: &str) -> Scratch {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("exec")
-            .join(test);
+        let dir = outside_tmp().join("exec").join(test);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         // The kernel resolves links; policies and `--var` see the paths as written.

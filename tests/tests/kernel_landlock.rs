@@ -23,7 +23,17 @@ const PROBE: &str = env!("CARGO_BIN_EXE_nonoc-probe");
 
 /// A directory outside the system's temp directory (`target/tmp`).
 fn outside_tmp() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    // CI may clone anywhere, /tmp included: then fall back to /var/tmp.
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let real = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
+    let tmp = std::fs::canonicalize(std::env::temp_dir()).unwrap_or_else(|_| "/tmp".into());
+    if real.starts_with(&tmp) || real.starts_with("/tmp") {
+        let base = PathBuf::from("/var/tmp/nonoc-tests");
+        std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+        base
+    } else {
+        target
+    }
 }
 
 fn main() -> ExitCode {
