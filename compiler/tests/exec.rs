@@ -61,6 +61,17 @@ fn main() -> ExitCode {
             1,
             deny_through_symlinked_home,
         ),
+        Test::new(
+            "a_planted_except_link_does_not_lift_a_deny",
+            1,
+            except_link_planted,
+        ),
+        Test::new("a_denied_link_cannot_be_replaced", 1, denied_link_kept),
+        Test::new(
+            "a_deny_glob_match_that_is_a_link_denies_its_target",
+            1,
+            glob_match_link,
+        ),
         Test {
             needs_program: Some("/bin/bash"),
             ..Test::new("tcp_connect_outside_the_list_is_eacces", 4, tcp_connect)
@@ -1038,4 +1049,83 @@ fn deny_through_symlinked_home() {
     let notes = agt.s.file("realhome/notes.txt", b"notes\n");
     let run = agt.exec(&["--ring", "1", "--var", &home], &["cat", &notes]);
     assert!(run.allowed(), "{run}");
+}
+
+/// A policy of one ring with system paths, `extra` filesystem lines and global denies.
+fn link_policy(ws: &str, denies: &str, filesystem: &str) -> String {
+    format!(
+        "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: {{ name: links }}\n\
+         variables:\n  workspace: {{ default: \"{ws}\" }}\ndeny:\n{denies}\n\
+         rings:\n  1:\n    filesystem:\n      read: [{SYSTEM_READ}, \"${{workspace}}\"]\n      \
+         execute: [{SYSTEM_EXEC}]\n{filesystem}\n    process: {{ fork: true, signals: sandbox }}\n"
+    )
+}
+
+/// An exception is placed by its name under the deny: replacing it with a link between two
+/// runs must not lift the deny.
+fn except_link_planted() {
+    let s = Scratch::new("except-link");
+    let ws = s.dir("ws");
+    let secret = s.file("ws/secret/private.txt", b"secret\n");
+    s.dir("ws/secret/pub");
+    let policy = link_policy(
+        &ws,
+        "  - path: \"${workspace}/secret\"\n    access: [read]\n    except: [\"${workspace}/secret/pub\"]",
+        "      write: [\"${workspace}\"]",
+    );
+    let art = compile(&s, "except-link", &policy);
+    let plant = format!("rmdir {ws}/secret/pub && ln -s {ws} {ws}/secret/pub");
+    let run = exec(&s, &art, &["--ring", "1"], &["sh", "-c", &plant], &[]);
+    assert!(run.allowed(), "planting is allowed by the policy: {run}");
+    let run = exec(&s, &art, &["--ring", "1"], &["cat", &secret], &[]);
+    assert!(
+        !run.allowed(),
+        "the deny was lifted by a planted link: {run}"
+    );
+}
+
+/// A denied path that is a link: the link itself cannot be removed and replaced by a
+/// directory of the agent's.
+fn denied_link_kept() {
+    let s = Scratch::new("denied-link");
+    let ws = s.dir("ws");
+    let vault = s.dir("vault/ssh");
+    s.file("vault/ssh/id", b"key\n");
+    std::os::unix::fs::symlink(&vault, format!("{ws}/.ssh"))
+        .unwrap_or_else(|e| panic!("link: {e}"));
+    let policy = link_policy(
+        &ws,
+        "  - path: \"${workspace}/.ssh\"",
+        "      write: [\"${workspace}\"]",
+    );
+    let art = compile(&s, "denied-link", &policy);
+    let replace =
+        format!("rm {ws}/.ssh && mkdir {ws}/.ssh && echo evil > {ws}/.ssh/authorized_keys");
+    let run = exec(&s, &art, &["--ring", "1"], &["sh", "-c", &replace], &[]);
+    assert!(!run.allowed(), "the denied link was replaced: {run}");
+    assert!(Path::new(&format!("{ws}/.ssh")).is_symlink());
+    let run = exec(
+        &s,
+        &art,
+        &["--ring", "1"],
+        &["cat", &format!("{vault}/id")],
+        &[],
+    );
+    assert!(!run.allowed(), "{run}");
+}
+
+/// A deny-glob match that is a link: its target is denied too.
+fn glob_match_link() {
+    let s = Scratch::new("glob-link");
+    let ws = s.dir("ws");
+    s.dir("ws/app");
+    let target = s.file("ws/shared/prod.env", b"secret\n");
+    std::os::unix::fs::symlink("../shared/prod.env", format!("{ws}/app/.env"))
+        .unwrap_or_else(|e| panic!("link: {e}"));
+    let policy = link_policy(&ws, "  - glob: \"${workspace}/**/.env\"", "");
+    let art = compile(&s, "glob-link", &policy);
+    for path in [format!("{ws}/app/.env"), target] {
+        let run = exec(&s, &art, &["--ring", "1"], &["cat", &path], &[]);
+        assert!(!run.allowed(), "{path}: {run}");
+    }
 }

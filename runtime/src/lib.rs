@@ -180,8 +180,17 @@ impl<'a> Ring<'a> {
                 landlock: None,
             });
         }
-        if enforce && let Some(n) = sys::thread_count().filter(|n| *n > 1) {
-            return Err(Error::MultiThreaded(n));
+        if enforce {
+            match sys::thread_count() {
+                Some(1) => {}
+                Some(n) => return Err(Error::MultiThreaded(n)),
+                // Without the count the other threads could stay unconfined: refuse.
+                None => {
+                    return Err(Error::Apply(
+                        "cannot count this process's threads (/proc/self/task)".to_owned(),
+                    ));
+                }
+            }
         }
         let plan = self
             .targets

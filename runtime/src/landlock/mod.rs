@@ -50,7 +50,18 @@ impl Fs for RealFs {
                 }
                 _ => Kind::File,
             };
-            out.push((entry.file_name().to_string_lossy().into_owned(), kind));
+            // A name that is not UTF-8 cannot be matched or named in a rule: refuse rather
+            // than skip it (a deny glob could miss it).
+            let name = entry.file_name().into_string().map_err(|name| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{dir}/{}: a file name that is not UTF-8",
+                        name.to_string_lossy()
+                    ),
+                )
+            })?;
+            out.push((name, kind));
         }
         out.sort();
         Ok(out)

@@ -257,8 +257,15 @@ fn resolve<F: Fs>(fs: &F, path: &str) -> String {
 /// The rules with every concrete path (and glob root) resolved to where it really is: a deny
 /// of `${home}/.ssh` with `home` bound through a symlink must split the real directory, not
 /// a name that placement would never see under the allowed tree.
+///
+/// Three cases keep a link from opening a way around a deny:
+/// - an exception is rebased onto the resolved deny by its name relative to the deny, never
+///   resolved through links below it (the agent may plant one there between runs);
+/// - a deny whose path goes through a link is also kept as written, so the link itself (and
+///   every directory on the way to it) is split too: the link cannot be removed or replaced;
+/// - deny-glob matches are resolved when they are placed (`add_deny`).
 fn resolved<F: Fs>(rules: &[BoundRule], fs: &F) -> Vec<BoundRule> {
-    let resolve = |target: &Bound| match target {
+    let resolve_glob = |target: &Bound| match target {
         Bound::Path(p) => Bound::Path(fs.real_path(p)),
         Bound::Glob {
             text,
@@ -270,15 +277,79 @@ fn resolved<F: Fs>(rules: &[BoundRule], fs: &F) -> Vec<BoundRule> {
             alternatives: alternatives.clone(),
         },
     };
-    rules
-        .iter()
-        .map(|r| BoundRule {
-            allow: r.allow,
-            target: resolve(&r.target),
-            mask: r.mask,
-            except: r.except.iter().map(resolve).collect(),
-        })
-        .collect()
+    let mut out = Vec::with_capacity(rules.len());
+    for rule in rules {
+        if rule.allow {
+            out.push(BoundRule {
+                target: resolve_glob(&rule.target),
+                ..rule.clone()
+            });
+            continue;
+        }
+        let Bound::Path(written) = &rule.target else {
+            out.push(BoundRule {
+                target: resolve_glob(&rule.target),
+                except: rule.except.iter().map(resolve_glob).collect(),
+                ..rule.clone()
+            });
+            continue;
+        };
+        let real = fs.real_path(written);
+        let rebase = |except: &Bound| -> Option<Bound> {
+            let rebase_path = |p: &str| -> Option<String> {
+                let tail = if written == "/" {
+                    Some(p)
+                } else {
+                    p.strip_prefix(written.as_str())
+                }?;
+                (tail.is_empty() || tail.starts_with('/') || written == "/")
+                    .then(|| {
+                        if real == "/" {
+                            tail.to_owned()
+                        } else {
+                            format!("{real}{tail}")
+                        }
+                    })
+                    .map(|s| if s.is_empty() { "/".to_owned() } else { s })
+            };
+            match except {
+                // An exception outside its deny is dropped: it could only widen it.
+                Bound::Path(p) => rebase_path(p).map(Bound::Path),
+                Bound::Glob {
+                    text,
+                    root,
+                    alternatives,
+                } => Some(Bound::Glob {
+                    text: text.clone(),
+                    root: rebase_path(root).unwrap_or_else(|| root.clone()),
+                    alternatives: alternatives.clone(),
+                }),
+            }
+        };
+        out.push(BoundRule {
+            allow: false,
+            target: Bound::Path(real.clone()),
+            mask: rule.mask,
+            except: rule.except.iter().filter_map(rebase).collect(),
+        });
+        if real != *written {
+            out.push(BoundRule {
+                allow: false,
+                target: Bound::Path(written.clone()),
+                mask: rule.mask,
+                except: rule
+                    .except
+                    .iter()
+                    .filter(|e| {
+                        matches!(e, Bound::Path(p) if within(p, written))
+                            || matches!(e, Bound::Glob { .. })
+                    })
+                    .cloned()
+                    .collect(),
+            });
+        }
+    }
+    out
 }
 
 /// Places rules: the grants to add so that no path gets more than the policy allows.
@@ -361,7 +432,15 @@ impl<F: Fs> Placer<'_, F> {
             Bound::Glob { text, .. } => {
                 let found = self.expand(&rule.target, rule.mask)?;
                 self.out.glob_matches.push((text.clone(), found.clone()));
-                found
+                // A match that is, or lies below, a link denies where it really is too.
+                let mut paths = found.clone();
+                for m in &found {
+                    let real = self.fs.real_path(m);
+                    if real != *m {
+                        paths.push(real);
+                    }
+                }
+                paths
             }
         };
         for path in paths {
