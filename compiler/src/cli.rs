@@ -85,6 +85,32 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<std::ffi::OsString>,
     },
+    /// Run the policy's `tests:` against `decide`.
+    Test(crate::cmd::test::TestArgs),
+    /// Explain why a ring allows or denies one request.
+    Explain(crate::cmd::explain::ExplainArgs),
+    /// Verify an artifact and summarize its rings, targets and trust tiers.
+    Inspect {
+        artifact: PathBuf,
+        /// Add a table of rings against capabilities.
+        #[arg(long)]
+        matrix: bool,
+        /// Treat ARTIFACT as a policy and print its full matrix (process and syscall rows too).
+        #[arg(long, requires = "matrix")]
+        policy: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// The rights each ring gains and loses between two policies.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Exit 1 when any right is gained.
+        #[arg(long)]
+        fail_on_escalation: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Show what this host supports and, with an artifact, what each ring would get here.
     Doctor {
         artifact: Option<PathBuf>,
@@ -208,6 +234,36 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             }
         },
         Command::Schema { artifact } => schema(artifact, &mut out, &mut err),
+        Command::Test(args) => args.run(style, &mut out, &mut err),
+        Command::Explain(args) => args.run(style, &mut out, &mut err),
+        Command::Inspect {
+            artifact,
+            matrix,
+            policy,
+            format,
+        } => {
+            if policy {
+                crate::cmd::inspect::matrix_from_policy(
+                    &artifact, format, style, &mut out, &mut err,
+                )
+            } else {
+                crate::cmd::inspect::inspect(&artifact, matrix, format, &mut out, &mut err)
+            }
+        }
+        Command::Diff {
+            old,
+            new,
+            fail_on_escalation,
+            format,
+        } => crate::cmd::diff::diff(
+            &old,
+            &new,
+            fail_on_escalation,
+            format,
+            style,
+            &mut out,
+            &mut err,
+        ),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "nonoc", &mut out);

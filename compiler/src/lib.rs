@@ -9,6 +9,7 @@ pub mod artifact;
 pub mod backend;
 pub mod check;
 pub mod cli;
+pub mod cmd;
 pub mod data;
 pub mod diagnostic;
 pub mod exec;

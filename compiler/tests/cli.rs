@@ -665,3 +665,79 @@ fn completions_and_man_page_are_generated_from_the_cli() {
     assert!(run.stdout.contains(".TH nonoc 1"), "{}", run.stdout);
     assert!(run.stdout.contains("exec"));
 }
+
+#[test]
+fn test_explain_inspect_and_diff_run_from_the_binary() {
+    // `nonoc test`: every example policy passes its own tests.
+    for policy in [
+        "policies/agt-rings.yaml",
+        "policies/coding-agent.yaml",
+        "policies/ci-runner.yaml",
+    ] {
+        let run = nonoc_at_root(&["test", policy]);
+        assert_eq!(run.code, 0, "{run}");
+        assert!(
+            run.stdout
+                .trim_end()
+                .lines()
+                .last()
+                .is_some_and(|l| l.ends_with(" passed, 0 failed")),
+            "{run}"
+        );
+    }
+    // `nonoc explain`: the first line is the verdict.
+    let run = nonoc_at_root(&[
+        "explain",
+        "policies/agt-rings.yaml",
+        "--ring",
+        "1",
+        "--read",
+        "/root/.ssh/id",
+    ]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.stdout.lines().next(), Some("deny"), "{run}");
+    assert!(run.stdout.contains("policies/agt-rings.yaml:37:5"), "{run}");
+    let run = nonoc_at_root(&[
+        "explain",
+        "policies/agt-rings.yaml",
+        "--ring",
+        "2",
+        "--connect-tcp",
+        "443",
+    ]);
+    assert_eq!(run.stdout.lines().next(), Some("allow"), "{run}");
+    let run = nonoc_at_root(&[
+        "explain",
+        "policies/agt-rings.yaml",
+        "--ring",
+        "9",
+        "--read",
+        "/x",
+    ]);
+    assert_eq!(run.code, 2, "{run}");
+    // `nonoc inspect`: a compiled artifact verifies; a tampered one does not.
+    let dir = scratch("inspect-bin");
+    let artifact = dir.join("a.json");
+    let artifact = artifact.to_str().unwrap();
+    let policy = workspace().join("policies/agt-rings.yaml");
+    assert_eq!(
+        nonoc(&dir, &["compile", policy.to_str().unwrap(), "-o", artifact]).code,
+        0
+    );
+    let run = nonoc(&dir, &["inspect", artifact, "--matrix"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("(verified)"), "{run}");
+    let mut bytes = std::fs::read(artifact).unwrap();
+    let at = bytes.iter().position(|b| *b == b'3').unwrap();
+    bytes[at] = b'4';
+    std::fs::write(artifact, &bytes).unwrap();
+    assert_eq!(nonoc(&dir, &["inspect", artifact]).code, 1);
+    // `nonoc diff`: a policy against itself has no escalation.
+    let run = nonoc_at_root(&[
+        "diff",
+        "policies/agt-rings.yaml",
+        "policies/agt-rings.yaml",
+        "--fail-on-escalation",
+    ]);
+    assert_eq!(run.code, 0, "{run}");
+}

@@ -1,0 +1,747 @@
+//! `nonoc inspect ARTIFACT [--matrix]`: verify an artifact and summarize it for people (or,
+//! with `--format json`, for machines); `--matrix` adds the ring-against-capability table.
+//!
+//! Everything shown comes from the artifact, which carries the Landlock plans but not the IR:
+//! fork, ptrace, UDP and syscall presets are enforced by seccomp, which this artifact version
+//! does not carry. [`matrix_from_policy`] builds the full matrix from a policy's IR instead.
+
+use std::io::Write;
+use std::path::Path;
+
+use nonoc_runtime::Error as RuntimeError;
+use nonoc_runtime::artifact::{
+    Artifact, Compatibility, Effect, LandlockPlan, PathRule, Rights, ScopeName, Target,
+};
+use serde::Serialize;
+
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Format, Style};
+use crate::ir::{AccessSet, FsTarget, Ir, PathTemplate, SyscallAction, action_name};
+use crate::syntax::{NetworkMode, SignalScope};
+
+/// What the artifact does not carry, per target.
+const NOT_CARRIED: &str = "not in this artifact version";
+
+/// The footnote of a matrix built from an artifact.
+const PLAN_FOOTNOTE: &str = "fork, ptrace, UDP and syscall presets are enforced by seccomp, \
+which this artifact version does not carry; `matrix_from_policy` on the policy shows them";
+
+/// `nonoc inspect`: 0 on a valid artifact, 1 on a tampered or malformed one, 2 when it cannot
+/// be read.
+pub fn inspect(
+    artifact: &Path,
+    matrix: bool,
+    format: Format,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let loaded = match Artifact::load(artifact) {
+        Ok(a) => a,
+        Err(RuntimeError::Io(m)) => {
+            let _ = writeln!(err, "error: {m}");
+            return EXIT_USAGE;
+        }
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "error: `{}` is not a valid artifact: {e}",
+                artifact.display()
+            );
+            return EXIT_FAILED;
+        }
+    };
+    let summary = summarize(&loaded, matrix);
+    // `sarif` is for `check`: anything but JSON is for people.
+    if format == Format::Json {
+        let _ = serde_json::to_writer_pretty(&mut *out, &summary);
+        let _ = writeln!(out);
+    } else {
+        let _ = out.write_all(render(&summary).as_bytes());
+    }
+    EXIT_OK
+}
+
+/// The matrix of a policy (from its IR, so process and syscall rows are there too): 0, 1 when
+/// the policy has errors (rendered as `check` does), 2 when it cannot be read.
+pub fn matrix_from_policy(
+    policy: &Path,
+    format: Format,
+    style: Style,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let ir = match super::load(policy, style, err) {
+        Ok((_, ir)) => ir,
+        Err(code) => return code,
+    };
+    let table = matrix_of_ir(&ir);
+    // `sarif` is for `check`: anything but JSON is for people.
+    if format == Format::Json {
+        let _ = serde_json::to_writer_pretty(&mut *out, &table);
+        let _ = writeln!(out);
+    } else {
+        let _ = out.write_all(table.render().as_bytes());
+    }
+    EXIT_OK
+}
+
+/// What `inspect` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub format: String,
+    pub compiler: String,
+    pub policy: String,
+    pub source_sha256: String,
+    pub digest: String,
+    pub digest_verified: bool,
+    pub landlock_compatibility: &'static str,
+    pub landlock_min_abi: u32,
+    pub variables: Vec<String>,
+    pub trust_tiers: Vec<TierSummary>,
+    pub rings: Vec<RingSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<Matrix>,
+}
+
+/// A trust tier with the score range it selects.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierSummary {
+    pub name: String,
+    pub min_score: u16,
+    pub max_score: u16,
+    pub ring: u8,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RingSummary {
+    pub ring: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub unconfined: bool,
+    pub targets: Targets,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RuleCounts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<Tcp>,
+    pub scopes: Vec<ScopeName>,
+    /// Denies inside allowed paths: the runtime carves them out at apply time.
+    pub carve_outs: Vec<CarveOut>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Targets {
+    /// `present`, or `none` for an unconfined ring.
+    pub landlock: &'static str,
+    pub seccomp: &'static str,
+    pub seatbelt: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RuleCounts {
+    pub allow: usize,
+    pub deny: usize,
+    pub globs: usize,
+    pub excepts: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tcp {
+    /// `false`: TCP is not restricted (`network.mode: allowed`).
+    pub restricted: bool,
+    pub connect: Vec<u16>,
+    pub bind: Vec<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CarveOut {
+    pub deny: String,
+    pub inside: String,
+}
+
+/// Rings (columns) against capabilities (rows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Matrix {
+    pub rings: Vec<u8>,
+    pub rows: Vec<Row>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row {
+    pub capability: String,
+    /// One cell per ring, in `rings` order.
+    pub cells: Vec<String>,
+}
+
+/// Summarizes a verified artifact.
+pub fn summarize(artifact: &Artifact, matrix: bool) -> Summary {
+    let mut tiers: Vec<&nonoc_runtime::artifact::TrustTier> = artifact.trust_tiers.iter().collect();
+    tiers.sort_by_key(|t| std::cmp::Reverse(t.min_score));
+    let mut ceiling = 1000u16;
+    let mut trust_tiers = Vec::new();
+    for tier in tiers {
+        trust_tiers.push(TierSummary {
+            name: tier.name.clone(),
+            min_score: tier.min_score,
+            max_score: ceiling.max(tier.min_score),
+            ring: tier.ring,
+        });
+        ceiling = tier.min_score.saturating_sub(1);
+    }
+    let rings = artifact
+        .rings
+        .iter()
+        .map(|(level, targets)| {
+            let plan = targets.landlock.as_ref();
+            RingSummary {
+                ring: *level,
+                description: targets.description.clone(),
+                unconfined: targets.unconfined,
+                targets: Targets {
+                    landlock: if plan.is_some() { "present" } else { "none" },
+                    seccomp: NOT_CARRIED,
+                    seatbelt: NOT_CARRIED,
+                },
+                rules: plan.map(|p| count_rules(&p.rules)),
+                tcp: plan.map(|p| match &p.network {
+                    None => Tcp {
+                        restricted: false,
+                        connect: Vec::new(),
+                        bind: Vec::new(),
+                    },
+                    Some(net) => Tcp {
+                        restricted: true,
+                        connect: net.connect_tcp.clone(),
+                        bind: net.bind_tcp.clone(),
+                    },
+                }),
+                scopes: plan.map(|p| p.scopes.clone()).unwrap_or_default(),
+                carve_outs: plan.map(carve_outs).unwrap_or_default(),
+            }
+        })
+        .collect();
+    Summary {
+        format: artifact.format.clone(),
+        compiler: format!("{} {}", artifact.compiler.name, artifact.compiler.version),
+        policy: artifact.policy.name.clone(),
+        source_sha256: artifact.policy.source_sha256.clone(),
+        digest: artifact.digest.clone(),
+        digest_verified: true,
+        landlock_compatibility: match artifact.settings.landlock.compatibility {
+            Compatibility::BestEffort => "best_effort",
+            Compatibility::HardRequirement => "hard_requirement",
+        },
+        landlock_min_abi: artifact.settings.landlock.min_abi,
+        variables: artifact.variables.keys().cloned().collect(),
+        trust_tiers,
+        rings,
+        matrix: matrix.then(|| matrix_of_artifact(artifact)),
+    }
+}
+
+fn count_rules(rules: &[PathRule]) -> RuleCounts {
+    let mut counts = RuleCounts::default();
+    for rule in rules {
+        match rule.effect {
+            Effect::Allow => counts.allow += 1,
+            Effect::Deny => counts.deny += 1,
+        }
+        if matches!(rule.target, Target::Glob(_)) {
+            counts.globs += 1;
+        }
+        counts.excepts += rule.except.len();
+    }
+    counts
+}
+
+fn target_text(target: &Target) -> &str {
+    match target {
+        Target::Path(p) => p,
+        Target::Glob(g) => &g.text,
+    }
+}
+
+/// The directory a target's matches lie under.
+fn target_root(target: &Target) -> &str {
+    match target {
+        Target::Path(p) => p,
+        Target::Glob(g) => &g.root,
+    }
+}
+
+/// Denies that lie at or under an allowed path and share a right with it, judged on the
+/// templates (`${home}/.ssh` under `${home}`; everything under `/`).
+fn carve_outs(plan: &LandlockPlan) -> Vec<CarveOut> {
+    let mut found = Vec::new();
+    for deny in plan.rules.iter().filter(|r| r.effect == Effect::Deny) {
+        let Ok(root) = PathTemplate::parse(target_root(&deny.target)) else {
+            continue;
+        };
+        for allow in plan.rules.iter().filter(|r| r.effect == Effect::Allow) {
+            let Ok(allowed) = PathTemplate::parse(target_root(&allow.target)) else {
+                continue;
+            };
+            if deny.access.0 & allow.access.0 != 0 && root.is_within(&allowed) {
+                let carve = CarveOut {
+                    deny: target_text(&deny.target).to_owned(),
+                    inside: target_text(&allow.target).to_owned(),
+                };
+                if !found.contains(&carve) {
+                    found.push(carve);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Rights in short form: `r`, `w`, `x` for whole groups, names for the rest; `all`.
+fn short_rights(bits: u16) -> String {
+    let set: AccessSet = Rights(bits).iter().collect();
+    if set == AccessSet::ALL {
+        return "all".to_owned();
+    }
+    let mut text = String::new();
+    let mut rest = set;
+    for (group, letter) in [
+        (AccessSet::READ, 'r'),
+        (AccessSet::WRITE, 'w'),
+        (AccessSet::EXECUTE, 'x'),
+    ] {
+        if rest.is_superset(group) {
+            text.push(letter);
+            rest = rest.difference(group);
+        }
+    }
+    let names: Vec<&str> = rest.iter().map(|r| r.name()).collect();
+    match (text.is_empty(), names.is_empty()) {
+        (_, true) => text,
+        (true, false) => names.join("+"),
+        (false, false) => format!("{text}+{}", names.join("+")),
+    }
+}
+
+/// One cell of a path row: `rw`, `deny all`, `rx, deny w`, or `-`.
+fn path_cell(allow: u16, deny: u16, excepts: usize) -> String {
+    let mut parts = Vec::new();
+    if allow != 0 {
+        parts.push(short_rights(allow));
+    }
+    if deny != 0 {
+        let except = if excepts > 0 {
+            format!(" (except {excepts})")
+        } else {
+            String::new()
+        };
+        parts.push(format!("deny {}{except}", short_rights(deny)));
+    }
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn ports_cell(ports: &[u16]) -> String {
+    if ports.is_empty() {
+        "none".to_owned()
+    } else {
+        ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// A filesystem rule as a matrix sees it: target text, allow?, rights, number of excepts.
+type Cell = (String, bool, u16, usize);
+
+/// Path rows: one per distinct target text, sorted. `None` is an unconfined ring.
+fn path_rows(per_ring: &[Option<Vec<Cell>>]) -> Vec<Row> {
+    let targets: std::collections::BTreeSet<&str> = per_ring
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|c| c.0.as_str())
+        .collect();
+    targets
+        .into_iter()
+        .map(|target| {
+            let cells = per_ring
+                .iter()
+                .map(|rules| {
+                    let Some(rules) = rules else {
+                        return "any".to_owned();
+                    };
+                    let (mut allow, mut deny, mut excepts) = (0u16, 0u16, 0usize);
+                    for (t, is_allow, bits, n) in rules {
+                        if t != target {
+                            continue;
+                        }
+                        if *is_allow {
+                            allow |= bits;
+                        } else {
+                            deny |= bits;
+                            excepts += n;
+                        }
+                    }
+                    path_cell(allow, deny, excepts)
+                })
+                .collect();
+            Row {
+                capability: target.to_owned(),
+                cells,
+            }
+        })
+        .collect()
+}
+
+/// The matrix of what the artifact's Landlock plans carry.
+pub fn matrix_of_artifact(artifact: &Artifact) -> Matrix {
+    let rings: Vec<u8> = artifact.rings.keys().copied().collect();
+    let plans: Vec<Option<&LandlockPlan>> = artifact
+        .rings
+        .values()
+        .map(|t| t.landlock.as_ref())
+        .collect();
+    let cells: Vec<Option<Vec<Cell>>> = plans
+        .iter()
+        .map(|p| {
+            p.map(|p| {
+                p.rules
+                    .iter()
+                    .map(|r| {
+                        (
+                            target_text(&r.target).to_owned(),
+                            r.effect == Effect::Allow,
+                            r.access.0,
+                            r.except.len(),
+                        )
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let mut rows = path_rows(&cells);
+    let per_plan = |f: &dyn Fn(&LandlockPlan) -> String| -> Vec<String> {
+        plans
+            .iter()
+            .map(|p| p.map_or_else(|| "any".to_owned(), f))
+            .collect()
+    };
+    rows.push(Row {
+        capability: "tcp connect".to_owned(),
+        cells: per_plan(&|p| {
+            p.network
+                .as_ref()
+                .map_or_else(|| "any".to_owned(), |n| ports_cell(&n.connect_tcp))
+        }),
+    });
+    rows.push(Row {
+        capability: "tcp bind".to_owned(),
+        cells: per_plan(&|p| {
+            p.network
+                .as_ref()
+                .map_or_else(|| "any".to_owned(), |n| ports_cell(&n.bind_tcp))
+        }),
+    });
+    rows.push(Row {
+        capability: "signals".to_owned(),
+        cells: per_plan(&|p| {
+            if p.scopes.contains(&ScopeName::Signal) {
+                "scoped".to_owned()
+            } else {
+                "any".to_owned()
+            }
+        }),
+    });
+    rows.push(Row {
+        capability: "abstract unix sockets".to_owned(),
+        cells: per_plan(&|p| {
+            if p.scopes.contains(&ScopeName::AbstractUnixSocket) {
+                "scoped".to_owned()
+            } else {
+                "any".to_owned()
+            }
+        }),
+    });
+    Matrix {
+        rings,
+        rows,
+        notes: vec![
+            "r = read, w = write, x = execute; `deny` rows come from global and ring denies"
+                .to_owned(),
+            PLAN_FOOTNOTE.to_owned(),
+        ],
+    }
+}
+
+fn fs_text(target: &FsTarget, platform: Option<crate::ir::Platform>) -> String {
+    match platform {
+        None => target.text().to_owned(),
+        Some(p) => format!(
+            "{} [{}]",
+            target.text(),
+            match p {
+                crate::ir::Platform::Linux => "linux",
+                crate::ir::Platform::Macos => "macos",
+            }
+        ),
+    }
+}
+
+fn access_bits(set: AccessSet) -> u16 {
+    set.iter().fold(0, |m, r| m | r.bit())
+}
+
+/// The full matrix of a policy, from its IR: paths, network, process and syscalls.
+pub fn matrix_of_ir(ir: &Ir) -> Matrix {
+    let rings: Vec<u8> = ir.rings.keys().copied().collect();
+    let list: Vec<&crate::ir::Ring> = ir.rings.values().collect();
+    let cells: Vec<Option<Vec<Cell>>> = list
+        .iter()
+        .map(|ring| {
+            (!ring.unconfined).then(|| {
+                ring.filesystem
+                    .iter()
+                    .map(|r| {
+                        (
+                            fs_text(&r.target, r.platform),
+                            r.effect == crate::ir::Effect::Allow,
+                            access_bits(r.access),
+                            r.except.len(),
+                        )
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let mut rows = path_rows(&cells);
+    let per_ring = |f: &dyn Fn(&crate::ir::Ring) -> String| -> Vec<String> {
+        list.iter()
+            .map(|r| if r.unconfined { "any".to_owned() } else { f(r) })
+            .collect()
+    };
+    let mode = |r: &crate::ir::Ring| r.network.mode;
+    rows.push(Row {
+        capability: "tcp connect".to_owned(),
+        cells: per_ring(&|r| match mode(r) {
+            NetworkMode::Allowed => "any".to_owned(),
+            NetworkMode::Blocked => "none".to_owned(),
+            NetworkMode::Restricted => ports_cell(&r.network.connect_tcp),
+        }),
+    });
+    rows.push(Row {
+        capability: "tcp bind".to_owned(),
+        cells: per_ring(&|r| match mode(r) {
+            NetworkMode::Allowed => "any".to_owned(),
+            NetworkMode::Blocked => "none".to_owned(),
+            NetworkMode::Restricted => ports_cell(&r.network.bind_tcp),
+        }),
+    });
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    rows.push(Row {
+        capability: "udp".to_owned(),
+        cells: per_ring(&|r| yes_no(r.network.udp)),
+    });
+    rows.push(Row {
+        capability: "fork".to_owned(),
+        cells: per_ring(&|r| yes_no(r.process.fork)),
+    });
+    rows.push(Row {
+        capability: "ptrace".to_owned(),
+        cells: per_ring(&|r| yes_no(r.process.ptrace)),
+    });
+    rows.push(Row {
+        capability: "signals".to_owned(),
+        cells: per_ring(&|r| {
+            match r.process.signals {
+                SignalScope::Own => "self",
+                SignalScope::Sandbox => "sandbox",
+                SignalScope::Any => "any",
+            }
+            .to_owned()
+        }),
+    });
+    rows.push(Row {
+        capability: "syscalls: default".to_owned(),
+        cells: per_ring(&|r| {
+            if r.syscalls.default_allow {
+                "allow".to_owned()
+            } else {
+                action_name(r.syscalls.deny_action)
+            }
+        }),
+    });
+    rows.push(Row {
+        capability: "syscalls: deny rules".to_owned(),
+        cells: per_ring(&|r| {
+            r.syscalls
+                .deny
+                .iter()
+                .filter(|d| d.action != SyscallAction::Allow)
+                .count()
+                .to_string()
+        }),
+    });
+    Matrix {
+        rings,
+        rows,
+        notes: vec![
+            "r = read, w = write, x = execute; `deny` rows come from global and ring denies"
+                .to_owned(),
+        ],
+    }
+}
+
+impl Matrix {
+    /// A plain-text table: capabilities down, rings across.
+    pub fn render(&self) -> String {
+        let mut header = vec!["capability".to_owned()];
+        header.extend(self.rings.iter().map(|r| format!("ring {r}")));
+        let mut lines = vec![header];
+        for row in &self.rows {
+            let mut line = vec![row.capability.clone()];
+            line.extend(row.cells.iter().cloned());
+            lines.push(line);
+        }
+        let columns = lines.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                lines
+                    .iter()
+                    .filter_map(|l| l.get(c))
+                    .map(|s| s.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut text = String::new();
+        for line in &lines {
+            let mut row = String::new();
+            for (cell, width) in line.iter().zip(&widths) {
+                row.push_str(&format!("{cell:<width$}  "));
+            }
+            text.push_str(row.trim_end());
+            text.push('\n');
+        }
+        for (i, note) in self.notes.iter().enumerate() {
+            text.push_str(&format!("{}: {note}\n", "*".repeat(i + 1)));
+        }
+        text
+    }
+}
+
+fn render(summary: &Summary) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(s, "format: {}", summary.format);
+    let _ = writeln!(s, "compiler: {}", summary.compiler);
+    let _ = writeln!(
+        s,
+        "policy: {} (source sha256 {})",
+        summary.policy, summary.source_sha256
+    );
+    let _ = writeln!(s, "digest: {} (verified)", summary.digest);
+    let _ = writeln!(
+        s,
+        "landlock: {}, min ABI {}",
+        summary.landlock_compatibility, summary.landlock_min_abi
+    );
+    if !summary.variables.is_empty() {
+        let _ = writeln!(s, "variables: {}", summary.variables.join(", "));
+    }
+    if summary.trust_tiers.is_empty() {
+        let _ = writeln!(s, "trust tiers: none");
+    } else {
+        let _ = writeln!(s, "trust tiers:");
+        let width = summary
+            .trust_tiers
+            .iter()
+            .map(|t| t.name.len())
+            .max()
+            .unwrap_or(0);
+        for t in &summary.trust_tiers {
+            let range = format!("{}..={}", t.min_score, t.max_score);
+            let _ = writeln!(s, "  {:<width$}  {range:<11}  -> ring {}", t.name, t.ring);
+        }
+    }
+    for ring in &summary.rings {
+        match &ring.description {
+            Some(d) => {
+                let _ = writeln!(s, "ring {}: {d}", ring.ring);
+            }
+            None => {
+                let _ = writeln!(s, "ring {}:", ring.ring);
+            }
+        }
+        if ring.unconfined {
+            let _ = writeln!(
+                s,
+                "  unconfined: no sandbox is applied (the runtime needs an explicit opt-in)"
+            );
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "  targets: landlock {}; seccomp, seatbelt: {NOT_CARRIED}",
+            ring.targets.landlock
+        );
+        if let Some(c) = ring.rules {
+            let _ = writeln!(
+                s,
+                "  filesystem: {} allow, {} deny ({} globs, {} excepts)",
+                c.allow, c.deny, c.globs, c.excepts
+            );
+        }
+        if let Some(tcp) = &ring.tcp {
+            if tcp.restricted {
+                let _ = writeln!(
+                    s,
+                    "  tcp: restricted; connect to {}; bind to {}",
+                    ports_cell(&tcp.connect).replace(',', ", "),
+                    ports_cell(&tcp.bind).replace(',', ", ")
+                );
+            } else {
+                let _ = writeln!(s, "  tcp: not restricted");
+            }
+        }
+        if ring.scopes.is_empty() {
+            let _ = writeln!(s, "  scopes: none");
+        } else {
+            let names: Vec<&str> = ring
+                .scopes
+                .iter()
+                .map(|sc| match sc {
+                    ScopeName::Signal => "signal",
+                    ScopeName::AbstractUnixSocket => "abstract_unix_socket",
+                })
+                .collect();
+            let _ = writeln!(s, "  scopes: {}", names.join(", "));
+        }
+        if !ring.carve_outs.is_empty() {
+            // Grouped by deny: `${home}/.ssh in /, ${home}`.
+            let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
+            for c in &ring.carve_outs {
+                match grouped.iter_mut().find(|(d, _)| *d == c.deny) {
+                    Some((_, inside)) => inside.push(&c.inside),
+                    None => grouped.push((&c.deny, vec![&c.inside])),
+                }
+            }
+            let list: Vec<String> = grouped
+                .iter()
+                .map(|(deny, inside)| format!("{deny} in {}", inside.join(", ")))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  carve-outs (decided at apply time): {}",
+                list.join("; ")
+            );
+        }
+    }
+    if let Some(m) = &summary.matrix {
+        let _ = writeln!(s);
+        s.push_str(&m.render());
+    }
+    s
+}

@@ -1,0 +1,164 @@
+//! `nonoc test POLICY [--var NAME=VALUE]... [--kernel]`: runs the policy's `tests:` against
+//! `decide`. One line per failure on stdout, `FILE:LINE:COL: ...`; the last line is
+//! `N passed, N failed`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Style};
+use crate::ir::{self, Decision, Ir, Platform, Request, TestOutcome, Verdict};
+use crate::syntax::Expect;
+
+use super::{PartialBindings, bind_partial, describe_request, describe_selector, location};
+
+/// Arguments of `nonoc test`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TestArgs {
+    /// The policy whose `tests:` to run.
+    pub policy: PathBuf,
+    /// Bind a variable (before its environment variable and default).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Also run the tests against the kernel (not available yet).
+    #[arg(long)]
+    pub kernel: bool,
+}
+
+impl TestArgs {
+    /// Runs the command with the process environment.
+    pub fn run(&self, style: Style, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+        test(&self.policy, &self.vars, self.kernel, style, out, err)
+    }
+}
+
+/// `nonoc test`, variables read from the process environment.
+pub fn test(
+    policy: &Path,
+    vars: &[String],
+    kernel: bool,
+    style: Style,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    test_with_env(policy, vars, kernel, &super::process_env, style, out, err)
+}
+
+/// `nonoc test` with `env` standing for the environment (tests pass a fixed one).
+pub fn test_with_env(
+    policy: &Path,
+    vars: &[String],
+    kernel: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+    style: Style,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    if kernel {
+        let _ = writeln!(
+            err,
+            "error: `nonoc test --kernel` is not implemented yet: this version runs the tests against `decide` only; run without `--kernel`"
+        );
+        return EXIT_USAGE;
+    }
+    let (analysis, ir) = match super::load(policy, style, err) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let partial = match bind_partial(&ir, vars, env) {
+        Ok(p) => p,
+        Err(message) => {
+            let _ = writeln!(err, "error: {message}");
+            return EXIT_USAGE;
+        }
+    };
+    let file = analysis.source.name.as_str();
+    let outcomes = ir::run_tests(&ir, &partial.bindings, Platform::host());
+    let mut passed = 0usize;
+    let mut failed = 0usize;
+    for outcome in &outcomes {
+        match failure(&ir, &partial, outcome, file) {
+            None => passed += 1,
+            Some(line) => {
+                failed += 1;
+                let _ = writeln!(out, "{}: {line}", location(file, &outcome.test.origin));
+            }
+        }
+    }
+    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    if failed == 0 { EXIT_OK } else { EXIT_FAILED }
+}
+
+/// Why a test failed (the line without its location), or `None` when it passed.
+fn failure(
+    ir: &Ir,
+    partial: &PartialBindings,
+    outcome: &TestOutcome,
+    file: &str,
+) -> Option<String> {
+    let test = &outcome.test;
+    let what = format!(
+        "{}, {}",
+        describe_selector(ir, test.selector),
+        describe_request(&test.request)
+    );
+    if let Some(message) = needs_unbound(ir, partial, outcome) {
+        return Some(format!("{what}: cannot decide: {message}"));
+    }
+    if outcome.passed {
+        return None;
+    }
+    let expected = match test.expect {
+        Expect::Allow => "allow",
+        Expect::Deny => "deny",
+    };
+    let (decided, why) = match &outcome.decision {
+        Some(decision) => (verdict_name(decision.verdict), reasons(decision, file)),
+        None => ("deny", "the trust score selects no ring".to_owned()),
+    };
+    Some(format!(
+        "{what}: expected {expected}, decided {decided}: {why}"
+    ))
+}
+
+/// The message of an unbound variable the test needs: its request path's, or (for a path
+/// request, which the ring's filesystem rules decide) one its ring's rules use.
+fn needs_unbound<'a>(
+    ir: &Ir,
+    partial: &'a PartialBindings,
+    outcome: &TestOutcome,
+) -> Option<&'a str> {
+    let Request::Path { path, .. } = &outcome.test.request else {
+        return None;
+    };
+    let ring = outcome.ring.and_then(|level| ir.rings.get(&level));
+    let mut names: Vec<&str> = path.variable().into_iter().collect();
+    if let Some(ring) = ring.filter(|r| !r.unconfined) {
+        names.extend(
+            ring.filesystem
+                .iter()
+                .flat_map(|r| std::iter::once(&r.target).chain(&r.except))
+                .filter_map(ir::FsTarget::variable),
+        );
+    }
+    partial.first_unbound(names)
+}
+
+pub(super) fn verdict_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Allow => "allow",
+        Verdict::Deny => "deny",
+    }
+}
+
+/// The reasons of a decision on one line: each detail, with the rule's location.
+fn reasons(decision: &Decision, file: &str) -> String {
+    decision
+        .because
+        .iter()
+        .map(|r| match &r.origin {
+            Some(origin) => format!("{} at {}", r.detail, location(file, origin)),
+            None => r.detail.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
