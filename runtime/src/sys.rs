@@ -21,3 +21,15 @@ pub fn landlock_abi() -> u32 {
 pub fn thread_count() -> Option<usize> {
     std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
 }
+
+/// Sets `no_new_privs` (when Landlock is unavailable, nothing else sets it).
+pub fn set_no_new_privs() -> std::io::Result<()> {
+    #[expect(unsafe_code, reason = "prctl has no safe wrapper in std or libc")]
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only and touches no memory of ours.
+    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

@@ -347,6 +347,9 @@ impl Prepared {
     /// Sets no_new_privs and restricts the calling thread (and its future children).
     pub fn restrict(self) -> Result<LandlockReport, Error> {
         let Some(created) = self.created else {
+            // No Landlock here (best effort): still no privilege gains through execve.
+            crate::sys::set_no_new_privs()
+                .map_err(|e| Error::Apply(format!("cannot set no_new_privs: {e}")))?;
             return Ok(self.report);
         };
         let status = created.restrict_self().map_err(ll_err)?;
