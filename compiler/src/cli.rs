@@ -305,7 +305,8 @@ fn load(path: &Path, err: &mut dyn Write) -> Option<Analysis> {
     }
 }
 
-fn report(analysis: &Analysis, style: Style, err: &mut dyn Write) {
+/// Renders an analysis's diagnostics on `err`.
+pub(crate) fn report(analysis: &Analysis, style: Style, err: &mut dyn Write) {
     let diags: Vec<Diagnostic> = analysis.diagnostics.iter().cloned().collect();
     let text = render(
         &diags,

@@ -13,7 +13,6 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Style};
-use crate::diagnostic::{Diagnostic, render};
 use crate::ir::{self, BindError, Bindings, Ir, Request, RingSelector};
 use crate::{Analysis, analyze};
 
@@ -39,15 +38,7 @@ fn load(path: &Path, style: Style, err: &mut dyn Write) -> Result<(Analysis, Ir)
     // Only errors are printed: warnings are `check`'s business, and `test` and `explain` answer
     // for policies that have some.
     if analysis.diagnostics.has_errors() {
-        let diags: Vec<Diagnostic> = analysis.diagnostics.iter().cloned().collect();
-        let text = render(
-            &diags,
-            &analysis.source.name,
-            &analysis.source.text,
-            style.color,
-            style.width,
-        );
-        let _ = err.write_all(text.as_bytes());
+        crate::cli::report(&analysis, style, err);
     }
     match analysis.ir.take() {
         Some(ir) => Ok((analysis, ir)),
