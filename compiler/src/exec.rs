@@ -58,6 +58,13 @@ pub fn exec(options: ExecOptions<'_>, err: &mut dyn Write) -> u8 {
         let _ = serde_json::to_writer(&mut *err, &report);
         let _ = writeln!(err);
     }
+    // Best effort applied less than the policy asks for: never silently.
+    for dropped in report.landlock.iter().flat_map(|l| &l.dropped) {
+        let _ = writeln!(
+            err,
+            "nonoc exec: warning: not enforced on this kernel: {dropped}"
+        );
+    }
     let Some((program, args)) = options.command.split_first() else {
         let _ = writeln!(err, "nonoc exec: no command given");
         return crate::cli::EXIT_USAGE;
@@ -153,11 +160,14 @@ pub fn doctor(
                 let Some(ll) = report.landlock else { continue };
                 let dropped: Vec<String> = ll.dropped.iter().map(ToString::to_string).collect();
                 let status = if dropped.is_empty() {
-                    "fully enforced".to_owned()
+                    "landlock fully enforced".to_owned()
                 } else {
-                    format!("partly enforced: {}", dropped.join("; "))
+                    format!("landlock partly enforced: {}", dropped.join("; "))
                 };
                 let _ = writeln!(out, "ring {level}: {status}; {} rules", ll.rules);
+                for note in &report.not_enforced {
+                    let _ = writeln!(out, "  not enforced: {note}");
+                }
                 for path in &ll.missing_paths {
                     let _ = writeln!(out, "  missing, skipped: {path}");
                 }

@@ -178,6 +178,7 @@ impl<'a> Ring<'a> {
                 unconfined: true,
                 variables: Vec::new(),
                 landlock: None,
+                not_enforced: Vec::new(),
             });
         }
         if enforce {
@@ -233,6 +234,7 @@ impl<'a> Ring<'a> {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
             landlock: Some(report),
+            not_enforced: vec![report::NO_SECCOMP.to_owned()],
         })
     }
 }

@@ -13,7 +13,14 @@ pub struct EnforcementReport {
     pub variables: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub landlock: Option<LandlockReport>,
+    /// What this version does not enforce for the ring, said plainly.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_enforced: Vec<String>,
 }
+
+/// This version installs no seccomp filter: everything the policy says through it is not
+/// enforced by the kernel yet.
+pub const NO_SECCOMP: &str = "seccomp filter not installed by this version: `syscalls:` rules, `fork: false`, `ptrace: false`, UDP and non-TCP socket families, and io_uring are not enforced";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LandlockReport {
