@@ -188,28 +188,20 @@ pub struct FsRule {
     pub platform: Option<Platform>,
 }
 
-/// Access right names and groups.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-enum AccessName {
-    Read,
-    Write,
-    Execute,
-    ReadFile,
-    ReadDir,
-    WriteFile,
-    Truncate,
-    MakeReg,
-    MakeDir,
-    MakeSym,
-    MakeSock,
-    MakeFifo,
-    MakeChar,
-    MakeBlock,
-    RemoveFile,
-    RemoveDir,
-    Refer,
-    IoctlDev,
+/// Access right names and groups, for the schema: the groups `read` and `write`, then every
+/// right (`execute` is both a group and a right). The list of rights is the artifact's.
+struct AccessName;
+
+impl JsonSchema for AccessName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AccessName".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut names = vec!["read", "write"];
+        names.extend(nonoc_runtime::artifact::Right::ALL.iter().map(|r| r.name()));
+        json_schema!({ "description": "Access right names and groups.", "enum": names })
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
