@@ -72,6 +72,11 @@ fn main() -> ExitCode {
             1,
             glob_match_link,
         ),
+        Test::new(
+            "an_allow_through_a_planted_link_is_skipped",
+            1,
+            allow_link_planted,
+        ),
         Test {
             needs_program: Some("/bin/bash"),
             ..Test::new("tcp_connect_outside_the_list_is_eacces", 4, tcp_connect)
@@ -1128,4 +1133,28 @@ fn glob_match_link() {
         let run = exec(&s, &art, &["--ring", "1"], &["cat", &path], &[]);
         assert!(!run.allowed(), "{path}: {run}");
     }
+}
+
+/// An allow path inside a directory the ring may write goes through a link the agent could
+/// have planted between runs: it is skipped (and reported), not followed.
+fn allow_link_planted() {
+    let s = Scratch::new("allow-link");
+    let ws = s.dir("ws");
+    let admin = s.dir("admin");
+    let tool = s.file("admin/tool.txt", b"admin\n");
+    s.dir("ws/bin");
+    let policy = link_policy(
+        &ws,
+        "  - path: \"/nonexistent-deny\"",
+        &format!(
+            "      write: [\"${{workspace}}\"]\n      rules:\n        - {{ path: \"${{workspace}}/bin\", access: [read] }}"
+        ),
+    );
+    let art = compile(&s, "allow-link", &policy);
+    let plant = format!("rmdir {ws}/bin && ln -s {admin} {ws}/bin");
+    let run = exec(&s, &art, &["--ring", "1"], &["sh", "-c", &plant], &[]);
+    assert!(run.allowed(), "planting is allowed by the policy: {run}");
+    let run = exec(&s, &art, &["--ring", "1", "--report"], &["cat", &tool], &[]);
+    assert!(!run.allowed(), "an allow followed a planted link: {run}");
+    assert!(run.stderr.contains("skipped_through_links"), "{run}");
 }

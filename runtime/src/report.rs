@@ -41,6 +41,10 @@ pub struct LandlockReport {
     pub carve_outs: Vec<(String, Vec<Right>)>,
     /// Deny globs and the existing paths they matched inside allowed directories.
     pub glob_matches: Vec<(String, Vec<String>)>,
+    /// Allow paths not granted because they go through a symbolic link inside a directory
+    /// the ring may change (the agent could have planted the link).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_through_links: Vec<String>,
 }
 
 /// Something not enforced.

@@ -273,6 +273,7 @@ pub fn prepare(
             .map(|(p, m)| (p.clone(), rights_of(*m)))
             .collect(),
         glob_matches: placement.glob_matches.clone(),
+        skipped_through_links: placement.through_links.clone(),
     };
     if negotiated.abi == 0 {
         return Ok(Prepared {

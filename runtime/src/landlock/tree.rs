@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::glob::{glob_covers, glob_matches};
 use crate::Error;
-use crate::artifact::Component;
+use crate::artifact::{Component, Right};
 
 /// Entries read while expanding globs and splitting directories, at most, per apply.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -123,6 +123,9 @@ pub struct Placement {
     pub missing: Vec<String>,
     /// Existing paths found for each deny glob.
     pub glob_matches: Vec<(String, Vec<String>)>,
+    /// Allow paths skipped because they go through a link inside a directory the ring may
+    /// write: the agent could have planted it.
+    pub through_links: Vec<String>,
     pub entries_read: usize,
 }
 
@@ -254,6 +257,59 @@ fn resolve<F: Fs>(fs: &F, path: &str) -> String {
     current
 }
 
+/// Rights that let the agent replace an entry of a directory (and so plant a link there).
+const REPLACE_ENTRIES: u16 = Right::MakeReg.bit()
+    | Right::MakeDir.bit()
+    | Right::MakeSym.bit()
+    | Right::MakeSock.bit()
+    | Right::MakeFifo.bit()
+    | Right::MakeChar.bit()
+    | Right::MakeBlock.bit()
+    | Right::RemoveFile.bit()
+    | Right::RemoveDir.bit()
+    | Right::Refer.bit();
+
+/// Drops the allow rules whose path goes through a symbolic link below another allowed
+/// directory that the ring may change entries of: between two runs the agent could have put
+/// that link there, and following it would grant what it points to.
+fn without_planted_links<F: Fs>(rules: &[BoundRule], fs: &F) -> (Vec<BoundRule>, Vec<String>) {
+    let writable: Vec<&str> = rules
+        .iter()
+        .filter(|r| r.allow && r.mask & REPLACE_ENTRIES != 0)
+        .filter_map(|r| match &r.target {
+            Bound::Path(p) => Some(p.as_str()),
+            Bound::Glob { .. } => None,
+        })
+        .collect();
+    let mut kept = Vec::with_capacity(rules.len());
+    let mut skipped = Vec::new();
+    for rule in rules {
+        let planted = match (&rule.target, rule.allow) {
+            (Bound::Path(path), true) => writable.iter().any(|dir| {
+                *dir != path && within(path, dir) && {
+                    let real_dir = fs.real_path(dir);
+                    let tail = &path[if *dir == "/" { 0 } else { dir.len() }..];
+                    let expected = if real_dir == "/" {
+                        tail.to_owned()
+                    } else {
+                        format!("{real_dir}{tail}")
+                    };
+                    fs.real_path(path) != expected
+                }
+            }),
+            _ => false,
+        };
+        if planted {
+            if let Bound::Path(p) = &rule.target {
+                skipped.push(p.clone());
+            }
+        } else {
+            kept.push(rule.clone());
+        }
+    }
+    (kept, skipped)
+}
+
 /// The rules with every concrete path (and glob root) resolved to where it really is: a deny
 /// of `${home}/.ssh` with `home` bound through a symlink must split the real directory, not
 /// a name that placement would never see under the allowed tree.
@@ -360,7 +416,10 @@ pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
         links: RefCell::new(HashMap::new()),
         read_links: RefCell::new(HashMap::new()),
     };
-    place_cached(&resolved(rules, &cached), &cached)
+    let (rules, through_links) = without_planted_links(rules, &cached);
+    let mut placement = place_cached(&resolved(&rules, &cached), &cached)?;
+    placement.through_links = through_links;
+    Ok(placement)
 }
 
 fn place_cached<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
