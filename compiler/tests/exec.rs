@@ -1146,9 +1146,7 @@ fn allow_link_planted() {
     let policy = link_policy(
         &ws,
         "  - path: \"/nonexistent-deny\"",
-        &format!(
-            "      write: [\"${{workspace}}\"]\n      rules:\n        - {{ path: \"${{workspace}}/bin\", access: [read] }}"
-        ),
+        "      write: [\"${workspace}\"]\n      rules:\n        - { path: \"${workspace}/bin\", access: [read] }",
     );
     let art = compile(&s, "allow-link", &policy);
     let plant = format!("rmdir {ws}/bin && ln -s {admin} {ws}/bin");
