@@ -157,10 +157,7 @@ fn escalations(a: &Ring, b: &Ring) -> Vec<(crate::diagnostic::Span, String)> {
     }
     let rank = |m: NetworkMode| m as u8;
     if rank(b.network.mode) > rank(a.network.mode) {
-        out.push((
-            span,
-            format!("network mode `{:?}`", b.network.mode).to_lowercase(),
-        ));
+        out.push((span, format!("network mode `{}`", b.network.mode.name())));
     } else if b.network.mode == NetworkMode::Restricted && a.network.mode == NetworkMode::Restricted
     {
         for (ports, theirs, what) in [

@@ -18,7 +18,7 @@ use crate::ir::{
     Access, AccessSet, ArgCondition, ArgOp, Effect, FsTarget, Ir, Platform, Ring, SyscallAction,
     action_name,
 };
-use crate::syntax::{NetworkMode, SignalScope};
+use crate::syntax::NetworkMode;
 
 /// `nonoc diff`: 0, or 1 with `fail_on_escalation` when a right is gained; 1 when either
 /// policy has errors; 2 when a file cannot be read.
@@ -92,6 +92,15 @@ impl Changes {
 
     fn loss(&mut self, area: &'static str, text: String) {
         self.losses.push(Change { area, text });
+    }
+
+    /// A gain when `gained`, else a loss.
+    fn record(&mut self, gained: bool, area: &'static str, text: String) {
+        if gained {
+            self.gain(area, text);
+        } else {
+            self.loss(area, text);
+        }
     }
 }
 
@@ -272,19 +281,7 @@ fn compare_filesystem(old: &Ring, new: &Ring, changes: &mut Changes) {
             line.target.text(),
             line.detail
         );
-        if line.gain {
-            changes.gain("filesystem", text);
-        } else {
-            changes.loss("filesystem", text);
-        }
-    }
-}
-
-fn mode_name(mode: NetworkMode) -> &'static str {
-    match mode {
-        NetworkMode::Blocked => "blocked",
-        NetworkMode::Restricted => "restricted",
-        NetworkMode::Allowed => "allowed",
+        changes.record(line.gain, "filesystem", text);
     }
 }
 
@@ -298,16 +295,8 @@ fn ports(list: &[u16]) -> String {
 fn compare_network(old: &Ring, new: &Ring, changes: &mut Changes) {
     let (a, b) = (&old.network, &new.network);
     if a.mode != b.mode {
-        let text = format!(
-            "network mode {} -> {}",
-            mode_name(a.mode),
-            mode_name(b.mode)
-        );
-        if b.mode > a.mode {
-            changes.gain("network", text);
-        } else {
-            changes.loss("network", text);
-        }
+        let text = format!("network mode {} -> {}", a.mode.name(), b.mode.name());
+        changes.record(b.mode > a.mode, "network", text);
     }
     // Ports matter where the mode is `restricted`; a mode change above covers the rest.
     if a.mode == NetworkMode::Restricted && b.mode == NetworkMode::Restricted {
@@ -334,14 +323,6 @@ fn compare_network(old: &Ring, new: &Ring, changes: &mut Changes) {
     }
 }
 
-fn scope_name(scope: SignalScope) -> &'static str {
-    match scope {
-        SignalScope::Own => "self",
-        SignalScope::Sandbox => "sandbox",
-        SignalScope::Any => "any",
-    }
-}
-
 fn compare_process(old: &Ring, new: &Ring, changes: &mut Changes) {
     let (a, b) = (&old.process, &new.process);
     for (name, x, y) in [("fork", a.fork, b.fork), ("ptrace", a.ptrace, b.ptrace)] {
@@ -354,16 +335,8 @@ fn compare_process(old: &Ring, new: &Ring, changes: &mut Changes) {
         }
     }
     if a.signals != b.signals {
-        let text = format!(
-            "signals {} -> {}",
-            scope_name(a.signals),
-            scope_name(b.signals)
-        );
-        if b.signals > a.signals {
-            changes.gain("process", text);
-        } else {
-            changes.loss("process", text);
-        }
+        let text = format!("signals {} -> {}", a.signals.name(), b.signals.name());
+        changes.record(b.signals > a.signals, "process", text);
     }
 }
 
@@ -425,11 +398,7 @@ fn compare_syscalls(old: &Ring, new: &Ring, changes: &mut Changes) {
     };
     if default(a) != default(b) {
         let text = format!("syscall default {} -> {}", default(a), default(b));
-        if strictness(b) < strictness(a) {
-            changes.gain("syscalls", text);
-        } else {
-            changes.loss("syscalls", text);
-        }
+        changes.record(strictness(b) < strictness(a), "syscalls", text);
     }
     // The allow list decides only under `default: deny`.
     if !a.default_allow && !b.default_allow {
@@ -498,11 +467,7 @@ fn compare_tiers(old: &Ir, new: &Ir) -> Changes {
             (Some(x), Some(y)) => y < x,
             _ => false,
         };
-        if escalates {
-            changes.gain("trust_tiers", text);
-        } else {
-            changes.loss("trust_tiers", text);
-        }
+        changes.record(escalates, "trust_tiers", text);
     }
     let by_name = |ir: &Ir| -> BTreeMap<String, (u16, u8)> {
         ir.trust_tiers

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Format, Style};
 use crate::ir::{AccessSet, FsTarget, Ir, PathTemplate, SyscallAction, action_name};
-use crate::syntax::{NetworkMode, SignalScope};
+use crate::syntax::NetworkMode;
 
 /// What the artifact does not carry, per target.
 const NOT_CARRIED: &str = "not in this artifact version";
@@ -479,14 +479,7 @@ pub fn matrix_of_artifact(artifact: &Artifact) -> Matrix {
 fn fs_text(target: &FsTarget, platform: Option<crate::ir::Platform>) -> String {
     match platform {
         None => target.text().to_owned(),
-        Some(p) => format!(
-            "{} [{}]",
-            target.text(),
-            match p {
-                crate::ir::Platform::Linux => "linux",
-                crate::ir::Platform::Macos => "macos",
-            }
-        ),
+        Some(p) => format!("{} [{}]", target.text(), p.name()),
     }
 }
 
@@ -554,14 +547,7 @@ pub fn matrix_of_ir(ir: &Ir) -> Matrix {
     });
     rows.push(Row {
         capability: "signals".to_owned(),
-        cells: per_ring(&|r| {
-            match r.process.signals {
-                SignalScope::Own => "self",
-                SignalScope::Sandbox => "sandbox",
-                SignalScope::Any => "any",
-            }
-            .to_owned()
-        }),
+        cells: per_ring(&|r| r.process.signals.name().to_owned()),
     });
     rows.push(Row {
         capability: "syscalls: default".to_owned(),

@@ -223,17 +223,9 @@ pub fn describe_request(request: &Request) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Request::Signal { scope } => format!("signal {}", ir_signal_name(*scope)),
+        Request::Signal { scope } => format!("signal {}", scope.name()),
         Request::Fork => "fork".to_owned(),
         Request::Ptrace => "ptrace".to_owned(),
-    }
-}
-
-fn ir_signal_name(scope: crate::syntax::SignalScope) -> &'static str {
-    match scope {
-        crate::syntax::SignalScope::Own => "self",
-        crate::syntax::SignalScope::Sandbox => "sandbox",
-        crate::syntax::SignalScope::Any => "any",
     }
 }
 

@@ -135,7 +135,7 @@ pub fn decide(ring: &Ring, request: &Request, bindings: &Bindings) -> Decision {
             let allowed = *scope <= ring.process.signals;
             Decision::new(
                 verdict(allowed),
-                format!("process.signals: {}", signal_name(ring.process.signals)),
+                format!("process.signals: {}", ring.process.signals.name()),
                 None,
             )
         }
@@ -157,14 +157,6 @@ fn verdict(allowed: bool) -> Verdict {
         Verdict::Allow
     } else {
         Verdict::Deny
-    }
-}
-
-pub(crate) fn signal_name(scope: crate::syntax::SignalScope) -> &'static str {
-    match scope {
-        crate::syntax::SignalScope::Own => "self",
-        crate::syntax::SignalScope::Sandbox => "sandbox",
-        crate::syntax::SignalScope::Any => "any",
     }
 }
 

@@ -569,11 +569,7 @@ fn merge(
         _ => None,
     };
     if let Some(span) = ignored {
-        let mode = match network.mode {
-            NetworkMode::Blocked => "blocked",
-            NetworkMode::Allowed => "allowed",
-            NetworkMode::Restricted => "restricted",
-        };
+        let mode = network.mode.name();
         diags.push(
             Diagnostic::new(Code::PortsWithoutRestricted, span, format!("ring {level} lists ports or `udp` but its network mode is `{mode}`"))
                 .help("ports and `udp` take effect only with `mode: restricted`; set it, or remove them so no rule is silently ignored"),

@@ -230,6 +230,17 @@ pub enum NetworkMode {
     Allowed,
 }
 
+impl NetworkMode {
+    /// The name as the policy language writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkMode::Blocked => "blocked",
+            NetworkMode::Restricted => "restricted",
+            NetworkMode::Allowed => "allowed",
+        }
+    }
+}
+
 /// A port as written: a number, or text (which is always an error: host names are not a
 /// kernel concept).
 #[derive(Debug, Clone, PartialEq)]
@@ -257,6 +268,17 @@ pub enum SignalScope {
     Own,
     Sandbox,
     Any,
+}
+
+impl SignalScope {
+    /// The name as the policy language writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignalScope::Own => "self",
+            SignalScope::Sandbox => "sandbox",
+            SignalScope::Any => "any",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
