@@ -1,9 +1,12 @@
 //! Lints on the IR: monotonicity of the ring ladder, and rules Landlock enforces only partly.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::rule_index::RuleIndex;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::ir::{Access, Effect, FsRule, FsTarget, Ir, Platform, Ring, SyscallAction};
+use crate::ir::{
+    Access, AccessSet, Effect, FsRule, FsTarget, Ir, PathTemplate, Platform, Ring, SyscallAction,
+};
 use crate::syntax::NetworkMode;
 
 pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
@@ -19,19 +22,19 @@ pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
 /// the file for reading): an execute grant without read does not let anything run.
 fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
     for ring in ir.rings.values().filter(|r| !r.unconfined) {
+        let readable = RuleIndex::new(
+            ring.filesystem.iter().filter(|r| {
+                r.effect == Effect::Allow && on_linux(r) && r.access.contains(Access::ReadFile)
+            }),
+            path_of,
+        );
         for rule in ring.filesystem.iter().filter(|r| {
             r.effect == Effect::Allow && on_linux(r) && r.access.contains(Access::Execute)
         }) {
             let FsTarget::Path(path) = &rule.target else {
                 continue;
             };
-            let readable = ring.filesystem.iter().any(|other| {
-                other.effect == Effect::Allow
-                    && on_linux(other)
-                    && other.access.contains(Access::ReadFile)
-                    && matches!(&other.target, FsTarget::Path(p) if path.is_within(p))
-            });
-            if !readable {
+            if readable.at_or_above(path.as_str()).next().is_none() {
                 diags.push(
                     Diagnostic::new(
                         Code::ExecuteWithoutRead,
@@ -41,6 +44,50 @@ fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
                     .help("Landlock also checks `read_file` when a program is executed; grant `read` on the path too"),
                 );
             }
+        }
+    }
+}
+
+/// The path of a rule on a path (not a glob).
+fn path_of(rule: &FsRule) -> Option<PathTemplate> {
+    match &rule.target {
+        FsTarget::Path(p) => Some(p.clone()),
+        FsTarget::Glob(_) => None,
+    }
+}
+
+/// A ring's rules indexed for [`escalations`].
+struct Indexed<'a> {
+    ring: &'a Ring,
+    /// Allow rules on paths, on Linux.
+    allows: RuleIndex<'a>,
+    /// The ring's own deny rules (not the global ones), on Linux, by their roots.
+    denies: RuleIndex<'a>,
+    /// Every deny rule by its target.
+    deny_targets: HashMap<&'a FsTarget, Vec<&'a FsRule>>,
+}
+
+impl<'a> Indexed<'a> {
+    fn new(ring: &'a Ring) -> Indexed<'a> {
+        let mut deny_targets: HashMap<&FsTarget, Vec<&FsRule>> = HashMap::new();
+        for rule in ring.filesystem.iter().filter(|r| r.effect == Effect::Deny) {
+            deny_targets.entry(&rule.target).or_default().push(rule);
+        }
+        Indexed {
+            ring,
+            allows: RuleIndex::new(
+                ring.filesystem
+                    .iter()
+                    .filter(|r| r.effect == Effect::Allow && on_linux(r)),
+                path_of,
+            ),
+            denies: RuleIndex::new(
+                ring.filesystem
+                    .iter()
+                    .filter(|r| r.effect == Effect::Deny && !is_global(r) && on_linux(r)),
+                |r| Some(r.target.root()),
+            ),
+            deny_targets,
         }
     }
 }
@@ -73,9 +120,14 @@ fn is_global(rule: &FsRule) -> bool {
 /// A less privileged ring must not be granted what a more privileged ring is denied.
 fn monotonicity(ir: &Ir, diags: &mut Diagnostics) {
     let mut reported: BTreeSet<(u8, String)> = BTreeSet::new();
-    for (b_level, b) in &ir.rings {
-        for (a_level, a) in ir.rings.range(..*b_level).rev() {
-            if a.unconfined {
+    let indexed: BTreeMap<u8, Indexed> = ir
+        .rings
+        .iter()
+        .map(|(level, ring)| (*level, Indexed::new(ring)))
+        .collect();
+    for (b_level, b) in &indexed {
+        for (a_level, a) in indexed.range(..*b_level).rev() {
+            if a.ring.unconfined {
                 continue;
             }
             for (span, item) in escalations(a, b) {
@@ -97,7 +149,8 @@ fn monotonicity(ir: &Ir, diags: &mut Diagnostics) {
 }
 
 /// What `b` is granted that `a` is denied, each with the span of `b`'s rule.
-fn escalations(a: &Ring, b: &Ring) -> Vec<(crate::diagnostic::Span, String)> {
+fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, String)> {
+    let (a, b) = (ai.ring, bi.ring);
     let mut out = Vec::new();
     let span = b.span;
     if b.unconfined {
@@ -112,40 +165,31 @@ fn escalations(a: &Ring, b: &Ring) -> Vec<(crate::diagnostic::Span, String)> {
         let FsTarget::Path(path) = &rule.target else {
             continue;
         };
-        let missing: Vec<Access> = rule
-            .access
-            .iter()
-            .filter(|access| {
-                !a.filesystem.iter().any(|ar| {
-                    ar.effect == Effect::Allow
-                        && on_linux(ar)
-                        && ar.access.contains(*access)
-                        && matches!(&ar.target, FsTarget::Path(p) if path.is_within(p))
-                })
-            })
-            .collect();
+        // What `a` grants at or above the path.
+        let granted = ai
+            .allows
+            .at_or_above(path.as_str())
+            .fold(AccessSet::EMPTY, |set, i| {
+                set.union(ai.allows.rule(i).access)
+            });
+        let missing = rule.access.difference(granted);
         if !missing.is_empty() {
-            let set: crate::ir::AccessSet = missing.into_iter().collect();
             out.push((
                 rule.origin.span(),
-                format!("`{}` on `{}`", set.describe(), path.as_str()),
+                format!("`{}` on `{}`", missing.describe(), path.as_str()),
             ));
         }
-        for deny in a
-            .filesystem
-            .iter()
-            .filter(|r| r.effect == Effect::Deny && !is_global(r) && on_linux(r))
-        {
+        // `a`'s denies whose roots lie at, above or below the path.
+        for i in ai.denies.related(path.as_str()) {
+            let deny = ai.denies.rule(i);
             let overlap = deny.access.intersection(rule.access);
-            let root = deny.target.root();
-            if overlap.is_empty() || !(root.is_within(path) || path.is_within(&root)) {
+            if overlap.is_empty() {
                 continue;
             }
-            let b_denies = b.filesystem.iter().any(|br| {
-                br.effect == Effect::Deny
-                    && br.target == deny.target
-                    && br.access.is_superset(overlap)
-                    && br.except == deny.except
+            let b_denies = bi.deny_targets.get(&deny.target).is_some_and(|rules| {
+                rules
+                    .iter()
+                    .any(|br| br.access.is_superset(overlap) && br.except == deny.except)
             });
             if !b_denies {
                 out.push((
@@ -217,58 +261,66 @@ fn escalations(a: &Ring, b: &Ring) -> Vec<(crate::diagnostic::Span, String)> {
 fn partial_enforcement(ir: &Ir, diags: &mut Diagnostics) {
     let mut seen: BTreeSet<(usize, Code)> = BTreeSet::new();
     for ring in ir.rings.values().filter(|r| !r.unconfined) {
-        let allows: Vec<&FsRule> = ring
-            .filesystem
-            .iter()
-            .filter(|r| r.effect == Effect::Allow && on_linux(r))
-            .collect();
+        let allows = RuleIndex::new(
+            ring.filesystem
+                .iter()
+                .filter(|r| r.effect == Effect::Allow && on_linux(r)),
+            path_of,
+        );
         for deny in ring
             .filesystem
             .iter()
             .filter(|r| r.effect == Effect::Deny && on_linux(r))
         {
-            let root = deny.target.root();
-            for allow in &allows {
-                let FsTarget::Path(allowed) = &allow.target else {
-                    continue;
-                };
-                if deny.access.intersection(allow.access).is_empty() {
-                    continue;
-                }
-                let (code, message, help) = match &deny.target {
-                    FsTarget::Path(path) if path != allowed && path.is_within(allowed) => (
-                        Code::DenyInsideAllow,
-                        format!(
-                            "deny of `{}` inside allowed `{}` is enforced on Linux by a Landlock carve-out",
-                            path.as_str(),
-                            allowed.as_str()
-                        ),
-                        "at apply time the allowed directory is split along the path to the denied entry: siblings keep their rights, and the split directories lose the right to create new entries directly in them",
+            let overlaps = |i: &usize| !deny.access.intersection(allows.rule(*i).access).is_empty();
+            // The first allow (in rule order) the deny lies inside, or its glob's root overlaps.
+            let (first, code) = match &deny.target {
+                FsTarget::Path(path) => (
+                    allows.strictly_above(path.as_str()).filter(overlaps).min(),
+                    Code::DenyInsideAllow,
+                ),
+                FsTarget::Glob(_) => (
+                    allows
+                        .related(deny.target.root().as_str())
+                        .into_iter()
+                        .find(overlaps),
+                    Code::DenyGlobPartial,
+                ),
+            };
+            let Some(allow) = first.map(|i| allows.rule(i)) else {
+                continue;
+            };
+            let FsTarget::Path(allowed) = &allow.target else {
+                continue;
+            };
+            let (message, help) = match &deny.target {
+                FsTarget::Path(path) => (
+                    format!(
+                        "deny of `{}` inside allowed `{}` is enforced on Linux by a Landlock carve-out",
+                        path.as_str(),
+                        allowed.as_str()
                     ),
-                    FsTarget::Glob(glob) if root.is_within(allowed) || allowed.is_within(&root) => {
-                        (
-                            Code::DenyGlobPartial,
-                            format!(
-                                "deny glob `{}` is enforced on Linux only on files that exist when the sandbox is applied",
-                                glob.as_str()
-                            ),
-                            "Landlock has no pattern rules: the glob is expanded inside allowed directories at apply time; a matching file created later is not covered",
-                        )
-                    }
-                    _ => continue,
-                };
-                if seen.insert((deny.origin.offset, code)) {
-                    diags.push(
-                        Diagnostic::new(code, deny.origin.span(), message)
-                            .label(format!(
-                                "inside `{}`, allowed at line {} in ring {}",
-                                allowed.as_str(),
-                                allow.origin.line,
-                                ring.level
-                            ))
-                            .help(help),
-                    );
-                }
+                    "at apply time the allowed directory is split along the path to the denied entry: siblings keep their rights, and the split directories lose the right to create new entries directly in them",
+                ),
+                FsTarget::Glob(glob) => (
+                    format!(
+                        "deny glob `{}` is enforced on Linux only on files that exist when the sandbox is applied",
+                        glob.as_str()
+                    ),
+                    "Landlock has no pattern rules: the glob is expanded inside allowed directories at apply time; a matching file created later is not covered",
+                ),
+            };
+            if seen.insert((deny.origin.offset, code)) {
+                diags.push(
+                    Diagnostic::new(code, deny.origin.span(), message)
+                        .label(format!(
+                            "inside `{}`, allowed at line {} in ring {}",
+                            allowed.as_str(),
+                            allow.origin.line,
+                            ring.level
+                        ))
+                        .help(help),
+                );
             }
         }
     }
@@ -276,7 +328,7 @@ fn partial_enforcement(ir: &Ir, diags: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Code;
+    use crate::diagnostic::{Code, Diagnostics};
 
     fn codes(rings: &str) -> Vec<Code> {
         let text = format!(
@@ -317,5 +369,114 @@ mod tests {
         assert!(codes(rings).contains(&Code::Monotonicity));
         let rings = "  1: { syscalls: { default: deny, allow: [read, write] } }\n  2: { syscalls: { default: deny, allow: [read] } }\n";
         assert!(!codes(rings).contains(&Code::Monotonicity));
+    }
+
+    /// A policy from a small pool of paths and globs, so rules nest, repeat and overlap.
+    fn policy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        const PATHS: &[&str] = &[
+            "/",
+            "/a",
+            "/a/b",
+            "/a/b/c",
+            "/ab",
+            "/z",
+            "${ws}",
+            "${ws}/a",
+            "${ws}/a/b",
+            "${home}",
+        ];
+        const GLOBS: &[&str] = &["/a/**/k", "${ws}/**/.env", "/a/b/*", "/**/x"];
+        const ACCESS: &[&str] = &[
+            "[read]",
+            "[write]",
+            "[execute]",
+            "[read_file]",
+            "[read, write, execute]",
+        ];
+        let path = proptest::sample::select(PATHS);
+        let list = proptest::collection::vec(path, 0..4);
+        let deny = (
+            proptest::bool::ANY,
+            0..PATHS.len() + GLOBS.len(),
+            proptest::sample::select(ACCESS),
+        )
+            .prop_map(|(own, i, access)| {
+                let target = match PATHS.get(i) {
+                    Some(p) => format!("path: \"{p}\""),
+                    None => format!("glob: \"{}\"", GLOBS[i - PATHS.len()]),
+                };
+                (own, format!("{{ {target}, access: {access} }}"))
+            });
+        let ring = (
+            list.clone(),
+            list.clone(),
+            list,
+            proptest::collection::vec(deny, 0..4),
+            proptest::bool::ANY,
+        );
+        proptest::collection::vec(ring, 1..4).prop_map(|rings| {
+            let quote = |l: &[&str]| {
+                let items: Vec<String> = l.iter().map(|p| format!("\"{p}\"")).collect();
+                format!("[{}]", items.join(", "))
+            };
+            let mut text = String::from(
+                "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: t }\nvariables:\n  ws: { default: /w }\n  home: { default: /h }\n",
+            );
+            let mut global = Vec::new();
+            let mut body = String::new();
+            for (level, (read, write, execute, denies, extends)) in rings.iter().enumerate() {
+                body.push_str(&format!(
+                    "  {}:\n    filesystem: {{ read: {}, write: {}, execute: {} }}\n",
+                    level + 1,
+                    quote(read),
+                    quote(write),
+                    quote(execute)
+                ));
+                if *extends && level + 1 < rings.len() {
+                    body.push_str(&format!("    extends: {}\n", level + 2));
+                }
+                let own: Vec<&String> = denies.iter().filter(|d| d.0).map(|d| &d.1).collect();
+                global.extend(denies.iter().filter(|d| !d.0).map(|d| d.1.clone()));
+                if !own.is_empty() {
+                    body.push_str("    deny:\n");
+                    for d in own {
+                        body.push_str(&format!("      - {d}\n"));
+                    }
+                }
+            }
+            if !global.is_empty() {
+                text.push_str("deny:\n");
+                for d in global {
+                    text.push_str(&format!("  - {d}\n"));
+                }
+            }
+            text.push_str("rings:\n");
+            text.push_str(&body);
+            text
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+        /// The indexed lints report exactly what comparing every rule with every other does.
+        #[test]
+        fn indexed_lints_agree_with_the_pairwise_ones(text in policy()) {
+            let analysis = crate::analyze("t.yaml", text.as_bytes());
+            let Some(ir) = analysis.ir else {
+                let codes: Vec<Code> = analysis.diagnostics.iter().map(|d| d.code).collect();
+                return Err(proptest::test_runner::TestCaseError::fail(format!(
+                    "the generated policy has errors {codes:?}:\n{text}"
+                )));
+            };
+            let (mut indexed, mut pairwise) = (Diagnostics::default(), Diagnostics::default());
+            super::lints(&ir, &mut indexed);
+            crate::check::lints_oracle::lints(&ir, &mut pairwise);
+            let show = |d: Diagnostics| d.into_iter().map(|d| format!("{d:?}")).collect::<Vec<_>>();
+            let indexed = show(indexed);
+            proptest::prop_assert!(!text.is_empty());
+            proptest::prop_assert_eq!(indexed, show(pairwise), "{}", text);
+        }
     }
 }

@@ -2,6 +2,9 @@
 //! checks run on the parsed file; the lints run on the IR, where rings are merged.
 
 mod lints;
+#[cfg(test)]
+mod lints_oracle;
+mod rule_index;
 mod tests;
 pub mod values;
 
