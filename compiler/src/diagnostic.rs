@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use miette::{LabeledSpan, NamedSource, SourceSpan};
+use miette::{LabeledSpan, SourceSpan};
 
 /// A byte range in the policy source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -260,7 +260,7 @@ impl IntoIterator for Diagnostics {
 #[derive(Debug)]
 pub struct Report<'a> {
     pub diagnostic: &'a Diagnostic,
-    pub source: NamedSource<String>,
+    pub source: &'a crate::source::Quoted<'a>,
 }
 
 impl fmt::Display for Report<'_> {
@@ -293,7 +293,7 @@ impl miette::Diagnostic for Report<'_> {
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.diagnostic
             .span
-            .map(|_| &self.source as &dyn miette::SourceCode)
+            .map(|_| self.source as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -330,6 +330,7 @@ pub fn render(
     // reach the terminal as escape sequences.
     let text = &terminal_safe_source(text);
     let name = &terminal_safe(name);
+    let quoted = crate::source::Quoted::new(name, text);
     for diagnostic in diagnostics {
         let safe = Diagnostic {
             message: terminal_safe(&diagnostic.message),
@@ -352,7 +353,7 @@ pub fn render(
         };
         let report = Report {
             diagnostic,
-            source: NamedSource::new(name, text.to_owned()),
+            source: &quoted,
         };
         // Writing into a String cannot fail; a formatter error would only cut the text short.
         let _ = handler.render_report(&mut out, &report);
@@ -362,15 +363,15 @@ pub fn render(
 
 /// Text with control characters (other than newline) shown as `\u{..}` escapes.
 pub fn terminal_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let mut safe = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            safe.extend(c.escape_unicode());
+        } else {
+            safe.push(c);
+        }
+    }
+    safe
 }
 
 /// Source text with each control character (other than newline and tab) replaced by a
