@@ -131,6 +131,10 @@ pub enum Command {
         #[arg(long)]
         artifact: bool,
     },
+    /// Internal (`nonoc test --kernel`): apply a ring of the artifact on stdin, try one
+    /// operation, print the kernel's answer.
+    #[command(name = "__probe", hide = true)]
+    Probe(crate::cmd::probe::ProbeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -270,6 +274,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             EXIT_OK
         }
         Command::Man => man(&mut out, &mut err),
+        Command::Probe(args) => crate::cmd::probe::probe(&args, &mut out, &mut err),
     };
     let _ = out.flush();
     code

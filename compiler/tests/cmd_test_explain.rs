@@ -83,7 +83,7 @@ fn no_env(_: &str) -> Option<String> {
 fn run_test(policy: &Path, vars: &[&str], env: &dyn Fn(&str) -> Option<String>) -> Run {
     let vars: Vec<String> = vars.iter().map(|v| (*v).to_owned()).collect();
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = test_with_env(policy, &vars, false, env, STYLE, &mut out, &mut err);
+    let code = test_with_env(policy, &vars, None, env, STYLE, &mut out, &mut err);
     Run::new(policy, code, &out, &err)
 }
 
@@ -245,20 +245,41 @@ fn bad_variables_are_usage_errors() {
 }
 
 #[test]
-fn kernel_is_not_available_yet() {
+fn a_kernel_run_whose_probe_cannot_start_fails_every_test() {
+    // `--kernel` runs `nonoc __probe` per test; when it cannot be started, no test passes by
+    // the kernel, and the run fails (the probe itself is tested in `tests/test_kernel.rs`).
+    let path = policy(
+        "kernel_probe_missing",
+        "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata:\n  name: k\nrings:\n  3:\n    network: { mode: blocked }\ntests:\n  - { ring: 3, connect_tcp: 443, expect: deny }\n  - { ring: 3, read: /x, platform: macos, expect: deny }\n",
+    );
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = test_with_env(
-        &example("agt-rings"),
+        &path,
         &[],
-        true,
+        Some(Path::new("/nonexistent/nonoc")),
         &no_env,
         STYLE,
         &mut out,
         &mut err,
     );
-    assert_eq!(code, 2);
-    assert!(out.is_empty());
-    assert!(String::from_utf8_lossy(&err).contains("`nonoc test --kernel` is not implemented"));
+    let run = Run::new(&path, code, &out, &err);
+    assert_eq!(run.code, 1, "{}", run.snapshot());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("policy.yaml:9:5: ring 3, connect_tcp 443: kernel: cannot run `/nonexistent/nonoc __probe`"),
+        "{}",
+        run.snapshot()
+    );
+    assert_eq!(
+        lines[1],
+        "policy.yaml:10:5: ring 3, read `/x` on macos: not run by the kernel: a macos test cannot be asked of the linux kernel"
+    );
+    assert!(
+        lines[2].ends_with(": 0 agreed, 1 disagreed, 1 not run"),
+        "{}",
+        run.snapshot()
+    );
+    assert_eq!(run.last_line(), "1 passed, 1 failed");
 }
 
 #[test]

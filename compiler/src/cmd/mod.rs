@@ -6,6 +6,8 @@
 pub mod diff;
 pub mod explain;
 pub mod inspect;
+pub mod kernel;
+pub mod probe;
 pub mod test;
 
 use std::collections::BTreeMap;

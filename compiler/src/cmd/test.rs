@@ -1,6 +1,6 @@
 //! `nonoc test POLICY [--var NAME=VALUE]... [--kernel]`: runs the policy's `tests:` against
-//! `decide`. One line per failure on stdout, `FILE:LINE:COL: ...`; the last line is
-//! `N passed, N failed`.
+//! `decide` and, with `--kernel`, against the real kernel ([`super::kernel`]). One line per
+//! failure on stdout, `FILE:LINE:COL: ...`; the last line is `N passed, N failed`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Style};
 use crate::ir::{self, Decision, Ir, Platform, Request, TestOutcome, Verdict};
 use crate::syntax::Expect;
 
+use super::kernel::{KernelVerdict, Prober};
 use super::{PartialBindings, bind_partial, describe_request, describe_selector, location};
 
 /// Arguments of `nonoc test`.
@@ -19,7 +20,7 @@ pub struct TestArgs {
     /// Bind a variable (before its environment variable and default).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
-    /// Also run the tests against the kernel (not available yet).
+    /// Also ask the kernel: apply each test's ring in a fresh process and try the request.
     #[arg(long)]
     pub kernel: bool,
 }
@@ -31,7 +32,8 @@ impl TestArgs {
     }
 }
 
-/// `nonoc test`, variables read from the process environment.
+/// `nonoc test`, variables read from the process environment; with `kernel`, this program is
+/// re-executed as the probe.
 pub fn test(
     policy: &Path,
     vars: &[String],
@@ -40,23 +42,43 @@ pub fn test(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    test_with_env(policy, vars, kernel, &super::process_env, style, out, err)
+    let exe = if kernel {
+        match std::env::current_exe() {
+            Ok(exe) => Some(exe),
+            Err(e) => {
+                let _ = writeln!(err, "error: `--kernel`: cannot find this program: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        None
+    };
+    test_with_env(
+        policy,
+        vars,
+        exe.as_deref(),
+        &super::process_env,
+        style,
+        out,
+        err,
+    )
 }
 
-/// `nonoc test` with `env` standing for the environment (tests pass a fixed one).
+/// `nonoc test` with `env` standing for the environment (tests pass a fixed one). `kernel`:
+/// the `nonoc` binary to probe the kernel with (`nonoc __probe`), or `None` for `decide` only.
 pub fn test_with_env(
     policy: &Path,
     vars: &[String],
-    kernel: bool,
+    kernel: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
     style: Style,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    if kernel {
+    if kernel.is_some() && Platform::host() != Platform::Linux {
         let _ = writeln!(
             err,
-            "error: `nonoc test --kernel` is not implemented yet: this version runs the tests against `decide` only; run without `--kernel`"
+            "error: `nonoc test --kernel` probes Linux sandboxes and runs on Linux only"
         );
         return EXIT_USAGE;
     }
@@ -71,21 +93,68 @@ pub fn test_with_env(
             return EXIT_USAGE;
         }
     };
+    let prober = match kernel {
+        None => None,
+        Some(exe) => match crate::artifact::build(&ir, &analysis.bytes) {
+            Ok((_, artifact)) => Some(Prober { exe, artifact }),
+            Err(e) => {
+                let _ = writeln!(err, "error: cannot compile the policy for the kernel: {e}");
+                return EXIT_FAILED;
+            }
+        },
+    };
     let file = analysis.source.name.as_str();
     let outcomes = ir::run_tests(&ir, &partial.bindings, Platform::host());
     let mut passed = 0usize;
     let mut failed = 0usize;
+    let (mut agreed, mut disagreed, mut not_run) = (0usize, 0usize, 0usize);
     for outcome in &outcomes {
-        match failure(&ir, &partial, outcome, file) {
-            None => passed += 1,
-            Some(line) => {
-                failed += 1;
-                let _ = writeln!(out, "{}: {line}", location(file, &outcome.test.origin));
+        let at = location(file, &outcome.test.origin);
+        let mut ok = true;
+        if let Some(line) = failure(&ir, &partial, outcome, file) {
+            ok = false;
+            let _ = writeln!(out, "{at}: {line}");
+        }
+        if let Some(prober) = &prober {
+            let what = describe(&ir, &outcome.test);
+            let unbound = needs_unbound(&ir, &partial, outcome);
+            match prober.run(&ir, &partial, outcome, unbound) {
+                KernelVerdict::Agreed => agreed += 1,
+                KernelVerdict::Disagreed(why) => {
+                    disagreed += 1;
+                    ok = false;
+                    let _ = writeln!(out, "{at}: {what}: kernel: {why}");
+                }
+                KernelVerdict::NotRun(why) => {
+                    not_run += 1;
+                    let _ = writeln!(out, "{at}: {what}: not run by the kernel: {why}");
+                }
             }
         }
+        if ok {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    if prober.is_some() {
+        let _ = writeln!(
+            out,
+            "kernel (Landlock ABI {}): {agreed} agreed, {disagreed} disagreed, {not_run} not run",
+            nonoc_runtime::landlock_abi()
+        );
     }
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     if failed == 0 { EXIT_OK } else { EXIT_FAILED }
+}
+
+/// `ring 3, read `/x`` as the test writes it (its own platform, not the host's filled in).
+fn describe(ir: &Ir, test: &ir::Test) -> String {
+    format!(
+        "{}, {}",
+        describe_selector(ir, test.selector),
+        describe_request(&test.request)
+    )
 }
 
 /// Why a test failed (the line without its location), or `None` when it passed.
@@ -96,11 +165,7 @@ fn failure(
     file: &str,
 ) -> Option<String> {
     let test = &outcome.test;
-    let what = format!(
-        "{}, {}",
-        describe_selector(ir, test.selector),
-        describe_request(&test.request)
-    );
+    let what = describe(ir, test);
     if let Some(message) = needs_unbound(ir, partial, outcome) {
         return Some(format!("{what}: cannot decide: {message}"));
     }

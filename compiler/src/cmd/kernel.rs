@@ -1,0 +1,227 @@
+//! `nonoc test --kernel`: each test asked of the real kernel. The policy is compiled to an
+//! artifact once; for each test a fresh `nonoc __probe` process ([`super::probe`]) gets the
+//! artifact on stdin, applies the test's ring with `nonoc_runtime` (variables bound to the
+//! values `nonoc test` bound) and tries the request on the host's real paths and ports.
+//!
+//! A request the kernel cannot be asked here is reported "not run by the kernel", with the
+//! reason, and never counts as passed by the kernel: a test for another platform, a path that
+//! does not exist on this host (the kernel checks a right when a file is opened; probing a
+//! scratch copy would test another tree), a directory or a special file, an operation that
+//! already fails without the sandbox, a request this build cannot probe.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::ir::{self, Ir, Platform, Request, RingSelector, TestOutcome};
+use crate::syntax::{Expect, SignalScope};
+
+use super::PartialBindings;
+
+/// What the kernel made of one test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelVerdict {
+    /// The kernel answered as the test expects.
+    Agreed,
+    /// It did not (or the ring could not be applied): why, for people.
+    Disagreed(String),
+    /// The request was not asked of the kernel: why.
+    NotRun(String),
+}
+
+/// The compiled policy and the program to probe it with.
+#[derive(Debug)]
+pub struct Prober<'a> {
+    /// The `nonoc` binary (it is re-executed as `nonoc __probe`).
+    pub exe: &'a Path,
+    /// The sealed artifact.
+    pub artifact: Vec<u8>,
+}
+
+impl Prober<'_> {
+    /// Asks the kernel one test. `unbound`: the message of an unbound variable the test needs.
+    pub fn run(
+        &self,
+        ir: &Ir,
+        partial: &PartialBindings,
+        outcome: &TestOutcome,
+        unbound: Option<&str>,
+    ) -> KernelVerdict {
+        if let Some(message) = unbound {
+            return KernelVerdict::NotRun(message.to_owned());
+        }
+        let test = &outcome.test;
+        let op = match operation(&test.request, &partial.bindings) {
+            Ok(op) => op,
+            Err(reason) => return KernelVerdict::NotRun(reason),
+        };
+        let mut cmd = Command::new(self.exe);
+        cmd.arg("__probe");
+        match test.selector {
+            RingSelector::Ring(level) => {
+                cmd.arg("--ring").arg(level.to_string());
+            }
+            RingSelector::TrustScore(score) => {
+                if ir.ring_for_trust_score(score).is_none() {
+                    return KernelVerdict::NotRun(
+                        "the trust score selects no ring, so there is nothing to apply".to_owned(),
+                    );
+                }
+                cmd.arg("--trust-score").arg(score.to_string());
+            }
+        }
+        for (name, value) in &partial.bindings {
+            cmd.arg("--var").arg(format!("{name}={value}"));
+        }
+        cmd.arg("--").args(&op);
+        let expect = test.expect;
+        match self.spawn(&mut cmd) {
+            Ok(probed) => judge(expect, probed),
+            Err(message) => KernelVerdict::Disagreed(message),
+        }
+    }
+
+    fn spawn(&self, cmd: &mut Command) -> Result<Probed, String> {
+        let mut child = cmd
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run `{} __probe`: {e}", self.exe.display()))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // A probe that stopped early closed its stdin: its output says why.
+            let _ = stdin.write_all(&self.artifact);
+        }
+        let output = child
+            .wait_with_output()
+            .map_err(|e| format!("the probe failed: {e}"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let mut probed = Probed::default();
+        for line in stdout.lines() {
+            let (head, rest) = line.split_once(' ').unwrap_or((line, ""));
+            match head {
+                "not-run" => probed.not_run = Some(rest.to_owned()),
+                "apply-error" => probed.apply_error = Some(rest.to_owned()),
+                "report" => probed.applied = true,
+                "note" => probed.notes.push(rest.to_owned()),
+                "allowed" => probed.answer = Some(Answer::Allowed),
+                "denied" => probed.answer = Some(Answer::Denied(rest.to_owned())),
+                "inconclusive" => probed.answer = Some(Answer::Inconclusive(rest.to_owned())),
+                _ => {}
+            }
+        }
+        if probed.answer.is_none() && probed.applied {
+            // Applied, then gone without an answer: a seccomp kill (or trap) is a denial.
+            if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&output.status) {
+                probed.answer = Some(Answer::Denied(format!("killed by signal {signal}")));
+            }
+        }
+        let complete =
+            probed.not_run.is_some() || probed.apply_error.is_some() || probed.answer.is_some();
+        if !complete {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(format!(
+                "the probe gave no answer ({}): {}",
+                output.status,
+                stderr.trim()
+            ));
+        }
+        Ok(probed)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Probed {
+    not_run: Option<String>,
+    apply_error: Option<String>,
+    applied: bool,
+    notes: Vec<String>,
+    answer: Option<Answer>,
+}
+
+#[derive(Debug)]
+enum Answer {
+    Allowed,
+    Denied(String),
+    Inconclusive(String),
+}
+
+fn judge(expect: Expect, probed: Probed) -> KernelVerdict {
+    if let Some(reason) = probed.not_run {
+        return KernelVerdict::NotRun(reason);
+    }
+    if let Some(message) = probed.apply_error {
+        return KernelVerdict::Disagreed(format!("the ring cannot be applied here: {message}"));
+    }
+    let notes = if probed.notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", probed.notes.join("; "))
+    };
+    match (expect, probed.answer) {
+        (Expect::Allow, Some(Answer::Allowed)) => KernelVerdict::Agreed,
+        (Expect::Deny, Some(Answer::Denied(_))) => KernelVerdict::Agreed,
+        (Expect::Allow, Some(Answer::Denied(errno))) => {
+            KernelVerdict::Disagreed(format!("expected allow, the kernel denied it ({errno})"))
+        }
+        (Expect::Deny, Some(Answer::Allowed)) => {
+            KernelVerdict::Disagreed(format!("expected deny, the kernel allowed it{notes}"))
+        }
+        (_, Some(Answer::Inconclusive(what))) => KernelVerdict::NotRun(format!(
+            "the kernel's answer says nothing about the sandbox: {what}"
+        )),
+        (_, None) => KernelVerdict::Disagreed("the probe gave no answer".to_owned()),
+    }
+}
+
+/// The probe's operation words for a request, or why it cannot be asked of the kernel here.
+fn operation(request: &Request, bindings: &ir::Bindings) -> Result<Vec<String>, String> {
+    let host = Platform::host();
+    Ok(match request {
+        Request::Path {
+            path,
+            access,
+            platform,
+        } => {
+            if let Some(p) = platform.filter(|p| *p != host) {
+                return Err(format!(
+                    "a {} test cannot be asked of the {} kernel",
+                    p.name(),
+                    host.name()
+                ));
+            }
+            let verb = match access {
+                ir::Access::ReadFile => "read",
+                ir::Access::WriteFile => "write",
+                ir::Access::Execute => "execute",
+                other => return Err(format!("`{}` requests cannot be probed", other.name())),
+            };
+            let Some(path) = path.expand(bindings) else {
+                return Err(format!("`{}` uses an unbound variable", path.as_str()));
+            };
+            vec![verb.to_owned(), path]
+        }
+        _ if host != Platform::Linux => {
+            return Err(format!("probing on {} is not supported", host.name()));
+        }
+        Request::ConnectTcp { port } => vec!["connect".to_owned(), port.to_string()],
+        Request::BindTcp { port } => vec!["bind".to_owned(), port.to_string()],
+        Request::Udp => vec!["udp".to_owned()],
+        Request::Fork => vec!["fork".to_owned()],
+        Request::Signal { scope } => match scope {
+            SignalScope::Own => {
+                return Err(
+                    "a process cannot be denied signals to itself; this build does not probe it"
+                        .to_owned(),
+                );
+            }
+            SignalScope::Sandbox => vec!["signal".to_owned(), "sandbox".to_owned()],
+            SignalScope::Any => vec!["signal".to_owned(), "any".to_owned()],
+        },
+        Request::Syscall { .. } => {
+            return Err("syscall requests cannot be probed by this build".to_owned());
+        }
+        Request::Ptrace => return Err("ptrace requests cannot be probed by this build".to_owned()),
+    })
+}

@@ -1,0 +1,405 @@
+//! `nonoc __probe`: the child side of `nonoc test --kernel`. A hidden subcommand: it reads an
+//! artifact on stdin, applies one ring of it to itself with `nonoc_runtime`, tries one
+//! operation and prints what the kernel answered. `nonoc test --kernel` runs it as a fresh
+//! process per test, so the sandbox (irrevocable) never touches `nonoc test` itself, and the
+//! compiler needs no unsafe code to fork.
+//!
+//! Output, one line each, on stdout:
+//! - `not-run REASON`: the operation cannot be asked of the kernel here (nothing applied);
+//! - `apply-error MESSAGE`: the ring could not be applied;
+//! - `report JSON`: the enforcement report, then exactly one of
+//!   `allowed`, `denied ERRNO` or `inconclusive WHAT`.
+//!
+//! Each operation is chosen to change nothing on the host: files are opened, never written
+//! (`write` opens an existing regular file for writing, without truncating, and closes it);
+//! `execute` asks for an `execve` the kernel refuses with `E2BIG` after its permission checks
+//! (an argument longer than any kernel accepts), so no program runs; sockets bind or connect
+//! on the loopback address. Before applying the ring the same operation is tried once
+//! unconfined (the baseline): when it already fails there, a denial could not be told from the
+//! sandbox's, and the operation is reported `not-run`.
+
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use nonoc_runtime::{Artifact, Bindings};
+
+use crate::cli::{EXIT_OK, EXIT_USAGE};
+
+/// An argument longer than `MAX_ARG_STRLEN` on every kernel (32 pages of at most 64 KiB):
+/// `execve` fails with `E2BIG` after it opened the file and checked the right to execute it.
+const TOO_LONG: usize = 4 * 1024 * 1024 + 1;
+
+/// Arguments of the hidden `nonoc __probe`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProbeArgs {
+    /// The ring to apply.
+    #[arg(long, conflicts_with = "trust_score")]
+    pub ring: Option<u8>,
+    /// Select the ring by the artifact's trust tiers.
+    #[arg(long)]
+    pub trust_score: Option<u32>,
+    /// Bind a variable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Wait until stdin closes, then exit (a process for `signal` to target).
+    #[arg(long)]
+    pub wait: bool,
+    /// The operation: `read PATH`, `write PATH`, `execute PATH`, `connect PORT`,
+    /// `bind PORT`, `udp`, `fork`, `signal sandbox|any`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub op: Vec<String>,
+}
+
+/// One operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Op {
+    Read(PathBuf),
+    Write(PathBuf),
+    Execute(PathBuf),
+    Connect(u16),
+    Bind(u16),
+    Udp,
+    Fork,
+    /// Signal a process started inside the sandbox.
+    SignalSandbox,
+    /// Signal a process started before the sandbox.
+    SignalAny,
+}
+
+fn parse_op(words: &[String]) -> Result<Op, String> {
+    let port = |w: &str| {
+        w.parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("bad port `{w}`"))
+    };
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    Ok(match words.as_slice() {
+        ["read", p] => Op::Read(PathBuf::from(p)),
+        ["write", p] => Op::Write(PathBuf::from(p)),
+        ["execute", p] => Op::Execute(PathBuf::from(p)),
+        ["connect", p] => Op::Connect(port(p)?),
+        ["bind", p] => Op::Bind(port(p)?),
+        ["udp"] => Op::Udp,
+        ["fork"] => Op::Fork,
+        ["signal", "sandbox"] => Op::SignalSandbox,
+        ["signal", "any"] => Op::SignalAny,
+        _ => return Err(format!("unknown operation `{}`", words.join(" "))),
+    })
+}
+
+/// What one attempt of an operation came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    Allowed,
+    /// A refusal the sandbox gives (`EACCES`, `EPERM`).
+    Denied(String),
+    /// Neither: an error that says nothing about the sandbox.
+    Other(String),
+}
+
+fn errno(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => u32::try_from(n)
+            .ok()
+            .and_then(crate::data::errno_name)
+            .map_or_else(|| format!("errno {n}"), str::to_owned),
+        None => e.to_string(),
+    }
+}
+
+/// An error: a denial when it is one the sandbox gives.
+fn refused(e: &std::io::Error) -> Answer {
+    let name = errno(e);
+    if name == "EACCES" || name == "EPERM" {
+        Answer::Denied(name)
+    } else {
+        Answer::Other(name)
+    }
+}
+
+/// `nonoc __probe`. Output as the module says; exit 0 unless the command line is wrong.
+pub fn probe(args: &ProbeArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let mut stdin = std::io::stdin().lock();
+    let mut bytes = Vec::new();
+    if let Err(e) = stdin.read_to_end(&mut bytes) {
+        let _ = writeln!(err, "error: cannot read stdin: {e}");
+        return EXIT_USAGE;
+    }
+    if args.wait {
+        return EXIT_OK;
+    }
+    let op = match parse_op(&args.op) {
+        Ok(op) => op,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let bindings = match crate::exec::parse_vars(&args.vars) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let line = |out: &mut dyn Write, text: &str| {
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    };
+    // Opened before the sandbox, which may deny opening it: the stdio of processes started.
+    let null = match std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        Ok(f) => f,
+        Err(e) => {
+            line(out, &format!("not-run cannot open /dev/null: {e}"));
+            return EXIT_OK;
+        }
+    };
+    let mut target = match prepare(&op, &null) {
+        Ok(target) => target,
+        Err(reason) => {
+            line(out, &format!("not-run {reason}"));
+            return EXIT_OK;
+        }
+    };
+    let report = match apply(&bytes, args, &bindings) {
+        Ok(report) => report,
+        Err(message) => {
+            finish(target.as_mut());
+            line(out, &format!("apply-error {message}"));
+            return EXIT_OK;
+        }
+    };
+    match serde_json::to_string(&report) {
+        Ok(json) => line(out, &format!("report {json}")),
+        Err(e) => line(out, &format!("report {{}} (unprintable: {e})")),
+    }
+    for note in notes(&op, &report) {
+        line(out, &format!("note {note}"));
+    }
+    let answer = attempt(&op, &null, target.as_mut());
+    finish(target.as_mut());
+    match answer {
+        Answer::Allowed => line(out, "allowed"),
+        Answer::Denied(e) => line(out, &format!("denied {e}")),
+        Answer::Other(e) => line(out, &format!("inconclusive {e}")),
+    }
+    EXIT_OK
+}
+
+fn apply(
+    bytes: &[u8],
+    args: &ProbeArgs,
+    bindings: &Bindings,
+) -> Result<nonoc_runtime::EnforcementReport, String> {
+    let artifact = Artifact::from_slice(bytes).map_err(|e| e.to_string())?;
+    let ring = match (args.ring, args.trust_score) {
+        (Some(level), _) => artifact.ring(level),
+        (None, Some(score)) => artifact.ring_for_trust_score(score),
+        (None, None) => return Err("no ring selected".to_owned()),
+    }
+    .map_err(|e| e.to_string())?;
+    // An unconfined ring applies nothing: what a test of it asks is what the kernel does
+    // without a sandbox, which is a fair answer.
+    ring.allow_unconfined(true)
+        .apply(bindings)
+        .map_err(|e| e.to_string())
+}
+
+/// What the report says this kernel or this runtime does not enforce, as far as it concerns
+/// the operation.
+fn notes(op: &Op, report: &nonoc_runtime::EnforcementReport) -> Vec<String> {
+    use nonoc_runtime::Dropped;
+    let mut notes: Vec<String> = report
+        .landlock
+        .iter()
+        .flat_map(|l| &l.dropped)
+        .filter(|d| match d {
+            Dropped::BelowMinAbi { .. } => true,
+            Dropped::Right { .. } => matches!(op, Op::Read(_) | Op::Write(_) | Op::Execute(_)),
+            Dropped::TcpPorts { .. } => matches!(op, Op::Connect(_) | Op::Bind(_)),
+            Dropped::Scope { .. } => matches!(op, Op::SignalSandbox | Op::SignalAny),
+        })
+        .map(|d| format!("not enforced on this kernel: {d}"))
+        .collect();
+    if matches!(op, Op::Udp | Op::Fork) {
+        notes.extend(
+            report
+                .not_enforced
+                .iter()
+                .map(|n| format!("not enforced: {n}")),
+        );
+    }
+    notes
+}
+
+/// Checks the operation can be asked here and tries it once unconfined. Returns the process
+/// a `signal any` targets. `Err`: why it is not run.
+fn prepare(op: &Op, null: &std::fs::File) -> Result<Option<Child>, String> {
+    match op {
+        Op::Read(p) | Op::Write(p) | Op::Execute(p) => {
+            let meta = match std::fs::metadata(p) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(format!(
+                        "`{}` does not exist on this host: the kernel checks a right when a file is opened",
+                        p.display()
+                    ));
+                }
+                Err(e) => return Err(format!("cannot stat `{}`: {}", p.display(), errno(&e))),
+            };
+            if meta.is_dir() {
+                return Err(format!(
+                    "`{}` is a directory: the kernel checks this right on files",
+                    p.display()
+                ));
+            }
+            if !meta.is_file() {
+                return Err(format!(
+                    "`{}` is not a regular file: opening it could have effects",
+                    p.display()
+                ));
+            }
+        }
+        Op::SignalAny => {
+            // Started before the sandbox: outside it.
+            return waiter(null)
+                .map(Some)
+                .map_err(|e| format!("cannot start a process to signal: {}", errno(&e)));
+        }
+        Op::SignalSandbox => return Ok(None),
+        Op::Connect(_) | Op::Bind(_) | Op::Udp | Op::Fork => {}
+    }
+    match attempt(op, null, None) {
+        Answer::Allowed => Ok(None),
+        Answer::Denied(e) | Answer::Other(e) => Err(format!(
+            "it fails without the sandbox too ({e}), so a denial could not be told from one"
+        )),
+    }
+}
+
+/// A `nonoc __probe --wait` process: it lives until its stdin closes.
+fn waiter(null: &std::fs::File) -> std::io::Result<Child> {
+    Command::new(std::env::current_exe()?)
+        .args(["__probe", "--wait"])
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(null.try_clone()?)
+        .stderr(null.try_clone()?)
+        .spawn()
+}
+
+/// Ends a `waiter`: closes its stdin (it exits) and reaps it.
+fn finish(target: Option<&mut Child>) {
+    if let Some(child) = target {
+        drop(child.stdin.take());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Tries the operation once and classifies the kernel's answer.
+fn attempt(op: &Op, null: &std::fs::File, target: Option<&mut Child>) -> Answer {
+    let result = match op {
+        Op::Read(p) => std::fs::File::open(p).map(drop),
+        Op::Write(p) => std::fs::File::options().write(true).open(p).map(drop),
+        Op::Execute(p) => return execute(p),
+        Op::Connect(port) => {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
+            match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)) {
+                Ok(_) => Ok(()),
+                // The sandbox lets the connection be attempted: nobody listens, or it is slow.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Op::Bind(port) => match std::net::TcpListener::bind(("127.0.0.1", *port)) {
+            // The kernel checks the right before it looks whether the port is free.
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Ok(()),
+            other => other.map(drop),
+        },
+        Op::Udp => std::net::UdpSocket::bind(("127.0.0.1", 0)).map(drop),
+        Op::Fork => return fork(null),
+        Op::SignalSandbox => {
+            // A process started inside the sandbox is in it.
+            let mut child = match waiter(null) {
+                Ok(c) => c,
+                Err(e) => {
+                    return Answer::Other(format!(
+                        "cannot start a process inside the sandbox to signal ({})",
+                        errno(&e)
+                    ));
+                }
+            };
+            let result = child.kill();
+            finish(Some(&mut child));
+            result
+        }
+        Op::SignalAny => match target {
+            Some(child) => child.kill(),
+            None => return Answer::Other("no process to signal".to_owned()),
+        },
+    };
+    match result {
+        Ok(()) => Answer::Allowed,
+        Err(e) => refused(&e),
+    }
+}
+
+/// `execve(PATH, [PATH, <too long>])` in this process: `E2BIG` means the kernel opened the file
+/// for execution (every permission check passed) and refused only the argument.
+fn execute(path: &Path) -> Answer {
+    let error = Command::new(path)
+        .arg("x".repeat(TOO_LONG))
+        .env_clear()
+        .exec();
+    match errno(&error).as_str() {
+        "E2BIG" => Answer::Allowed,
+        _ => refused(&error),
+    }
+}
+
+/// Starts a process (this binary, with an argument too long to run): `E2BIG` or a denied
+/// `execve` mean the new process was created; a refused `clone` is `EPERM`.
+fn fork(null: &std::fs::File) -> Answer {
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return Answer::Other(format!("cannot find this program: {}", errno(&e))),
+    };
+    let stdio = || null.try_clone().map(Stdio::from);
+    let (Ok(i), Ok(o), Ok(e)) = (stdio(), stdio(), stdio()) else {
+        return Answer::Other("cannot duplicate /dev/null".to_owned());
+    };
+    let result = Command::new(exe)
+        .arg("x".repeat(TOO_LONG))
+        .env_clear()
+        .stdin(i)
+        .stdout(o)
+        .stderr(e)
+        .spawn();
+    match result {
+        Ok(mut child) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Answer::Other("the program ran (the kernel accepted an over-long argument)".to_owned())
+        }
+        Err(e) => match errno(&e).as_str() {
+            // Only execve, in the created process, gives these.
+            "E2BIG" | "EACCES" | "ENOENT" => Answer::Allowed,
+            _ => refused(&e),
+        },
+    }
+}
