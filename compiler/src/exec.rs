@@ -165,8 +165,16 @@ pub fn doctor(
                     format!("landlock partly enforced: {}", dropped.join("; "))
                 };
                 let _ = writeln!(out, "ring {level}: {status}; {} rules", ll.rules);
-                for note in &report.not_enforced {
-                    let _ = writeln!(out, "  not enforced: {note}");
+                if let Some(sc) = &report.seccomp {
+                    let _ = writeln!(
+                        out,
+                        "  seccomp ({}): {} instructions, at most {} run per syscall, {} of {} syscalls allowed by the kernel's cache",
+                        sc.arch.name(),
+                        sc.stats.length,
+                        sc.stats.worst_case,
+                        sc.stats.cache_allowed,
+                        sc.stats.syscalls
+                    );
                 }
                 for path in &ll.missing_paths {
                     let _ = writeln!(out, "  missing, skipped: {path}");

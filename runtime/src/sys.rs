@@ -1,4 +1,7 @@
-//! The only unsafe code of the runtime: raw system calls the `landlock` crate does not offer.
+//! The only unsafe code of the runtime: raw system calls neither std nor the `landlock` crate
+//! offers.
+
+use crate::artifact::Instruction;
 
 /// The Landlock ABI of the running kernel (0: Landlock unsupported or disabled).
 pub fn landlock_abi() -> u32 {
@@ -31,5 +34,44 @@ pub fn set_no_new_privs() -> std::io::Result<()> {
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Installs a seccomp filter on every thread of the process (`SECCOMP_FILTER_FLAG_TSYNC`).
+/// Needs `no_new_privs` (or `CAP_SYS_ADMIN`); irrevocable once it returns `Ok`.
+pub fn install_seccomp_filter(program: &[Instruction]) -> std::io::Result<()> {
+    let mut filter: Vec<libc::sock_filter> = program
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let len = u16::try_from(filter.len())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: filter.as_mut_ptr(),
+    };
+    #[expect(unsafe_code, reason = "seccomp(2) has no safe wrapper in std or libc")]
+    // SAFETY: `fprog` points at `len` initialized `sock_filter` records in `filter`, and both
+    // outlive the call; the kernel copies the program and keeps no pointer to our memory.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_TSYNC,
+            &raw const fprog,
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        -1 => Err(std::io::Error::last_os_error()),
+        // TSYNC: the id of a thread that could not be synchronized; nothing was installed.
+        tid => Err(std::io::Error::other(format!(
+            "thread {tid} could not take the filter"
+        ))),
     }
 }

@@ -126,7 +126,6 @@ impl Arch {
         }
     }
 
-    /// The architecture named `s` (exactly as [`Arch::name`] spells it).
     /// The arch this build runs on (x86_64 for anything that is not aarch64).
     pub fn host() -> Arch {
         if cfg!(target_arch = "aarch64") {
@@ -136,6 +135,15 @@ impl Arch {
         }
     }
 
+    /// The artifact's name for the arch (the key of a ring's `seccomp` filters).
+    pub fn artifact_arch(self) -> nonoc_runtime::artifact::SeccompArch {
+        match self {
+            Arch::X86_64 => nonoc_runtime::artifact::SeccompArch::X86_64,
+            Arch::Aarch64 => nonoc_runtime::artifact::SeccompArch::Aarch64,
+        }
+    }
+
+    /// The architecture named `s` (exactly as [`Arch::name`] spells it).
     pub fn from_name(s: &str) -> Option<Arch> {
         Arch::ALL.into_iter().find(|arch| arch.name() == s)
     }
