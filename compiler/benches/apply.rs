@@ -10,7 +10,8 @@
 //! each measurement of load + apply runs in a fresh process: the bench re-runs its own
 //! executable with `NONOC_BENCH_CHILD` set, the child times `Artifact::load` + `apply` in
 //! itself and prints the nanoseconds. The exec comparison times whole commands, alternating
-//! `nonoc exec ... -- /bin/true` and `/usr/bin/env /bin/true` in one run.
+//! `nonoc exec ... -- /bin/true` and `/usr/bin/env /bin/true` in one run; `NONOC_BENCH_BIN`
+//! names another `nonoc` binary to time there.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -115,7 +116,12 @@ fn time(cmd: &mut Command) -> f64 {
 }
 
 fn exec_vs_env(artifact: &Path, dir: &Path) {
-    let nonoc = Path::new(env!("CARGO_BIN_EXE_nonoc"));
+    // `NONOC_BENCH_BIN` measures another build of the same sources, e.g. the static-pie one
+    // docs/performance.md describes.
+    let nonoc = std::env::var_os("NONOC_BENCH_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_nonoc")), PathBuf::from);
+    println!("nonoc binary: {}", nonoc.display());
+    let nonoc = nonoc.as_path();
     let (mut with_nonoc, mut with_env, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RUNS {
         with_nonoc.push(time(
