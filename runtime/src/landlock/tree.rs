@@ -974,6 +974,21 @@ mod tests {
     }
 
     #[test]
+    fn grants_name_resolved_paths() {
+        // What lets the runtime open every grant refusing symbolic links (`openat2`,
+        // `RESOLVE_NO_SYMLINKS`): an allow through a link is granted where it resolves.
+        let fs = Links(
+            [("/home", Link::To("var/home".into()))]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        );
+        let p = place(&[allow("/home/u", R)], &fs).unwrap();
+        let paths: Vec<&str> = p.grants.iter().map(|g| g.path.as_str()).collect();
+        assert_eq!(paths, ["/var/home/u"]);
+    }
+
+    #[test]
     fn missing_allow_paths_are_reported() {
         let p = place(&[allow("/nope", R)], &tree()).unwrap();
         assert_eq!(p.missing, vec!["/nope".to_owned()]);
