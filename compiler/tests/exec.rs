@@ -605,6 +605,25 @@ fn bad_variables() {
         &[("NONOC_EXEC_DATA", "rel")],
         "not absolute",
     );
+    // An environment value that is not UTF-8 is refused, not taken as unset (which would
+    // bind the default instead).
+    let run = Command::new(NONOC)
+        .args(["exec", &art, "--ring", "1", "--"])
+        .args(touch)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env(
+            "NONOC_EXEC_DATA",
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"/tmp/\xff"),
+        )
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.status.code(), Some(126), "{run:?}");
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("not valid UTF-8"),
+        "{run:?}"
+    );
+    assert!(!Path::new(&marker).exists(), "the command ran");
     // `need` has an environment variable and no default.
     refused(&["--ring", "2"], &[], "variable `need` is unbound");
     refused(&["--ring", "2"], &[("NONOC_EXEC_NEED", "")], "not absolute");

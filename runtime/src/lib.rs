@@ -259,6 +259,24 @@ impl<'a> Ring<'a> {
         {
             return Err(Error::UndeclaredVariable(name.to_owned()));
         }
+        // A variable's environment value that is not UTF-8 is refused, not taken as unset:
+        // the default would then bind silently, and a deny of `${home}/.ssh` would land on
+        // another directory than the agent's home.
+        for (name, variable) in &self.artifact.variables {
+            let Some(env_name) = &variable.env else {
+                continue;
+            };
+            if bindings.get(name).is_none()
+                && let Some(raw) = std::env::var_os(env_name)
+                && raw.to_str().is_none()
+            {
+                return Err(Error::BadValue {
+                    name: name.clone(),
+                    value: raw.to_string_lossy().into_owned(),
+                    why: "not valid UTF-8",
+                });
+            }
+        }
         let env = |name: &str| std::env::var(name).ok();
         let values = bind::Bound::resolve(names, &self.artifact.variables, bindings, &env)?;
         let rules = landlock::bind_rules(plan, &values)?;
