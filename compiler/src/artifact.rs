@@ -4,26 +4,39 @@
 use std::collections::BTreeMap;
 
 use nonoc_runtime::artifact::{
-    Artifact, CompilerInfo, FORMAT, LandlockSettings, PolicyInfo, RingTargets, Settings, TrustTier,
-    Variable, hex,
+    Artifact, CompilerInfo, FORMAT, LandlockSettings, PolicyInfo, RingTargets, SeccompFilter,
+    Settings, TrustTier, Variable, hex,
 };
 use sha2::{Digest, Sha256};
 
 use crate::backend;
+use crate::data::Arch;
 use crate::ir::Ir;
 use crate::syntax::Compatibility;
 
-/// Builds the sealed artifact; `Err` names the ring a backend could not lower.
+/// Builds the sealed artifact: per ring the Landlock plan and a seccomp filter for every arch.
+/// `Err` names the ring a backend could not lower.
 pub fn build(ir: &Ir, source: &[u8]) -> Result<(Artifact, Vec<u8>), String> {
     let mut rings = BTreeMap::new();
     for (level, ring) in &ir.rings {
         let landlock = backend::landlock::lower(ring).map_err(|e| format!("ring {level}: {e}"))?;
+        let mut seccomp = BTreeMap::new();
+        if !ring.unconfined {
+            for arch in Arch::ALL {
+                let program = backend::seccomp::lower(ring, arch).map_err(|e| e.to_string())?;
+                seccomp.insert(
+                    arch.artifact_arch(),
+                    SeccompFilter::new(&program.instructions, program.stats),
+                );
+            }
+        }
         rings.insert(
             *level,
             RingTargets {
                 description: ring.description.clone(),
                 unconfined: ring.unconfined,
                 landlock,
+                seccomp,
             },
         );
     }

@@ -131,6 +131,8 @@ codes! {
     DenyGlobPartial = "NC0803", Warning, "a deny glob is enforced by Landlock on files that exist at apply time only";
     SignalsSelfWithFork = "NC0804", Warning, "`signals: self` with `fork: true` is enforced as `sandbox` on Linux";
     ExecuteWithoutRead = "NC0805", Warning, "`execute` without `read_file` cannot run programs on Linux";
+    // backend limits
+    SeccompTooLong = "NC1001", Error, "a ring's seccomp filter is longer than the kernel's limit of 4096 instructions";
 }
 
 impl fmt::Display for Code {

@@ -3,6 +3,7 @@
 //! else (compact JSON of the artifact with an empty digest).
 
 mod landlock;
+mod seccomp;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +14,9 @@ use sha2::{Digest, Sha256};
 pub use landlock::{
     Component, Effect, Glob, LandlockPlan, NetRules, PathRule, Right, Rights, ScopeName, Target,
 };
+pub use seccomp::{
+    Instruction, MAX_INSTRUCTIONS, SeccompArch, SeccompFilter, SeccompStats, to_bytes,
+};
 
 use crate::Error;
 
@@ -20,7 +24,7 @@ use crate::Error;
 pub const FORMAT: &str = "nonoc-artifact/v1";
 
 /// A compiled policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Artifact {
@@ -102,7 +106,7 @@ pub struct TrustTier {
 }
 
 /// One ring, per target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RingTargets {
@@ -113,6 +117,9 @@ pub struct RingTargets {
     /// Linux Landlock plan (absent for unconfined rings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub landlock: Option<LandlockPlan>,
+    /// Linux seccomp filters, one per arch (absent for unconfined rings).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seccomp: BTreeMap<SeccompArch, SeccompFilter>,
 }
 
 impl Artifact {
