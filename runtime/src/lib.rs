@@ -3,6 +3,8 @@
 pub mod artifact;
 pub mod bind;
 pub mod landlock;
+#[cfg(feature = "probe")]
+pub mod probe;
 pub mod report;
 mod sys;
 

@@ -124,6 +124,58 @@ pub fn install_seccomp_filter(program: &[Instruction]) -> std::io::Result<()> {
     }
 }
 
+/// Calls system call `nr` with `args` and returns the errno it failed with (0 on success).
+/// Only for a call the probe filter stops: the `probe` argument exists only once that filter
+/// is installed.
+#[cfg(feature = "probe")]
+pub fn call_stopped_syscall(_probe: &crate::probe::SyscallProbe, nr: u32, args: [u64; 6]) -> i32 {
+    let [a, b, c, d, e, f] = args;
+    #[expect(
+        unsafe_code,
+        reason = "a raw system call by number has no safe wrapper"
+    )]
+    // SAFETY: `_probe` proves that a seccomp filter answering exactly this call (this arch,
+    // this number, the gate argument holding `GATE`, which `ask` put there) with an errno is
+    // installed; filters cannot be removed, and seccomp stops the call before the kernel runs
+    // it whatever later filters say (module doc of `probe`). No memory is read or written.
+    let rc = unsafe { libc::syscall(libc::c_long::from(nr), a, b, c, d, e, f) };
+    if rc == -1 {
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+    } else {
+        0
+    }
+}
+
+/// Sends signal 0 to this process: checks that a signal could be delivered, delivers none.
+#[cfg(feature = "probe")]
+pub fn signal_self() -> Result<(), i32> {
+    #[expect(unsafe_code, reason = "kill has no safe wrapper in std or libc")]
+    // SAFETY: getpid and kill take and return integers; signal 0 delivers nothing.
+    let rc = unsafe { libc::kill(libc::getpid(), 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(-1))
+    }
+}
+
+/// Sets this process's core file size limit to 0.
+#[cfg(feature = "probe")]
+pub fn no_core_dumps() -> std::io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    #[expect(unsafe_code, reason = "setrlimit has no safe wrapper in std or libc")]
+    // SAFETY: `limit` is a valid rlimit that outlives the call; the kernel only reads it.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_CORE, &raw const limit) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
