@@ -13,8 +13,9 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::data::Arch;
 use crate::ir::{self, Ir, Platform, Request, RingSelector, TestOutcome};
-use crate::syntax::{Expect, SignalScope};
+use crate::syntax::Expect;
 
 use super::PartialBindings;
 
@@ -51,7 +52,8 @@ impl Prober<'_> {
             return KernelVerdict::NotRun(message.to_owned());
         }
         let test = &outcome.test;
-        let op = match operation(&test.request, &partial.bindings) {
+        let ring = outcome.ring.and_then(|level| ir.rings.get(&level));
+        let op = match operation(&test.request, &partial.bindings, ring) {
             Ok(op) => op,
             Err(reason) => return KernelVerdict::NotRun(reason),
         };
@@ -176,7 +178,11 @@ fn judge(expect: Expect, probed: Probed) -> KernelVerdict {
 }
 
 /// The probe's operation words for a request, or why it cannot be asked of the kernel here.
-fn operation(request: &Request, bindings: &ir::Bindings) -> Result<Vec<String>, String> {
+fn operation(
+    request: &Request,
+    bindings: &ir::Bindings,
+    ring: Option<&ir::Ring>,
+) -> Result<Vec<String>, String> {
     let host = Platform::host();
     Ok(match request {
         Request::Path {
@@ -209,19 +215,40 @@ fn operation(request: &Request, bindings: &ir::Bindings) -> Result<Vec<String>, 
         Request::BindTcp { port } => vec!["bind".to_owned(), port.to_string()],
         Request::Udp => vec!["udp".to_owned()],
         Request::Fork => vec!["fork".to_owned()],
-        Request::Signal { scope } => match scope {
-            SignalScope::Own => {
-                return Err(
-                    "a process cannot be denied signals to itself; this build does not probe it"
-                        .to_owned(),
-                );
-            }
-            SignalScope::Sandbox => vec!["signal".to_owned(), "sandbox".to_owned()],
-            SignalScope::Any => vec!["signal".to_owned(), "any".to_owned()],
-        },
-        Request::Syscall { .. } => {
-            return Err("syscall requests cannot be probed by this build".to_owned());
+        Request::Signal { scope } => vec!["signal".to_owned(), scope.name().to_owned()],
+        Request::Syscall { name, args } => syscall(name, args, ring)?,
+        Request::Ptrace => {
+            return Err("`ptrace` requests are asked as `syscall: ptrace`".to_owned());
         }
-        Request::Ptrace => return Err("ptrace requests cannot be probed by this build".to_owned()),
     })
+}
+
+/// `syscall NR GATE ARGS...`: the call by this arch's number, with an argument the ring's
+/// rules for it never examine as the gate of the probe's filter.
+fn syscall(name: &str, args: &[u64], ring: Option<&ir::Ring>) -> Result<Vec<String>, String> {
+    let arch = Arch::host();
+    let Some(call) = crate::data::syscall(arch, name) else {
+        return Err(format!("`{name}` is not a system call on {}", arch.name()));
+    };
+    let examined: Vec<u8> = ring
+        .iter()
+        .flat_map(|r| &r.syscalls.deny)
+        .filter(|rule| rule.name == name)
+        .flat_map(|rule| rule.args.iter().map(|a| a.index))
+        .collect();
+    let Some(gate) = (args.len()..6)
+        .rev()
+        .find(|i| u8::try_from(*i).is_ok_and(|i| !examined.contains(&i)))
+    else {
+        return Err(format!(
+            "the ring's rules examine every argument of `{name}` the test leaves free; the probe needs one"
+        ));
+    };
+    let mut words = vec![
+        "syscall".to_owned(),
+        call.number.to_string(),
+        gate.to_string(),
+    ];
+    words.extend(args.iter().map(u64::to_string));
+    Ok(words)
 }

@@ -7,16 +7,22 @@
 //! Output, one line each, on stdout:
 //! - `not-run REASON`: the operation cannot be asked of the kernel here (nothing applied);
 //! - `apply-error MESSAGE`: the ring could not be applied;
-//! - `report JSON`: the enforcement report, then exactly one of
-//!   `allowed`, `denied ERRNO` or `inconclusive WHAT`.
+//! - `report JSON`: the enforcement report, then `note TEXT` lines (what this kernel does
+//!   not enforce that concerns the operation), then exactly one of `allowed`,
+//!   `denied ERRNO` or `inconclusive WHAT`. A probe killed after `report` (a seccomp
+//!   `kill_process` or `trap`) was denied.
 //!
 //! Each operation is chosen to change nothing on the host: files are opened, never written
 //! (`write` opens an existing regular file for writing, without truncating, and closes it);
 //! `execute` asks for an `execve` the kernel refuses with `E2BIG` after its permission checks
-//! (an argument longer than any kernel accepts), so no program runs; sockets bind or connect
-//! on the loopback address. Before applying the ring the same operation is tried once
-//! unconfined (the baseline): when it already fails there, a denial could not be told from the
-//! sandbox's, and the operation is reported `not-run`.
+//! (an argument longer than any kernel accepts), so no program runs; `fork` starts a process
+//! that fails to execute a missing program; sockets bind or connect on the loopback address;
+//! signals go to the probe or to processes it started; a system call is answered by a seccomp
+//! filter of the probe's own before it runs (`nonoc_runtime::probe`). Before the ring is
+//! applied the same operation is tried once unconfined (the baseline): when it already fails
+//! there, a denial could not be told from the sandbox's, and the operation is not run; when
+//! it succeeds there, an error after the ring is applied is the sandbox's answer, whatever
+//! its errno (Landlock's `EACCES`, a seccomp rule's own).
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -47,7 +53,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub wait: bool,
     /// The operation: `read PATH`, `write PATH`, `execute PATH`, `connect PORT`,
-    /// `bind PORT`, `udp`, `fork`, `signal sandbox|any`.
+    /// `bind PORT`, `udp`, `fork`, `signal self|sandbox|any`, `syscall NR GATE [ARG]...`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub op: Vec<String>,
 }
@@ -62,10 +68,19 @@ enum Op {
     Bind(u16),
     Udp,
     Fork,
+    /// Signal 0 to this process.
+    SignalSelf,
     /// Signal a process started inside the sandbox.
     SignalSandbox,
     /// Signal a process started before the sandbox.
     SignalAny,
+    /// A system call by number, asked through seccomp without being made
+    /// ([`nonoc_runtime::probe::SyscallProbe`]); `gate` is an argument no rule examines.
+    Syscall {
+        nr: u32,
+        gate: usize,
+        args: Vec<u64>,
+    },
 }
 
 fn parse_op(words: &[String]) -> Result<Op, String> {
@@ -84,8 +99,26 @@ fn parse_op(words: &[String]) -> Result<Op, String> {
         ["bind", p] => Op::Bind(port(p)?),
         ["udp"] => Op::Udp,
         ["fork"] => Op::Fork,
+        ["signal", "self"] => Op::SignalSelf,
         ["signal", "sandbox"] => Op::SignalSandbox,
         ["signal", "any"] => Op::SignalAny,
+        ["syscall", nr, gate, args @ ..] if args.len() <= 6 => {
+            let number = |w: &str| {
+                w.parse::<u64>()
+                    .map_err(|_| format!("bad number `{w}` in `syscall`"))
+            };
+            Op::Syscall {
+                nr: nr
+                    .parse()
+                    .map_err(|_| format!("bad syscall number `{nr}`"))?,
+                gate: gate
+                    .parse()
+                    .ok()
+                    .filter(|g| *g < 6)
+                    .ok_or_else(|| format!("bad gate argument `{gate}`"))?,
+                args: args.iter().map(|a| number(a)).collect::<Result<_, _>>()?,
+            }
+        }
         _ => return Err(format!("unknown operation `{}`", words.join(" "))),
     })
 }
@@ -110,14 +143,15 @@ fn errno(e: &std::io::Error) -> String {
     }
 }
 
-/// An error: a denial when it is one the sandbox gives.
+/// An error after the sandbox was applied, when the same operation succeeded without it (the
+/// baseline): the sandbox's answer, whatever the errno (Landlock's `EACCES`, a seccomp rule's
+/// own errno).
 fn refused(e: &std::io::Error) -> Answer {
-    let name = errno(e);
-    if name == "EACCES" || name == "EPERM" {
-        Answer::Denied(name)
-    } else {
-        Answer::Other(name)
-    }
+    Answer::Denied(errno(e))
+}
+
+fn errno_of(n: i32) -> String {
+    errno(&std::io::Error::from_raw_os_error(n))
 }
 
 /// `nonoc __probe`. Output as the module says; exit 0 unless the command line is wrong.
@@ -168,6 +202,21 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             return EXIT_OK;
         }
     };
+    // Armed before the ring: the ring's filter must be the later one (module doc of
+    // `nonoc_runtime::probe`).
+    let armed = match &op {
+        Op::Syscall { nr, gate, .. } => match nonoc_runtime::probe::SyscallProbe::arm(*nr, *gate) {
+            Ok(armed) => Some(armed),
+            Err(e) => {
+                line(
+                    out,
+                    &format!("not-run cannot install the probe's filter: {e}"),
+                );
+                return EXIT_OK;
+            }
+        },
+        _ => None,
+    };
     let report = match apply(&bytes, args, &bindings) {
         Ok(report) => report,
         Err(message) => {
@@ -183,7 +232,13 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     for note in notes(&op, &report) {
         line(out, &format!("note {note}"));
     }
-    let answer = attempt(&op, &null, target.as_mut());
+    let answer = match (&op, &armed) {
+        (Op::Syscall { args, .. }, Some(armed)) => match armed.ask(args) {
+            Ok(()) => Answer::Allowed,
+            Err(e) => Answer::Denied(errno_of(e)),
+        },
+        _ => attempt(&op, &null, target.as_mut()),
+    };
     finish(target.as_mut());
     match answer {
         Answer::Allowed => line(out, "allowed"),
@@ -228,13 +283,11 @@ fn notes(op: &Op, report: &nonoc_runtime::EnforcementReport) -> Vec<String> {
         })
         .map(|d| format!("not enforced on this kernel: {d}"))
         .collect();
-    if matches!(op, Op::Udp | Op::Fork) {
-        notes.extend(
-            report
-                .not_enforced
-                .iter()
-                .map(|n| format!("not enforced: {n}")),
-        );
+    if !report.unconfined
+        && report.seccomp.is_none()
+        && matches!(op, Op::Udp | Op::Fork | Op::Syscall { .. } | Op::SignalSelf)
+    {
+        notes.push("no seccomp filter was installed".to_owned());
     }
     notes
 }
@@ -273,8 +326,9 @@ fn prepare(op: &Op, null: &std::fs::File) -> Result<Option<Child>, String> {
                 .map(Some)
                 .map_err(|e| format!("cannot start a process to signal: {}", errno(&e)));
         }
-        Op::SignalSandbox => return Ok(None),
-        Op::Connect(_) | Op::Bind(_) | Op::Udp | Op::Fork => {}
+        // Not made: the probe's filter answers it (`probe`).
+        Op::SignalSandbox | Op::Syscall { .. } => return Ok(None),
+        Op::Connect(_) | Op::Bind(_) | Op::Udp | Op::Fork | Op::SignalSelf => {}
     }
     match attempt(op, null, None) {
         Answer::Allowed => Ok(None),
@@ -333,6 +387,10 @@ fn attempt(op: &Op, null: &std::fs::File, target: Option<&mut Child>) -> Answer 
         },
         Op::Udp => std::net::UdpSocket::bind(("127.0.0.1", 0)).map(drop),
         Op::Fork => return fork(null),
+        Op::SignalSelf => {
+            nonoc_runtime::probe::signal_self().map_err(std::io::Error::from_raw_os_error)
+        }
+        Op::Syscall { .. } => return Answer::Other("the probe's filter is not armed".to_owned()),
         Op::SignalSandbox => {
             // A process started inside the sandbox is in it.
             let mut child = match waiter(null) {
@@ -372,19 +430,18 @@ fn execute(path: &Path) -> Answer {
     }
 }
 
-/// Starts a process (this binary, with an argument too long to run): `E2BIG` or a denied
-/// `execve` mean the new process was created; a refused `clone` is `EPERM`.
+/// A program that cannot exist: executing it fails with `ENOENT` in the new process.
+const MISSING_PROGRAM: &str = "/proc/self/nonoc-probe-no-such-program";
+
+/// Starts a process that runs a missing program: `ENOENT` (from `execve`, in the new process)
+/// means the process was created; anything else is the sandbox refusing to create it (a
+/// seccomp rule's errno on `clone`).
 fn fork(null: &std::fs::File) -> Answer {
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => return Answer::Other(format!("cannot find this program: {}", errno(&e))),
-    };
     let stdio = || null.try_clone().map(Stdio::from);
     let (Ok(i), Ok(o), Ok(e)) = (stdio(), stdio(), stdio()) else {
         return Answer::Other("cannot duplicate /dev/null".to_owned());
     };
-    let result = Command::new(exe)
-        .arg("x".repeat(TOO_LONG))
+    let result = Command::new(MISSING_PROGRAM)
         .env_clear()
         .stdin(i)
         .stdout(o)
@@ -394,12 +451,9 @@ fn fork(null: &std::fs::File) -> Answer {
         Ok(mut child) => {
             let _ = child.kill();
             let _ = child.wait();
-            Answer::Other("the program ran (the kernel accepted an over-long argument)".to_owned())
+            Answer::Other(format!("`{MISSING_PROGRAM}` ran"))
         }
-        Err(e) => match errno(&e).as_str() {
-            // Only execve, in the created process, gives these.
-            "E2BIG" | "EACCES" | "ENOENT" => Answer::Allowed,
-            _ => refused(&e),
-        },
+        Err(e) if errno(&e) == "ENOENT" => Answer::Allowed,
+        Err(e) => refused(&e),
     }
 }

@@ -1,0 +1,595 @@
+//! `nonoc test --kernel` end to end: the real binary compiles a policy, applies each test's
+//! ring in a fresh `nonoc __probe` process and asks the kernel; the tests look at the lines it
+//! prints, the counts and the exit status. Run as root here, so a denial can only come from
+//! the sandbox.
+//!
+//! `harness = false`, with the reporting contract of `tests/exec.rs`: one
+//! `test NAME ... ok|FAILED|skipped` line per test, then `N passed, N failed, N skipped`; a
+//! test that needs a Landlock ABI the kernel lacks is `skipped`, or `FAILED` with
+//! `NONOC_REQUIRE_LANDLOCK=1`; `NONOC_TEST_LANDLOCK_ABI=N` caps the ABI the runner believes
+//! the kernel has.
+//!
+//! Every run has a fixed environment (`PATH=/usr/bin:/bin`, `LC_ALL=C`, `NO_COLOR=1`) and
+//! works in a directory under `CARGO_TARGET_TMPDIR`, outside `/tmp`, which rings often grant.
+#![expect(
+    clippy::panic,
+    reason = "test code: a failed assertion or a broken set-up is how a test reports"
+)]
+
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+const NONOC: &str = env!("CARGO_BIN_EXE_nonoc");
+
+fn main() -> ExitCode {
+    run_tests(&[
+        Test::new("a_ring_that_cannot_be_applied_fails", 1, cannot_apply),
+        Test::new("files_execute_and_seccomp_agree_with_decide", 1, agree),
+        Test::new("the_probe_changes_nothing_on_the_host", 1, changes_nothing),
+        Test::new("a_wrong_expectation_fails_twice_in_one_line_each", 1, wrong),
+        Test::new(
+            "execute_without_read_is_caught_by_the_kernel",
+            1,
+            exec_no_read,
+        ),
+        Test::new("what_cannot_be_asked_is_not_run_and_said", 1, not_run),
+        Test::new("variables_flag_then_env_then_default", 1, variables),
+        Test::new("tcp_connect_and_bind", 4, tcp),
+        Test::new("signals_by_scope", 6, signals),
+    ])
+}
+
+// ---------------------------------------------------------------------------------------
+// Runner
+
+struct Test {
+    name: &'static str,
+    /// Landlock ABI the test needs; 0 for none.
+    needs_abi: u32,
+    run: fn(),
+}
+
+impl Test {
+    const fn new(name: &'static str, needs_abi: u32, run: fn()) -> Test {
+        Test {
+            name,
+            needs_abi,
+            run,
+        }
+    }
+}
+
+fn run_tests(tests: &[Test]) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for t in tests {
+            println!("{}: test", t.name);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let filter = args.iter().find(|a| !a.starts_with('-'));
+    let kernel = nonoc_runtime::landlock_abi();
+    let abi = std::env::var("NONOC_TEST_LANDLOCK_ABI")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .map_or(kernel, |cap| cap.min(kernel));
+    let required = std::env::var("NONOC_REQUIRE_LANDLOCK").is_ok_and(|v| v == "1");
+    let selected: Vec<&Test> = tests
+        .iter()
+        .filter(|t| filter.is_none_or(|f| t.name.contains(f.as_str())))
+        .collect();
+    let req = if required { ", required" } else { "" };
+    println!(
+        "\nrunning {} tests (Landlock ABI {abi}{req})",
+        selected.len()
+    );
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for test in selected {
+        if abi < test.needs_abi {
+            let needs = test.needs_abi;
+            if required {
+                println!(
+                    "test {} ... FAILED (needs Landlock ABI {needs}, the kernel has {abi}; NONOC_REQUIRE_LANDLOCK=1)",
+                    test.name
+                );
+                failed += 1;
+                failures.push(test.name);
+            } else {
+                println!(
+                    "test {} ... skipped (needs Landlock ABI {needs}, the kernel has {abi})",
+                    test.name
+                );
+                skipped += 1;
+            }
+            continue;
+        }
+        let start = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(test.run));
+        let took = start.elapsed().as_secs_f64();
+        if result.is_ok() {
+            println!("test {} ... ok ({took:.2}s)", test.name);
+            passed += 1;
+        } else {
+            println!("test {} ... FAILED ({took:.2}s)", test.name);
+            failed += 1;
+            failures.push(test.name);
+        }
+    }
+    if !failures.is_empty() {
+        println!("\nfailures:");
+        for name in &failures {
+            println!("    {name}");
+        }
+    }
+    println!("\n{passed} passed, {failed} failed, {skipped} skipped");
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+/// A base directory outside the temp directory: `CARGO_TARGET_TMPDIR`, unless the checkout
+/// itself lies under `/tmp` (CI may clone anywhere), then `/var/tmp/nonoc-tests`.
+fn outside_tmp() -> std::path::PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let real = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+    let tmp = std::fs::canonicalize(std::env::temp_dir()).unwrap_or_else(|_| "/tmp".into());
+    if real.starts_with(&tmp) || real.starts_with("/tmp") {
+        Path::new("/var/tmp/nonoc-tests").to_path_buf()
+    } else {
+        target.to_path_buf()
+    }
+}
+
+/// A directory of its own for one test, with a workspace `ws`: `notes.txt`, `secret/key`,
+/// `out/log.txt`, an executable `bin/tool` and `other-tool`, and a file `plain` nobody may
+/// execute.
+struct Scratch {
+    root: String,
+}
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let dir = outside_tmp().join("test_kernel").join(test);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let root = std::fs::canonicalize(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let tmp = std::fs::canonicalize(std::env::temp_dir()).unwrap_or_else(|_| "/tmp".into());
+        assert!(
+            !root.starts_with(&tmp) && !root.starts_with("/tmp"),
+            "{} is under the temp directory: set CARGO_TARGET_DIR elsewhere",
+            root.display()
+        );
+        let root = root
+            .to_str()
+            .unwrap_or_else(|| panic!("{} is not UTF-8", root.display()))
+            .to_owned();
+        let s = Scratch { root };
+        s.file("ws/notes.txt", "notes\n", 0o644);
+        s.file("ws/secret/key", "key\n", 0o600);
+        s.file("ws/out/log.txt", "log\n", 0o644);
+        s.file("ws/bin/tool", "#!/bin/sh\nexit 0\n", 0o755);
+        s.file("ws/other-tool", "#!/bin/sh\nexit 0\n", 0o755);
+        s.file("ws/plain", "not a program\n", 0o644);
+        s
+    }
+
+    fn path(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.root)
+    }
+
+    fn file(&self, rel: &str, contents: &str, mode: u32) -> String {
+        let p = self.path(rel);
+        if let Some(parent) = Path::new(&p).parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{p}: {e}"));
+        }
+        std::fs::write(&p, contents).unwrap_or_else(|e| panic!("{p}: {e}"));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("{p}: {e}"));
+        p
+    }
+
+    /// Writes a policy: the header, a `ws` variable (env `PROBE_WS`, no default), then `body`.
+    fn policy(&self, name: &str, body: &str) -> String {
+        let text = format!(
+            "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata:\n  name: {name}\nvariables:\n  ws:\n    env: PROBE_WS\n{body}"
+        );
+        self.file(&format!("{name}.yaml"), &text, 0o644)
+    }
+}
+
+/// What one run of the binary did, with the scratch root shown as `<dir>` and the kernel's
+/// Landlock ABI as `N`.
+struct Run {
+    args: Vec<String>,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "$ nonoc {}", self.args.join(" "))?;
+        writeln!(f, "------- stdout -------\n{}", self.stdout)?;
+        writeln!(f, "------- stderr -------\n{}", self.stderr)?;
+        write!(f, "[{:?}]", self.code)
+    }
+}
+
+impl Run {
+    fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+}
+
+/// `nonoc test POLICY --kernel ARGS...` with `PROBE_WS` set to the workspace (unless `env`
+/// says otherwise: `("PROBE_WS", "")` removes it).
+fn kernel_test(s: &Scratch, policy: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut all = vec!["test", policy, "--kernel"];
+    all.extend(args);
+    let mut cmd = Command::new(NONOC);
+    cmd.args(&all)
+        .current_dir(&s.root)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LC_ALL", "C")
+        .env("NO_COLOR", "1")
+        .env("PROBE_WS", s.path("ws"))
+        .stdin(Stdio::null());
+    for (name, value) in env {
+        if value.is_empty() {
+            cmd.env_remove(name);
+        } else {
+            cmd.env(name, value);
+        }
+    }
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {NONOC}: {e}"));
+    let clean = |bytes: &[u8]| {
+        let abi = nonoc_runtime::landlock_abi();
+        String::from_utf8_lossy(bytes)
+            .replace(&s.root, "<dir>")
+            .replace(&format!("(Landlock ABI {abi})"), "(Landlock ABI N)")
+    };
+    Run {
+        args: all.iter().map(|a| (*a).to_owned()).collect(),
+        code: output.status.code(),
+        stdout: clean(&output.stdout),
+        stderr: clean(&output.stderr),
+    }
+}
+
+#[track_caller]
+fn expect(run: &Run, code: i32, stdout: &str) {
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (Some(code), stdout),
+        "\n{run}"
+    );
+}
+
+/// Rings 3 (read-only workspace, no network, no processes, the hardening preset), 2 (also
+/// writes `out/`, creates processes) and 0 (unconfined), with trust tiers.
+const RINGS: &str = r#"trust_tiers:
+  - { name: low, min_score: 0, ring: 3 }
+  - { name: high, min_score: 500, ring: 2 }
+rings:
+  3:
+    filesystem:
+      read: ["${ws}"]
+      execute: ["${ws}/bin"]
+    deny:
+      - path: "${ws}/secret"
+    network: { mode: blocked }
+    process: { fork: false, signals: sandbox }
+    syscalls: { presets: [hardening] }
+  2:
+    extends: 3
+    filesystem:
+      write: ["${ws}/out"]
+    network: { mode: restricted, connect_tcp: [443] }
+    process: { fork: true }
+  0:
+    unconfined: true
+"#;
+
+// ---------------------------------------------------------------------------------------
+// Tests
+
+/// A ring that cannot be applied here fails every test asked of the kernel, never passes one:
+/// the workspace holds a name that is not UTF-8 where the ring's deny splits it (the runtime
+/// refuses to apply such a split).
+fn cannot_apply() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new("cannot_apply");
+    let odd = Path::new(&s.path("ws")).join(std::ffi::OsStr::from_bytes(b"odd-\xff"));
+    std::fs::write(&odd, "x").unwrap_or_else(|e| panic!("{}: {e}", odd.display()));
+    let policy = s.policy(
+        "cannot-apply",
+        "rings:\n  3:\n    filesystem:\n      read: [\"${ws}\"]\n    deny:\n      - path: \"${ws}/secret\"\ntests:\n  - { ring: 3, udp: true, expect: deny }\n",
+    );
+    let run = kernel_test(&s, &policy, &[], &[]);
+    assert_eq!(run.code, Some(1), "{run}");
+    let lines = run.lines();
+    assert!(
+        lines[0].starts_with(
+            "<dir>/cannot-apply.yaml:15:5: ring 3, udp: kernel: the ring cannot be applied here: "
+        ),
+        "{run}"
+    );
+    assert_eq!(
+        &lines[1..],
+        [
+            "kernel (Landlock ABI N): 0 agreed, 1 disagreed, 0 not run",
+            "0 passed, 1 failed"
+        ],
+        "{run}"
+    );
+}
+
+fn agree() {
+    let s = Scratch::new("agree");
+    let tests = r#"tests:
+  - { ring: 3, read: "${ws}/notes.txt", expect: allow }
+  - { ring: 3, read: "${ws}/secret/key", expect: deny }
+  - { ring: 3, write: "${ws}/out/log.txt", expect: deny }
+  - { ring: 2, write: "${ws}/out/log.txt", expect: allow }
+  - { ring: 2, write: "${ws}/notes.txt", expect: deny }
+  - { ring: 2, read: "${ws}/secret/key", expect: deny }
+  - { ring: 3, execute: "${ws}/bin/tool", expect: allow }
+  - { ring: 3, execute: "${ws}/other-tool", expect: deny }
+  - { ring: 0, execute: "${ws}/other-tool", expect: allow }
+  - { ring: 3, udp: true, expect: deny }
+  - { ring: 2, udp: true, expect: deny }
+  - { ring: 0, udp: true, expect: allow }
+  - { ring: 3, fork: true, expect: deny }
+  - { ring: 2, fork: true, expect: allow }
+  - { ring: 3, syscall: { name: unshare, args: [CLONE_NEWUSER] }, expect: deny }
+  - { ring: 3, syscall: unshare, expect: allow }
+  - { ring: 3, syscall: ptrace, expect: deny }
+  - { ring: 3, syscall: mount, expect: deny }
+  - { ring: 3, syscall: { name: socket, args: [AF_PACKET] }, expect: deny }
+  - { ring: 2, syscall: { name: socket, args: [AF_INET, SOCK_STREAM] }, expect: allow }
+  - { ring: 0, syscall: ptrace, expect: allow }
+  - { ring: 3, signal: self, expect: allow }
+  - { trust_score: 700, write: "${ws}/out/log.txt", expect: allow }
+  - { trust_score: 100, write: "${ws}/out/log.txt", expect: deny }
+"#;
+    let policy = s.policy("agree", &format!("{RINGS}{tests}"));
+    let run = kernel_test(&s, &policy, &[], &[]);
+    expect(
+        &run,
+        0,
+        "kernel (Landlock ABI N): 24 agreed, 0 disagreed, 0 not run\n24 passed, 0 failed\n",
+    );
+}
+
+/// Opening for writing, executing and the syscall probe leave files and the host as they were.
+fn changes_nothing() {
+    let s = Scratch::new("changes_nothing");
+    let tests = r#"tests:
+  - { ring: 0, write: "${ws}/out/log.txt", expect: allow }
+  - { ring: 2, write: "${ws}/out/log.txt", expect: allow }
+  - { ring: 0, execute: "${ws}/bin/tool", expect: allow }
+  - { ring: 0, syscall: { name: unlinkat, args: [0xffffff9c] }, expect: allow }
+"#;
+    // `tool` would write a marker if it ran.
+    let marker = s.path("ran");
+    s.file(
+        "ws/bin/tool",
+        &format!("#!/bin/sh\ntouch {marker}\n"),
+        0o755,
+    );
+    let policy = s.policy("nothing", &format!("{RINGS}{tests}"));
+    let before = std::fs::read_dir(s.path("ws")).map_or(0, Iterator::count);
+    let run = kernel_test(&s, &policy, &[], &[]);
+    expect(
+        &run,
+        0,
+        "kernel (Landlock ABI N): 4 agreed, 0 disagreed, 0 not run\n4 passed, 0 failed\n",
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.path("ws/out/log.txt")).unwrap_or_default(),
+        "log\n"
+    );
+    assert!(!Path::new(&marker).exists(), "the program ran");
+    assert_eq!(
+        std::fs::read_dir(s.path("ws")).map_or(0, Iterator::count),
+        before
+    );
+}
+
+/// A test whose expectation is wrong fails against `decide` and against the kernel: one line
+/// each, one failed test.
+fn wrong() {
+    let s = Scratch::new("wrong");
+    let tests = "tests:\n  - { ring: 3, read: \"${ws}/notes.txt\", expect: deny }\n  - { ring: 3, fork: true, expect: allow }\n";
+    let policy = s.policy("wrong", &format!("{RINGS}{tests}"));
+    let run = kernel_test(&s, &policy, &[], &[]);
+    let file = "<dir>/wrong.yaml";
+    let lines = run.lines();
+    assert_eq!(run.code, Some(1), "{run}");
+    assert_eq!(lines.len(), 6, "{run}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{file}:30:5: ring 3, read `${{ws}}/notes.txt`: expected deny, decided allow: "
+        )),
+        "{run}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "{file}:30:5: ring 3, read `${{ws}}/notes.txt`: kernel: expected deny, the kernel allowed it"
+        )
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "{file}:31:5: ring 3, fork: expected allow, decided deny: process.fork: false"
+        )),
+        "{run}"
+    );
+    assert_eq!(
+        lines[3],
+        format!("{file}:31:5: ring 3, fork: kernel: expected allow, the kernel denied it (EPERM)")
+    );
+    assert_eq!(
+        &lines[4..],
+        [
+            "kernel (Landlock ABI N): 0 agreed, 2 disagreed, 0 not run",
+            "0 passed, 2 failed"
+        ]
+    );
+}
+
+/// `execute` without `read_file` is allowed by `decide` and refused by the kernel (NC0805):
+/// the kernel run finds what `decide` cannot.
+fn exec_no_read() {
+    let s = Scratch::new("exec_no_read");
+    let body = "rings:\n  3:\n    filesystem:\n      execute: [\"${ws}/bin\"]\ntests:\n  - { ring: 3, execute: \"${ws}/bin/tool\", expect: allow }\n";
+    let policy = s.policy("exec-no-read", body);
+    let run = kernel_test(&s, &policy, &[], &[]);
+    expect(
+        &run,
+        1,
+        "<dir>/exec-no-read.yaml:13:5: ring 3, execute `${ws}/bin/tool`: kernel: expected allow, the kernel denied it (EACCES)\n\
+         kernel (Landlock ABI N): 0 agreed, 1 disagreed, 0 not run\n\
+         0 passed, 1 failed\n",
+    );
+}
+
+/// Another platform, a missing path, a directory, a file no one may execute: each is said,
+/// none counts as agreed; `decide` still answers them.
+fn not_run() {
+    let s = Scratch::new("not_run");
+    let tests = r#"tests:
+  - { ring: 3, read: /opt/homebrew/bin/git, platform: macos, expect: deny }
+  - { ring: 3, read: "${ws}/missing.txt", expect: allow }
+  - { ring: 3, read: "${ws}/bin", expect: allow }
+  - { ring: 0, execute: "${ws}/plain", expect: allow }
+  - { ring: 3, read: "${ws}/notes.txt", expect: allow }
+"#;
+    let policy = s.policy("not-run", &format!("{RINGS}{tests}"));
+    let run = kernel_test(&s, &policy, &[], &[]);
+    let file = "<dir>/not-run.yaml";
+    expect(
+        &run,
+        0,
+        &format!(
+            "{file}:30:5: ring 3, read `/opt/homebrew/bin/git` on macos: not run by the kernel: a macos test cannot be asked of the linux kernel\n\
+             {file}:31:5: ring 3, read `${{ws}}/missing.txt`: not run by the kernel: `<dir>/ws/missing.txt` does not exist on this host: the kernel checks a right when a file is opened\n\
+             {file}:32:5: ring 3, read `${{ws}}/bin`: not run by the kernel: `<dir>/ws/bin` is a directory: the kernel checks this right on files\n\
+             {file}:33:5: ring 0, execute `${{ws}}/plain`: not run by the kernel: it fails without the sandbox too (EACCES), so a denial could not be told from one\n\
+             kernel (Landlock ABI N): 1 agreed, 0 disagreed, 4 not run\n\
+             5 passed, 0 failed\n"
+        ),
+    );
+}
+
+/// The probe gets the values `nonoc test` bound: `--var` over the environment over the default.
+fn variables() {
+    let s = Scratch::new("variables");
+    s.file("other/notes.txt", "other\n", 0o644);
+    let body = "rings:\n  3:\n    filesystem:\n      read: [\"${ws}\"]\ntests:\n  - { ring: 3, read: \"${ws}/notes.txt\", expect: allow }\n  - { ring: 3, read: \"<dir>/ws/notes.txt\", expect: deny }\n";
+    let policy = s.policy("vars", &body.replace("<dir>", &s.root));
+    // The environment binds `ws` to the workspace: both tests name the workspace's notes,
+    // which the ring then reads, so the second (deny) fails against decide and the kernel.
+    let run = kernel_test(&s, &policy, &[], &[]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stdout.contains(
+            "ring 3, read `<dir>/ws/notes.txt`: kernel: expected deny, the kernel allowed it"
+        ),
+        "{run}"
+    );
+    // `--var` wins over the environment: the ring now reads `other`, and the workspace's
+    // notes are denied by the kernel too.
+    let other = s.path("other");
+    let var = format!("ws={other}");
+    let run = kernel_test(&s, &policy, &["--var", &var], &[]);
+    expect(
+        &run,
+        0,
+        "kernel (Landlock ABI N): 2 agreed, 0 disagreed, 0 not run\n2 passed, 0 failed\n",
+    );
+    // Unbound (no `--var`, no environment, no default): every test that needs it fails
+    // against `decide` and is not asked of the kernel.
+    let run = kernel_test(&s, &policy, &[], &[("PROBE_WS", "")]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stdout.contains(
+            "ring 3, read `${ws}/notes.txt`: not run by the kernel: variable `ws` is unbound"
+        ),
+        "{run}"
+    );
+    assert!(run.stdout.ends_with("0 passed, 2 failed\n"), "{run}");
+}
+
+/// TCP needs Landlock ABI 4. Ports chosen high and unlikely to be in use; a port in use only
+/// changes `ECONNREFUSED` or `EADDRINUSE` into success, both "allowed".
+fn tcp() {
+    let s = Scratch::new("tcp");
+    let body = r#"rings:
+  3:
+    network: { mode: blocked }
+  2:
+    network: { mode: restricted, connect_tcp: [47811], bind_tcp: [47813] }
+  1:
+    network: { mode: allowed }
+tests:
+  - { ring: 2, connect_tcp: 47811, expect: allow }
+  - { ring: 2, connect_tcp: 47812, expect: deny }
+  - { ring: 2, bind_tcp: 47813, expect: allow }
+  - { ring: 2, bind_tcp: 47814, expect: deny }
+  - { ring: 3, connect_tcp: 47811, expect: deny }
+  - { ring: 1, connect_tcp: 47812, expect: allow }
+  - { ring: 1, bind_tcp: 47814, expect: allow }
+"#;
+    let policy = s.policy("tcp", body);
+    let run = kernel_test(&s, &policy, &[], &[]);
+    expect(
+        &run,
+        0,
+        "kernel (Landlock ABI N): 7 agreed, 0 disagreed, 0 not run\n7 passed, 0 failed\n",
+    );
+}
+
+/// Signal scopes need Landlock ABI 6. A process inside the sandbox is started by executing
+/// `nonoc` itself, so the ring must let it run (its directory and the system's libraries).
+fn signals() {
+    let s = Scratch::new("signals");
+    let bin_dir = Path::new(NONOC)
+        .parent()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let body = r#"rings:
+  3:
+    filesystem:
+      read: [/usr, /lib, /lib64, /etc, "BIN"]
+      execute: [/usr, /lib, /lib64, "BIN"]
+    process: { fork: true, signals: sandbox }
+  1:
+    process: { fork: true, signals: any }
+tests:
+  - { ring: 3, signal: self, expect: allow }
+  - { ring: 3, signal: sandbox, expect: allow }
+  - { ring: 3, signal: any, expect: deny }
+  - { ring: 1, signal: any, expect: allow }
+"#;
+    let policy = s.policy("signals", &body.replace("BIN", &bin_dir));
+    let run = kernel_test(&s, &policy, &[], &[]);
+    expect(
+        &run,
+        0,
+        "kernel (Landlock ABI N): 4 agreed, 0 disagreed, 0 not run\n4 passed, 0 failed\n",
+    );
+}
