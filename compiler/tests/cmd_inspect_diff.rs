@@ -135,10 +135,14 @@ fn inspect_a_compiled_artifact() {
     assert_eq!(json["rings"].as_array().map(Vec::len), Some(4));
     assert_eq!(json["rings"][0]["unconfined"], true);
     assert_eq!(json["rings"][3]["tcp"]["restricted"], true);
-    assert_eq!(
-        json["rings"][3]["targets"]["seccomp"],
-        "not in this artifact version"
-    );
+    assert_eq!(json["rings"][3]["targets"]["seccomp"], "present");
+    assert_eq!(json["rings"][0]["targets"]["seccomp"], "none");
+    let arches: Vec<&str> = json["rings"][3]["seccomp"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|b| b["arch"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(arches, ["x86_64", "aarch64"]);
+    assert!(json["rings"][3]["seccomp"][0]["stats"]["length"].as_u64() > Some(0));
     assert!(json.get("matrix").is_none());
 }
 

@@ -1,9 +1,10 @@
 //! `nonoc inspect ARTIFACT [--matrix]`: verify an artifact and summarize it for people (or,
 //! with `--format json`, for machines); `--matrix` adds the ring-against-capability table.
 //!
-//! Everything shown comes from the artifact, which carries the Landlock plans but not the IR:
-//! fork, ptrace, UDP and syscall presets are enforced by seccomp, which this artifact version
-//! does not carry. [`matrix_from_policy`] builds the full matrix from a policy's IR instead.
+//! Everything shown comes from the artifact, which carries the Landlock plans and the compiled
+//! seccomp filters but not the IR: fork, ptrace, UDP and syscall rules are inside the filters,
+//! which are not read back as rules. [`matrix_from_policy`] builds the full matrix from a
+//! policy's IR instead.
 
 use std::io::Write;
 use std::path::Path;
@@ -22,8 +23,8 @@ use crate::syntax::NetworkMode;
 const NOT_CARRIED: &str = "not in this artifact version";
 
 /// The footnote of a matrix built from an artifact.
-const PLAN_FOOTNOTE: &str = "fork, ptrace, UDP and syscall presets are enforced by seccomp, \
-which this artifact version does not carry; `matrix_from_policy` on the policy shows them";
+const PLAN_FOOTNOTE: &str = "fork, ptrace, UDP and syscall rules are compiled into the seccomp \
+filters, which are not read back as rules; `nonoc inspect POLICY --matrix --policy` shows them";
 
 /// `nonoc inspect`: 0 on a valid artifact, 1 on a tampered or malformed one, 2 when it cannot
 /// be read.
@@ -125,12 +126,22 @@ pub struct RingSummary {
     pub scopes: Vec<ScopeName>,
     /// Denies inside allowed paths: the runtime carves them out at apply time.
     pub carve_outs: Vec<CarveOut>,
+    /// The seccomp filter of each arch.
+    pub seccomp: Vec<BpfSummary>,
+}
+
+/// One arch's seccomp filter, by the compiler's measurements.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BpfSummary {
+    pub arch: &'static str,
+    pub stats: nonoc_runtime::artifact::SeccompStats,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Targets {
     /// `present`, or `none` for an unconfined ring.
     pub landlock: &'static str,
+    /// `present` (for the arches in `seccomp`), or `none` for an unconfined ring.
     pub seccomp: &'static str,
     pub seatbelt: &'static str,
 }
@@ -198,7 +209,11 @@ pub fn summarize(artifact: &Artifact, matrix: bool) -> Summary {
                 unconfined: targets.unconfined,
                 targets: Targets {
                     landlock: if plan.is_some() { "present" } else { "none" },
-                    seccomp: NOT_CARRIED,
+                    seccomp: if targets.seccomp.is_empty() {
+                        "none"
+                    } else {
+                        "present"
+                    },
                     seatbelt: NOT_CARRIED,
                 },
                 rules: plan.map(|p| count_rules(&p.rules)),
@@ -216,6 +231,14 @@ pub fn summarize(artifact: &Artifact, matrix: bool) -> Summary {
                 }),
                 scopes: plan.map(|p| p.scopes.clone()).unwrap_or_default(),
                 carve_outs: plan.map(carve_outs).unwrap_or_default(),
+                seccomp: targets
+                    .seccomp
+                    .iter()
+                    .map(|(arch, filter)| BpfSummary {
+                        arch: arch.name(),
+                        stats: filter.stats.clone(),
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -670,9 +693,17 @@ fn render(summary: &Summary) -> String {
         }
         let _ = writeln!(
             s,
-            "  targets: landlock {}; seccomp, seatbelt: {NOT_CARRIED}",
-            ring.targets.landlock
+            "  targets: landlock {}; seccomp {}; seatbelt: {NOT_CARRIED}",
+            ring.targets.landlock, ring.targets.seccomp
         );
+        for bpf in &ring.seccomp {
+            let st = &bpf.stats;
+            let _ = writeln!(
+                s,
+                "  seccomp {}: {} instructions, worst case {} executed, mean {:.2}; {} of {} syscalls cached as allowed",
+                bpf.arch, st.length, st.worst_case, st.mean, st.cache_allowed, st.syscalls
+            );
+        }
         if let Some(c) = ring.rules {
             let _ = writeln!(
                 s,
