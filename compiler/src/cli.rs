@@ -131,10 +131,18 @@ pub enum Command {
         #[arg(long)]
         artifact: bool,
     },
-    /// Internal (`nonoc test --kernel`): apply a ring of the artifact on stdin, try one
-    /// operation, print the kernel's answer.
-    #[command(name = "__probe", hide = true)]
-    Probe(crate::cmd::probe::ProbeArgs),
+}
+
+/// `nonoc __probe` (the child of `nonoc test --kernel`): parsed on its own, outside [`Cli`], so
+/// that help, the man page and the shell completions never offer it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nonoc __probe",
+    about = "Internal (`nonoc test --kernel`): apply a ring of the artifact on stdin, try one operation, print the kernel's answer"
+)]
+struct ProbeCli {
+    #[command(flatten)]
+    args: crate::cmd::probe::ProbeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -163,6 +171,24 @@ pub enum Emit {
 
 /// Parses the arguments and runs the command; returns the exit code.
 pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == crate::cmd::probe::SUBCOMMAND)
+    {
+        args.remove(1);
+        return match ProbeCli::try_parse_from(args) {
+            Ok(probe) => crate::cmd::probe::probe(
+                &probe.args,
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            ),
+            Err(e) => {
+                let _ = e.print();
+                if e.use_stderr() { EXIT_USAGE } else { EXIT_OK }
+            }
+        };
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -267,7 +293,6 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             EXIT_OK
         }
         Command::Man => man(&mut out, &mut err),
-        Command::Probe(args) => crate::cmd::probe::probe(&args, &mut out, &mut err),
     };
     let _ = out.flush();
     code

@@ -58,7 +58,7 @@ impl Prober<'_> {
             Err(reason) => return KernelVerdict::NotRun(reason),
         };
         let mut cmd = Command::new(self.exe);
-        cmd.arg("__probe");
+        cmd.arg(super::probe::SUBCOMMAND);
         match test.selector {
             RingSelector::Ring(level) => {
                 cmd.arg("--ring").arg(level.to_string());

@@ -33,6 +33,9 @@ use nonoc_runtime::{Artifact, Bindings};
 
 use crate::cli::{EXIT_OK, EXIT_USAGE};
 
+/// The hidden subcommand's name (`nonoc __probe ...`).
+pub const SUBCOMMAND: &str = "__probe";
+
 /// An argument longer than `MAX_ARG_STRLEN` on every kernel (32 pages of at most 64 KiB):
 /// `execve` fails with `E2BIG` after it opened the file and checked the right to execute it.
 const TOO_LONG: usize = 4 * 1024 * 1024 + 1;
@@ -341,7 +344,7 @@ fn prepare(op: &Op, null: &std::fs::File) -> Result<Option<Child>, String> {
 /// A `nonoc __probe --wait` process: it lives until its stdin closes.
 fn waiter(null: &std::fs::File) -> std::io::Result<Child> {
     Command::new(std::env::current_exe()?)
-        .args(["__probe", "--wait"])
+        .args([SUBCOMMAND, "--wait"])
         .env_clear()
         .stdin(Stdio::piped())
         .stdout(null.try_clone()?)
