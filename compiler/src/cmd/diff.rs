@@ -295,7 +295,31 @@ fn ports(list: &[u16]) -> String {
 fn compare_network(old: &Ring, new: &Ring, changes: &mut Changes) {
     let (a, b) = (&old.network, &new.network);
     if a.mode != b.mode {
-        let text = format!("network mode {} -> {}", a.mode.name(), b.mode.name());
+        // The port lists of a `restricted` side, which the mode change brings or takes away.
+        let lists = |n: &crate::ir::Network| {
+            let list = |p: &[u16]| {
+                if p.is_empty() {
+                    "none".to_owned()
+                } else {
+                    ports(p)
+                }
+            };
+            format!(
+                "connect_tcp {}; bind_tcp {}",
+                list(&n.connect_tcp),
+                list(&n.bind_tcp)
+            )
+        };
+        let detail = match (a.mode, b.mode) {
+            (_, NetworkMode::Restricted) => format!(" ({})", lists(b)),
+            (NetworkMode::Restricted, _) => format!(" (was {})", lists(a)),
+            _ => String::new(),
+        };
+        let text = format!(
+            "network mode {} -> {}{detail}",
+            a.mode.name(),
+            b.mode.name()
+        );
         changes.record(b.mode > a.mode, "network", text);
     }
     // Ports matter where the mode is `restricted`; a mode change above covers the rest.
