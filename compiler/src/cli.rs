@@ -85,7 +85,7 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<std::ffi::OsString>,
     },
-    /// Run the policy's `tests:` against `decide`.
+    /// Run the policy's `tests:` against `decide` (and, with --kernel, against the kernel).
     Test(crate::cmd::test::TestArgs),
     /// Explain why a ring allows or denies one request.
     Explain(crate::cmd::explain::ExplainArgs),

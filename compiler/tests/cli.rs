@@ -17,6 +17,10 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+/// Every command and its error paths, as snapshot transcripts.
+#[path = "cli/every_command.rs"]
+mod every_command;
+
 /// The workspace root: `policies/` and `schemas/` are relative to it.
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

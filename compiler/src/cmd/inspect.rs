@@ -693,7 +693,7 @@ fn render(summary: &Summary) -> String {
         }
         let _ = writeln!(
             s,
-            "  targets: landlock {}; seccomp {}; seatbelt: {NOT_CARRIED}",
+            "  targets: landlock {}; seccomp {}; seatbelt {NOT_CARRIED}",
             ring.targets.landlock, ring.targets.seccomp
         );
         for bpf in &ring.seccomp {
