@@ -24,6 +24,7 @@ pub fn build(ir: &Ir, source: &[u8]) -> Result<(Artifact, Vec<u8>), String> {
                 description: ring.description.clone(),
                 unconfined: ring.unconfined,
                 landlock,
+                seatbelt: None,
             },
         );
     }

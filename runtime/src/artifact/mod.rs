@@ -3,6 +3,7 @@
 //! else (compact JSON of the artifact with an empty digest).
 
 mod landlock;
+mod seatbelt;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +14,8 @@ use sha2::{Digest, Sha256};
 pub use landlock::{
     Component, Effect, Glob, LandlockPlan, NetRules, PathRule, Right, Rights, ScopeName, Target,
 };
+
+pub use seatbelt::{PRIVATE_LINKS, ParamForm, SeatbeltParam, SeatbeltProfile, private_alias};
 
 use crate::Error;
 
@@ -113,6 +116,9 @@ pub struct RingTargets {
     /// Linux Landlock plan (absent for unconfined rings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub landlock: Option<LandlockPlan>,
+    /// macOS Seatbelt profile (absent for unconfined rings, and when compiled for Linux only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seatbelt: Option<SeatbeltProfile>,
 }
 
 impl Artifact {
