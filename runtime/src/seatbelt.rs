@@ -31,10 +31,7 @@ pub fn variables(profile: &SeatbeltProfile) -> BTreeSet<&str> {
 
 /// Each parameter's name and value, in the profile's order, for bound variables; refused
 /// when the estimate of the compiled profile exceeds [`MAX_PROFILE_BYTES`].
-pub fn param_values(
-    profile: &SeatbeltProfile,
-    values: &Bound,
-) -> Result<ParamValues, Error> {
+pub fn param_values(profile: &SeatbeltProfile, values: &Bound) -> Result<ParamValues, Error> {
     let mut out = Vec::with_capacity(profile.params.len());
     for param in &profile.params {
         let path = values.expand(&param.path)?;
