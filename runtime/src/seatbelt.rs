@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::artifact::SeatbeltProfile;
+use crate::artifact::{ParamForm, SeatbeltProfile};
 use crate::bind::{self, Bound};
 use crate::{Bindings, Error};
 
@@ -35,7 +35,11 @@ pub fn param_values(profile: &SeatbeltProfile, values: &Bound) -> Result<ParamVa
     let mut out = Vec::with_capacity(profile.params.len());
     for param in &profile.params {
         let path = values.expand(&param.path)?;
-        out.push((param.name.clone(), param.form.value(&path)));
+        let value = match param.form {
+            ParamForm::Path | ParamForm::Prefix => param.form.value(&path),
+            ParamForm::Private | ParamForm::PrivatePrefix => param.form.value(&kernel_path(&path)?),
+        };
+        out.push((param.name.clone(), value));
     }
     let size = profile.sbpl.len() + out.iter().map(|(_, v)| v.len()).sum::<usize>();
     if size > MAX_PROFILE_BYTES {
@@ -44,6 +48,35 @@ pub fn param_values(profile: &SeatbeltProfile, values: &Bound) -> Result<ParamVa
         )));
     }
     Ok(out)
+}
+
+/// The path as the macOS kernel checks it. On macOS: symbolic links resolved (the longest
+/// existing ancestor, canonicalized, then the rest), so that a rule on a path reached through
+/// a link (`${home}/.ssh` -> `/Volumes/keys/ssh`) holds for what the kernel sees. Elsewhere
+/// (previews, tests): the three links every Mac has, `/tmp`, `/var` and `/etc` into `/private`.
+#[cfg(target_os = "macos")]
+fn kernel_path(path: &str) -> Result<String, Error> {
+    use std::path::Path;
+    let whole = Path::new(path);
+    for ancestor in whole.ancestors() {
+        let Ok(real) = std::fs::canonicalize(ancestor) else {
+            continue;
+        };
+        let resolved = match whole.strip_prefix(ancestor) {
+            Ok(rest) if !rest.as_os_str().is_empty() => real.join(rest),
+            _ => real,
+        };
+        return resolved
+            .into_os_string()
+            .into_string()
+            .map_err(|_| Error::Apply(format!("`{path}` resolves to a path that is not UTF-8")));
+    }
+    Ok(ParamForm::Private.value(path))
+}
+
+#[cfg(not(target_os = "macos"))]
+fn kernel_path(path: &str) -> Result<String, Error> {
+    Ok(ParamForm::Private.value(path))
 }
 
 /// Binds the variables a profile uses (caller, environment, default) and computes the
@@ -83,7 +116,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::artifact::{ParamForm, SeatbeltParam, Variable};
+    use crate::artifact::{SeatbeltParam, Variable};
 
     fn profile(sbpl: &str) -> SeatbeltProfile {
         let param = |name: &str, path: &str, form| SeatbeltParam {

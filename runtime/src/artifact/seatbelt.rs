@@ -40,7 +40,8 @@ pub enum ParamForm {
     #[default]
     Path,
     /// The path as the macOS kernel sees it: `/tmp`, `/var` and `/etc` are links into
-    /// `/private`, so `/tmp/x` becomes `/private/tmp/x`; any other path is itself.
+    /// `/private`, so `/tmp/x` becomes `/private/tmp/x`. On macOS the runtime also resolves
+    /// every other symbolic link on the way (`nonoc_runtime::seatbelt::param_values`).
     Private,
     /// The path as the start of a regular expression that goes on with `/`: the root `/`
     /// becomes the empty string.

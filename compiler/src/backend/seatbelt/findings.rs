@@ -3,7 +3,7 @@
 //! no operation of its own for a right, more permissive (`NC0905` truncate, `NC0906` refer).
 //! Each is reported where it makes a difference a request can observe.
 
-use super::lower::withholds;
+use super::rights::withholds;
 use super::sbpl::Operation;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::ir::{Access, AccessSet, Effect, FsRule, FsTarget, PathTemplate, Platform, Ring};

@@ -5,18 +5,13 @@ use std::collections::BTreeSet;
 
 use nonoc_runtime::artifact::{ParamForm, SeatbeltParam, private_alias};
 
-use super::baseline;
 use super::print::check_text;
 use super::regex::{self as sbre, glob_body};
-use super::sbpl::{
-    Address, Decision, Domain, Filter, Form, Host, Operation, Profile, Proto, Rule, SocketType,
-    Str, Target, Vnode,
-};
+use super::rights::{any, grants, not, restrict, withholds};
+use super::sbpl::{Decision, Filter, Form, Operation, Profile, Rule, Str, Vnode};
+use super::{baseline, sections};
 use crate::diagnostic::{Code, Span};
-use crate::ir::{
-    Access, AccessSet, Effect, FsRule, FsTarget, GlobTemplate, PathTemplate, Platform, Ring,
-};
-use crate::syntax::{NetworkMode, SignalScope};
+use crate::ir::{Effect, FsRule, FsTarget, GlobTemplate, PathTemplate, Platform, Ring};
 
 /// Something that stops a ring's profile from being built, pointing at the rule behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,159 +28,6 @@ pub struct Problem {
 pub struct Tree {
     pub profile: Profile,
     pub params: Vec<SeatbeltParam>,
-}
-
-/// One operation group a rule grants or withholds, with the object types it is limited to.
-struct Group {
-    operations: Vec<Operation>,
-    only: Option<Filter>,
-}
-
-fn group(operations: &[Operation], only: Option<Filter>) -> Group {
-    Group {
-        operations: operations.to_vec(),
-        only,
-    }
-}
-
-/// `require-any` of several filters, or the one filter.
-fn any(mut filters: Vec<Filter>) -> Filter {
-    if filters.len() == 1 {
-        filters.remove(0)
-    } else {
-        Filter::RequireAny(filters)
-    }
-}
-
-/// Top-level filters: the targets (alternatives), or with restrictions, one `require-all`.
-fn restrict(targets: Vec<Filter>, extra: Vec<Filter>) -> Vec<Filter> {
-    if extra.is_empty() {
-        targets
-    } else {
-        let mut all = vec![any(targets)];
-        all.extend(extra);
-        vec![Filter::RequireAll(all)]
-    }
-}
-
-fn vnodes(types: &[Vnode]) -> Filter {
-    any(types.iter().map(|v| Filter::VnodeType(*v)).collect())
-}
-
-fn not(filter: Filter) -> Filter {
-    Filter::RequireNot(Box::new(filter))
-}
-
-/// What an allow rule's rights grant, as SBPL operations. A group the rights do not fill is
-/// narrowed to the object types they name (`vnode-type`); `truncate` and `refer` have no
-/// operation of their own (they come with `write_file`, and with creation and removal).
-fn grants(access: AccessSet) -> Vec<Group> {
-    use Access::*;
-    let has = |a| access.contains(a);
-    let mut out = Vec::new();
-    match (has(ReadFile), has(ReadDir)) {
-        (true, true) => out.push(group(&[Operation::FileRead], None)),
-        (true, false) => out.push(group(
-            &[Operation::FileRead],
-            Some(not(Filter::VnodeType(Vnode::Directory))),
-        )),
-        (false, true) => out.push(group(
-            &[Operation::FileRead],
-            Some(Filter::VnodeType(Vnode::Directory)),
-        )),
-        (false, false) => {}
-    }
-    if access.is_superset(AccessSet::WRITE) {
-        out.push(group(&[Operation::FileWrite], None));
-    } else {
-        if has(WriteFile) {
-            out.push(group(&[Operation::FileWriteData], None));
-        }
-        let made: Vec<Vnode> = [
-            (MakeReg, Vnode::RegularFile),
-            (MakeDir, Vnode::Directory),
-            (MakeSym, Vnode::Symlink),
-            (MakeSock, Vnode::Socket),
-            (MakeFifo, Vnode::Fifo),
-        ]
-        .into_iter()
-        .filter(|(a, _)| has(*a))
-        .map(|(_, v)| v)
-        .collect();
-        match made.len() {
-            0 => {}
-            5 => out.push(group(&[Operation::FileWriteCreate], None)),
-            _ => out.push(group(&[Operation::FileWriteCreate], Some(vnodes(&made)))),
-        }
-        match (has(RemoveFile), has(RemoveDir)) {
-            (true, true) => out.push(group(&[Operation::FileWriteUnlink], None)),
-            (true, false) => out.push(group(
-                &[Operation::FileWriteUnlink],
-                Some(not(Filter::VnodeType(Vnode::Directory))),
-            )),
-            (false, true) => out.push(group(
-                &[Operation::FileWriteUnlink],
-                Some(Filter::VnodeType(Vnode::Directory)),
-            )),
-            (false, false) => {}
-        }
-    }
-    for (right, vnode) in [
-        (MakeChar, Vnode::CharacterDevice),
-        (MakeBlock, Vnode::BlockDevice),
-    ] {
-        if has(right) {
-            out.push(group(
-                &[Operation::FileWriteCreate],
-                Some(Filter::VnodeType(vnode)),
-            ));
-        }
-    }
-    if has(Execute) {
-        out.push(group(
-            &[Operation::ProcessExec, Operation::FileMapExecutable],
-            None,
-        ));
-    }
-    if has(IoctlDev) {
-        out.push(group(&[Operation::FileIoctl], None));
-    }
-    out
-}
-
-/// What a deny rule's rights withhold, as SBPL operations: whole groups, so a deny may
-/// withhold more than it names (lint `NC0904`), never less.
-pub fn withholds(access: AccessSet) -> Vec<Operation> {
-    use Access::*;
-    let has = |a| access.contains(a);
-    let mut out = Vec::new();
-    if has(ReadFile) || has(ReadDir) {
-        out.push(Operation::FileRead);
-    }
-    if access.is_superset(AccessSet::WRITE) {
-        out.push(Operation::FileWrite);
-    } else {
-        if has(WriteFile) || has(Truncate) {
-            out.push(Operation::FileWriteData);
-        }
-        let creates = [
-            MakeReg, MakeDir, MakeSym, MakeSock, MakeFifo, MakeChar, MakeBlock,
-        ];
-        if creates.iter().any(|a| has(*a)) || has(Refer) {
-            out.push(Operation::FileWriteCreate);
-        }
-        if has(RemoveFile) || has(RemoveDir) || has(Refer) {
-            out.push(Operation::FileWriteUnlink);
-        }
-    }
-    if has(Execute) {
-        out.push(Operation::ProcessExec);
-        out.push(Operation::FileMapExecutable);
-    }
-    if has(IoctlDev) {
-        out.push(Operation::FileIoctl);
-    }
-    out
 }
 
 /// Whether a path template may name something under `/tmp`, `/var` or `/etc`, which macOS
@@ -283,7 +125,7 @@ impl Builder {
                         shown(text)
                     ),
                     help: Some(
-                        "write the glob with `*`, `?`, `**` as a whole component, `{a,b}` within one name, and classes of ASCII letters and digits; or deny the paths one by one".to_owned(),
+                        "write the glob with `*`, `?`, `**` as a whole component, `{a,b}` without empty alternatives or `**`, and classes of ASCII letters and digits; or deny the paths one by one".to_owned(),
                     ),
                 });
                 return Vec::new();
@@ -351,12 +193,15 @@ pub fn shown(text: &str) -> String {
         .collect()
 }
 
+/// Forms of a profile section.
+pub type Forms = Vec<Form>;
+
 /// The name of the n-th parameter.
 pub fn param_name(index: usize) -> String {
     format!("NONOC_P{index}")
 }
 
-fn rule(decision: Decision, operations: Vec<Operation>, filters: Vec<Filter>) -> Form {
+pub fn rule(decision: Decision, operations: Vec<Operation>, filters: Vec<Filter>) -> Form {
     Form::Rule(Rule {
         decision,
         operations,
@@ -364,7 +209,7 @@ fn rule(decision: Decision, operations: Vec<Operation>, filters: Vec<Filter>) ->
     })
 }
 
-fn allow(operations: &[Operation], filters: Vec<Filter>) -> Form {
+pub fn allow(operations: &[Operation], filters: Vec<Filter>) -> Form {
     rule(Decision::Allow, operations.to_vec(), filters)
 }
 
@@ -425,8 +270,8 @@ pub fn tree(policy: &str, ring: &Ring) -> Result<Tree, Vec<Problem>> {
         }
     }
 
-    let network = network(ring);
-    let process = process(ring);
+    let network = sections::network(ring);
+    let process = sections::process(ring);
 
     // Denies: the policy's, then rename protection, then device nodes, then the keychain.
     let mut deny_forms = Vec::new();
@@ -600,127 +445,4 @@ fn close_wildcards(profile: &mut Profile) {
             }
         }
     }
-}
-
-fn tcp(port: u16) -> Address {
-    Address {
-        host: Host::Any,
-        port: std::num::NonZeroU16::new(port),
-    }
-}
-
-const ANY_ADDRESS: Address = Address {
-    host: Host::Any,
-    port: None,
-};
-
-fn inet(kind: SocketType) -> Filter {
-    Filter::RequireAll(vec![
-        Filter::RequireAny(vec![
-            Filter::SocketDomain(Domain::Inet),
-            Filter::SocketDomain(Domain::Inet6),
-        ]),
-        Filter::SocketType(kind),
-    ])
-}
-
-/// The DNS resolver's socket: name lookups on macOS go through it.
-const MDNS_RESPONDER: &str = "/private/var/run/mDNSResponder";
-/// Certificate trust evaluation for TLS.
-const TRUSTD: &str = "com.apple.trustd.agent";
-
-fn network(ring: &Ring) -> Vec<Form> {
-    let net = &ring.network;
-    let mut out = Vec::new();
-    let trust = |out: &mut Vec<Form>| {
-        out.push(Form::Comment(
-            "TLS certificate checks, and name lookups through the system resolver's socket"
-                .to_owned(),
-        ));
-        out.push(allow(
-            &[Operation::MachLookup],
-            vec![Filter::GlobalName(Str::lit(TRUSTD))],
-        ));
-        out.push(allow(
-            &[Operation::NetworkOutbound],
-            vec![Filter::Literal(Str::lit(MDNS_RESPONDER))],
-        ));
-    };
-    match net.mode {
-        NetworkMode::Blocked => {}
-        NetworkMode::Allowed => {
-            out.push(allow(&[Operation::Network], Vec::new()));
-            out.push(allow(&[Operation::SystemSocket], Vec::new()));
-            trust(&mut out);
-        }
-        NetworkMode::Restricted => {
-            if !net.connect_tcp.is_empty() {
-                out.push(allow(
-                    &[Operation::NetworkOutbound],
-                    net.connect_tcp
-                        .iter()
-                        .map(|p| Filter::Remote(Proto::Tcp, tcp(*p)))
-                        .collect(),
-                ));
-            }
-            if !net.bind_tcp.is_empty() {
-                out.push(allow(
-                    &[Operation::NetworkBind, Operation::NetworkInbound],
-                    net.bind_tcp
-                        .iter()
-                        .map(|p| Filter::Local(Proto::Tcp, tcp(*p)))
-                        .collect(),
-                ));
-            }
-            if !net.connect_tcp.is_empty() || !net.bind_tcp.is_empty() {
-                out.push(allow(
-                    &[Operation::SystemSocket],
-                    vec![inet(SocketType::Stream)],
-                ));
-            }
-            if net.udp {
-                out.push(allow(
-                    &[Operation::NetworkOutbound],
-                    vec![Filter::Remote(Proto::Udp, ANY_ADDRESS)],
-                ));
-                out.push(allow(
-                    &[Operation::NetworkBind, Operation::NetworkInbound],
-                    vec![Filter::Local(Proto::Udp, ANY_ADDRESS)],
-                ));
-                out.push(allow(
-                    &[Operation::SystemSocket],
-                    vec![inet(SocketType::Datagram)],
-                ));
-            }
-            if !net.connect_tcp.is_empty() {
-                trust(&mut out);
-            }
-        }
-    }
-    out
-}
-
-fn process(ring: &Ring) -> Vec<Form> {
-    let mut out = Vec::new();
-    if ring.process.fork {
-        out.push(allow(&[Operation::ProcessFork], Vec::new()));
-    }
-    out.push(match ring.process.signals {
-        SignalScope::Own => allow(&[Operation::Signal], vec![Filter::Target(Target::Own)]),
-        SignalScope::Sandbox => allow(
-            &[Operation::Signal],
-            vec![
-                Filter::Target(Target::Own),
-                Filter::Target(Target::SameSandbox),
-            ],
-        ),
-        SignalScope::Any => allow(&[Operation::Signal], Vec::new()),
-    });
-    if ring.process.ptrace {
-        out.push(allow(
-            &[Operation::ProcessInfo, Operation::MachPrivTaskPort],
-            vec![Filter::Target(Target::SameSandbox)],
-        ));
-    }
-    out
 }

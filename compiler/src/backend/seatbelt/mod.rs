@@ -17,7 +17,7 @@
 //! ;   rename protection, device nodes, the keychain's Mach services
 //! ```
 //!
-//! Rights map to operations as `grants` and `withholds` in `lower.rs` say: `read_file` and
+//! Rights map to operations as `grants` and `withholds` in `rights.rs` say: `read_file` and
 //! `read_dir` are `file-read*` on objects that are or are not directories (`vnode-type`),
 //! the write group is `file-write*`, its parts `file-write-data` (`write_file`, and
 //! `truncate` with it), `file-write-create` and `file-write-unlink` narrowed by object type,
@@ -35,7 +35,9 @@ mod lower;
 pub mod names;
 pub mod print;
 pub mod regex;
+mod rights;
 pub mod sbpl;
+mod sections;
 
 #[cfg(test)]
 mod oracle;
@@ -50,7 +52,8 @@ use crate::ir::Ring;
 
 pub use baseline::{COVERAGE as BASELINE_COVERAGE, DYLD_CACHE, KEYCHAIN_SERVICES};
 pub use findings::findings;
-pub use lower::{Problem, Tree, param_name, withholds};
+pub use lower::{Problem, Tree, param_name};
+pub use rights::withholds;
 
 /// A ring's profile: the tree, and what the artifact carries.
 #[derive(Debug, Clone)]
