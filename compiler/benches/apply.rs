@@ -10,7 +10,8 @@
 //! each measurement of load + apply runs in a fresh process: the bench re-runs its own
 //! executable with `NONOC_BENCH_CHILD` set, the child times `Artifact::load` + `apply` in
 //! itself and prints the nanoseconds. The exec comparison times whole commands, alternating
-//! `nonoc exec ... -- /bin/true` and `/usr/bin/env /bin/true` in one run.
+//! `nonoc exec ... -- /bin/true` and `/usr/bin/env /bin/true` in one run; `NONOC_BENCH_BIN`
+//! names another `nonoc` binary to time there.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,6 +36,7 @@ fn main() {
     let artifact = compile(&dir);
     apply_in_process(&artifact, &dir);
     exec_vs_env(&artifact, &dir);
+    many_glob_matches(&dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -115,7 +117,12 @@ fn time(cmd: &mut Command) -> f64 {
 }
 
 fn exec_vs_env(artifact: &Path, dir: &Path) {
-    let nonoc = Path::new(env!("CARGO_BIN_EXE_nonoc"));
+    // `NONOC_BENCH_BIN` measures another build of the same sources, e.g. the static-pie one
+    // docs/performance.md describes.
+    let nonoc = std::env::var_os("NONOC_BENCH_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_nonoc")), PathBuf::from);
+    println!("nonoc binary: {}", nonoc.display());
+    let nonoc = nonoc.as_path();
     let (mut with_nonoc, mut with_env, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RUNS {
         with_nonoc.push(time(
@@ -133,4 +140,42 @@ fn exec_vs_env(artifact: &Path, dir: &Path) {
     println!("/usr/bin/env /bin/true:           median {e:.0} µs");
     println!("/bin/true:                        median {b:.0} µs");
     println!("ratio nonoc exec / env: {:.2}x (goal <= 1.3x)", n / e);
+}
+
+/// Placement when a deny glob matches many files in an allowed directory: 20,000 files, every
+/// one matched (`Ring::preview` places and opens what `apply` would, without restricting).
+fn many_glob_matches(dir: &Path) {
+    const FILES: usize = 20_000;
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for i in 0..FILES {
+        std::fs::write(keys.join(format!("k{i}.pem")), b"").unwrap();
+    }
+    let yaml = format!(
+        "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: {{ name: many }}\n\
+         rings:\n  1:\n    filesystem:\n      read: [{keys}]\n      write: [{keys}]\n\
+         \x20   deny:\n      - {{ glob: \"{keys}/*.pem\" }}\n",
+        keys = keys.display()
+    );
+    let analysis = nonoc::analyze("many.yaml", yaml.as_bytes());
+    let ir = analysis.ir.expect("the generated policy compiles");
+    let (artifact, _) = nonoc::artifact::build(&ir, yaml.as_bytes()).unwrap();
+    let ring = artifact.ring(1).unwrap();
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        let report = ring.preview(&nonoc_runtime::Bindings::new()).unwrap();
+        samples.push(start.elapsed().as_secs_f64() * 1e3);
+        let matched: usize = report
+            .landlock
+            .iter()
+            .flat_map(|l| &l.glob_matches)
+            .map(|(_, found)| found.len())
+            .sum();
+        assert_eq!(matched, FILES);
+    }
+    println!(
+        "placement, a deny glob matching {FILES} files in an allowed directory: median {:.1} ms (5 previews)",
+        median(samples)
+    );
 }

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use nonoc_runtime::artifact::{
     Artifact, CompilerInfo, FORMAT, LandlockSettings, PolicyInfo, RingTargets, SeatbeltProfile,
-    Settings, TrustTier, Variable, hex,
+    SeccompFilter, Settings, TrustTier, Variable, hex,
 };
 use sha2::{Digest, Sha256};
 
 use crate::backend;
+use crate::data::Arch;
 use crate::ir::Ir;
 use crate::syntax::Compatibility;
 
@@ -27,7 +28,8 @@ impl Targets {
     };
 }
 
-/// Builds the sealed artifact for every system; `Err` names the ring a backend could not
+/// Builds the sealed artifact for every system: per ring the Landlock plan, a seccomp
+/// filter for every arch and the Seatbelt profile. `Err` names the ring a backend could not
 /// lower.
 pub fn build(ir: &Ir, source: &[u8]) -> Result<(Artifact, Vec<u8>), String> {
     build_for(ir, source, Targets::ALL)
@@ -57,6 +59,16 @@ pub fn build_for(ir: &Ir, source: &[u8], targets: Targets) -> Result<(Artifact, 
             true => seatbelt(ir, ring).map_err(|e| format!("ring {level}: {e}"))?,
             false => None,
         };
+        let mut seccomp = BTreeMap::new();
+        if targets.linux && !ring.unconfined {
+            for arch in Arch::ALL {
+                let program = backend::seccomp::lower(ring, arch).map_err(|e| e.to_string())?;
+                seccomp.insert(
+                    arch.artifact_arch(),
+                    SeccompFilter::new(&program.instructions, program.stats),
+                );
+            }
+        }
         rings.insert(
             *level,
             RingTargets {
@@ -64,6 +76,7 @@ pub fn build_for(ir: &Ir, source: &[u8], targets: Targets) -> Result<(Artifact, 
                 unconfined: ring.unconfined,
                 landlock,
                 seatbelt,
+                seccomp,
             },
         );
     }

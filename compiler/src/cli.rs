@@ -212,28 +212,21 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             report,
             command,
         } => {
-            let bindings = match crate::exec::parse_vars(&vars) {
-                Ok(b) => b,
-                Err(e) => {
-                    let _ = writeln!(err, "error: {e}");
-                    return EXIT_USAGE;
-                }
-            };
             let selector = match (ring, trust_score) {
                 (Some(r), _) => crate::exec::Selector::Ring(r),
                 (None, Some(s)) => crate::exec::Selector::TrustScore(s),
                 (None, None) => return EXIT_USAGE,
             };
             drop(out);
-            let options = crate::exec::ExecOptions {
-                artifact: &artifact,
+            let args = crate::exec::ExecArgs {
+                artifact,
                 selector,
-                bindings,
+                vars,
                 allow_unconfined,
                 report,
-                command: &command,
+                command,
             };
-            return crate::exec::exec(options, &mut err);
+            return crate::exec::run(&args, &mut err);
         }
         Command::Doctor { artifact, vars } => match crate::exec::parse_vars(&vars) {
             Ok(bindings) => crate::exec::doctor(artifact.as_deref(), &bindings, &mut out, &mut err),

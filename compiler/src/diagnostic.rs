@@ -139,6 +139,8 @@ codes! {
     SeatbeltTruncate = "NC0905", Warning, "on macOS `truncate` cannot be withheld where `write_file` is granted";
     SeatbeltRefer = "NC0906", Warning, "on macOS `refer` cannot be withheld where files may be created and removed";
     SeatbeltRename = "NC0907", Warning, "on macOS a denied path and the directories above it cannot be removed or renamed";
+    // backend limits
+    SeccompTooLong = "NC1001", Error, "a ring's seccomp filter is longer than the kernel's limit of 4096 instructions";
 }
 
 impl fmt::Display for Code {

@@ -1,8 +1,9 @@
 //! `nonoc exec` and `nonoc doctor`: the runtime's command-line face.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nonoc_runtime::{Artifact, Bindings, EnforcementReport};
 
@@ -12,7 +13,7 @@ pub const EXIT_CANNOT_APPLY: u8 = 126;
 pub const EXIT_NOT_FOUND: u8 = 127;
 
 /// How `exec` picks the ring.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selector {
     Ring(u8),
     TrustScore(u32),
@@ -31,6 +32,120 @@ pub fn parse_vars(vars: &[String]) -> Result<Bindings, String> {
         }
     }
     Ok(bindings)
+}
+
+/// The arguments of `nonoc exec`, as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecArgs {
+    pub artifact: PathBuf,
+    pub selector: Selector,
+    pub vars: Vec<String>,
+    pub allow_unconfined: bool,
+    pub report: bool,
+    pub command: Vec<OsString>,
+}
+
+/// `nonoc exec` in its plain form, parsed without clap: `nonoc exec` starts agents, so its
+/// start-up is on every launch, and building clap's command tree for the whole CLI costs
+/// page faults the apply itself does not need (docs/performance.md).
+///
+/// The plain form: `exec`, then in any order one artifact path, exactly one of `--ring N` and
+/// `--trust-score S` (decimal digits), any `--var NAME=VALUE`, `--allow-unconfined` and
+/// `--report` at most once each (a value joined with `=` or in the next argument, never
+/// starting with `-`), then `--` and a command. Anything else returns `None`, and clap
+/// parses the arguments (and explains any error): both routes reach the same [`run`] with the
+/// same [`ExecArgs`], which a test checks against clap.
+pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
+    let (first, rest) = args.get(1..)?.split_first()?;
+    if first != "exec" {
+        return None;
+    }
+    let mut artifact: Option<PathBuf> = None;
+    let (mut ring, mut trust_score) = (None, None);
+    let mut vars = Vec::new();
+    let (mut allow_unconfined, mut report) = (false, false);
+    let mut tokens = rest.iter();
+    let set_once = |slot: &mut bool| (!std::mem::replace(slot, true)).then_some(());
+    loop {
+        let token = tokens.next()?;
+        if token == "--" {
+            break;
+        }
+        if !token.as_encoded_bytes().starts_with(b"-") {
+            if artifact.is_some() || token.is_empty() {
+                return None;
+            }
+            artifact = Some(PathBuf::from(token));
+            continue;
+        }
+        let text = token.to_str()?;
+        let (flag, joined) = match text.split_once('=') {
+            Some((flag, value)) => (flag, Some(value)),
+            None => (text, None),
+        };
+        let mut value = || -> Option<&str> {
+            let v = match joined {
+                Some(v) => v,
+                None => tokens.next()?.to_str()?,
+            };
+            (!v.is_empty() && !v.starts_with('-')).then_some(v)
+        };
+        let digits = |v: &str| v.bytes().all(|b| b.is_ascii_digit()).then_some(());
+        match flag {
+            "--ring" if ring.is_none() => {
+                let v = value()?;
+                digits(v)?;
+                ring = Some(v.parse::<u8>().ok()?);
+            }
+            "--trust-score" if trust_score.is_none() => {
+                let v = value()?;
+                digits(v)?;
+                trust_score = Some(v.parse::<u32>().ok()?);
+            }
+            "--var" => vars.push(value()?.to_owned()),
+            "--allow-unconfined" if joined.is_none() => set_once(&mut allow_unconfined)?,
+            "--report" if joined.is_none() => set_once(&mut report)?,
+            _ => return None,
+        }
+    }
+    let command: Vec<OsString> = tokens.cloned().collect();
+    let selector = match (ring, trust_score) {
+        (Some(level), None) => Selector::Ring(level),
+        (None, Some(score)) => Selector::TrustScore(score),
+        _ => return None,
+    };
+    if command.is_empty() {
+        return None;
+    }
+    Some(ExecArgs {
+        artifact: artifact?,
+        selector,
+        vars,
+        allow_unconfined,
+        report,
+        command,
+    })
+}
+
+/// Runs `nonoc exec`: binds the variables, applies the ring, replaces this process with the
+/// command. Returns only on failure, with the exit code to use.
+pub fn run(args: &ExecArgs, err: &mut dyn Write) -> u8 {
+    let bindings = match parse_vars(&args.vars) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return crate::cli::EXIT_USAGE;
+        }
+    };
+    let options = ExecOptions {
+        artifact: &args.artifact,
+        selector: args.selector,
+        bindings,
+        allow_unconfined: args.allow_unconfined,
+        report: args.report,
+        command: &args.command,
+    };
+    exec(options, err)
 }
 
 /// Options of `nonoc exec`.
@@ -165,8 +280,16 @@ pub fn doctor(
                     format!("landlock partly enforced: {}", dropped.join("; "))
                 };
                 let _ = writeln!(out, "ring {level}: {status}; {} rules", ll.rules);
-                for note in &report.not_enforced {
-                    let _ = writeln!(out, "  not enforced: {note}");
+                if let Some(sc) = &report.seccomp {
+                    let _ = writeln!(
+                        out,
+                        "  seccomp ({}): {} instructions, at most {} run per syscall, {} of {} syscalls allowed by the kernel's cache",
+                        sc.arch.name(),
+                        sc.stats.length,
+                        sc.stats.worst_case,
+                        sc.stats.cache_allowed,
+                        sc.stats.syscalls
+                    );
                 }
                 for path in &ll.missing_paths {
                     let _ = writeln!(out, "  missing, skipped: {path}");
@@ -186,4 +309,176 @@ pub fn doctor(
         }
     }
     crate::cli::EXIT_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        std::iter::once("nonoc")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    /// What clap makes of the arguments, when it parses them as `exec`.
+    fn clap(args: &[OsString]) -> Option<ExecArgs> {
+        match Cli::try_parse_from(args).ok()?.command {
+            Command::Exec {
+                artifact,
+                ring,
+                trust_score,
+                vars,
+                allow_unconfined,
+                report,
+                command,
+            } => Some(ExecArgs {
+                artifact,
+                selector: match (ring, trust_score) {
+                    (Some(r), None) => Selector::Ring(r),
+                    (None, Some(s)) => Selector::TrustScore(s),
+                    _ => return None,
+                },
+                vars,
+                allow_unconfined,
+                report,
+                command,
+            }),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_plain_form_parses_as_clap_does() {
+        let plain = [
+            &["exec", "a.json", "--ring", "3", "--", "/bin/true"][..],
+            &["exec", "--ring=3", "a.json", "--", "/bin/sh", "-c", "x"],
+            &[
+                "exec",
+                "--trust-score",
+                "720",
+                "a.json",
+                "--",
+                "cmd",
+                "--ring",
+            ],
+            &[
+                "exec",
+                "a.json",
+                "--var",
+                "workspace=/w",
+                "--var=home=/h",
+                "--ring",
+                "255",
+                "--report",
+                "--allow-unconfined",
+                "--",
+                "cmd",
+            ],
+        ];
+        for args in plain {
+            let args = os(args);
+            let fast = parse_plain(&args);
+            assert!(fast.is_some(), "{args:?}");
+            assert_eq!(fast, clap(&args), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_clap() {
+        let others = [
+            &["exec", "--help"][..],
+            &["exec", "a.json", "--ring", "3"],
+            &["exec", "a.json", "--ring", "3", "--"],
+            &["exec", "a.json", "--ring", "3", "--ring", "3", "--", "x"],
+            &[
+                "exec",
+                "a.json",
+                "--ring",
+                "3",
+                "--trust-score",
+                "5",
+                "--",
+                "x",
+            ],
+            &["exec", "a.json", "b.json", "--ring", "3", "--", "x"],
+            &["exec", "a.json", "--ring", "256", "--", "x"],
+            &["exec", "a.json", "--ring", "+3", "--", "x"],
+            &["exec", "a.json", "--ring", "-3", "--", "x"],
+            &["exec", "a.json", "--ring=", "--", "x"],
+            &["exec", "a.json", "--var", "--ring", "3", "--", "x"],
+            &[
+                "exec", "a.json", "--report", "--report", "--ring", "3", "--", "x",
+            ],
+            &["exec", "a.json", "--report=true", "--ring", "3", "--", "x"],
+            &["exec", "a.json", "-r", "3", "--", "x"],
+            &["exec", "", "--ring", "3", "--", "x"],
+            &["compile", "a.yaml"],
+            &[],
+        ];
+        for args in others {
+            assert_eq!(parse_plain(&os(args)), None, "{args:?}");
+        }
+    }
+
+    proptest! {
+        /// Whatever the tokens, the plain parser either declines or agrees with clap.
+        #[test]
+        fn never_disagrees_with_clap(tokens in proptest::collection::vec(
+            prop_oneof![
+                Just("--ring"), Just("3"), Just("--ring=2"), Just("--trust-score"),
+                Just("700"), Just("--trust-score=1001"), Just("--var"), Just("a=b"),
+                Just("--var=c=d"), Just("--report"), Just("--allow-unconfined"),
+                Just("a.json"), Just("b.json"), Just("--"), Just("-h"), Just("-x"),
+                Just(""), Just("cmd"), Just("-"), Just("99999999999"),
+            ],
+            0..12,
+        )) {
+            let mut args = vec!["exec"];
+            args.extend(tokens);
+            let args = os(&args);
+            if let Some(fast) = parse_plain(&args) {
+                prop_assert_eq!(Some(fast), clap(&args));
+            }
+        }
+
+        /// Plain forms in any order of their options are taken, as clap takes them.
+        #[test]
+        fn takes_plain_forms_in_any_order(
+            selector in prop_oneof![
+                (0_u16..=255).prop_map(|r| vec!["--ring".to_owned(), r.to_string()]),
+                (0_u32..=2000).prop_map(|s| vec![format!("--trust-score={s}")]),
+            ],
+            vars in proptest::collection::vec("[a-z]{1,4}=[a-z/]{0,4}", 0..3),
+            report in any::<bool>(),
+            unconfined in any::<bool>(),
+            order in Just(()).prop_perturb(|(), mut rng| rng.random::<u64>()),
+            command in proptest::collection::vec("[a-z-]{1,5}", 1..4),
+        ) {
+            let mut groups: Vec<Vec<String>> = vec![vec!["art.json".to_owned()], selector];
+            groups.extend(vars.iter().map(|v| vec!["--var".to_owned(), v.clone()]));
+            if report {
+                groups.push(vec!["--report".to_owned()]);
+            }
+            if unconfined {
+                groups.push(vec!["--allow-unconfined".to_owned()]);
+            }
+            let n = groups.len() as u64;
+            groups.rotate_left((order % n) as usize);
+            let mut args: Vec<String> = vec!["exec".to_owned()];
+            args.extend(groups.into_iter().flatten());
+            args.push("--".to_owned());
+            args.extend(command);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let args = os(&refs);
+            let fast = parse_plain(&args);
+            prop_assert!(fast.is_some(), "{:?}", args);
+            prop_assert_eq!(fast, clap(&args));
+        }
+    }
 }

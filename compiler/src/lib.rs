@@ -56,6 +56,9 @@ pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
     let mut ir = ir::lower(&file, &resolved, &source, &mut diags);
     ir.tests = check::tests(&file, &ir, &source, &mut diags);
     check::lints(&ir, &mut diags);
+    if !diags.has_errors() {
+        check::limits(&ir, &mut diags);
+    }
     if ir.settings.unenforceable == syntax::Unenforceable::Error {
         diags.raise(&[
             Code::DenyInsideAllow,

@@ -81,6 +81,10 @@ fn main() -> ExitCode {
             needs_program: Some("/bin/bash"),
             ..Test::new("tcp_connect_outside_the_list_is_eacces", 4, tcp_connect)
         },
+        Test {
+            needs_program: Some("/usr/bin/unshare"),
+            ..Test::new("seccomp_holds_in_the_command", 1, seccomp_in_the_command)
+        },
     ])
 }
 
@@ -601,6 +605,25 @@ fn bad_variables() {
         &[("NONOC_EXEC_DATA", "rel")],
         "not absolute",
     );
+    // An environment value that is not UTF-8 is refused, not taken as unset (which would
+    // bind the default instead).
+    let run = Command::new(NONOC)
+        .args(["exec", &art, "--ring", "1", "--"])
+        .args(touch)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env(
+            "NONOC_EXEC_DATA",
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"/tmp/\xff"),
+        )
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.status.code(), Some(126), "{run:?}");
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("not valid UTF-8"),
+        "{run:?}"
+    );
+    assert!(!Path::new(&marker).exists(), "the command ran");
     // `need` has an environment variable and no default.
     refused(&["--ring", "2"], &[], "variable `need` is unbound");
     refused(&["--ring", "2"], &[("NONOC_EXEC_NEED", "")], "not absolute");
@@ -1023,12 +1046,49 @@ rings:
         .output()
         .unwrap_or_else(|e| panic!("bash: {e}"));
     assert!(direct.status.success(), "{direct:?}");
-    // agt-rings ring 3 blocks the network: even the port exec-tcp lists is refused.
+    // agt-rings ring 3 blocks the network: even the port exec-tcp lists is refused, by the
+    // seccomp filter (EPERM on the inet socket) before Landlock is asked (EACCES).
     let agt = Agt::new("tcp-agt");
     let script = connect(&listed);
     let run = agt.exec(&["--ring", "3"], &["/bin/bash", "-c", &script]);
     run.expect_code(1);
-    assert!(run.stderr.contains("Permission denied"), "{run}");
+    assert!(run.stderr.contains("Operation not permitted"), "{run}");
+}
+
+/// The seccomp filter holds in the command `nonoc exec` runs: agt-rings ring 3 has
+/// `fork: false` (a shell cannot start a child, threads still run), ring 2 `fork: true`;
+/// both deny user namespaces (the `hardening` preset).
+fn seccomp_in_the_command() {
+    let agt = Agt::new("seccomp");
+    let script = "/bin/true && echo forked; echo done";
+    let run = agt.exec(&["--ring", "3"], &["/bin/sh", "-c", script]);
+    assert_ne!(run.code(), Some(0), "{run}");
+    assert!(!run.stdout.contains("forked"), "{run}");
+    assert!(
+        run.stderr.contains("fork"),
+        "the shell says it cannot fork: {run}"
+    );
+    let run = agt.exec(&["--ring", "2"], &["/bin/sh", "-c", script]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "forked\ndone\n", "{run}");
+    for ring in ["2", "3"] {
+        // exec, not fork: unshare(1) itself makes the call.
+        let run = agt.exec(
+            &["--ring", ring],
+            &["/usr/bin/unshare", "--user", "/bin/true"],
+        );
+        assert_ne!(run.code(), Some(0), "ring {ring}: {run}");
+        assert!(
+            run.stderr.contains("Operation not permitted"),
+            "ring {ring}: {run}"
+        );
+    }
+    // The control: unsandboxed, the same namespace is created.
+    let direct = Command::new("/usr/bin/unshare")
+        .args(["--user", "/bin/true"])
+        .output()
+        .unwrap_or_else(|e| panic!("unshare: {e}"));
+    assert!(direct.status.success(), "{direct:?}");
 }
 
 /// A `HOME` bound through a symlink (`/home` -> `var/home` on some systems) must not open a

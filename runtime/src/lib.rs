@@ -11,9 +11,9 @@ use std::collections::BTreeSet;
 
 pub use artifact::{Artifact, RingTargets};
 pub use bind::Bindings;
-pub use report::{Dropped, EnforcementReport, LandlockReport};
+pub use report::{Dropped, EnforcementReport, LandlockReport, SeccompReport};
 
-use artifact::Target;
+use artifact::{SeccompArch, Target};
 
 /// Why an artifact could not be loaded or a ring not applied. Any error before the
 /// Landlock restriction leaves the process unconfined: the caller decides what to do
@@ -35,6 +35,12 @@ pub enum Error {
     NoLinuxTarget(u8),
     /// The ring has no macOS (Seatbelt) section.
     NoMacosTarget(u8),
+    /// The ring has no seccomp filter for the arch this process runs on (`None`: an arch
+    /// the compiler writes no filters for).
+    NoSeccompFilter {
+        ring: u8,
+        arch: Option<SeccompArch>,
+    },
     UnconfinedRefused(u8),
     MultiThreaded(usize),
     Unbound(String),
@@ -52,6 +58,8 @@ pub enum Error {
         dropped: Vec<Dropped>,
     },
     Apply(String),
+    /// Landlock is in force but the kernel refused the seccomp filter.
+    SeccompAfterLandlock(String),
 }
 
 impl std::fmt::Display for Error {
@@ -79,6 +87,18 @@ impl std::fmt::Display for Error {
             Error::NoMacosTarget(level) => {
                 write!(f, "ring {level} has no macOS section in this artifact")
             }
+            Error::NoSeccompFilter { ring, arch } => match arch {
+                Some(arch) => write!(
+                    f,
+                    "ring {ring} has no seccomp filter for {}, the arch this process runs on",
+                    arch.name()
+                ),
+                None => write!(
+                    f,
+                    "ring {ring} cannot be applied on {}: the compiler writes seccomp filters for x86_64 and aarch64 only",
+                    std::env::consts::ARCH
+                ),
+            },
             Error::UnconfinedRefused(level) => {
                 write!(
                     f,
@@ -111,6 +131,10 @@ impl std::fmt::Display for Error {
                 )
             }
             Error::Apply(m) => write!(f, "{m}"),
+            Error::SeccompAfterLandlock(m) => write!(
+                f,
+                "Landlock is applied but the kernel refused the seccomp filter ({m}): the process is only partly confined"
+            ),
         }
     }
 }
@@ -168,8 +192,11 @@ impl<'a> Ring<'a> {
     }
 
     /// Applies the ring to the calling thread and the processes it starts, irrevocably:
-    /// binds variables and opens every path first, then sets no_new_privs and restricts with
-    /// Landlock. An error before the restriction leaves the process unconfined.
+    /// binds variables, opens every path and decodes the seccomp filter first, then sets
+    /// no_new_privs, restricts with Landlock and installs the seccomp filter last. An error
+    /// before the Landlock restriction leaves the process unconfined; an error installing the
+    /// filter after it ([`Error::SeccompAfterLandlock`]) leaves it confined by Landlock only,
+    /// and the caller must not go on as if the ring were applied.
     pub fn apply(&self, bindings: &Bindings) -> Result<EnforcementReport, Error> {
         self.run(bindings, true)
     }
@@ -184,7 +211,7 @@ impl<'a> Ring<'a> {
                 unconfined: true,
                 variables: Vec::new(),
                 landlock: None,
-                not_enforced: Vec::new(),
+                seccomp: None,
             });
         }
         #[cfg(target_os = "macos")]
@@ -206,6 +233,25 @@ impl<'a> Ring<'a> {
             .landlock
             .as_ref()
             .ok_or(Error::NoLinuxTarget(self.level))?;
+        let arch = SeccompArch::host().ok_or(Error::NoSeccompFilter {
+            ring: self.level,
+            arch: None,
+        })?;
+        let filter = self
+            .targets
+            .seccomp
+            .get(&arch)
+            .ok_or(Error::NoSeccompFilter {
+                ring: self.level,
+                arch: Some(arch),
+            })?;
+        let program = filter.instructions().map_err(|e| {
+            Error::Malformed(format!(
+                "ring {}: the {} seccomp filter: {e}",
+                self.level,
+                arch.name()
+            ))
+        })?;
         let names: BTreeSet<&str> = plan
             .rules
             .iter()
@@ -221,6 +267,24 @@ impl<'a> Ring<'a> {
         {
             return Err(Error::UndeclaredVariable(name.to_owned()));
         }
+        // A variable's environment value that is not UTF-8 is refused, not taken as unset:
+        // the default would then bind silently, and a deny of `${home}/.ssh` would land on
+        // another directory than the agent's home.
+        for (name, variable) in &self.artifact.variables {
+            let Some(env_name) = &variable.env else {
+                continue;
+            };
+            if bindings.get(name).is_none()
+                && let Some(raw) = std::env::var_os(env_name)
+                && raw.to_str().is_none()
+            {
+                return Err(Error::BadValue {
+                    name: name.clone(),
+                    value: raw.to_string_lossy().into_owned(),
+                    why: "not valid UTF-8",
+                });
+            }
+        }
         let env = |name: &str| std::env::var(name).ok();
         let values = bind::Bound::resolve(names, &self.artifact.variables, bindings, &env)?;
         let rules = landlock::bind_rules(plan, &values)?;
@@ -230,7 +294,10 @@ impl<'a> Ring<'a> {
         let negotiated = landlock::negotiate(plan, abi, settings.compatibility, settings.min_abi)?;
         let prepared = landlock::prepare(plan, &rules, negotiated)?;
         let report = if enforce {
-            prepared.restrict()?
+            let report = prepared.restrict()?;
+            sys::install_seccomp_filter(&program)
+                .map_err(|e| Error::SeccompAfterLandlock(e.to_string()))?;
+            report
         } else {
             prepared.report
         };
@@ -242,7 +309,10 @@ impl<'a> Ring<'a> {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
             landlock: Some(report),
-            not_enforced: vec![report::NO_SECCOMP.to_owned()],
+            seccomp: Some(SeccompReport {
+                arch,
+                stats: filter.stats.clone(),
+            }),
         })
     }
 }

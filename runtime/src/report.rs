@@ -2,10 +2,10 @@
 
 use serde::Serialize;
 
-use crate::artifact::{Right, ScopeName};
+use crate::artifact::{Right, ScopeName, SeccompArch, SeccompStats};
 
 /// What `Ring::apply` enforced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EnforcementReport {
     pub ring: u8,
     pub unconfined: bool,
@@ -13,14 +13,16 @@ pub struct EnforcementReport {
     pub variables: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub landlock: Option<LandlockReport>,
-    /// What this version does not enforce for the ring, said plainly.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub not_enforced: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<SeccompReport>,
 }
 
-/// This version installs no seccomp filter: everything the policy says through it is not
-/// enforced by the kernel yet.
-pub const NO_SECCOMP: &str = "seccomp filter not installed by this version: `syscalls:` rules, `fork: false`, `ptrace: false`, UDP and non-TCP socket families, and io_uring are not enforced";
+/// The seccomp filter installed (last, after Landlock, on every thread).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeccompReport {
+    pub arch: SeccompArch,
+    pub stats: SeccompStats,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LandlockReport {

@@ -1,4 +1,7 @@
-//! The only unsafe code of the runtime: raw system calls the `landlock` crate does not offer.
+//! The only unsafe code of the runtime: raw system calls neither std nor the `landlock` crate
+//! offers.
+
+use crate::artifact::Instruction;
 
 /// The Landlock ABI of the running kernel (0: Landlock unsupported or disabled).
 pub fn landlock_abi() -> u32 {
@@ -109,5 +112,131 @@ pub mod macos {
             message
         };
         Err(message)
+    }
+}
+
+/// Opens a path with `O_PATH | O_CLOEXEC` (and `O_NOFOLLOW` when `nofollow`), refusing a
+/// symbolic link in any component with `ELOOP` (`openat2`, `RESOLVE_NO_SYMLINKS`; Linux 5.6,
+/// older than Landlock). With `nofollow`, a final component that is a link opens the link.
+pub fn open_path_no_symlinks(path: &str, nofollow: bool) -> std::io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+    let c_path = std::ffi::CString::new(path)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let mut flags = libc::O_PATH | libc::O_CLOEXEC;
+    if nofollow {
+        flags |= libc::O_NOFOLLOW;
+    }
+    /// `struct open_how` (include/uapi/linux/openat2.h).
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: u64::try_from(flags).unwrap_or_default(),
+        mode: 0,
+        resolve: RESOLVE_NO_SYMLINKS,
+    };
+    #[expect(unsafe_code, reason = "openat2 has no safe wrapper in std or libc")]
+    // SAFETY: `c_path` is a NUL-terminated string and `how` an initialized `open_how`, both
+    // alive for the call; the size passed is `how`'s.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            &raw const how,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    let fd = libc::c_int::try_from(fd).unwrap_or(-1);
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    #[expect(
+        unsafe_code,
+        reason = "taking ownership of the descriptor openat2 returned"
+    )]
+    // SAFETY: `fd` is a descriptor the kernel just opened for us; nothing else owns it.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// Installs a seccomp filter on every thread of the process (`SECCOMP_FILTER_FLAG_TSYNC`).
+/// Needs `no_new_privs` (or `CAP_SYS_ADMIN`); irrevocable once it returns `Ok`.
+pub fn install_seccomp_filter(program: &[Instruction]) -> std::io::Result<()> {
+    let mut filter: Vec<libc::sock_filter> = program
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let len = u16::try_from(filter.len())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: filter.as_mut_ptr(),
+    };
+    #[expect(unsafe_code, reason = "seccomp(2) has no safe wrapper in std or libc")]
+    // SAFETY: `fprog` points at `len` initialized `sock_filter` records in `filter`, and both
+    // outlive the call; the kernel copies the program and keeps no pointer to our memory.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_TSYNC,
+            &raw const fprog,
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        -1 => Err(std::io::Error::last_os_error()),
+        // TSYNC: the id of a thread that could not be synchronized; nothing was installed.
+        tid => Err(std::io::Error::other(format!(
+            "thread {tid} could not take the filter"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_path_refuses_links_in_any_component() {
+        let dir = std::env::temp_dir().join(format!("nonoc-sys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        std::os::unix::fs::symlink("a", dir.join("c")).unwrap();
+        let p = |rel: &str| dir.join(rel).display().to_string();
+        let eloop = |r: std::io::Result<std::fs::File>| r.unwrap_err().raw_os_error();
+        assert!(open_path_no_symlinks(&p("a/b"), false).is_ok());
+        assert!(open_path_no_symlinks(&p("a/b"), true).is_ok());
+        // A link on the way: refused, following or not.
+        assert_eq!(
+            eloop(open_path_no_symlinks(&p("c/b"), false)),
+            Some(libc::ELOOP)
+        );
+        assert_eq!(
+            eloop(open_path_no_symlinks(&p("c/b"), true)),
+            Some(libc::ELOOP)
+        );
+        // A final link: refused when following, the link itself otherwise.
+        assert_eq!(
+            eloop(open_path_no_symlinks(&p("c"), false)),
+            Some(libc::ELOOP)
+        );
+        let link = open_path_no_symlinks(&p("c"), true).unwrap();
+        let meta = std::fs::read_link(format!("/proc/self/fd/{}", {
+            use std::os::fd::AsRawFd;
+            link.as_raw_fd()
+        }))
+        .unwrap();
+        assert_eq!(meta, dir.join("c"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

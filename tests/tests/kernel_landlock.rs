@@ -448,9 +448,11 @@ fn policy_spot_checks() {
             (Op::Read(w.p("home/.ssh/id_ed25519")), eacces.clone()),
             (Op::Write(w.p("ws/src/main.rs")), eacces.clone()),
             (Op::Create(w.p("ws/new.txt")), eacces.clone()),
-            (Op::Exec("/usr/bin/true".to_owned()), Outcome::Ok),
-            (Op::Exec(w.p("ws/tool")), eacces.clone()),
-            (Op::Connect(443), eacces.clone()),
+            // `fork: false`: the seccomp filter refuses the fork before any execve.
+            (Op::Exec("/usr/bin/true".to_owned()), eperm.clone()),
+            (Op::Exec(w.p("ws/tool")), eperm.clone()),
+            // `network.mode: blocked`: the filter refuses the inet socket itself.
+            (Op::Connect(443), eperm.clone()),
             (Op::Signal(pid), eperm.clone()),
         ]
     });
@@ -504,7 +506,8 @@ fn policy_spot_checks() {
             (Op::Write(w.p("checkout/Cargo.toml")), eacces.clone()),
             (Op::Write(w.p("out/app.tar")), Outcome::Ok),
             (Op::Exec(w.p("checkout/run.sh")), eacces.clone()),
-            (Op::Connect(443), eacces.clone()),
+            // `network.mode: blocked`: the seccomp filter refuses the inet socket itself.
+            (Op::Connect(443), eperm.clone()),
         ]
     });
     run("ci-runner.yaml", 1, &|_| {
@@ -1209,6 +1212,7 @@ rings:
     filesystem:
       execute: ["{root}/x", "{root}/rx"]
       read: ["{root}/rx"]
+    process: {{ fork: true }}
 "#
     );
     let compiled = compile("exec.yaml", &yaml).unwrap();

@@ -178,6 +178,8 @@ struct Case {
     network: (u8, u8, u8),
     /// 0 self, 1 sandbox, 2 any.
     signals: u8,
+    /// `process.fork`: without it the seccomp filter refuses the fork of every `exec`.
+    fork: bool,
     /// (operation kind, operand choice, second operand choice).
     requests: Vec<(u8, usize, usize)>,
     /// Apply as if the kernel had at most this ABI (best effort drops what it lacks).
@@ -211,17 +213,18 @@ fn case() -> impl Strategy<Value = Case> {
         vec(allow, 1..=4),
         vec(deny, 0..=3),
         (0_u8..3, any::<u8>(), any::<u8>()),
-        0_u8..3,
+        (0_u8..3, proptest::bool::weighted(0.8)),
         vec((0_u8..13, any::<usize>(), any::<usize>()), 10..=40),
         option::weighted(0.2, 1_u32..=6),
     )
         .prop_map(
-            |(present, allows, denies, network, signals, requests, max_abi)| Case {
+            |(present, allows, denies, network, (signals, fork), requests, max_abi)| Case {
                 present,
                 allows,
                 denies,
                 network,
                 signals,
+                fork,
                 requests,
                 max_abi,
             },
@@ -354,8 +357,9 @@ fn build(case: &Case, universe: &[Entry], ports: &[u16; 3]) -> Built {
     };
     let _ = writeln!(
         yaml,
-        "    process: {{ signals: {} }}",
-        ["self", "sandbox", "any"][usize::from(case.signals % 3)]
+        "    process: {{ signals: {}, fork: {} }}",
+        ["self", "sandbox", "any"][usize::from(case.signals % 3)],
+        case.fork
     );
 
     // Operations, in phases so that none disturbs another: reading ones first, then

@@ -1,10 +1,13 @@
 //! Stage 3: semantic checks. Value checks (`values`) are used while lowering; the document
-//! checks run on the parsed file; the lints run on the IR, where rings are merged.
+//! checks run on the parsed file; the lints run on the IR, where rings are merged; the
+//! limits are what a backend's output must fit in (the kernel refuses more).
 
+mod limits;
 mod lints;
 mod tests;
 pub mod values;
 
+pub use limits::limits;
 pub use lints::lints;
 pub use tests::tests;
 

@@ -23,9 +23,15 @@
 //! Debian 12 (bookworm) machine, from `linux-libc-dev` 6.1.187-1 (the
 //! installed `/usr/include`, `LINUX_VERSION_CODE` 6.1.187) and the Debian
 //! `linux-source-6.1` package 6.1.192-2 (`/usr/src/linux-source-6.1.tar.xz`).
-//! The syscall set is therefore that of Linux 6.1: x86_64 0..=334 and
-//! 424..=450, aarch64 0..=450 with gaps; syscalls added after 6.1
-//! (`cachestat` = 451 and later) are not listed.
+//! The syscall set of those files was that of Linux 6.1: x86_64 0..=334 and
+//! 424..=450, aarch64 0..=450 with gaps.
+//!
+//! The syscalls added from 6.2 to 6.18 were then appended by hand, numbers from
+//! the mainline `arch/x86/entry/syscalls/syscall_64.tbl` (they are `common`
+//! there, and the generic table gives them the same numbers), argument kinds
+//! from each one's `SYSCALL_DEFINEn` by the rules below: 451 `cachestat` to
+//! 470 `listns` on both arches, and x86_64's `uretprobe` (335) and `uprobe`
+//! (336), which take no arguments.
 //!
 //! Syscall numbers:
 //! - x86_64: every `#define __NR_<name> <number>` of
@@ -126,7 +132,6 @@ impl Arch {
         }
     }
 
-    /// The architecture named `s` (exactly as [`Arch::name`] spells it).
     /// The arch this build runs on (x86_64 for anything that is not aarch64).
     pub fn host() -> Arch {
         if cfg!(target_arch = "aarch64") {
@@ -136,6 +141,15 @@ impl Arch {
         }
     }
 
+    /// The artifact's name for the arch (the key of a ring's `seccomp` filters).
+    pub fn artifact_arch(self) -> nonoc_runtime::artifact::SeccompArch {
+        match self {
+            Arch::X86_64 => nonoc_runtime::artifact::SeccompArch::X86_64,
+            Arch::Aarch64 => nonoc_runtime::artifact::SeccompArch::Aarch64,
+        }
+    }
+
+    /// The architecture named `s` (exactly as [`Arch::name`] spells it).
     pub fn from_name(s: &str) -> Option<Arch> {
         Arch::ALL.into_iter().find(|arch| arch.name() == s)
     }

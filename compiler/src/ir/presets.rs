@@ -67,6 +67,7 @@ fn hardening() -> Vec<PresetRule> {
             "pivot_root",
             "move_mount",
             "open_tree",
+            "open_tree_attr",
             "fsopen",
             "fsconfig",
             "fsmount",

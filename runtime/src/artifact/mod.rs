@@ -4,6 +4,7 @@
 
 mod landlock;
 mod seatbelt;
+mod seccomp;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,6 +15,9 @@ use sha2::{Digest, Sha256};
 pub use landlock::{
     Component, Effect, Glob, LandlockPlan, NetRules, PathRule, Right, Rights, ScopeName, Target,
 };
+pub use seccomp::{
+    Instruction, MAX_INSTRUCTIONS, SeccompArch, SeccompFilter, SeccompStats, to_bytes,
+};
 
 pub use seatbelt::{PRIVATE_LINKS, ParamForm, SeatbeltParam, SeatbeltProfile, private_alias};
 
@@ -23,7 +27,7 @@ use crate::Error;
 pub const FORMAT: &str = "nonoc-artifact/v1";
 
 /// A compiled policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Artifact {
@@ -105,7 +109,7 @@ pub struct TrustTier {
 }
 
 /// One ring, per target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RingTargets {
@@ -116,6 +120,9 @@ pub struct RingTargets {
     /// Linux Landlock plan (absent for unconfined rings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub landlock: Option<LandlockPlan>,
+    /// Linux seccomp filters, one per arch (absent for unconfined rings).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seccomp: BTreeMap<SeccompArch, SeccompFilter>,
     /// macOS Seatbelt profile (absent for unconfined rings, and when compiled for Linux only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seatbelt: Option<SeatbeltProfile>,

@@ -80,21 +80,23 @@ impl Fs for RealFs {
     }
 }
 
-/// Opens a rule's path with `O_PATH`: following a final symlink only for paths an allow rule
-/// names. Without following, a path that became a link since placement opens the link
-/// itself, whose rule grants nothing reachable (or that the kernel refuses for directory
-/// rights: the apply then fails closed).
-fn open_path(path: &str, follow: bool) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let flags = if follow {
-        libc::O_PATH
-    } else {
-        libc::O_PATH | libc::O_NOFOLLOW
-    };
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(flags | libc::O_CLOEXEC)
-        .open(path)
+/// Opens a grant's path with `O_PATH`, refusing a symbolic link in any component
+/// (`openat2` with `RESOLVE_NO_SYMLINKS`): grants name resolved paths (placement resolves
+/// the rules' paths and walks resolved directories), so a link there now was put there
+/// since, and the apply fails instead of moving the rule. A final component that became a
+/// link, on a path no allow rule names, opens the link itself, whose rule grants nothing
+/// reachable (or that the kernel refuses for directory rights: the apply then fails closed).
+fn open_path(grant: &Grant) -> Result<Option<std::fs::File>, Error> {
+    match crate::sys::open_path_no_symlinks(&grant.path, !grant.follow) {
+        Ok(fd) => Ok(Some(fd)),
+        // Gone since placement: see `prepare`.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(Error::Apply(format!(
+            "`{}` goes through a symbolic link that was not there when the rules were placed; refusing to apply",
+            grant.path
+        ))),
+        Err(e) => Err(Error::Apply(format!("cannot open `{}`: {e}", grant.path))),
+    }
 }
 
 /// Mask of policy rights (bit order of [`Right`]).
@@ -311,13 +313,9 @@ pub fn prepare(
         // fails closed. A path gone since placement needs no rule: whatever appears there
         // later gets only what its parent grants (busy directories like /tmp churn while a
         // split reads them).
-        let fd = match open_path(&grant.path, grant.follow) {
-            Ok(fd) => fd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                report.missing_paths.push(grant.path.clone());
-                continue;
-            }
-            Err(e) => return Err(Error::Apply(format!("cannot open `{}`: {e}", grant.path))),
+        let Some(fd) = open_path(grant)? else {
+            report.missing_paths.push(grant.path.clone());
+            continue;
         };
         created = created
             .add_rule(PathBeneath::new(fd, flags(m)))

@@ -10,7 +10,7 @@
 //! existing paths they match, inside allowed directories, with a bound on the entries read.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::glob::{glob_covers, glob_matches};
 use crate::Error;
@@ -134,6 +134,21 @@ pub fn within(path: &str, dir: &str) -> bool {
     dir == "/" || path == dir || path.strip_prefix(dir).is_some_and(|t| t.starts_with('/'))
 }
 
+/// `path`, then each of its ancestors up to `/`: every `dir` with `within(path, dir)`.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(path);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = match current.rfind('/') {
+            _ if current == "/" => None,
+            Some(0) => Some("/"),
+            Some(i) => Some(&current[..i]),
+            None => None,
+        };
+        Some(current)
+    })
+}
+
 fn join(dir: &str, name: &str) -> String {
     if dir == "/" {
         format!("/{name}")
@@ -142,8 +157,8 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
+/// A denied path's rule (the path is its key in `Placer::denies_at`).
 struct Denied {
-    path: String,
     mask: u16,
     except: Vec<Bound>,
 }
@@ -152,6 +167,10 @@ struct Placer<'a, F: Fs> {
     fs: &'a F,
     allows: Vec<(String, u16)>,
     denies: Vec<Denied>,
+    /// Indexes into `denies` by denied path: a path's denies are those at its ancestors, so
+    /// `desired` costs the path's depth, not the number of denies (a deny glob can match
+    /// thousands of files).
+    denies_at: HashMap<String, Vec<usize>>,
     points: BTreeSet<String>,
     out: Placement,
 }
@@ -435,6 +454,7 @@ fn place_cached<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> 
         fs,
         allows,
         denies: Vec::new(),
+        denies_at: HashMap::new(),
         points: BTreeSet::new(),
         out: Placement::default(),
     };
@@ -518,8 +538,11 @@ impl<F: Fs> Placer<'_, F> {
                 }
             }
             self.points.insert(path.clone());
+            self.denies_at
+                .entry(path.clone())
+                .or_default()
+                .push(self.denies.len());
             self.denies.push(Denied {
-                path,
                 mask: rule.mask,
                 except: rule.except.clone(),
             });
@@ -617,19 +640,28 @@ impl<F: Fs> Placer<'_, F> {
             .iter()
             .filter(|(p, _)| within(path, p))
             .fold(0, |m, (_, a)| m | a);
-        let denied = self
-            .denies
-            .iter()
-            .filter(|d| within(path, &d.path) && !d.except.iter().any(|e| e.covers(path)))
+        let denied = ancestors(path)
+            .filter_map(|dir| self.denies_at.get(dir))
+            .flatten()
+            .map(|&i| &self.denies[i])
+            .filter(|d| !d.except.iter().any(|e| e.covers(path)))
             .fold(0, |m, d| m | d.mask);
         allowed & !denied
     }
 
-    /// Points strictly below `path`.
-    fn points_below<'b>(&'b self, path: &'b str) -> impl Iterator<Item = &'b String> + 'b {
+    /// Points strictly below `path`, in order.
+    fn points_below(&self, path: &str) -> Vec<String> {
+        let prefix = if path == "/" {
+            "/".to_owned()
+        } else {
+            format!("{path}/")
+        };
         self.points
-            .iter()
-            .filter(move |p| p.as_str() != path && within(p, path))
+            .range(prefix.clone()..)
+            .take_while(|p| p.starts_with(&prefix))
+            .filter(|p| p.as_str() != path)
+            .cloned()
+            .collect()
     }
 
     fn grant(&mut self, path: &str, mask: u16, granted: u16) {
@@ -680,14 +712,20 @@ impl<F: Fs> Placer<'_, F> {
 
     fn visit(&mut self, path: &str, granted: u16) -> Result<(), Error> {
         let here = self.desired(path);
-        let below: Vec<String> = self.points_below(path).cloned().collect();
+        let below = self.points_below(path);
         let common = below.iter().fold(here, |m, p| m & self.desired(p));
         if common == here {
             // Nothing below has less: grant here, then add what nested points add.
             self.grant(path, here, granted);
+            let set: HashSet<&str> = below.iter().map(String::as_str).collect();
             let nearest: Vec<String> = below
                 .iter()
-                .filter(|p| !below.iter().any(|q| q != *p && within(p, q)))
+                .filter(|p| {
+                    !ancestors(p)
+                        .skip(1)
+                        .take_while(|a| *a != path)
+                        .any(|a| set.contains(a))
+                })
                 .cloned()
                 .collect();
             for point in nearest {
@@ -707,9 +745,21 @@ impl<F: Fs> Placer<'_, F> {
         if self.fs.kind(path) != Kind::Dir {
             return Ok(());
         }
+        // The entries that are, or lead to, a point below.
+        let ways: HashSet<&str> = below
+            .iter()
+            .filter_map(|p| {
+                let tail = if path == "/" {
+                    p.strip_prefix('/')
+                } else {
+                    p.strip_prefix(path).and_then(|t| t.strip_prefix('/'))
+                }?;
+                tail.split('/').next()
+            })
+            .collect();
         for (name, kind) in self.read(path)? {
             let child = join(path, &name);
-            let on_the_way = below.iter().any(|p| within(p, &child));
+            let on_the_way = ways.contains(name.as_str());
             if kind == Kind::Symlink {
                 // A symlink's target is governed where it really is; a rule through the link
                 // would grant the target (and points below a link are not this tree's).
@@ -971,6 +1021,21 @@ mod tests {
         assert_eq!(resolve(&fs, "/usr/bin"), "/usr/bin");
         // A loop stops following and keeps the rest as written.
         assert!(resolve(&fs, "/loop/x").ends_with("/x"));
+    }
+
+    #[test]
+    fn grants_name_resolved_paths() {
+        // What lets the runtime open every grant refusing symbolic links (`openat2`,
+        // `RESOLVE_NO_SYMLINKS`): an allow through a link is granted where it resolves.
+        let fs = Links(
+            [("/home", Link::To("var/home".into()))]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        );
+        let p = place(&[allow("/home/u", R)], &fs).unwrap();
+        let paths: Vec<&str> = p.grants.iter().map(|g| g.path.as_str()).collect();
+        assert_eq!(paths, ["/var/home/u"]);
     }
 
     #[test]

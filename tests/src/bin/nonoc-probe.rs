@@ -28,6 +28,18 @@
 //! - `connect PORT`: TCP connect to 127.0.0.1:PORT; ECONNREFUSED means the sandbox allowed it
 //! - `bind PORT`: TCP bind to 127.0.0.1:PORT
 //! - `signal PID`: kill(PID, 0)
+//!
+//! Syscall operations (each asks the seccomp filter about one call; see
+//! `nonoc_tests::kernel::expect` for the arguments):
+//! - `fork`: fork(), the child exits at once; `thread`: start and join a thread
+//! - `socket FAMILY TYPE`: socket(FAMILY, TYPE | SOCK_CLOEXEC, protocol), closed at once
+//!   (protocol: `nonoc_tests::kernel::probe::socket_protocol`)
+//! - `ptrace`, `process-vm-readv`: on a pid no process can have (ESRCH when allowed)
+//! - `io-uring`: io_uring_setup(1, params), closed at once
+//! - `x32 NR`: syscall number NR | 0x40000000 (x86_64)
+//! - `unshare-user`: unshare(CLONE_NEWUSER); changes the probe's credentials, so last
+//! - `i386-getpid`: getpid through `int 0x80` (x86_64): a foreign arch, which the filter
+//!   kills, so the probe prints nothing for it
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -120,6 +132,8 @@ fn kind(e: &Error) -> &'static str {
         Error::BadValue { .. } => "bad_value",
         Error::Unsupported { .. } => "unsupported",
         Error::Apply(_) => "apply",
+        Error::NoSeccompFilter { .. } => "no_seccomp_filter",
+        Error::SeccompAfterLandlock(_) => "seccomp_after_landlock",
         _ => "other",
     }
 }
@@ -191,7 +205,12 @@ fn main() -> ExitCode {
     }
     let mut ops = args.ops.iter();
     while let Some(op) = ops.next() {
-        let arity = if op == "rename" { 2 } else { 1 };
+        let arity = match op.as_str() {
+            "rename" | "socket" => 2,
+            "fork" | "thread" | "ptrace" | "process-vm-readv" | "io-uring" | "unshare-user"
+            | "i386-getpid" => 0,
+            _ => 1,
+        };
         let operands: Vec<&String> = ops.by_ref().take(arity).collect();
         if operands.len() != arity {
             eprintln!("nonoc-probe: `{op}` needs {arity} operand(s)");
@@ -205,8 +224,12 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let joined: Vec<&str> = operands.iter().map(|s| s.as_str()).collect();
-        let _ = writeln!(out, "{op} {} -> {result}", joined.join(" "));
+        let mut line = op.clone();
+        for operand in &operands {
+            line.push(' ');
+            line.push_str(operand);
+        }
+        let _ = writeln!(out, "{line} -> {result}");
         let _ = out.flush();
     }
     ExitCode::SUCCESS
@@ -228,8 +251,13 @@ fn port(text: &str) -> Result<u16, Outcome> {
         .map_err(|_| Outcome::Usage(format!("bad port `{text}`")))
 }
 
+fn number(text: &str) -> Result<u32, Outcome> {
+    text.parse()
+        .map_err(|_| Outcome::Usage(format!("bad number `{text}`")))
+}
+
 fn run(op: &str, operands: &[&String], dev_null: &std::fs::File) -> Result<(), Outcome> {
-    let path = operands[0].as_str();
+    let path = operands.first().map_or("", |s| s.as_str());
     match op {
         "read" => {
             let mut buf = [0_u8; 64];
@@ -285,6 +313,20 @@ fn run(op: &str, operands: &[&String], dev_null: &std::fs::File) -> Result<(), O
                 .map_err(|_| Outcome::Usage(format!("bad pid `{path}`")))?;
             sys::probe_signal(pid)?;
         }
+        "fork" => sys::fork_and_wait()?,
+        "thread" => {
+            std::thread::Builder::new()
+                .spawn(|| ())?
+                .join()
+                .map_err(|_| Outcome::Usage("the thread panicked".to_owned()))?;
+        }
+        "socket" => sys::socket(number(path)?, number(operands[1])?)?,
+        "ptrace" => sys::ptrace_attach_nobody()?,
+        "process-vm-readv" => sys::process_vm_readv_nobody()?,
+        "io-uring" => sys::io_uring_setup()?,
+        "x32" => sys::x32_syscall(number(path)?)?,
+        "unshare-user" => sys::unshare_user()?,
+        "i386-getpid" => sys::i386_getpid()?,
         other => return Err(Outcome::Usage(format!("unknown operation `{other}`"))),
     }
     Ok(())
@@ -312,6 +354,10 @@ fn errno_name(n: i32) -> String {
         libc::ENETUNREACH => "ENETUNREACH",
         libc::ETIMEDOUT => "ETIMEDOUT",
         libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::ENOSYS => "ENOSYS",
+        libc::EFAULT => "EFAULT",
+        libc::ENOMEM => "ENOMEM",
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
         _ => return format!("errno{n}"),
     };
     name.to_owned()
@@ -356,5 +402,157 @@ mod sys {
         // SAFETY: signal 0 delivers nothing; kill only checks that the signal could be sent.
         let rc = unsafe { libc::kill(pid, 0) };
         check(rc)
+    }
+
+    fn check_fd(rc: libc::c_long) -> Result<()> {
+        match libc::c_int::try_from(rc) {
+            Ok(fd) if fd >= 0 => {
+                // SAFETY: `fd` was just returned to us and nothing else owns it.
+                #[expect(unsafe_code, reason = "closing a descriptor a raw syscall returned")]
+                let _ = unsafe { libc::close(fd) };
+                Ok(())
+            }
+            _ => Err(Error::last_os_error()),
+        }
+    }
+
+    fn check_long(rc: libc::c_long) -> Result<()> {
+        if rc >= 0 {
+            Ok(())
+        } else {
+            Err(Error::last_os_error())
+        }
+    }
+
+    /// fork(); the child exits at once, the parent reaps it.
+    pub fn fork_and_wait() -> Result<()> {
+        #[expect(unsafe_code, reason = "std has no fork")]
+        // SAFETY: the probe is single-threaded here; the child calls only `_exit`, which is
+        // async-signal-safe.
+        let pid = unsafe { libc::fork() };
+        match pid {
+            -1 => Err(Error::last_os_error()),
+            0 => {
+                #[expect(unsafe_code, reason = "leaving the forked child without running Rust")]
+                // SAFETY: `_exit` never returns and runs no destructors or atexit handlers.
+                unsafe {
+                    libc::_exit(0)
+                }
+            }
+            child => {
+                let mut status = 0;
+                #[expect(unsafe_code, reason = "std cannot wait for a pid it did not spawn")]
+                // SAFETY: `status` is a valid out-pointer for the call's duration.
+                let rc = unsafe { libc::waitpid(child, &raw mut status, 0) };
+                if rc == child {
+                    Ok(())
+                } else {
+                    Err(Error::last_os_error())
+                }
+            }
+        }
+    }
+
+    pub fn socket(family: u32, kind: u32) -> Result<()> {
+        let protocol =
+            libc::c_int::try_from(nonoc_tests::kernel::probe::socket_protocol(family, kind))
+                .map_err(|_| Error::from_raw_os_error(libc::EINVAL))?;
+        let family =
+            libc::c_int::try_from(family).map_err(|_| Error::from_raw_os_error(libc::EINVAL))?;
+        let kind =
+            libc::c_int::try_from(kind).map_err(|_| Error::from_raw_os_error(libc::EINVAL))?;
+        #[expect(unsafe_code, reason = "std opens only TCP and UDP sockets")]
+        // SAFETY: socket takes integers only.
+        let fd = unsafe { libc::socket(family, kind | libc::SOCK_CLOEXEC, protocol) };
+        check_fd(libc::c_long::from(fd))
+    }
+
+    /// A pid above the kernel's largest `pid_max` (2^22): no process has it.
+    const NO_SUCH_PID: libc::pid_t = 0x7fff_ffff;
+
+    pub fn ptrace_attach_nobody() -> Result<()> {
+        #[expect(unsafe_code, reason = "std has no ptrace")]
+        // SAFETY: PTRACE_ATTACH takes a pid; the address and data arguments are unused.
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_ATTACH,
+                NO_SUCH_PID,
+                std::ptr::null_mut::<libc::c_void>(),
+                std::ptr::null_mut::<libc::c_void>(),
+            )
+        };
+        check_long(rc)
+    }
+
+    pub fn process_vm_readv_nobody() -> Result<()> {
+        let mut byte = 0_u8;
+        let local = libc::iovec {
+            iov_base: (&raw mut byte).cast(),
+            iov_len: 1,
+        };
+        let remote = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 1,
+        };
+        #[expect(unsafe_code, reason = "std has no process_vm_readv")]
+        // SAFETY: `local` describes one writable byte that outlives the call; the remote
+        // process does not exist, so nothing is read.
+        let rc = unsafe {
+            libc::process_vm_readv(NO_SUCH_PID, &raw const local, 1, &raw const remote, 1, 0)
+        };
+        check_long(rc as libc::c_long)
+    }
+
+    pub fn io_uring_setup() -> Result<()> {
+        // struct io_uring_params is 120 bytes; zeroed asks for defaults.
+        let mut params = [0_u8; 120];
+        #[expect(unsafe_code, reason = "std and libc have no io_uring wrapper")]
+        // SAFETY: `params` is a writable buffer of the size the kernel reads and writes.
+        let rc = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1_u32, params.as_mut_ptr()) };
+        check_fd(rc)
+    }
+
+    pub fn x32_syscall(nr: u32) -> Result<()> {
+        let nr = libc::c_long::from(nr | 0x4000_0000);
+        #[expect(unsafe_code, reason = "a raw syscall by number")]
+        // SAFETY: the tests pass getpid's number, which takes no arguments and touches no
+        // memory, whichever ABI runs it.
+        let rc = unsafe { libc::syscall(nr) };
+        check_long(rc)
+    }
+
+    pub fn unshare_user() -> Result<()> {
+        #[expect(unsafe_code, reason = "std has no unshare")]
+        // SAFETY: unshare takes flags only.
+        let rc = unsafe { libc::unshare(libc::CLONE_NEWUSER) };
+        check_long(libc::c_long::from(rc))
+    }
+
+    /// getpid through the i386 syscall entry. The filter kills the process (foreign arch), so
+    /// this returns only without a filter.
+    #[cfg(target_arch = "x86_64")]
+    pub fn i386_getpid() -> Result<()> {
+        let mut rax: u64 = 20; // __NR_getpid on i386
+        #[expect(unsafe_code, reason = "the i386 entry has no wrapper")]
+        // SAFETY: i386 getpid takes no arguments and touches no memory; `int 0x80` clobbers
+        // only eax (the result) and leaves r8-r11 zeroed, which we declare.
+        unsafe {
+            std::arch::asm!(
+                "int 0x80",
+                inout("rax") rax,
+                lateout("r8") _, lateout("r9") _, lateout("r10") _, lateout("r11") _,
+                options(nostack)
+            );
+        }
+        if (rax as i64) < 0 {
+            Err(Error::from_raw_os_error(-(rax as i64) as i32))
+        } else {
+            Ok(())
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    pub fn i386_getpid() -> Result<()> {
+        Err(Error::from_raw_os_error(libc::ENOSYS))
     }
 }

@@ -31,8 +31,6 @@ mod text;
 #[cfg(test)]
 mod tests;
 
-use serde::Serialize;
-
 use crate::data::{self, Arch};
 use crate::ir::{Ring, SyscallAction};
 
@@ -78,14 +76,8 @@ pub mod op {
     pub const RET_K: u16 = 0x06;
 }
 
-/// One `struct sock_filter`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SockFilter {
-    pub code: u16,
-    pub jt: u8,
-    pub jf: u8,
-    pub k: u32,
-}
+/// One `struct sock_filter` (the artifact's type: the runtime decodes what we encode).
+pub use nonoc_runtime::artifact::Instruction as SockFilter;
 
 /// A ring's filter for one arch.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,23 +88,8 @@ pub struct Program {
     pub stats: Stats,
 }
 
-/// What the program costs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Stats {
-    /// Instructions in the program.
-    pub length: usize,
-    /// Most instructions executed for any syscall number (every number, x32 and out of
-    /// table ones included), any arguments, or a foreign arch.
-    pub worst_case: usize,
-    /// Instructions executed, averaged over the arch's syscall table (for a syscall with
-    /// argument checks, its longest path).
-    pub mean: f64,
-    /// Syscalls in the arch's table.
-    pub syscalls: usize,
-    /// Syscalls of the table that the kernel's action cache allows without running the
-    /// filter (the outcome is `allow` whatever the arguments, decided on `nr` alone).
-    pub cache_allowed: usize,
-}
+/// What the program costs (the artifact's type).
+pub use nonoc_runtime::artifact::SeccompStats as Stats;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LowerError {
@@ -163,6 +140,26 @@ pub fn ret_name(value: u32) -> String {
     }
 }
 
+/// The length of the ring's filter for `arch`, without validating or measuring it: what the
+/// front end checks against the kernel's limit.
+pub fn length(ring: &Ring, arch: Arch) -> Result<usize, LowerError> {
+    let built = graph::build(ring, arch);
+    let length = emit::emit(&built.graph, built.root).len();
+    fits(ring, arch, length)?;
+    Ok(length)
+}
+
+fn fits(ring: &Ring, arch: Arch, length: usize) -> Result<(), LowerError> {
+    if length > BPF_MAXINSNS {
+        return Err(LowerError::TooLong {
+            ring: ring.level,
+            arch,
+            length,
+        });
+    }
+    Ok(())
+}
+
 /// Lowers a confined ring to its filter for `arch`.
 pub fn lower(ring: &Ring, arch: Arch) -> Result<Program, LowerError> {
     if ring.unconfined {
@@ -175,13 +172,7 @@ pub fn lower(ring: &Ring, arch: Arch) -> Result<Program, LowerError> {
     };
     let built = graph::build(ring, arch);
     let instructions = emit::emit(&built.graph, built.root);
-    if instructions.len() > BPF_MAXINSNS {
-        return Err(LowerError::TooLong {
-            ring: ring.level,
-            arch,
-            length: instructions.len(),
-        });
-    }
+    fits(ring, arch, instructions.len())?;
     validate(&instructions).map_err(|e| internal(e.to_string()))?;
     let stats = sim::stats(&instructions, arch, &built.range_starts)
         .map_err(|e| internal(e.to_string()))?;

@@ -11,14 +11,7 @@ use crate::data::{self, Arch};
 /// The program as the kernel takes it: 8 bytes per instruction, little-endian
 /// (`u16 code, u8 jt, u8 jf, u32 k`).
 pub fn to_bytes(program: &Program) -> Vec<u8> {
-    let mut out = Vec::with_capacity(program.instructions.len() * 8);
-    for i in &program.instructions {
-        out.extend_from_slice(&i.code.to_le_bytes());
-        out.push(i.jt);
-        out.push(i.jf);
-        out.extend_from_slice(&i.k.to_le_bytes());
-    }
-    out
+    nonoc_runtime::artifact::to_bytes(&program.instructions)
 }
 
 /// What the accumulator holds on entry to an instruction, when every way in agrees.
