@@ -129,7 +129,8 @@ pub struct RingSummary {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Targets {
-    /// `present`, or `none` for an unconfined ring.
+    /// `present`, or `none` for an unconfined ring (or an artifact compiled for the other
+    /// system only).
     pub landlock: &'static str,
     pub seccomp: &'static str,
     pub seatbelt: &'static str,
@@ -199,7 +200,11 @@ pub fn summarize(artifact: &Artifact, matrix: bool) -> Summary {
                 targets: Targets {
                     landlock: if plan.is_some() { "present" } else { "none" },
                     seccomp: NOT_CARRIED,
-                    seatbelt: NOT_CARRIED,
+                    seatbelt: if targets.seatbelt.is_some() {
+                        "present"
+                    } else {
+                        "none"
+                    },
                 },
                 rules: plan.map(|p| count_rules(&p.rules)),
                 tcp: plan.map(|p| match &p.network {
@@ -670,8 +675,8 @@ fn render(summary: &Summary) -> String {
         }
         let _ = writeln!(
             s,
-            "  targets: landlock {}; seccomp, seatbelt: {NOT_CARRIED}",
-            ring.targets.landlock
+            "  targets: landlock {}; seatbelt {}; seccomp: {NOT_CARRIED}",
+            ring.targets.landlock, ring.targets.seatbelt
         );
         if let Some(c) = ring.rules {
             let _ = writeln!(
