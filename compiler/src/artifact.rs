@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use nonoc_runtime::artifact::{
-    Artifact, CompilerInfo, FORMAT, LandlockSettings, PolicyInfo, RingTargets, SeccompFilter,
-    Settings, TrustTier, Variable, hex,
+    Artifact, CompilerInfo, FORMAT, LandlockSettings, PolicyInfo, RingTargets, SeatbeltProfile,
+    SeccompFilter, Settings, TrustTier, Variable, hex,
 };
 use sha2::{Digest, Sha256};
 
@@ -14,14 +14,53 @@ use crate::data::Arch;
 use crate::ir::Ir;
 use crate::syntax::Compatibility;
 
-/// Builds the sealed artifact: per ring the Landlock plan and a seccomp filter for every arch.
-/// `Err` names the ring a backend could not lower.
+/// Which systems an artifact carries sections for (`nonoc compile --target`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Targets {
+    pub linux: bool,
+    pub macos: bool,
+}
+
+impl Targets {
+    pub const ALL: Targets = Targets {
+        linux: true,
+        macos: true,
+    };
+}
+
+/// Builds the sealed artifact for every system: per ring the Landlock plan, a seccomp
+/// filter for every arch and the Seatbelt profile. `Err` names the ring a backend could not
+/// lower.
 pub fn build(ir: &Ir, source: &[u8]) -> Result<(Artifact, Vec<u8>), String> {
+    build_for(ir, source, Targets::ALL)
+}
+
+/// A ring's Seatbelt section; `Err` says what stopped it.
+pub fn seatbelt(ir: &Ir, ring: &crate::ir::Ring) -> Result<Option<SeatbeltProfile>, String> {
+    match backend::seatbelt::compile(&ir.name, ring) {
+        Ok(compiled) => Ok(compiled.map(|c| c.profile)),
+        Err(problems) => Err(problems
+            .iter()
+            .map(|p| p.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")),
+    }
+}
+
+/// Builds the sealed artifact with the sections of the given systems.
+pub fn build_for(ir: &Ir, source: &[u8], targets: Targets) -> Result<(Artifact, Vec<u8>), String> {
     let mut rings = BTreeMap::new();
     for (level, ring) in &ir.rings {
-        let landlock = backend::landlock::lower(ring).map_err(|e| format!("ring {level}: {e}"))?;
+        let landlock = match targets.linux {
+            true => backend::landlock::lower(ring).map_err(|e| format!("ring {level}: {e}"))?,
+            false => None,
+        };
+        let seatbelt = match targets.macos {
+            true => seatbelt(ir, ring).map_err(|e| format!("ring {level}: {e}"))?,
+            false => None,
+        };
         let mut seccomp = BTreeMap::new();
-        if !ring.unconfined {
+        if targets.linux && !ring.unconfined {
             for arch in Arch::ALL {
                 let program = backend::seccomp::lower(ring, arch).map_err(|e| e.to_string())?;
                 seccomp.insert(
@@ -36,6 +75,7 @@ pub fn build(ir: &Ir, source: &[u8]) -> Result<(Artifact, Vec<u8>), String> {
                 description: ring.description.clone(),
                 unconfined: ring.unconfined,
                 landlock,
+                seatbelt,
                 seccomp,
             },
         );

@@ -44,7 +44,7 @@ pub enum Command {
         /// What to emit instead of the artifact.
         #[arg(long, value_enum)]
         emit: Option<Emit>,
-        /// The ring to emit (required for `landlock`; optional for `ir`).
+        /// The ring to emit (required for `landlock`, `bpf`, `sbpl`; optional for `ir`).
         #[arg(long)]
         ring: Option<u8>,
         /// Only this target system (default: all).
@@ -59,6 +59,10 @@ pub enum Command {
         /// Treat warnings as errors.
         #[arg(long)]
         deny_warnings: bool,
+        /// Bind a variable for `--emit sbpl-params` (before its environment variable and
+        /// default).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
     },
     /// Apply a ring of an artifact to this process, then run CMD in it.
     Exec {
@@ -166,6 +170,9 @@ pub enum Emit {
     Bpf,
     BpfAsm,
     Sbpl,
+    /// The values of the ring's Seatbelt parameters, one `NAME=VALUE` per line, for
+    /// `sandbox-exec -D`.
+    SbplParams,
     Artifact,
 }
 
@@ -213,6 +220,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             arch,
             output,
             deny_warnings,
+            vars,
         } => {
             let request = CompileRequest {
                 emit: emit.unwrap_or(Emit::Artifact),
@@ -221,6 +229,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
                 arch,
                 output: output.as_deref(),
                 deny_warnings,
+                vars,
             };
             compile(&policy, &request, style, &mut out, &mut err)
         }
@@ -448,6 +457,8 @@ pub struct CompileRequest<'a> {
     pub arch: Option<String>,
     pub output: Option<&'a Path>,
     pub deny_warnings: bool,
+    /// `--var NAME=VALUE` (only with `--emit sbpl-params`).
+    pub vars: Vec<String>,
 }
 
 fn emit_name(emit: Emit) -> String {
@@ -465,20 +476,33 @@ pub fn compile(
     err: &mut dyn Write,
 ) -> u8 {
     let emit = request.emit;
-    if emit == Emit::Sbpl || request.target == Some(Target::Macos) {
-        let what = if request.target == Some(Target::Macos) {
-            "`--target macos`".to_owned()
-        } else {
-            format!("`--emit {}`", emit_name(emit))
-        };
+    let needs_ring = matches!(
+        emit,
+        Emit::Landlock | Emit::Bpf | Emit::BpfAsm | Emit::Sbpl | Emit::SbplParams
+    );
+    if needs_ring && request.ring.is_none() {
+        let _ = writeln!(err, "error: `--emit {}` needs `--ring N`", emit_name(emit));
+        return EXIT_USAGE;
+    }
+    let system = match emit {
+        Emit::Landlock | Emit::Bpf | Emit::BpfAsm => Some(Target::Linux),
+        Emit::Sbpl | Emit::SbplParams => Some(Target::Macos),
+        Emit::Ir | Emit::Artifact => None,
+    };
+    if let (Some(system), Some(target)) = (system, request.target)
+        && system != target
+    {
         let _ = writeln!(
             err,
-            "error: {what} is not available yet: this build has the Linux backends only"
+            "error: `--emit {}` is for {}, not `--target {}`",
+            emit_name(emit),
+            target_name(system),
+            target_name(target)
         );
         return EXIT_USAGE;
     }
-    if matches!(emit, Emit::Landlock | Emit::Bpf | Emit::BpfAsm) && request.ring.is_none() {
-        let _ = writeln!(err, "error: `--emit {}` needs `--ring N`", emit_name(emit));
+    if !request.vars.is_empty() && emit != Emit::SbplParams {
+        let _ = writeln!(err, "error: `--var` applies to `--emit sbpl-params` only");
         return EXIT_USAGE;
     }
     let arch = match request.arch.as_deref().map(crate::data::Arch::from_name) {
@@ -546,13 +570,50 @@ pub fn compile(
                 }
             }
         }
-        Emit::Artifact | Emit::Sbpl => match crate::artifact::build(ir, &analysis.bytes) {
-            Ok((_, bytes)) => bytes,
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                return EXIT_FAILED;
+        Emit::Sbpl | Emit::SbplParams => {
+            let Some((level, ring)) = request.ring.and_then(|l| ir.rings.get(&l).map(|r| (l, r)))
+            else {
+                return EXIT_USAGE;
+            };
+            let profile = match crate::artifact::seatbelt(ir, ring) {
+                Ok(profile) => profile,
+                Err(e) => {
+                    let _ = writeln!(err, "error: ring {level}: {e}");
+                    return EXIT_FAILED;
+                }
+            };
+            if emit == Emit::Sbpl {
+                crate::backend::seatbelt::render(level, profile.as_ref()).into_bytes()
+            } else {
+                match sbpl_params(ir, &analysis.bytes, level, &request.vars) {
+                    Ok(text) => text.into_bytes(),
+                    Err(e) => {
+                        let _ = writeln!(err, "error: {e}");
+                        return EXIT_USAGE;
+                    }
+                }
             }
-        },
+        }
+        Emit::Artifact => {
+            let targets = match request.target {
+                None => crate::artifact::Targets::ALL,
+                Some(Target::Linux) => crate::artifact::Targets {
+                    linux: true,
+                    macos: false,
+                },
+                Some(Target::Macos) => crate::artifact::Targets {
+                    linux: false,
+                    macos: true,
+                },
+            };
+            match crate::artifact::build_for(ir, &analysis.bytes, targets) {
+                Ok((_, bytes)) => bytes,
+                Err(e) => {
+                    let _ = writeln!(err, "error: {e}");
+                    return EXIT_FAILED;
+                }
+            }
+        }
     };
     match request.output {
         None => {
@@ -567,6 +628,42 @@ pub fn compile(
             }
         },
     }
+}
+
+fn target_name(target: Target) -> &'static str {
+    match target {
+        Target::Linux => "linux",
+        Target::Macos => "macos",
+    }
+}
+
+/// `--emit sbpl-params`: the ring's parameter values, bound as the runtime binds them
+/// (`--var`, then each variable's environment variable, then its default).
+fn sbpl_params(
+    ir: &crate::ir::Ir,
+    source: &[u8],
+    level: u8,
+    vars: &[String],
+) -> Result<String, String> {
+    let bindings = crate::exec::parse_vars(vars)?;
+    let targets = crate::artifact::Targets {
+        linux: false,
+        macos: true,
+    };
+    let (artifact, _) = crate::artifact::build_for(ir, source, targets)?;
+    let ring = artifact.ring(level).map_err(|e| e.to_string())?;
+    if ring.is_unconfined() {
+        return Ok(String::new());
+    }
+    let (_, params) = ring.seatbelt_params(&bindings).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    for (name, value) in params {
+        text.push_str(&name);
+        text.push('=');
+        text.push_str(&value);
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 /// Writes a file by a temporary file in the same directory and a rename: readers see the old

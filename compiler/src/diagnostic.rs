@@ -131,6 +131,14 @@ codes! {
     DenyGlobPartial = "NC0803", Warning, "a deny glob is enforced by Landlock on files that exist at apply time only";
     SignalsSelfWithFork = "NC0804", Warning, "`signals: self` with `fork: true` is enforced as `sandbox` on Linux";
     ExecuteWithoutRead = "NC0805", Warning, "`execute` without `read_file` cannot run programs on Linux";
+    // Seatbelt (macOS)
+    SeatbeltUnprintable = "NC0901", Error, "a path or glob that reaches the Seatbelt profile holds a character SBPL cannot carry";
+    SeatbeltBudget = "NC0902", Error, "a ring's Seatbelt profile exceeds 65,535 bytes";
+    SeatbeltGlob = "NC0903", Error, "a deny glob cannot be written as a Seatbelt regular expression";
+    SeatbeltCoarse = "NC0904", Warning, "on macOS a rule's rights are enforced in coarser groups, more strictly than written";
+    SeatbeltTruncate = "NC0905", Warning, "on macOS `truncate` cannot be withheld where `write_file` is granted";
+    SeatbeltRefer = "NC0906", Warning, "on macOS `refer` cannot be withheld where files may be created and removed";
+    SeatbeltRename = "NC0907", Warning, "on macOS a denied path and the directories above it cannot be removed or renamed";
     // backend limits
     SeccompTooLong = "NC1001", Error, "a ring's seccomp filter is longer than the kernel's limit of 4096 instructions";
 }

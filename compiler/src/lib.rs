@@ -60,7 +60,12 @@ pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
         check::limits(&ir, &mut diags);
     }
     if ir.settings.unenforceable == syntax::Unenforceable::Error {
-        diags.raise(&[Code::DenyInsideAllow, Code::DenyGlobPartial]);
+        diags.raise(&[
+            Code::DenyInsideAllow,
+            Code::DenyGlobPartial,
+            Code::SeatbeltCoarse,
+            Code::SeatbeltRename,
+        ]);
     }
     diags.sort();
     let ir = (!diags.has_errors()).then_some(ir);

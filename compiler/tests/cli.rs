@@ -571,14 +571,16 @@ fn every_emit_kind_works_or_says_it_is_not_available() {
     // clear message, and nothing is written.
     let dir = scratch("every_emit_kind_works_or_says_it_is_not_available");
     write(&dir, "warns.yaml", WARNS);
-    let requests: [&[&str]; 7] = [
+    let requests: [&[&str]; 9] = [
         &["--emit", "ir"],
         &["--emit", "landlock", "--ring", "3"],
         &["--emit", "bpf", "--ring", "3"],
         &["--emit", "bpf-asm", "--ring", "3"],
         &["--emit", "sbpl", "--ring", "3"],
+        &["--emit", "sbpl-params", "--ring", "3"],
         &["--emit", "artifact"],
         &["--target", "macos"],
+        &["--target", "linux"],
     ];
     for request in requests {
         let mut args = vec!["compile", "warns.yaml", "-o", "out"];
@@ -629,6 +631,113 @@ fn compile_is_deterministic() {
             !first.stdout.contains(&workspace().display().to_string()),
             "{name}: the artifact holds a build path"
         );
+    }
+}
+
+#[test]
+fn emit_sbpl_prints_the_profile_the_artifact_carries() {
+    let dir = scratch("emit_sbpl_prints_the_profile_the_artifact_carries");
+    for name in ["agt-rings", "ci-runner", "coding-agent"] {
+        let policy = workspace().join(format!("policies/{name}.yaml"));
+        let policy = policy.to_string_lossy();
+        let artifact = nonoc(&dir, &["compile", &policy, "--target", "macos"]);
+        assert_eq!(artifact.code, 0, "{artifact}");
+        let artifact = artifact.json();
+        for (level, ring) in artifact["rings"].as_object().unwrap() {
+            assert!(
+                ring.get("landlock").is_none(),
+                "{name} {level}: --target macos"
+            );
+            let first = nonoc(
+                &dir,
+                &["compile", &policy, "--emit", "sbpl", "--ring", level],
+            );
+            let second = nonoc(
+                &dir,
+                &["compile", &policy, "--emit", "sbpl", "--ring", level],
+            );
+            assert_eq!((first.code, second.code), (0, 0), "{first}");
+            assert!(
+                first.stdout == second.stdout,
+                "{name} ring {level}: two runs differ"
+            );
+            match ring.get("seatbelt") {
+                Some(seatbelt) => {
+                    assert_eq!(first.stdout, seatbelt["sbpl"].as_str().unwrap());
+                    assert!(first.stdout.starts_with("(version 1)\n"), "{first}");
+                }
+                None => assert!(first.stdout.contains("unconfined"), "{first}"),
+            }
+        }
+        let linux = nonoc(&dir, &["compile", &policy, "--target", "linux"]).json();
+        for ring in linux["rings"].as_object().unwrap().values() {
+            assert!(ring.get("seatbelt").is_none(), "{name}: --target linux");
+        }
+    }
+}
+
+#[test]
+fn emit_sbpl_params_binds_as_the_runtime_does() {
+    let policy = workspace().join("policies/coding-agent.yaml");
+    let policy = policy.to_string_lossy();
+    let dir = scratch("emit_sbpl_params_binds_as_the_runtime_does");
+    let run = nonoc(
+        &dir,
+        &[
+            "compile",
+            &policy,
+            "--emit",
+            "sbpl-params",
+            "--ring",
+            "2",
+            "--var",
+            "workspace=/tmp/ws",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines.contains(&"NONOC_P0=/usr"), "{run}");
+    assert!(lines.contains(&"NONOC_P4=/tmp/ws"), "{run}");
+    assert!(lines.contains(&"NONOC_P5=/private/tmp/ws"), "{run}");
+    assert!(lines.contains(&"NONOC_P15=/root/.cache"), "{run}");
+    let profile = nonoc(&dir, &["compile", &policy, "--emit", "sbpl", "--ring", "2"]);
+    for line in &lines {
+        let (name, _) = line.split_once('=').unwrap();
+        assert!(
+            profile.stdout.contains(&format!("(param \"{name}\")")),
+            "{name}"
+        );
+    }
+
+    for (args, message) in [
+        (vec!["--emit", "sbpl"], "needs `--ring N`"),
+        (
+            vec!["--emit", "sbpl", "--ring", "2", "--target", "linux"],
+            "not `--target linux`",
+        ),
+        (
+            vec!["--emit", "landlock", "--ring", "2", "--target", "macos"],
+            "not `--target macos`",
+        ),
+        (
+            vec!["--emit", "sbpl", "--ring", "2", "--var", "home=/h"],
+            "`--var` applies to",
+        ),
+        (
+            vec!["--emit", "sbpl-params", "--ring", "2", "--var", "nope=/h"],
+            "not declared",
+        ),
+        (
+            vec!["--emit", "sbpl-params", "--ring", "2", "--var", "home=rel"],
+            "not absolute",
+        ),
+    ] {
+        let mut all = vec!["compile", &policy];
+        all.extend(args);
+        let run = nonoc(&dir, &all);
+        assert_eq!(run.code, 2, "{run}");
+        assert!(run.stdout.is_empty(), "{run}");
+        assert!(run.stderr.contains(message), "{message}: {run}");
     }
 }
 

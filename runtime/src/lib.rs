@@ -6,6 +6,7 @@ pub mod landlock;
 #[cfg(feature = "probe")]
 pub mod probe;
 pub mod report;
+pub mod seatbelt;
 mod sys;
 
 use std::collections::BTreeSet;
@@ -34,6 +35,8 @@ pub enum Error {
     NoTier(u32),
     /// The ring has no Linux (Landlock) section.
     NoLinuxTarget(u8),
+    /// The ring has no macOS (Seatbelt) section.
+    NoMacosTarget(u8),
     /// The ring has no seccomp filter for the arch this process runs on (`None`: an arch
     /// the compiler writes no filters for).
     NoSeccompFilter {
@@ -82,6 +85,9 @@ impl std::fmt::Display for Error {
             Error::NoTier(score) => write!(f, "no trust tier selects trust score {score}"),
             Error::NoLinuxTarget(level) => {
                 write!(f, "ring {level} has no Linux section in this artifact")
+            }
+            Error::NoMacosTarget(level) => {
+                write!(f, "ring {level} has no macOS section in this artifact")
             }
             Error::NoSeccompFilter { ring, arch } => match arch {
                 Some(arch) => write!(
@@ -210,6 +216,8 @@ impl<'a> Ring<'a> {
                 seccomp: None,
             });
         }
+        #[cfg(target_os = "macos")]
+        return self.run_seatbelt(bindings, enforce);
         if enforce {
             match sys::thread_count() {
                 Some(1) => {}
@@ -307,6 +315,51 @@ impl<'a> Ring<'a> {
                 arch,
                 stats: filter.stats.clone(),
             }),
+        })
+    }
+}
+
+impl Ring<'_> {
+    /// The ring's Seatbelt profile and its parameter values for these bindings (the
+    /// caller's, then each variable's environment variable, then its default): what `apply`
+    /// hands to `sandbox_init_with_parameters` on macOS. Works on every system.
+    pub fn seatbelt_params(
+        &self,
+        bindings: &Bindings,
+    ) -> Result<(&artifact::SeatbeltProfile, seatbelt::ParamValues), Error> {
+        let profile = self
+            .targets
+            .seatbelt
+            .as_ref()
+            .ok_or(Error::NoMacosTarget(self.level))?;
+        let env = |name: &str| std::env::var(name).ok();
+        let (_, params) = seatbelt::bind_params(profile, &self.artifact.variables, bindings, &env)?;
+        Ok((profile, params))
+    }
+
+    /// macOS: binds, then applies the Seatbelt profile to the whole process.
+    #[cfg(target_os = "macos")]
+    fn run_seatbelt(&self, bindings: &Bindings, enforce: bool) -> Result<EnforcementReport, Error> {
+        let profile = self
+            .targets
+            .seatbelt
+            .as_ref()
+            .ok_or(Error::NoMacosTarget(self.level))?;
+        let env = |name: &str| std::env::var(name).ok();
+        let (values, params) =
+            seatbelt::bind_params(profile, &self.artifact.variables, bindings, &env)?;
+        if enforce {
+            seatbelt::apply(profile, &params)?;
+        }
+        Ok(EnforcementReport {
+            ring: self.level,
+            unconfined: false,
+            variables: values
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            landlock: None,
+            not_enforced: profile.not_enforced.clone(),
         })
     }
 }

@@ -37,6 +37,84 @@ pub fn set_no_new_privs() -> std::io::Result<()> {
     }
 }
 
+/// macOS: the sandbox library's C interface (libsystem_sandbox, part of libSystem).
+///
+/// Not compiled for macOS by this project's Linux CI (the module, without its `cfg`, is
+/// checked with clippy on Linux); kept to three declarations and two small functions so it
+/// can be checked by reading. `sandbox_init_with_parameters` is not in the
+/// public header (Chromium declares it the same way); its parameters are a flat,
+/// NULL-terminated array `key, value, key, value, ..., NULL`.
+#[cfg(target_os = "macos")]
+pub mod macos {
+    use std::ffi::{CStr, CString, c_char, c_int};
+
+    #[expect(unsafe_code, reason = "the sandbox library has no safe Rust interface")]
+    unsafe extern "C" {
+        fn sandbox_init_with_parameters(
+            profile: *const c_char,
+            flags: u64,
+            parameters: *const *const c_char,
+            errorbuf: *mut *mut c_char,
+        ) -> c_int;
+        fn sandbox_free_error(errorbuf: *mut c_char);
+        fn sandbox_check(
+            pid: libc::pid_t,
+            operation: *const c_char,
+            filter_type: c_int,
+            ...
+        ) -> c_int;
+    }
+
+    /// Whether this process already runs in a sandbox.
+    pub fn is_sandboxed() -> bool {
+        #[expect(unsafe_code, reason = "one call into the sandbox library")]
+        // SAFETY: with a NULL operation and filter type 0 (SANDBOX_FILTER_NONE) sandbox_check
+        // only reports whether the process has a sandbox; it reads no further arguments.
+        let rc = unsafe { sandbox_check(libc::getpid(), std::ptr::null(), 0) };
+        rc != 0
+    }
+
+    /// Applies an SBPL profile with its parameters to this process, irrevocably.
+    pub fn init_with_parameters(profile: &str, params: &[(String, String)]) -> Result<(), String> {
+        let profile = CString::new(profile).map_err(|_| "the profile contains a NUL byte")?;
+        let mut strings = Vec::with_capacity(params.len() * 2);
+        for (key, value) in params {
+            strings.push(
+                CString::new(key.as_str()).map_err(|_| "a parameter name contains a NUL byte")?,
+            );
+            strings.push(
+                CString::new(value.as_str())
+                    .map_err(|_| "a parameter value contains a NUL byte")?,
+            );
+        }
+        let mut array: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        array.push(std::ptr::null());
+        let mut error: *mut c_char = std::ptr::null_mut();
+        #[expect(unsafe_code, reason = "one call into the sandbox library")]
+        // SAFETY: `profile` and every string of `array` are NUL-terminated and outlive the
+        // call; `array` ends with NULL; `error` is a valid place for the library to store an
+        // error string.
+        let rc = unsafe {
+            sandbox_init_with_parameters(profile.as_ptr(), 0, array.as_ptr(), &mut error)
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        if error.is_null() {
+            return Err(format!("error {rc}"));
+        }
+        #[expect(unsafe_code, reason = "reading and freeing the library's error string")]
+        // SAFETY: on failure the library stores a NUL-terminated string it allocated in
+        // `error`; it is read once, then freed once with the library's own function.
+        let message = unsafe {
+            let message = CStr::from_ptr(error).to_string_lossy().into_owned();
+            sandbox_free_error(error);
+            message
+        };
+        Err(message)
+    }
+}
+
 /// Opens a path with `O_PATH | O_CLOEXEC` (and `O_NOFOLLOW` when `nofollow`), refusing a
 /// symbolic link in any component with `ELOOP` (`openat2`, `RESOLVE_NO_SYMLINKS`; Linux 5.6,
 /// older than Landlock). With `nofollow`, a final component that is a link opens the link.

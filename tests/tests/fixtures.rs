@@ -35,7 +35,12 @@ const NOT_FROM_A_FILE: &[(Code, &str)] = &[
 ];
 
 /// Warnings that `settings.unenforceable: error` raises to errors.
-const RAISED_BY_SETTINGS: &[Code] = &[Code::DenyInsideAllow, Code::DenyGlobPartial];
+const RAISED_BY_SETTINGS: &[Code] = &[
+    Code::DenyInsideAllow,
+    Code::DenyGlobPartial,
+    Code::SeatbeltCoarse,
+    Code::SeatbeltRename,
+];
 
 /// Fixture files larger than this do not belong in the repository; generate them in a test.
 const MAX_FIXTURE_BYTES: u64 = 100 * 1024;

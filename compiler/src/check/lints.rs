@@ -16,6 +16,28 @@ pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
     partial_enforcement(ir, diags);
     signals_self(ir, diags);
     execute_without_read(ir, diags);
+    seatbelt(ir, diags);
+}
+
+/// The Seatbelt backend's diagnostics: what keeps a ring from having a macOS profile, and
+/// where the profile enforces a rule other than as written. A failed self-check of the
+/// compiler is not the policy's fault; `compile` reports it.
+pub(super) fn seatbelt(ir: &Ir, diags: &mut Diagnostics) {
+    for ring in ir.rings.values().filter(|r| !r.unconfined) {
+        if let Err(problems) = crate::backend::seatbelt::compile(&ir.name, ring) {
+            for problem in problems {
+                let Some(code) = problem.code else { continue };
+                let mut d = Diagnostic::new(code, problem.span, problem.message);
+                if let Some(help) = problem.help {
+                    d = d.help(help);
+                }
+                diags.push(d);
+            }
+        }
+        for d in crate::backend::seatbelt::findings(ring) {
+            diags.push(d);
+        }
+    }
 }
 
 /// Landlock checks `read_file` as well as `execute` when a program is executed (execve opens

@@ -229,8 +229,12 @@ pub fn explain_with_env(
     let backends = Backends {
         landlock: landlock_says(ring, &request, &decision, bindings),
         seccomp: seccomp_says(ring, &request, &decision),
-        seatbelt: (Platform::host() == Platform::Macos)
-            .then(|| "not yet compiled by this version".to_owned()),
+        seatbelt: (Platform::host() == Platform::Macos).then(|| {
+            format!(
+                "enforced by the ring's profile (`nonoc compile --emit sbpl --ring {}`); where it answers other than `decide` is in docs/backends/seatbelt.md",
+                asked.ring
+            )
+        }),
     };
     let file = analysis.source.name.as_str();
     let explanation = Explanation {

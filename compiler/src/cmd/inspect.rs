@@ -19,9 +19,6 @@ use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Format, Style};
 use crate::ir::{AccessSet, FsTarget, Ir, PathTemplate, SyscallAction, action_name};
 use crate::syntax::NetworkMode;
 
-/// What the artifact does not carry, per target.
-const NOT_CARRIED: &str = "not in this artifact version";
-
 /// The footnote of a matrix built from an artifact.
 const PLAN_FOOTNOTE: &str = "fork, ptrace, UDP and syscall rules are compiled into the seccomp \
 filters, which are not read back as rules; `nonoc inspect POLICY --matrix --policy` shows them";
@@ -128,6 +125,21 @@ pub struct RingSummary {
     pub carve_outs: Vec<CarveOut>,
     /// The seccomp filter of each arch.
     pub seccomp: Vec<BpfSummary>,
+    /// The Seatbelt profile, when the artifact has one for the ring.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seatbelt: Option<SbplSummary>,
+}
+
+/// A ring's Seatbelt profile, by size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SbplSummary {
+    /// Bytes of SBPL text.
+    pub bytes: usize,
+    pub lines: usize,
+    /// Parameters the profile reads (one per host path).
+    pub params: usize,
+    /// Parts of the ring's policy that do not apply on macOS.
+    pub not_enforced: usize,
 }
 
 /// One arch's seccomp filter, by the compiler's measurements.
@@ -139,7 +151,8 @@ pub struct BpfSummary {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Targets {
-    /// `present`, or `none` for an unconfined ring.
+    /// `present`, or `none` for an unconfined ring (or an artifact compiled for the other
+    /// system only).
     pub landlock: &'static str,
     /// `present` (for the arches in `seccomp`), or `none` for an unconfined ring.
     pub seccomp: &'static str,
@@ -214,7 +227,11 @@ pub fn summarize(artifact: &Artifact, matrix: bool) -> Summary {
                     } else {
                         "present"
                     },
-                    seatbelt: NOT_CARRIED,
+                    seatbelt: if targets.seatbelt.is_some() {
+                        "present"
+                    } else {
+                        "none"
+                    },
                 },
                 rules: plan.map(|p| count_rules(&p.rules)),
                 tcp: plan.map(|p| match &p.network {
@@ -239,6 +256,12 @@ pub fn summarize(artifact: &Artifact, matrix: bool) -> Summary {
                         stats: filter.stats.clone(),
                     })
                     .collect(),
+                seatbelt: targets.seatbelt.as_ref().map(|p| SbplSummary {
+                    bytes: p.sbpl.len(),
+                    lines: p.sbpl.lines().count(),
+                    params: p.params.len(),
+                    not_enforced: p.not_enforced.len(),
+                }),
             }
         })
         .collect();
@@ -693,8 +716,8 @@ fn render(summary: &Summary) -> String {
         }
         let _ = writeln!(
             s,
-            "  targets: landlock {}; seccomp {}; seatbelt {NOT_CARRIED}",
-            ring.targets.landlock, ring.targets.seccomp
+            "  targets: landlock {}; seccomp {}; seatbelt {}",
+            ring.targets.landlock, ring.targets.seccomp, ring.targets.seatbelt
         );
         for bpf in &ring.seccomp {
             let st = &bpf.stats;
@@ -702,6 +725,17 @@ fn render(summary: &Summary) -> String {
                 s,
                 "  seccomp {}: {} instructions, worst case {} executed, mean {:.2}; {} of {} syscalls cached as allowed",
                 bpf.arch, st.length, st.worst_case, st.mean, st.cache_allowed, st.syscalls
+            );
+        }
+        if let Some(sb) = &ring.seatbelt {
+            let _ = writeln!(
+                s,
+                "  seatbelt: {} bytes of SBPL ({} lines), {} parameters; not enforced on macOS: {} part{}",
+                sb.bytes,
+                sb.lines,
+                sb.params,
+                sb.not_enforced,
+                if sb.not_enforced == 1 { "" } else { "s" }
             );
         }
         if let Some(c) = ring.rules {

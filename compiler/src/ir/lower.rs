@@ -639,6 +639,7 @@ fn merge(
         syscalls: Syscalls {
             default_allow: !default_deny,
             deny_action: ring_action,
+            x32_action: implied_action,
             allow,
             deny,
         },
@@ -667,6 +668,7 @@ fn unconfined_ring(level: u8, description: Option<String>, chain: &[u8], span: S
         syscalls: Syscalls {
             default_allow: true,
             deny_action: SyscallAction::Errno(EPERM),
+            x32_action: SyscallAction::Errno(EPERM),
             allow: Vec::new(),
             deny: Vec::new(),
         },
@@ -701,7 +703,13 @@ fn implied(
         );
     }
     if !process.ptrace {
-        for name in ["ptrace", "process_vm_readv", "process_vm_writev"] {
+        for name in [
+            "ptrace",
+            "process_vm_readv",
+            "process_vm_writev",
+            // Takes a descriptor out of another process: a ptrace-mode access.
+            "pidfd_getfd",
+        ] {
             add(name, Vec::new(), action, "process.ptrace: false");
         }
     }

@@ -202,6 +202,10 @@ pub struct Syscalls {
     pub default_allow: bool,
     /// Action of deny rules that name none of their own, and of `default: deny`.
     pub deny_action: SyscallAction,
+    /// What the x86_64 filter answers for an x32 syscall number: `deny_action`, or the ring's
+    /// errno when that is `log` (an audit-only ring must not let x32 numbers run, or every
+    /// rule could be passed by calling through the x32 ABI).
+    pub x32_action: SyscallAction,
     /// Named allows (used when `default_allow` is false).
     pub allow: Vec<String>,
     /// Deny rules: from `syscalls.deny`, presets, and what network and process settings imply.

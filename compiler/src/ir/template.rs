@@ -92,11 +92,14 @@ impl GlobTemplate {
     }
 
     /// The longest leading part without glob characters, as a path template: the directory
-    /// every match lies under.
+    /// every match lies under. A component with a backslash ends it too: in a glob `\b`
+    /// stands for `b` (globset's escaping), so `/a\b/*` matches under `/ab`, not under a
+    /// directory named `a\b`; the components after the root are unescaped where they are
+    /// parsed.
     pub fn literal_root(&self) -> PathTemplate {
         let mut root = String::new();
         for (i, component) in self.0.split('/').enumerate() {
-            if has_glob_chars(component) {
+            if has_glob_chars(component) || component.contains('\\') {
                 break;
             }
             if i > 0 {
@@ -347,5 +350,7 @@ mod tests {
         assert_eq!(g("${ws}/**/.env").as_str(), "${ws}");
         assert_eq!(g("/home/*/.ssh").as_str(), "/home");
         assert_eq!(g("/**").as_str(), "/");
+        // `\b` is `b` to globset: the root cannot be a directory named `a\b`.
+        assert_eq!(g("/x/a\\b/*").as_str(), "/x");
     }
 }

@@ -729,4 +729,9 @@ rings:
         );
     }
     assert_eq!(p.action(1, "clone3", &[]), SyscallAction::Errno(ENOSYS));
+    // x32 numbers would pass every rule through the x32 ABI: blocked with the errno too.
+    assert_eq!(
+        p.ir.rings[&1].syscalls.x32_action,
+        SyscallAction::Errno(EACCES)
+    );
 }

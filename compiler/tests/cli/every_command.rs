@@ -282,6 +282,9 @@ fn compile_transcript() {
                 "compile small.yaml --emit bpf-asm --ring 3 --arch x86_64",
                 "compile small.yaml --emit bpf-asm --ring 3 --arch aarch64",
                 "compile small.yaml --emit bpf --ring 3 --arch x86_64 -o ring3.bpf",
+                "compile small.yaml --emit sbpl --ring 3",
+                "compile small.yaml --emit sbpl-params --ring 3",
+                "compile small.yaml --target macos -o macos.nonoc.json",
                 "compile example.yaml -o out.nonoc.json",
                 "compile example.yaml --target linux -o linux.nonoc.json",
             ]

@@ -3,6 +3,7 @@
 //! else (compact JSON of the artifact with an empty digest).
 
 mod landlock;
+mod seatbelt;
 mod seccomp;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,8 @@ pub use landlock::{
 pub use seccomp::{
     Instruction, MAX_INSTRUCTIONS, SeccompArch, SeccompFilter, SeccompStats, to_bytes,
 };
+
+pub use seatbelt::{PRIVATE_LINKS, ParamForm, SeatbeltParam, SeatbeltProfile, private_alias};
 
 use crate::Error;
 
@@ -120,6 +123,9 @@ pub struct RingTargets {
     /// Linux seccomp filters, one per arch (absent for unconfined rings).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub seccomp: BTreeMap<SeccompArch, SeccompFilter>,
+    /// macOS Seatbelt profile (absent for unconfined rings, and when compiled for Linux only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seatbelt: Option<SeatbeltProfile>,
 }
 
 impl Artifact {

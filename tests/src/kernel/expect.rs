@@ -301,9 +301,9 @@ impl Oracle<'_> {
             Op::I386Getpid => {
                 panic!("the filter kills a foreign-arch call: probe it alone and check the signal")
             }
-            // The filter gives every x32 number the ring's deny action, whatever the number.
+            // The filter gives every x32 number the ring's x32 action, whatever the number.
             Op::X32(nr) => action(
-                Some(self.ring.syscalls.deny_action),
+                Some(self.ring.syscalls.x32_action),
                 &format!("x32 number {nr:#x}"),
             ),
         }

@@ -164,6 +164,19 @@ mod tests {
                 Component::Literal(".ssh".into())
             ]]
         );
+        // An escaped character is itself, as globset reads it: `/x/a\b/*` matches under
+        // `/x/ab`, so the root stops before the escape and the component is unescaped.
+        let g = p("/x/a\\b/*");
+        assert_eq!(g.root, "/x");
+        assert_eq!(
+            g.alternatives,
+            vec![vec![
+                Component::Literal("ab".into()),
+                Component::Pattern("*".into())
+            ]]
+        );
+        let matcher = globset::Glob::new("/x/a\\b/*").unwrap().compile_matcher();
+        assert!(matcher.is_match("/x/ab/k"));
     }
 
     #[test]

@@ -355,7 +355,7 @@ pub(super) fn build(ring: &Ring, arch: Arch) -> Built {
         cursor = u64::from(s.number) + 1;
     }
     let x32 = match arch {
-        Arch::X86_64 => Some(g.ret(ret_value(ring.syscalls.deny_action))),
+        Arch::X86_64 => Some(g.ret(ret_value(ring.syscalls.x32_action))),
         Arch::Aarch64 => None,
     };
     let end = if x32.is_some() {

@@ -35,6 +35,7 @@ fn ring(default_allow: bool, deny: Vec<SyscallRule>) -> Ring {
     let mut ring = analysis.ir.unwrap().rings.remove(&1).unwrap();
     ring.syscalls.default_allow = default_allow;
     ring.syscalls.deny_action = SyscallAction::Errno(1);
+    ring.syscalls.x32_action = SyscallAction::Errno(1);
     ring.syscalls.deny = deny;
     ring
 }

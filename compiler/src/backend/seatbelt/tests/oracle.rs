@@ -1,0 +1,643 @@
+//! For every ring of every example policy and valid fixture, the printed profile, read back
+//! and evaluated by the oracle under both precedence models with the runtime's parameter
+//! values, answers every generated request as `decide` does, except where a documented,
+//! predicted difference explains the answer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use nonoc_runtime::artifact::{SeatbeltProfile, Variable, private_alias};
+use nonoc_runtime::bind::Bound;
+
+use super::super::BASELINE_COVERAGE;
+use super::super::oracle::eval::{Evaluator, Model, Op, Subject, Who};
+use super::super::oracle::read::read;
+use super::super::sbpl::{Decision, Domain, Form, Operation, Profile, Proto, SocketType, Vnode};
+use super::{compiled, sources};
+use crate::ir::{
+    Access, Bindings, Effect, FsTarget, Ir, PathTemplate, Platform, Request, Ring, Verdict, bind,
+    covers, decide,
+};
+use crate::syntax::SignalScope;
+
+/// Where the profile answers a request other than `decide`, and why that is expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Why {
+    /// The platform baseline grants reading `/`, the dyld cache, `/private/var/select/sh`.
+    Baseline,
+    /// `file-write-data` is also truncation (NC0905).
+    TruncateFollowsWrite,
+    /// A rename is removal plus creation (NC0906).
+    ReferImplied,
+    /// A deny withholds its whole operation group; an allow of `truncate` or `refer` alone
+    /// grants nothing (NC0904).
+    Coarse,
+    /// Denied paths and the directories above denied paths cannot be removed (NC0907).
+    RenameProtection,
+    /// `/private/tmp/x` and `/tmp/x` are one file on macOS: the profile answers for the file,
+    /// `decide` for the spelling; the answer is `decide`'s for the other spelling.
+    Alias,
+}
+
+/// The path the macOS kernel checks: `/tmp`, `/var` and `/etc` are links into `/private`.
+fn resolved(path: &str) -> String {
+    private_alias(path).unwrap_or_else(|| path.to_owned())
+}
+
+fn kernel_ops(request: &Request, bindings: &Bindings) -> Option<Vec<Op>> {
+    let op = |operation, subject| Op { operation, subject };
+    let socket = |kind| Subject::Socket {
+        domain: Domain::Inet,
+        kind,
+    };
+    Some(match request {
+        Request::Path { path, access, .. } => {
+            let path = resolved(&path.expand(bindings)?);
+            let at = |operation, vnode| Op {
+                operation,
+                subject: Subject::Path {
+                    path: path.clone(),
+                    vnode,
+                },
+            };
+            use Access::*;
+            use Operation::*;
+            match access {
+                ReadFile => vec![at(FileReadData, Vnode::RegularFile)],
+                ReadDir => vec![at(FileReadData, Vnode::Directory)],
+                WriteFile | Truncate => vec![at(FileWriteData, Vnode::RegularFile)],
+                MakeReg => vec![at(FileWriteCreate, Vnode::RegularFile)],
+                MakeDir => vec![at(FileWriteCreate, Vnode::Directory)],
+                MakeSym => vec![at(FileWriteCreate, Vnode::Symlink)],
+                MakeSock => vec![at(FileWriteCreate, Vnode::Socket)],
+                MakeFifo => vec![at(FileWriteCreate, Vnode::Fifo)],
+                MakeChar => vec![at(FileWriteCreate, Vnode::CharacterDevice)],
+                MakeBlock => vec![at(FileWriteCreate, Vnode::BlockDevice)],
+                RemoveFile => vec![at(FileWriteUnlink, Vnode::RegularFile)],
+                RemoveDir => vec![at(FileWriteUnlink, Vnode::Directory)],
+                Refer => vec![
+                    at(FileWriteCreate, Vnode::RegularFile),
+                    at(FileWriteUnlink, Vnode::RegularFile),
+                ],
+                Execute => vec![
+                    at(ProcessExec, Vnode::RegularFile),
+                    at(FileMapExecutable, Vnode::RegularFile),
+                ],
+                IoctlDev => vec![at(FileIoctl, Vnode::CharacterDevice)],
+            }
+        }
+        Request::ConnectTcp { port } => vec![
+            op(Operation::SystemSocket, socket(SocketType::Stream)),
+            op(
+                Operation::NetworkOutbound,
+                Subject::Remote {
+                    proto: Proto::Tcp,
+                    port: *port,
+                },
+            ),
+        ],
+        Request::BindTcp { port } => vec![
+            op(Operation::SystemSocket, socket(SocketType::Stream)),
+            op(
+                Operation::NetworkBind,
+                Subject::Local {
+                    proto: Proto::Tcp,
+                    port: *port,
+                },
+            ),
+        ],
+        Request::Udp => vec![op(Operation::SystemSocket, socket(SocketType::Datagram))],
+        Request::Signal { scope } => vec![op(
+            Operation::Signal,
+            Subject::Process(match scope {
+                SignalScope::Own => Who::Own,
+                SignalScope::Sandbox => Who::SameSandbox,
+                SignalScope::Any => Who::Other,
+            }),
+        )],
+        Request::Fork => vec![op(Operation::ProcessFork, Subject::Nothing)],
+        Request::Ptrace => vec![op(
+            Operation::MachPrivTaskPort,
+            Subject::Process(Who::SameSandbox),
+        )],
+        Request::Syscall { .. } => return None,
+    })
+}
+
+/// One ring's profile, read back from its text, with the runtime's parameter values.
+struct Case<'a> {
+    ring: &'a Ring,
+    bindings: &'a Bindings,
+    tree: Profile,
+    params: BTreeMap<String, String>,
+}
+
+impl Case<'_> {
+    fn new<'a>(ir: &Ir, ring: &'a Ring, bindings: &'a Bindings) -> Case<'a> {
+        let profile: SeatbeltProfile = compiled(ir, ring).profile;
+        let tree = read(&profile.sbpl).unwrap();
+        let declared: BTreeMap<String, Variable> = ir
+            .variables
+            .keys()
+            .map(|k| {
+                (
+                    k.clone(),
+                    Variable {
+                        env: None,
+                        default: None,
+                    },
+                )
+            })
+            .collect();
+        let given = bindings
+            .iter()
+            .fold(nonoc_runtime::Bindings::new(), |b, (k, v)| b.with(k, v));
+        let names = nonoc_runtime::seatbelt::variables(&profile);
+        let bound = Bound::resolve(names, &declared, &given, &|_| None).unwrap();
+        let params = nonoc_runtime::seatbelt::param_values(&profile, &bound)
+            .unwrap()
+            .into_iter()
+            .collect();
+        Case {
+            ring,
+            bindings,
+            tree,
+            params,
+        }
+    }
+
+    /// The oracle's answer under one model.
+    fn answer(&self, request: &Request, model: Model) -> Option<bool> {
+        let ops = kernel_ops(request, self.bindings)?;
+        let eval = Evaluator::new(&self.tree, &self.params);
+        let mut allowed = true;
+        for op in &ops {
+            let d = eval.decide(op, model).unwrap();
+            allowed &= d == Decision::Allow;
+        }
+        Some(allowed)
+    }
+
+    fn decide(&self, request: &Request) -> bool {
+        decide(self.ring, request, self.bindings).verdict == Verdict::Allow
+    }
+
+    fn decide_at(&self, path: &str, access: Access) -> bool {
+        self.decide(&path_request(path, access))
+    }
+
+    /// Why the oracle's answer `oracle` may differ from `decide` for this request.
+    fn why(&self, request: &Request, oracle: bool) -> Option<Why> {
+        let Request::Path { path, access, .. } = request else {
+            return None;
+        };
+        let path = path.expand(self.bindings)?;
+        let access = *access;
+        // The other spelling counts only where the policy uses it: a request spelled
+        // `/private/...`, or a short spelling where some rule is written under `/private`.
+        let policy_uses_private = self.ring.filesystem.iter().any(|r| {
+            std::iter::once(&r.target).chain(&r.except).any(|t| {
+                t.root()
+                    .expand(self.bindings)
+                    .is_some_and(|p| p.starts_with("/private/"))
+            })
+        });
+        let other_spelling = match path.strip_prefix("/private") {
+            Some(short) if private_alias(short).is_some() => Some(short.to_owned()),
+            _ if policy_uses_private => private_alias(&path),
+            _ => None,
+        };
+        if other_spelling.is_some_and(|p| self.decide_at(&p, access) == oracle) {
+            return Some(Why::Alias);
+        }
+        let on_macos = |r: &&crate::ir::FsRule| r.platform.is_none_or(|p| p == Platform::Macos);
+        let denies: Vec<&crate::ir::FsRule> = self
+            .ring
+            .filesystem
+            .iter()
+            .filter(on_macos)
+            .filter(|r| r.effect == Effect::Deny)
+            .collect();
+        let deny_covers = |r: &crate::ir::FsRule| {
+            covers(&r.target, &path, self.bindings, true)
+                && !r
+                    .except
+                    .iter()
+                    .any(|e| covers(e, &path, self.bindings, false))
+        };
+        if oracle {
+            // More permissive than `decide`: each case needs its own reason.
+            let read_denied = denies.iter().any(|d| {
+                deny_covers(d)
+                    && !findings_withheld(d.access)
+                        .intersection(crate::ir::AccessSet::READ)
+                        .is_empty()
+            });
+            let kernel_path = resolved(&path);
+            let in_baseline = BASELINE_COVERAGE.iter().any(|(p, subtree, rights)| {
+                rights.contains(access)
+                    && (kernel_path == *p
+                        || (*subtree && crate::ir::path_within(&kernel_path, p, false)))
+            });
+            if in_baseline && !read_denied {
+                return Some(Why::Baseline);
+            }
+            if access == Access::Truncate && self.decide_at(&path, Access::WriteFile) {
+                return Some(Why::TruncateFollowsWrite);
+            }
+            if access == Access::Refer
+                && self.decide_at(&path, Access::MakeReg)
+                && self.decide_at(&path, Access::RemoveFile)
+            {
+                return Some(Why::ReferImplied);
+            }
+            return None;
+        }
+        // Stricter than `decide`.
+        if denies
+            .iter()
+            .any(|d| deny_covers(d) && findings_withheld(d.access).contains(access))
+        {
+            return Some(Why::Coarse);
+        }
+        if (access == Access::Truncate && !self.decide_at(&path, Access::WriteFile))
+            || (access == Access::Refer
+                && !(self.decide_at(&path, Access::MakeReg)
+                    && self.decide_at(&path, Access::RemoveFile)))
+        {
+            return Some(Why::Coarse);
+        }
+        if matches!(
+            access,
+            Access::RemoveFile | Access::RemoveDir | Access::Refer
+        ) {
+            let kernel_path = resolved(&path);
+            let protected = denies.iter().any(|d| {
+                deny_covers(d)
+                    || match &d.target {
+                        FsTarget::Path(p) => p.expand(self.bindings).is_some_and(|t| {
+                            crate::ir::path_within(&t, &path, false)
+                                || crate::ir::path_within(&resolved(&t), &kernel_path, false)
+                        }),
+                        FsTarget::Glob(_) => false,
+                    }
+            });
+            if protected {
+                return Some(Why::RenameProtection);
+            }
+        }
+        None
+    }
+}
+
+fn findings_withheld(access: crate::ir::AccessSet) -> crate::ir::AccessSet {
+    super::super::findings::withheld(access)
+}
+
+fn path_request(path: &str, access: Access) -> Request {
+    Request::Path {
+        path: PathTemplate::parse(path).unwrap(),
+        access,
+        platform: Some(Platform::Macos),
+    }
+}
+
+fn child(path: &str, name: &str) -> String {
+    if path == "/" {
+        format!("/{name}")
+    } else {
+        format!("{path}/{name}")
+    }
+}
+
+fn parent(path: &str) -> String {
+    match path.rfind('/') {
+        Some(0) | None => "/".to_owned(),
+        Some(i) => path[..i].to_owned(),
+    }
+}
+
+/// The path, inside it, beside it (`/usrx`), and above it.
+fn edges(path: &str, out: &mut BTreeSet<String>) {
+    out.insert(path.to_owned());
+    out.insert(child(path, "x"));
+    out.insert(child(&child(path, "x"), "y"));
+    if path != "/" {
+        out.insert(format!("{path}x"));
+        out.insert(parent(path));
+    }
+}
+
+/// Concrete paths a glob matches (or nearly matches), its variable bound.
+fn glob_samples(glob: &str, bindings: &Bindings) -> Vec<String> {
+    // The variable's value is literal text, never a pattern.
+    let (prefix, text) = match glob.strip_prefix("${").and_then(|r| r.split_once('}')) {
+        Some((name, rest)) => match bindings.get(name) {
+            Some(v) if v == "/" && !rest.is_empty() => (String::new(), rest.to_owned()),
+            Some(v) => (v.clone(), rest.to_owned()),
+            None => return Vec::new(),
+        },
+        None => (String::new(), glob.to_owned()),
+    };
+    let mut out = Vec::new();
+    for (star, deep, one) in [("", "", "q"), ("ab", "d", "é"), (".env", "d/e", "-")] {
+        let mut samples = vec![String::new()];
+        let chars: Vec<char> = text.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let mut add = |s: &str| samples.iter_mut().for_each(|p| p.push_str(s));
+            match chars[i] {
+                '*' if chars.get(i + 1) == Some(&'*') => {
+                    add(deep);
+                    i += 2;
+                }
+                '*' => {
+                    add(star);
+                    i += 1;
+                }
+                '?' => {
+                    add(one);
+                    i += 1;
+                }
+                '\\' => {
+                    if let Some(c) = chars.get(i + 1) {
+                        add(&c.to_string());
+                    }
+                    i += 2;
+                }
+                '[' => {
+                    let end = chars[i..]
+                        .iter()
+                        .position(|c| *c == ']')
+                        .map_or(chars.len(), |p| i + p);
+                    let pick = chars[i + 1..end]
+                        .iter()
+                        .find(|c| c.is_ascii_alphanumeric())
+                        .copied()
+                        .unwrap_or('z');
+                    add(&pick.to_string());
+                    i = end + 1;
+                }
+                '{' => {
+                    let end = chars[i..]
+                        .iter()
+                        .position(|c| *c == '}')
+                        .map_or(chars.len(), |p| i + p);
+                    let inner: String = chars[i + 1..end].iter().collect();
+                    let alternatives: Vec<&str> = inner.split(',').collect();
+                    samples = samples
+                        .iter()
+                        .flat_map(|s| alternatives.iter().map(move |a| format!("{s}{a}")))
+                        .collect();
+                    i = end + 1;
+                }
+                c => {
+                    add(&c.to_string());
+                    i += 1;
+                }
+            }
+        }
+        for s in samples {
+            let mut s = format!("{prefix}{s}");
+            while s.contains("//") {
+                s = s.replace("//", "/");
+            }
+            if s.len() > 1 {
+                s = s.trim_end_matches('/').to_owned();
+            }
+            if s.starts_with('/') {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// Paths outside every rule that say something about the baseline and `/private`.
+const FIXED_PATHS: [&str; 10] = [
+    "/",
+    "/tmp",
+    "/private/tmp/x",
+    "/var/folders/ab/T/x",
+    "/etc/hosts",
+    "/private/etc/hosts",
+    "/System/Library/dyld/dyld_shared_cache_arm64e",
+    "/System/Volumes/Preboot/Cryptexes/OS/System/Library/dyld/x",
+    "/var/select/sh",
+    "/usr/bin/true",
+];
+
+fn requests(ring: &Ring, bindings: &Bindings) -> Vec<Request> {
+    let mut paths: BTreeSet<String> = FIXED_PATHS.iter().map(|p| p.to_string()).collect();
+    for rule in &ring.filesystem {
+        for target in std::iter::once(&rule.target).chain(&rule.except) {
+            match target {
+                FsTarget::Path(p) => {
+                    if let Some(v) = p.expand(bindings) {
+                        edges(&v, &mut paths);
+                    }
+                }
+                FsTarget::Glob(g) => {
+                    for v in glob_samples(g.as_str(), bindings) {
+                        edges(&v, &mut paths);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for path in &paths {
+        if PathTemplate::parse(path).is_err() {
+            continue;
+        }
+        for access in Access::ALL {
+            out.push(path_request(path, access));
+        }
+    }
+    let mut ports: BTreeSet<u16> = [1, 22, 53, 80, 443, 8080, 65535].into_iter().collect();
+    ports.extend(&ring.network.connect_tcp);
+    ports.extend(&ring.network.bind_tcp);
+    for port in ports {
+        out.push(Request::ConnectTcp { port });
+        out.push(Request::BindTcp { port });
+    }
+    out.push(Request::Udp);
+    for scope in [SignalScope::Own, SignalScope::Sandbox, SignalScope::Any] {
+        out.push(Request::Signal { scope });
+    }
+    out.push(Request::Fork);
+    out.push(Request::Ptrace);
+    out
+}
+
+/// Ways to bind a policy's variables: its defaults, under `/private`-linked directories, at
+/// hostile paths (quotes, backslashes, regex metacharacters), and at `/`.
+fn binding_sets(ir: &Ir) -> Vec<(String, Bindings)> {
+    let mut sets = Vec::new();
+    if let Ok(b) = bind(ir, &BTreeMap::new(), |_| None) {
+        sets.push(("defaults".to_owned(), b));
+    }
+    let all = |value: &dyn Fn(usize, &str) -> String| -> BTreeMap<String, String> {
+        ir.variables
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), value(i, k)))
+            .collect()
+    };
+    let tries: [(&str, BTreeMap<String, String>); 4] = [
+        (
+            "under /private",
+            all(&|i, k| {
+                if i % 2 == 0 {
+                    format!("/tmp/{k}")
+                } else {
+                    format!("/var/folders/zz/{k}/T")
+                }
+            }),
+        ),
+        (
+            "hostile",
+            all(&|_, k| format!("/srv/a\"b\\c (d);#|e|# é.*+?^$[x]{{y}}|z/{k}")),
+        ),
+        ("root", all(&|_, _| "/".to_owned())),
+        ("nested", all(&|i, k| format!("/w{}/{k}", i % 2))),
+    ];
+    for (name, given) in tries {
+        if let Ok(b) = bind(ir, &given, |_| None) {
+            sets.push((name.to_owned(), b));
+        }
+    }
+    sets
+}
+
+#[test]
+fn profiles_answer_as_decide_under_both_precedence_models() {
+    let mut failures = Vec::new();
+    let mut summary = String::new();
+    for (name, ir) in sources() {
+        for (bind_name, bindings) in binding_sets(&ir) {
+            for ring in ir.rings.values().filter(|r| !r.unconfined) {
+                let case = Case::new(&ir, ring, &bindings);
+                let mut differences: BTreeMap<Why, usize> = BTreeMap::new();
+                let mut total = 0;
+                for request in requests(ring, &bindings) {
+                    let (Some(last), Some(exact)) = (
+                        case.answer(&request, Model::LastMatch),
+                        case.answer(&request, Model::ExactFirst),
+                    ) else {
+                        continue;
+                    };
+                    total += 1;
+                    let place = format!("{name} ring {} ({bind_name}) {request:?}", ring.level);
+                    if last != exact {
+                        failures.push(format!("{place}: last match {last}, exact first {exact}"));
+                        continue;
+                    }
+                    let expected = case.decide(&request);
+                    if last == expected {
+                        continue;
+                    }
+                    match case.why(&request, last) {
+                        Some(why) => *differences.entry(why).or_default() += 1,
+                        None => failures.push(format!(
+                            "{place}: profile {}, decide {}",
+                            if last { "allows" } else { "denies" },
+                            if expected { "allows" } else { "denies" }
+                        )),
+                    }
+                }
+                let _ = writeln!(
+                    summary,
+                    "{name} ring {} ({bind_name}): {total} requests, predicted differences {differences:?}",
+                    ring.level
+                );
+            }
+        }
+    }
+    eprintln!("{summary}");
+    assert!(
+        failures.is_empty(),
+        "{} unexplained answers, first ones:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// The comparison can fail: a profile whose denies come before its allows, or whose deny
+/// names only the wildcard, is caught.
+#[test]
+fn the_oracle_catches_precedence_mistakes() {
+    let (_, ir) = sources()
+        .into_iter()
+        .find(|(n, _)| n == "coding-agent")
+        .unwrap();
+    let ring = &ir.rings[&2];
+    let bindings = bind(&ir, &BTreeMap::new(), |_| None).unwrap();
+    let case = Case::new(&ir, ring, &bindings);
+    let hooks = path_request("/app/workspace/.git/hooks/pre-commit", Access::WriteFile);
+    assert_eq!(case.answer(&hooks, Model::LastMatch), Some(false));
+
+    // Move every deny (except `deny default`) to just after `(deny default)`.
+    let mut moved = case.tree.clone();
+    let is_deny = |f: &Form| matches!(f, Form::Rule(r) if r.decision == Decision::Deny && r.operations != [Operation::Default]);
+    let denies: Vec<Form> = moved.forms.iter().filter(|f| is_deny(f)).cloned().collect();
+    moved.forms.retain(|f| !is_deny(f));
+    let at = moved
+        .forms
+        .iter()
+        .position(|f| matches!(f, Form::Rule(r) if r.operations == [Operation::Default]))
+        .unwrap();
+    for (i, d) in denies.into_iter().enumerate() {
+        moved.forms.insert(at + 1 + i, d);
+    }
+    // The allow of `${workspace}` carries the deny as `require-not`, so even moved, the deny
+    // holds; a deny without that carve-out (`~/.ssh` under a `/` read) does not.
+    let eval = Evaluator::new(&moved, &case.params);
+    let write = |path: &str| Op {
+        operation: Operation::FileWriteData,
+        subject: Subject::Path {
+            path: path.to_owned(),
+            vnode: Vnode::RegularFile,
+        },
+    };
+    assert_eq!(
+        eval.decide(&write("/app/workspace/.git/hooks/x"), Model::LastMatch),
+        Ok(Decision::Deny)
+    );
+
+    // A wildcard deny after an exact allow: the two models part.
+    let profile = read(concat!(
+        "(version 1)\n",
+        "(deny default)\n",
+        "(allow file-read-data (subpath \"/a\"))\n",
+        "(deny file-read* (subpath \"/a/secret\"))\n",
+    ))
+    .unwrap();
+    let params = BTreeMap::new();
+    let eval = Evaluator::new(&profile, &params);
+    let op = Op {
+        operation: Operation::FileReadData,
+        subject: Subject::Path {
+            path: "/a/secret/k".to_owned(),
+            vnode: Vnode::RegularFile,
+        },
+    };
+    assert_eq!(eval.decide(&op, Model::LastMatch), Ok(Decision::Deny));
+    assert_eq!(eval.decide(&op, Model::ExactFirst), Ok(Decision::Allow));
+
+    // Denies printed first lose to the allows after them.
+    let profile = read(concat!(
+        "(version 1)\n",
+        "(deny default)\n",
+        "(deny file-read* (subpath \"/a/secret\"))\n",
+        "(allow file-read* (subpath \"/a\"))\n",
+    ))
+    .unwrap();
+    let eval = Evaluator::new(&profile, &params);
+    assert_eq!(eval.decide(&op, Model::LastMatch), Ok(Decision::Allow));
+}

@@ -1,0 +1,106 @@
+//! The Seatbelt section of a ring: the SBPL profile text, machine-independent, and the
+//! parameters it reads. Every host path of the policy reaches the profile as a parameter
+//! (`(param "NONOC_P3")`); the runtime computes each value from the variable bindings and
+//! passes them to `sandbox_init_with_parameters`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SeatbeltProfile {
+    /// The profile (SBPL), as `nonoc compile --emit sbpl` prints it.
+    pub sbpl: String,
+    /// The parameters the profile reads, sorted by name; each is used by the profile and
+    /// each `(param ...)` of the profile is listed here.
+    pub params: Vec<SeatbeltParam>,
+    /// Parts of the ring's policy that do not apply on macOS, said plainly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_enforced: Vec<String>,
+}
+
+/// One parameter: its name in the profile and how its value is computed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SeatbeltParam {
+    pub name: String,
+    /// A path template (may start with `${name}`), bound like the Landlock plan's paths.
+    pub path: String,
+    #[serde(default, skip_serializing_if = "ParamForm::is_path")]
+    pub form: ParamForm,
+}
+
+/// How a parameter's value is made from its bound path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ParamForm {
+    /// The path itself.
+    #[default]
+    Path,
+    /// The path as the macOS kernel sees it: `/tmp`, `/var` and `/etc` are links into
+    /// `/private`, so `/tmp/x` becomes `/private/tmp/x`. On macOS the runtime also resolves
+    /// every other symbolic link on the way (`nonoc_runtime::seatbelt::param_values`).
+    Private,
+    /// The path as the start of a regular expression that goes on with `/`: the root `/`
+    /// becomes the empty string.
+    Prefix,
+    /// `private`, then `prefix`.
+    PrivatePrefix,
+}
+
+impl ParamForm {
+    fn is_path(&self) -> bool {
+        *self == ParamForm::Path
+    }
+
+    /// The parameter value for a bound (absolute, normalized) path.
+    pub fn value(self, path: &str) -> String {
+        let private = |p: &str| match private_alias(p) {
+            Some(alias) => alias,
+            None => p.to_owned(),
+        };
+        let prefix = |p: String| if p == "/" { String::new() } else { p };
+        match self {
+            ParamForm::Path => path.to_owned(),
+            ParamForm::Private => private(path),
+            ParamForm::Prefix => prefix(path.to_owned()),
+            ParamForm::PrivatePrefix => prefix(private(path)),
+        }
+    }
+}
+
+/// The directories of macOS that are links into `/private`.
+pub const PRIVATE_LINKS: [&str; 3] = ["/etc", "/tmp", "/var"];
+
+/// `/private` + the path when it lies at or under `/etc`, `/tmp` or `/var`.
+pub fn private_alias(path: &str) -> Option<String> {
+    PRIVATE_LINKS
+        .iter()
+        .any(|link| {
+            path == *link
+                || path
+                    .strip_prefix(link)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .then(|| format!("/private{path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        assert_eq!(ParamForm::Path.value("/tmp/x"), "/tmp/x");
+        assert_eq!(ParamForm::Private.value("/tmp/x"), "/private/tmp/x");
+        assert_eq!(ParamForm::Private.value("/var"), "/private/var");
+        assert_eq!(ParamForm::Private.value("/tmpx/y"), "/tmpx/y");
+        assert_eq!(ParamForm::Private.value("/usr"), "/usr");
+        assert_eq!(ParamForm::Prefix.value("/"), "");
+        assert_eq!(ParamForm::Prefix.value("/w"), "/w");
+        assert_eq!(ParamForm::PrivatePrefix.value("/etc"), "/private/etc");
+        assert_eq!(ParamForm::PrivatePrefix.value("/"), "");
+    }
+}

@@ -1,0 +1,189 @@
+//! macOS: a ring's Seatbelt profile, its parameter values, and (on macOS only) applying it.
+//!
+//! Computing the parameter values is plain code that runs and is tested everywhere; only the
+//! call into the sandbox library is macOS-only (`sys::macos`). That call has never been
+//! compiled or run by this project's CI, which is Linux-only: `docs/macos-check.md` is the
+//! procedure that confirms it on a Mac.
+
+use std::collections::BTreeSet;
+
+use crate::artifact::{ParamForm, SeatbeltProfile};
+use crate::bind::{self, Bound};
+use crate::{Bindings, Error};
+
+/// The sandbox compiler of macOS refuses a profile whose serialized patterns exceed 65,535
+/// bytes. The runtime refuses before that, on an estimate: the profile's text plus every
+/// parameter value once.
+pub const MAX_PROFILE_BYTES: usize = 65_535;
+
+/// Parameter names and values, in the profile's order: what `sandbox-exec -D` and
+/// `sandbox_init_with_parameters` take.
+pub type ParamValues = Vec<(String, String)>;
+
+/// The variables a profile's parameters use.
+pub fn variables(profile: &SeatbeltProfile) -> BTreeSet<&str> {
+    profile
+        .params
+        .iter()
+        .filter_map(|p| bind::variable_of(&p.path))
+        .collect()
+}
+
+/// Each parameter's name and value, in the profile's order, for bound variables; refused
+/// when the estimate of the compiled profile exceeds [`MAX_PROFILE_BYTES`].
+pub fn param_values(profile: &SeatbeltProfile, values: &Bound) -> Result<ParamValues, Error> {
+    let mut out = Vec::with_capacity(profile.params.len());
+    for param in &profile.params {
+        let path = values.expand(&param.path)?;
+        let value = match param.form {
+            ParamForm::Path | ParamForm::Prefix => param.form.value(&path),
+            ParamForm::Private | ParamForm::PrivatePrefix => param.form.value(&kernel_path(&path)?),
+        };
+        out.push((param.name.clone(), value));
+    }
+    let size = profile.sbpl.len() + out.iter().map(|(_, v)| v.len()).sum::<usize>();
+    if size > MAX_PROFILE_BYTES {
+        return Err(Error::Apply(format!(
+            "the Seatbelt profile with its parameter values comes to {size} bytes; macOS refuses profiles over {MAX_PROFILE_BYTES}"
+        )));
+    }
+    Ok(out)
+}
+
+/// The path as the macOS kernel checks it. On macOS: symbolic links resolved (the longest
+/// existing ancestor, canonicalized, then the rest), so that a rule on a path reached through
+/// a link (`${home}/.ssh` -> `/Volumes/keys/ssh`) holds for what the kernel sees. Elsewhere
+/// (previews, tests): the three links every Mac has, `/tmp`, `/var` and `/etc` into `/private`.
+#[cfg(target_os = "macos")]
+fn kernel_path(path: &str) -> Result<String, Error> {
+    use std::path::Path;
+    let whole = Path::new(path);
+    for ancestor in whole.ancestors() {
+        let Ok(real) = std::fs::canonicalize(ancestor) else {
+            continue;
+        };
+        let resolved = match whole.strip_prefix(ancestor) {
+            Ok(rest) if !rest.as_os_str().is_empty() => real.join(rest),
+            _ => real,
+        };
+        return resolved
+            .into_os_string()
+            .into_string()
+            .map_err(|_| Error::Apply(format!("`{path}` resolves to a path that is not UTF-8")));
+    }
+    Ok(ParamForm::Private.value(path))
+}
+
+#[cfg(not(target_os = "macos"))]
+fn kernel_path(path: &str) -> Result<String, Error> {
+    Ok(ParamForm::Private.value(path))
+}
+
+/// Binds the variables a profile uses (caller, environment, default) and computes the
+/// parameter values.
+pub fn bind_params(
+    profile: &SeatbeltProfile,
+    declared: &std::collections::BTreeMap<String, crate::artifact::Variable>,
+    bindings: &Bindings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Bound, ParamValues), Error> {
+    if let Some(name) = bindings.names().find(|n| !declared.contains_key(*n)) {
+        return Err(Error::UndeclaredVariable(name.to_owned()));
+    }
+    let values = Bound::resolve(variables(profile), declared, bindings, env)?;
+    let params = param_values(profile, &values)?;
+    Ok((values, params))
+}
+
+/// Applies a profile to this process: refuses when the process already has a sandbox
+/// (macOS does not nest them), then calls `sandbox_init_with_parameters`.
+#[cfg(target_os = "macos")]
+pub fn apply(profile: &SeatbeltProfile, params: &[(String, String)]) -> Result<(), Error> {
+    if crate::sys::macos::is_sandboxed() {
+        return Err(Error::Apply(
+            "this process already runs in a macOS sandbox, and sandboxes do not nest".to_owned(),
+        ));
+    }
+    crate::sys::macos::init_with_parameters(&profile.sbpl, params).map_err(|e| {
+        Error::Apply(format!(
+            "sandbox_init_with_parameters refused the profile: {e}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::artifact::{SeatbeltParam, Variable};
+
+    fn profile(sbpl: &str) -> SeatbeltProfile {
+        let param = |name: &str, path: &str, form| SeatbeltParam {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            form,
+        };
+        SeatbeltProfile {
+            sbpl: sbpl.to_owned(),
+            params: vec![
+                param("NONOC_P0", "/usr", ParamForm::Path),
+                param("NONOC_P1", "${ws}", ParamForm::Path),
+                param("NONOC_P2", "${ws}", ParamForm::Private),
+                param("NONOC_P3", "${ws}", ParamForm::Prefix),
+            ],
+            not_enforced: Vec::new(),
+        }
+    }
+
+    fn declared() -> BTreeMap<String, Variable> {
+        let mut d = BTreeMap::new();
+        d.insert(
+            "ws".to_owned(),
+            Variable {
+                env: None,
+                default: Some("/app".to_owned()),
+            },
+        );
+        d
+    }
+
+    #[test]
+    fn values_follow_the_bindings() {
+        let none = |_: &str| None;
+        let given = Bindings::new().with("ws", "/tmp/w");
+        let (_, params) = bind_params(&profile("(version 1)"), &declared(), &given, &none).unwrap();
+        let values: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("NONOC_P0", "/usr"),
+                ("NONOC_P1", "/tmp/w"),
+                ("NONOC_P2", "/private/tmp/w"),
+                ("NONOC_P3", "/tmp/w"),
+            ]
+        );
+        let given = Bindings::new().with("ws", "/");
+        let (_, params) = bind_params(&profile("(version 1)"), &declared(), &given, &none).unwrap();
+        assert_eq!(params[3].1, "");
+    }
+
+    #[test]
+    fn refuses_undeclared_bindings_and_oversized_profiles() {
+        let none = |_: &str| None;
+        let given = Bindings::new().with("wz", "/x");
+        assert_eq!(
+            bind_params(&profile(""), &declared(), &given, &none),
+            Err(Error::UndeclaredVariable("wz".to_owned()))
+        );
+        let long = "x".repeat(MAX_PROFILE_BYTES - 10);
+        let given = Bindings::new().with("ws", "/a/rather/long/workspace/path");
+        assert!(matches!(
+            bind_params(&profile(&long), &declared(), &given, &none),
+            Err(Error::Apply(m)) if m.contains("65535")
+        ));
+    }
+}
