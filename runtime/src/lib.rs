@@ -214,6 +214,7 @@ impl<'a> Ring<'a> {
                 variables: Vec::new(),
                 landlock: None,
                 seccomp: None,
+                not_enforced: Vec::new(),
             });
         }
         #[cfg(target_os = "macos")]
@@ -315,6 +316,7 @@ impl<'a> Ring<'a> {
                 arch,
                 stats: filter.stats.clone(),
             }),
+            not_enforced: Vec::new(),
         })
     }
 }
@@ -359,6 +361,7 @@ impl Ring<'_> {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
             landlock: None,
+            seccomp: None,
             not_enforced: profile.not_enforced.clone(),
         })
     }

@@ -15,6 +15,10 @@ pub struct EnforcementReport {
     pub landlock: Option<LandlockReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<SeccompReport>,
+    /// What the ring asks for and the system's sandbox cannot enforce, said plainly (the
+    /// Seatbelt profile's notes on macOS; empty on Linux, where `landlock.dropped` says it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_enforced: Vec<String>,
 }
 
 /// The seccomp filter installed (last, after Landlock, on every thread).

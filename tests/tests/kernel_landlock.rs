@@ -316,18 +316,6 @@ impl World {
     }
 }
 
-fn policy_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no policies in {}", dir.display());
-    files
-}
-
 /// A TCP port nothing listens on right now.
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -336,7 +324,7 @@ fn free_port() -> u16 {
 
 fn every_ring_of_every_policy() {
     let mut failures = Vec::new();
-    for (file, base) in policy_files()
+    for (file, base) in nonoc_tests::example_policies()
         .into_iter()
         .flat_map(|f| [(f.clone(), std::env::temp_dir()), (f, outside_tmp())])
     {

@@ -10,7 +10,6 @@
 //! `NONOC_REQUIRE_LANDLOCK=1`), never `ok`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use nonoc_runtime::Artifact;
@@ -60,18 +59,6 @@ fn main() -> ExitCode {
             run: refusals,
         },
     ])
-}
-
-fn policy_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no policies in {}", dir.display());
-    files
 }
 
 /// The syscall operations, `unshare-user` last (it changes the probe's credentials).
@@ -151,7 +138,7 @@ fn probe_syscalls(
 fn every_ring_of_every_policy() {
     let mut failures = Vec::new();
     let mut seen = BTreeMap::new();
-    for file in policy_files() {
+    for file in nonoc_tests::example_policies() {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         let yaml = std::fs::read_to_string(&file).unwrap();
         let compiled = compile(&name, &yaml).unwrap_or_else(|e| panic!("{e}"));

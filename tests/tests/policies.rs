@@ -2,24 +2,12 @@
 //! section against `decide`, with variables bound to their defaults.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use nonoc::ir::{Platform, bind, run_tests};
 
-fn policies() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn there_are_the_three_example_policies() {
-    let names: Vec<String> = policies()
+    let names: Vec<String> = nonoc_tests::example_policies()
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
@@ -31,7 +19,7 @@ fn there_are_the_three_example_policies() {
 
 #[test]
 fn every_policy_passes_its_own_tests() {
-    for path in policies() {
+    for path in nonoc_tests::example_policies() {
         let bytes = std::fs::read(&path).unwrap();
         let analysis = nonoc::analyze(&path.display().to_string(), &bytes);
         let errors: Vec<_> = analysis
