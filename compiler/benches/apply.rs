@@ -33,20 +33,41 @@ fn main() {
     let dir = PathBuf::from("/var/tmp").join(format!("nonoc-bench-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("workspace")).unwrap();
     std::fs::create_dir_all(dir.join("home")).unwrap();
-    let artifact = compile(&dir);
-    apply_in_process(&artifact, &dir);
-    exec_vs_env(&artifact, &dir);
+    // The artifact as `nonoc compile` writes it by default (Linux and macOS sections), and as
+    // `--target linux` writes it for Linux agents.
+    for linux_only in [false, true] {
+        let artifact = compile(&dir, linux_only);
+        println!(
+            "-- artifact: {} ({} bytes)",
+            if linux_only {
+                "--target linux"
+            } else {
+                "all targets"
+            },
+            std::fs::metadata(&artifact).unwrap().len()
+        );
+        apply_in_process(&artifact, &dir);
+        exec_vs_env(&artifact, &dir);
+    }
     many_glob_matches(&dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn compile(dir: &Path) -> PathBuf {
+fn compile(dir: &Path, linux_only: bool) -> PathBuf {
     let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/agt-rings.yaml");
     let bytes = std::fs::read(&policy).unwrap();
     let analysis = nonoc::analyze("agt-rings.yaml", &bytes);
     let ir = analysis.ir.expect("agt-rings.yaml compiles");
-    let (_, sealed) = nonoc::artifact::build(&ir, &bytes).unwrap();
-    let path = dir.join("agt-rings.nonoc.json");
+    let targets = nonoc::artifact::Targets {
+        linux: true,
+        macos: !linux_only,
+    };
+    let (_, sealed) = nonoc::artifact::build_for(&ir, &bytes, targets).unwrap();
+    let path = dir.join(if linux_only {
+        "agt-rings.linux.nonoc.json"
+    } else {
+        "agt-rings.nonoc.json"
+    });
     std::fs::write(&path, sealed).unwrap();
     path
 }
