@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+use crate::Analysis;
 use crate::diagnostic::{Diagnostic, Severity, render};
-use crate::{Analysis, analyze};
 
 /// Exit codes (CLI.md).
 pub const EXIT_OK: u8 = 0;
@@ -328,8 +328,21 @@ impl Style {
 
 /// Reads and analyzes a policy file; `None` (after a message) when the file cannot be read.
 fn load(path: &Path, err: &mut dyn Write) -> Option<Analysis> {
+    load_for(path, crate::artifact::Targets::ALL, err)
+}
+
+/// [`load`] for an artifact of `targets` only.
+fn load_for(
+    path: &Path,
+    targets: crate::artifact::Targets,
+    err: &mut dyn Write,
+) -> Option<Analysis> {
     match std::fs::read(path) {
-        Ok(bytes) => Some(analyze(&path.display().to_string(), &bytes)),
+        Ok(bytes) => Some(crate::analyze_for(
+            &path.display().to_string(),
+            &bytes,
+            targets,
+        )),
         Err(e) => {
             let _ = writeln!(err, "error: cannot read `{}`: {e}", path.display());
             None
@@ -513,7 +526,18 @@ pub fn compile(
             return EXIT_USAGE;
         }
     };
-    let Some(mut analysis) = load(policy, err) else {
+    let targets = match request.target {
+        None => crate::artifact::Targets::ALL,
+        Some(Target::Linux) => crate::artifact::Targets {
+            linux: true,
+            macos: false,
+        },
+        Some(Target::Macos) => crate::artifact::Targets {
+            linux: false,
+            macos: true,
+        },
+    };
+    let Some(mut analysis) = load_for(policy, targets, err) else {
         return EXIT_USAGE;
     };
     if request.deny_warnings {
@@ -594,26 +618,13 @@ pub fn compile(
                 }
             }
         }
-        Emit::Artifact => {
-            let targets = match request.target {
-                None => crate::artifact::Targets::ALL,
-                Some(Target::Linux) => crate::artifact::Targets {
-                    linux: true,
-                    macos: false,
-                },
-                Some(Target::Macos) => crate::artifact::Targets {
-                    linux: false,
-                    macos: true,
-                },
-            };
-            match crate::artifact::build_for(ir, &analysis.bytes, targets) {
-                Ok((_, bytes)) => bytes,
-                Err(e) => {
-                    let _ = writeln!(err, "error: {e}");
-                    return EXIT_FAILED;
-                }
+        Emit::Artifact => match crate::artifact::build_for(ir, &analysis.bytes, targets) {
+            Ok((_, bytes)) => bytes,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return EXIT_FAILED;
             }
-        }
+        },
     };
     match request.output {
         None => {

@@ -34,8 +34,15 @@ pub struct Analysis {
     pub diagnostics: Diagnostics,
 }
 
-/// Runs the front end (parse, resolve, check, lower, lint) on a policy file's bytes.
+/// Runs the front end (parse, resolve, check, lower, lint) on a policy file's bytes, for an
+/// artifact of every system.
 pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
+    analyze_for(name, bytes, artifact::Targets::ALL)
+}
+
+/// As [`analyze`], for an artifact of `targets` only: the checks that concern only a system
+/// left out are not run (a policy too large for a macOS profile compiles for Linux).
+pub fn analyze_for(name: &str, bytes: &[u8], targets: artifact::Targets) -> Analysis {
     let text = String::from_utf8_lossy(bytes).into_owned();
     let source = Source::new(name, text);
     let mut diags = Diagnostics::default();
@@ -55,8 +62,8 @@ pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
     let resolved = resolve::resolve(&file, &mut diags);
     let mut ir = ir::lower(&file, &resolved, &source, &mut diags);
     ir.tests = check::tests(&file, &ir, &source, &mut diags);
-    check::lints(&ir, &mut diags);
-    if !diags.has_errors() {
+    check::lints(&ir, targets, &mut diags);
+    if targets.linux && !diags.has_errors() {
         check::limits(&ir, &mut diags);
     }
     if ir.settings.unenforceable == syntax::Unenforceable::Error {

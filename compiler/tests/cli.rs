@@ -854,3 +854,50 @@ fn test_explain_inspect_and_diff_run_from_the_binary() {
     ]);
     assert_eq!(run.code, 0, "{run}");
 }
+
+#[test]
+fn a_policy_too_large_for_macos_compiles_for_linux() {
+    // macOS refuses Seatbelt profiles over 64 KiB; 2,000 paths need more. The macOS check is
+    // an error for `check` and for an artifact of every system, and is not run for Linux only.
+    let dir = scratch("a_policy_too_large_for_macos_compiles_for_linux");
+    let mut text = String::from(
+        "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata:\n  name: large\nrings:\n  3:\n    filesystem:\n      read:\n",
+    );
+    for i in 0..2000 {
+        text.push_str(&format!("        - /srv/data/p{i}\n"));
+    }
+    write(&dir, "large.yaml", &text);
+    let run = nonoc(&dir, &["check", "large.yaml"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("NC0902"), "{run}");
+    let run = nonoc(&dir, &["compile", "large.yaml", "-o", "all.nonoc.json"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("NC0902"), "{run}");
+    let run = nonoc(
+        &dir,
+        &[
+            "compile",
+            "large.yaml",
+            "--target",
+            "linux",
+            "-o",
+            "linux.nonoc.json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stderr.is_empty(), "{run}");
+    assert_eq!(listing(&dir), ["large.yaml", "linux.nonoc.json"]);
+    let run = nonoc(
+        &dir,
+        &[
+            "compile",
+            "large.yaml",
+            "--target",
+            "macos",
+            "-o",
+            "mac.json",
+        ],
+    );
+    assert_eq!(run.code, 1, "{run}");
+    assert!(!dir.join("mac.json").exists());
+}

@@ -2,21 +2,25 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::rule_index::RuleIndex;
+use crate::artifact::Targets;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::ir::rule_index::RuleIndex;
 use crate::ir::{
     Access, AccessSet, Effect, FsRule, FsTarget, Ir, PathTemplate, Platform, Ring, SyscallAction,
 };
 use crate::syntax::NetworkMode;
 
-pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
+/// The lints for an artifact of `targets`: the Seatbelt profile's only when macOS is one.
+pub fn lints(ir: &Ir, targets: Targets, diags: &mut Diagnostics) {
     if ir.settings.monotonic {
         monotonicity(ir, diags);
     }
     partial_enforcement(ir, diags);
     signals_self(ir, diags);
     execute_without_read(ir, diags);
-    seatbelt(ir, diags);
+    if targets.macos {
+        seatbelt(ir, diags);
+    }
 }
 
 /// The Seatbelt backend's diagnostics: what keeps a ring from having a macOS profile, and
@@ -493,7 +497,7 @@ mod tests {
                 )));
             };
             let (mut indexed, mut pairwise) = (Diagnostics::default(), Diagnostics::default());
-            super::lints(&ir, &mut indexed);
+            super::lints(&ir, crate::artifact::Targets::ALL, &mut indexed);
             crate::check::lints_oracle::lints(&ir, &mut pairwise);
             let show = |d: Diagnostics| d.into_iter().map(|d| format!("{d:?}")).collect::<Vec<_>>();
             let indexed = show(indexed);

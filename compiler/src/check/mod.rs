@@ -6,7 +6,6 @@ mod limits;
 mod lints;
 #[cfg(test)]
 mod lints_oracle;
-mod rule_index;
 mod tests;
 pub mod values;
 

@@ -95,7 +95,15 @@ pub fn test_with_env(
     };
     let prober = match kernel {
         None => None,
-        Some(exe) => match crate::artifact::build(&ir, &analysis.bytes) {
+        // The probe applies Linux sections only.
+        Some(exe) => match crate::artifact::build_for(
+            &ir,
+            &analysis.bytes,
+            crate::artifact::Targets {
+                linux: true,
+                macos: false,
+            },
+        ) {
             Ok((_, artifact)) => Some(Prober { exe, artifact }),
             Err(e) => {
                 let _ = writeln!(err, "error: cannot compile the policy for the kernel: {e}");

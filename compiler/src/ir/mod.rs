@@ -6,6 +6,7 @@ mod decide;
 mod lower;
 mod model;
 pub mod presets;
+pub mod rule_index;
 mod run_tests;
 mod template;
 #[cfg(test)]

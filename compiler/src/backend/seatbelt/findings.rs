@@ -3,9 +3,12 @@
 //! no operation of its own for a right, more permissive (`NC0905` truncate, `NC0906` refer).
 //! Each is reported where it makes a difference a request can observe.
 
+use std::collections::BTreeSet;
+
 use super::rights::withholds;
 use super::sbpl::Operation;
 use crate::diagnostic::{Code, Diagnostic};
+use crate::ir::rule_index::RuleIndex;
 use crate::ir::{Access, AccessSet, Effect, FsRule, FsTarget, PathTemplate, Platform, Ring};
 
 const MAKES: [Access; 7] = [
@@ -61,11 +64,6 @@ fn on_macos(rule: &FsRule) -> bool {
     rule.platform.is_none_or(|p| p == Platform::Macos)
 }
 
-/// Whether two rules may cover a common path, judged on the templates.
-fn overlap(a: &PathTemplate, b: &PathTemplate) -> bool {
-    a.is_within(b) || b.is_within(a)
-}
-
 fn names(set: AccessSet) -> String {
     set.iter()
         .map(|a| format!("`{}`", a.name()))
@@ -89,6 +87,11 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
         })
         .collect();
     let level = ring.level;
+    // The same allows, by path: index i is `allows[i]`.
+    let by_path = RuleIndex::new(allows.iter().map(|(r, _)| *r), |r| match &r.target {
+        FsTarget::Path(p) => Some(p.clone()),
+        FsTarget::Glob(_) => None,
+    });
 
     for (rule, path) in &allows {
         let given = granted(rule.access);
@@ -141,9 +144,12 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
     for deny in rules.iter().filter(|r| r.effect == Effect::Deny) {
         let root = deny.target.root();
         let extra = withheld(deny.access).difference(deny.access);
-        let observable = allows
-            .iter()
-            .find(|(a, p)| !a.access.intersection(extra).is_empty() && overlap(&root, p));
+        // The first allow (in rule order) whose path lies at, above or below the deny's root.
+        let observable = by_path
+            .related(root.as_str())
+            .into_iter()
+            .map(|i| allows[i])
+            .find(|(a, _)| !a.access.intersection(extra).is_empty());
         if let Some((allow, _)) = observable {
             out.push(
                 Diagnostic::new(
@@ -163,12 +169,16 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
         let unlinks_withheld = withholds(deny.access)
             .iter()
             .any(|op| op.covers(Operation::FileWriteUnlink));
-        let removable = allows.iter().find(|(a, p)| {
+        // Allows at or above the root, and (unless the deny withholds removal) below it.
+        let mut candidates: BTreeSet<usize> = by_path.at_or_above(root.as_str()).collect();
+        if !unlinks_withheld {
+            candidates.extend(by_path.at_or_below(root.as_str()));
+        }
+        let removable = candidates.into_iter().map(|i| allows[i]).find(|(a, _)| {
             let given = granted(a.access);
-            let removes = [Access::RemoveFile, Access::RemoveDir, Access::Refer]
+            [Access::RemoveFile, Access::RemoveDir, Access::Refer]
                 .into_iter()
-                .any(|r| given.contains(r));
-            removes && (root.is_within(p) || (p.is_within(&root) && !unlinks_withheld))
+                .any(|r| given.contains(r))
         });
         if let Some((allow, _)) = removable {
             out.push(

@@ -1,7 +1,7 @@
 //! Building a ring's SBPL tree. What each construct becomes is in the module documentation
 //! (`mod.rs`) and docs/backends/seatbelt.md.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use nonoc_runtime::artifact::{ParamForm, SeatbeltParam, private_alias};
 
@@ -11,6 +11,7 @@ use super::rights::{any, grants, not, restrict, withholds};
 use super::sbpl::{Decision, Filter, Form, Operation, Profile, Rule, Str, Vnode};
 use super::{baseline, sections};
 use crate::diagnostic::{Code, Span};
+use crate::ir::rule_index::RuleIndex;
 use crate::ir::{Effect, FsRule, FsTarget, GlobTemplate, PathTemplate, Platform, Ring};
 
 /// Something that stops a ring's profile from being built, pointing at the rule behind it.
@@ -50,22 +51,22 @@ fn on_macos(rule: &FsRule) -> bool {
 
 struct Builder {
     params: Vec<(String, ParamForm, Span)>,
+    /// Where each (template, form) stands in `params`.
+    numbered: BTreeMap<(String, ParamForm), usize>,
     problems: Vec<Problem>,
 }
 
 impl Builder {
     fn param(&mut self, template: &str, form: ParamForm, span: Span) -> Str {
-        let index = match self
-            .params
-            .iter()
-            .position(|(t, f, _)| t == template && *f == form)
-        {
-            Some(i) => i,
+        let key = (template.to_owned(), form);
+        let index = match self.numbered.get(&key) {
+            Some(i) => *i,
             None => {
                 if let Err(e) = check_text(template) {
                     self.unprintable(template, &e.reason, span);
                 }
                 self.params.push((template.to_owned(), form, span));
+                self.numbered.insert(key, self.params.len() - 1);
                 self.params.len() - 1
             }
         };
@@ -223,6 +224,7 @@ fn overlaps(a: &[Operation], b: &[Operation]) -> bool {
 pub fn tree(policy: &str, ring: &Ring) -> Result<Tree, Vec<Problem>> {
     let mut b = Builder {
         params: Vec::new(),
+        numbered: BTreeMap::new(),
         problems: Vec::new(),
     };
     let rules: Vec<&FsRule> = ring.filesystem.iter().filter(|r| on_macos(r)).collect();
@@ -231,6 +233,10 @@ pub fn tree(policy: &str, ring: &Ring) -> Result<Tree, Vec<Problem>> {
         .copied()
         .filter(|r| r.effect == Effect::Deny)
         .collect();
+    // Denies by their roots (the same order, so index i is `denies[i]`), and what each
+    // withholds: a grant looks only at the denies under its path.
+    let by_root = RuleIndex::new(denies.iter().copied(), |r| Some(r.target.root()));
+    let withheld_ops: Vec<Vec<Operation>> = denies.iter().map(|d| withholds(d.access)).collect();
 
     // Filesystem allows, each narrowed by the denies inside it (`require-not`), so that no
     // later rule can reopen what a deny closes; the denies are printed again at the end.
@@ -244,10 +250,9 @@ pub fn tree(policy: &str, ring: &Ring) -> Result<Tree, Vec<Problem>> {
         for grant in grants(allow_rule.access) {
             let targets = b.path(path, span);
             let mut extra: Vec<Filter> = grant.only.clone().into_iter().collect();
-            for deny in &denies {
-                if overlaps(&grant.operations, &withholds(deny.access))
-                    && deny.target.root().is_within(path)
-                {
+            for &i in by_root.at_or_below(path.as_str()) {
+                let deny = denies[i];
+                if overlaps(&grant.operations, &withheld_ops[i]) {
                     let covered = b.covered(deny);
                     if !covered.is_empty() {
                         extra.push(not(any(covered)));

@@ -1,13 +1,13 @@
-//! An index of a ring's filesystem rules by path, so the lints find the rules at, above or
-//! below a path with a few hash lookups instead of comparing every rule with every other
-//! (a policy with thousands of paths took minutes; see docs/performance.md).
+//! An index of a ring's filesystem rules by path, so the lints and the backends find the rules
+//! at, above or below a path with a few hash lookups instead of comparing every rule with
+//! every other (a policy with thousands of paths took minutes; see docs/performance.md).
 //!
 //! "Above" and "below" follow [`PathTemplate::is_within`]: whole components, the same
 //! variable, and `/` above every path, a variable's too.
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::ir::{FsRule, PathTemplate};
+use super::{FsRule, PathTemplate};
 
 /// The paths at or above `path`: `/`, then each leading run of whole components, then `path`
 /// itself (`${ws}/a/b`: `/`, `${ws}`, `${ws}/a`, `${ws}/a/b`).
@@ -61,6 +61,15 @@ impl<'a> RuleIndex<'a> {
 
     pub fn rule(&self, i: usize) -> &'a FsRule {
         self.rules[i]
+    }
+
+    /// Rules indexed.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
     }
 
     /// The rules keyed by `path` or a path above it, in no particular order.
