@@ -2,20 +2,24 @@
 
 pub mod artifact;
 pub mod bind;
+#[cfg(target_os = "linux")]
 pub mod landlock;
-#[cfg(feature = "probe")]
+#[cfg(all(feature = "probe", target_os = "linux"))]
 pub mod probe;
 pub mod report;
 pub mod seatbelt;
 mod sys;
 
+#[cfg(target_os = "linux")]
 use std::collections::BTreeSet;
 
 pub use artifact::{Artifact, RingTargets};
 pub use bind::Bindings;
 pub use report::{Dropped, EnforcementReport, LandlockReport, SeccompReport};
 
-use artifact::{SeccompArch, Target};
+use artifact::SeccompArch;
+#[cfg(target_os = "linux")]
+use artifact::Target;
 
 /// Why an artifact could not be loaded or a ring not applied. Any error before the
 /// Landlock restriction leaves the process unconfined: the caller decides what to do
@@ -219,6 +223,18 @@ impl<'a> Ring<'a> {
         }
         #[cfg(target_os = "macos")]
         return self.run_seatbelt(bindings, enforce);
+        #[cfg(target_os = "linux")]
+        return self.run_linux(bindings, enforce);
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+        return Err(Error::Apply(format!(
+            "nonoc has no sandbox for {}",
+            std::env::consts::OS
+        )));
+    }
+
+    /// Linux: Landlock, then the seccomp filter.
+    #[cfg(target_os = "linux")]
+    fn run_linux(&self, bindings: &Bindings, enforce: bool) -> Result<EnforcementReport, Error> {
         if enforce {
             match sys::thread_count() {
                 Some(1) => {}
@@ -369,5 +385,8 @@ impl Ring<'_> {
 
 /// The Landlock ABI of the running kernel (0 when Landlock is unavailable).
 pub fn landlock_abi() -> u32 {
-    sys::landlock_abi()
+    #[cfg(target_os = "linux")]
+    return sys::landlock_abi();
+    #[cfg(not(target_os = "linux"))]
+    return 0;
 }

@@ -1,8 +1,10 @@
 //! The only unsafe code of the runtime: raw system calls neither std nor the `landlock` crate
 //! offers.
 
+#[cfg(target_os = "linux")]
 use crate::artifact::Instruction;
 
+#[cfg(target_os = "linux")]
 /// The Landlock ABI of the running kernel (0: Landlock unsupported or disabled).
 pub fn landlock_abi() -> u32 {
     const LANDLOCK_CREATE_RULESET_VERSION: libc::c_ulong = 1;
@@ -20,11 +22,13 @@ pub fn landlock_abi() -> u32 {
     u32::try_from(version).unwrap_or(0)
 }
 
+#[cfg(target_os = "linux")]
 /// Number of threads of this process (`/proc/self/task` entries), if it can be read.
 pub fn thread_count() -> Option<usize> {
     std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
 }
 
+#[cfg(target_os = "linux")]
 /// Sets `no_new_privs` (when Landlock is unavailable, nothing else sets it).
 pub fn set_no_new_privs() -> std::io::Result<()> {
     #[expect(unsafe_code, reason = "prctl has no safe wrapper in std or libc")]
@@ -115,6 +119,7 @@ pub mod macos {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// Opens a path with `O_PATH | O_CLOEXEC` (and `O_NOFOLLOW` when `nofollow`), refusing a
 /// symbolic link in any component with `ELOOP` (`openat2`, `RESOLVE_NO_SYMLINKS`; Linux 5.6,
 /// older than Landlock). With `nofollow`, a final component that is a link opens the link.
@@ -163,6 +168,7 @@ pub fn open_path_no_symlinks(path: &str, nofollow: bool) -> std::io::Result<std:
     Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
+#[cfg(target_os = "linux")]
 /// Installs a seccomp filter on every thread of the process (`SECCOMP_FILTER_FLAG_TSYNC`).
 /// Needs `no_new_privs` (or `CAP_SYS_ADMIN`); irrevocable once it returns `Ok`.
 pub fn install_seccomp_filter(program: &[Instruction]) -> std::io::Result<()> {
@@ -205,7 +211,7 @@ pub fn install_seccomp_filter(program: &[Instruction]) -> std::io::Result<()> {
 /// Calls system call `nr` with `args` and returns the errno it failed with (0 on success).
 /// Only for a call the probe filter stops: the `probe` argument exists only once that filter
 /// is installed.
-#[cfg(feature = "probe")]
+#[cfg(all(feature = "probe", target_os = "linux"))]
 pub fn call_stopped_syscall(_probe: &crate::probe::SyscallProbe, nr: u32, args: [u64; 6]) -> i32 {
     let [a, b, c, d, e, f] = args;
     #[expect(
@@ -225,7 +231,7 @@ pub fn call_stopped_syscall(_probe: &crate::probe::SyscallProbe, nr: u32, args: 
 }
 
 /// Sends signal 0 to this process: checks that a signal could be delivered, delivers none.
-#[cfg(feature = "probe")]
+#[cfg(all(feature = "probe", target_os = "linux"))]
 pub fn signal_self() -> Result<(), i32> {
     #[expect(unsafe_code, reason = "kill has no safe wrapper in std or libc")]
     // SAFETY: getpid and kill take and return integers; signal 0 delivers nothing.
@@ -238,7 +244,7 @@ pub fn signal_self() -> Result<(), i32> {
 }
 
 /// Sets this process's core file size limit to 0.
-#[cfg(feature = "probe")]
+#[cfg(all(feature = "probe", target_os = "linux"))]
 pub fn no_core_dumps() -> std::io::Result<()> {
     let limit = libc::rlimit {
         rlim_cur: 0,
@@ -254,7 +260,7 @@ pub fn no_core_dumps() -> std::io::Result<()> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
