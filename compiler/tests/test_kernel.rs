@@ -18,10 +18,12 @@
 
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Instant;
+
+mod support;
+
+use support::{Test, outside_tmp, run_tests};
 
 const NONOC: &str = env!("CARGO_BIN_EXE_nonoc");
 
@@ -44,111 +46,7 @@ fn main() -> ExitCode {
 }
 
 // ---------------------------------------------------------------------------------------
-// Runner
-
-struct Test {
-    name: &'static str,
-    /// Landlock ABI the test needs; 0 for none.
-    needs_abi: u32,
-    run: fn(),
-}
-
-impl Test {
-    const fn new(name: &'static str, needs_abi: u32, run: fn()) -> Test {
-        Test {
-            name,
-            needs_abi,
-            run,
-        }
-    }
-}
-
-fn run_tests(tests: &[Test]) -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        for t in tests {
-            println!("{}: test", t.name);
-        }
-        return ExitCode::SUCCESS;
-    }
-    let filter = args.iter().find(|a| !a.starts_with('-'));
-    let kernel = nonoc_runtime::landlock_abi();
-    let abi = std::env::var("NONOC_TEST_LANDLOCK_ABI")
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-        .map_or(kernel, |cap| cap.min(kernel));
-    let required = std::env::var("NONOC_REQUIRE_LANDLOCK").is_ok_and(|v| v == "1");
-    let selected: Vec<&Test> = tests
-        .iter()
-        .filter(|t| filter.is_none_or(|f| t.name.contains(f.as_str())))
-        .collect();
-    let req = if required { ", required" } else { "" };
-    println!(
-        "\nrunning {} tests (Landlock ABI {abi}{req})",
-        selected.len()
-    );
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    let mut failures = Vec::new();
-    for test in selected {
-        if abi < test.needs_abi {
-            let needs = test.needs_abi;
-            if required {
-                println!(
-                    "test {} ... FAILED (needs Landlock ABI {needs}, the kernel has {abi}; NONOC_REQUIRE_LANDLOCK=1)",
-                    test.name
-                );
-                failed += 1;
-                failures.push(test.name);
-            } else {
-                println!(
-                    "test {} ... skipped (needs Landlock ABI {needs}, the kernel has {abi})",
-                    test.name
-                );
-                skipped += 1;
-            }
-            continue;
-        }
-        let start = Instant::now();
-        let result = catch_unwind(AssertUnwindSafe(test.run));
-        let took = start.elapsed().as_secs_f64();
-        if result.is_ok() {
-            println!("test {} ... ok ({took:.2}s)", test.name);
-            passed += 1;
-        } else {
-            println!("test {} ... FAILED ({took:.2}s)", test.name);
-            failed += 1;
-            failures.push(test.name);
-        }
-    }
-    if !failures.is_empty() {
-        println!("\nfailures:");
-        for name in &failures {
-            println!("    {name}");
-        }
-    }
-    println!("\n{passed} passed, {failed} failed, {skipped} skipped");
-    if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // Helpers
-
-/// A base directory outside the temp directory: `CARGO_TARGET_TMPDIR`, unless the checkout
-/// itself lies under `/tmp` (CI may clone anywhere), then `/var/tmp/nonoc-tests`.
-fn outside_tmp() -> std::path::PathBuf {
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let real = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
-    let tmp = std::fs::canonicalize(std::env::temp_dir()).unwrap_or_else(|_| "/tmp".into());
-    if real.starts_with(&tmp) || real.starts_with("/tmp") {
-        Path::new("/var/tmp/nonoc-tests").to_path_buf()
-    } else {
-        target.to_path_buf()
-    }
-}
 
 /// A directory of its own for one test, with a workspace `ws`: `notes.txt`, `secret/key`,
 /// `out/log.txt`, an executable `bin/tool` and `other-tool`, and a file `plain` nobody may
