@@ -32,7 +32,7 @@ const GETPID: u32 = 39;
 const SIGSYS: i32 = 31;
 
 fn main() -> ExitCode {
-    runner::run(&[
+    let mut tests = vec![
         Test {
             name: "every_ring_matches_decide_on_syscalls",
             needs_abi: 1,
@@ -44,11 +44,6 @@ fn main() -> ExitCode {
             run: per_rule_actions,
         },
         Test {
-            name: "a_foreign_arch_call_kills_the_process",
-            needs_abi: 1,
-            run: foreign_arch_killed,
-        },
-        Test {
             name: "the_report_carries_the_installed_filter_stats",
             needs_abi: 1,
             run: report_stats,
@@ -58,7 +53,17 @@ fn main() -> ExitCode {
             needs_abi: 1,
             run: refusals,
         },
-    ])
+    ];
+    // The i386 entry (`int 0x80`) exists on x86_64 only: elsewhere there is no such test, rather
+    // than one that passes without probing.
+    if cfg!(target_arch = "x86_64") {
+        tests.push(Test {
+            name: "a_foreign_arch_call_kills_the_process",
+            needs_abi: 1,
+            run: foreign_arch_killed,
+        });
+    }
+    runner::run(&tests)
 }
 
 /// The syscall operations, `unshare-user` last (it changes the probe's credentials).
@@ -282,10 +287,6 @@ fn per_rule_actions() {
 }
 
 fn foreign_arch_killed() {
-    if !cfg!(target_arch = "x86_64") {
-        eprintln!("  the i386 entry exists on x86_64 only; nothing to probe on this arch");
-        return;
-    }
     let compiled = compile("seccomp-rules", RULES).unwrap_or_else(|e| panic!("{e}"));
     let tree = TempTree::new("seccomp-i386");
     let artifact = tree.artifact(&compiled.bytes);

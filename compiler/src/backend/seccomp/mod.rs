@@ -43,8 +43,8 @@ pub const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 pub const SECCOMP_RET_LOG: u32 = 0x7ffc_0000;
 pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 
-/// The kernel's limit on a classic-BPF program (`BPF_MAXINSNS`).
-pub const BPF_MAXINSNS: usize = 4096;
+/// The kernel's limit on a classic-BPF program (`BPF_MAXINSNS`), as the runtime checks it.
+pub use nonoc_runtime::artifact::MAX_INSTRUCTIONS as BPF_MAXINSNS;
 
 /// x86_64: syscall numbers from here up are the x32 ABI (`__X32_SYSCALL_BIT`) or invalid.
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
