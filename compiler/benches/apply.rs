@@ -9,9 +9,10 @@
 //! `cargo bench -p nonoc --bench apply`. Landlock restrictions are irrevocable and stack, so
 //! each measurement of load + apply runs in a fresh process: the bench re-runs its own
 //! executable with `NONOC_BENCH_CHILD` set, the child times `Artifact::load` + `apply` in
-//! itself and prints the nanoseconds. The exec comparison times whole commands, alternating
-//! `nonoc exec ... -- /bin/true` and `/usr/bin/env /bin/true` in one run; `NONOC_BENCH_BIN`
-//! names another `nonoc` binary to time there.
+//! itself and prints the nanoseconds. Alternating with it, a floor child times the same
+//! ring's kernel calls alone (see `floor_child`). The exec comparison times whole commands,
+//! alternating `nonoc exec ... -- /bin/true` and `/usr/bin/env /bin/true` in one run;
+//! `NONOC_BENCH_BIN` names another `nonoc` binary to time there.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +23,10 @@ const RUNS: usize = 300;
 fn main() {
     if let Ok(artifact) = std::env::var("NONOC_BENCH_CHILD") {
         child(Path::new(&artifact));
+        return;
+    }
+    if let Ok(artifact) = std::env::var("NONOC_BENCH_FLOOR") {
+        floor_child(Path::new(&artifact));
         return;
     }
     if nonoc_runtime::landlock_abi() == 0 {
@@ -95,6 +100,91 @@ fn child(artifact: &Path) {
     println!("{}", elapsed.as_nanos());
 }
 
+/// The kernel calls of the same apply and nothing else: everything the calls need (the
+/// placed paths, the ports, the filter) is worked out before the clock starts, then the
+/// child opens each path, builds the ruleset through the `landlock` crate, restricts itself
+/// and installs the filter through `seccompiler`. What no implementation can avoid on this
+/// machine; `load + apply` minus this is what nonoc itself costs.
+fn floor_child(artifact: &Path) {
+    use landlock::{
+        ABI, Access, AccessFs, AccessNet, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
+        RulesetCreatedAttr, Scope,
+    };
+    use nonoc_runtime::artifact::SeccompArch;
+    use nonoc_runtime::landlock::{RealFs, bind_rules, place};
+
+    let loaded = nonoc_runtime::Artifact::load(artifact).unwrap();
+    let targets = &loaded.rings[&2];
+    let plan = targets.landlock.as_ref().unwrap();
+    let env = |name: &str| std::env::var(name).ok();
+    let values = nonoc_runtime::bind::Bound::resolve(
+        loaded.variables.keys().map(String::as_str),
+        &loaded.variables,
+        &nonoc_runtime::Bindings::new(),
+        &env,
+    )
+    .unwrap();
+    let placement = place(&bind_rules(plan, &values).unwrap(), &RealFs).unwrap();
+    let paths: Vec<(String, bool)> = placement
+        .grants
+        .iter()
+        .map(|g| (g.path.clone(), g.is_dir))
+        .collect();
+    let (connect, bind) = plan
+        .network
+        .as_ref()
+        .map(|n| (n.connect_tcp.clone(), n.bind_tcp.clone()))
+        .unwrap_or_default();
+    let filter: seccompiler::BpfProgram = targets.seccomp[&SeccompArch::host().unwrap()]
+        .instructions()
+        .unwrap()
+        .into_iter()
+        .map(|i| seccompiler::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+
+    let start = Instant::now();
+    let mut ruleset = Ruleset::default()
+        .handle_access(AccessFs::from_all(ABI::V6))
+        .unwrap()
+        .handle_access(AccessNet::from_all(ABI::V6))
+        .unwrap()
+        .scope(Scope::Signal)
+        .unwrap()
+        .scope(Scope::AbstractUnixSocket)
+        .unwrap()
+        .create()
+        .unwrap();
+    for (path, is_dir) in &paths {
+        let access = if *is_dir {
+            AccessFs::from_all(ABI::V6)
+        } else {
+            AccessFs::from_file(ABI::V6)
+        };
+        ruleset = ruleset
+            .add_rule(PathBeneath::new(PathFd::new(path).unwrap(), access))
+            .unwrap();
+    }
+    for port in &connect {
+        ruleset = ruleset
+            .add_rule(NetPort::new(*port, AccessNet::ConnectTcp))
+            .unwrap();
+    }
+    for port in &bind {
+        ruleset = ruleset
+            .add_rule(NetPort::new(*port, AccessNet::BindTcp))
+            .unwrap();
+    }
+    ruleset.restrict_self().unwrap();
+    seccompiler::apply_filter(&filter).unwrap();
+    let elapsed = start.elapsed();
+    println!("{}", elapsed.as_nanos());
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -105,27 +195,39 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p) as usize]
 }
 
+/// Microseconds a fresh child process reports.
+fn in_child(mode: &str, artifact: &Path, dir: &Path) -> f64 {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(mode, artifact)
+        .envs(vars(dir))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ns: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    ns / 1000.0
+}
+
 fn apply_in_process(artifact: &Path, dir: &Path) {
-    let me = std::env::current_exe().unwrap();
-    let mut samples = Vec::with_capacity(RUNS);
+    // Alternated, so that both see the machine in the same state.
+    let (mut ours, mut floor) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
     for _ in 0..RUNS {
-        let out = Command::new(&me)
-            .env("NONOC_BENCH_CHILD", artifact)
-            .envs(vars(dir))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let ns: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        samples.push(ns / 1000.0);
+        ours.push(in_child("NONOC_BENCH_CHILD", artifact, dir));
+        floor.push(in_child("NONOC_BENCH_FLOOR", artifact, dir));
     }
     println!(
         "load + apply, agt-rings ring 2, in-process: median {:.1} µs, p90 {:.1} µs ({RUNS} fresh processes)",
-        median(samples.clone()),
-        percentile(samples, 0.9)
+        median(ours.clone()),
+        percentile(ours.clone(), 0.9)
+    );
+    println!(
+        "  its kernel calls alone (floor):         median {:.1} µs, p90 {:.1} µs; nonoc's own share {:.1} µs",
+        median(floor.clone()),
+        percentile(floor.clone(), 0.9),
+        median(ours) - median(floor)
     );
 }
 
