@@ -1,5 +1,4 @@
-//! The only unsafe code of the runtime: raw system calls neither std nor the `landlock` crate
-//! offers.
+//! The only unsafe code of the runtime: raw system calls std does not offer.
 
 #[cfg(target_os = "linux")]
 use crate::artifact::Instruction;
@@ -23,9 +22,170 @@ pub fn landlock_abi() -> u32 {
 }
 
 #[cfg(target_os = "linux")]
-/// Number of threads of this process (`/proc/self/task` entries), if it can be read.
+/// `struct landlock_ruleset_attr` (include/uapi/linux/landlock.h). ABI 1 knows the first
+/// member, ABI 4 the second, ABI 6 the third; an older kernel accepts the whole struct as
+/// long as the members it does not know are zero.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct RulesetAttr {
+    pub handled_access_fs: u64,
+    pub handled_access_net: u64,
+    pub scoped: u64,
+}
+
+#[cfg(target_os = "linux")]
+/// Creates a Landlock ruleset (`landlock_create_ruleset`).
+pub fn landlock_create_ruleset(attr: &RulesetAttr) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    #[expect(
+        unsafe_code,
+        reason = "landlock_create_ruleset has no safe wrapper in std or libc"
+    )]
+    // SAFETY: `attr` is an initialized `landlock_ruleset_attr` that outlives the call, and the
+    // size passed is its own; the kernel only reads it.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::from_ref(attr),
+            std::mem::size_of::<RulesetAttr>(),
+            0_u32,
+        )
+    };
+    let fd = libc::c_int::try_from(fd).unwrap_or(-1);
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    #[expect(
+        unsafe_code,
+        reason = "taking ownership of the descriptor the kernel returned"
+    )]
+    // SAFETY: `fd` is a descriptor the kernel just created for us; nothing else owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(target_os = "linux")]
+/// Adds a rule to a ruleset: `LANDLOCK_RULE_PATH_BENEATH` (`allowed` beneath `parent`).
+pub fn landlock_add_path_rule(
+    ruleset: std::os::fd::BorrowedFd<'_>,
+    allowed: u64,
+    parent: std::os::fd::BorrowedFd<'_>,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
+    /// `struct landlock_path_beneath_attr`, packed as the kernel declares it.
+    #[repr(C, packed)]
+    struct PathBeneath {
+        allowed_access: u64,
+        parent_fd: i32,
+    }
+    let attr = PathBeneath {
+        allowed_access: allowed,
+        parent_fd: parent.as_raw_fd(),
+    };
+    add_rule(
+        ruleset,
+        LANDLOCK_RULE_PATH_BENEATH,
+        (&raw const attr).cast(),
+    )
+}
+
+#[cfg(target_os = "linux")]
+/// Adds a rule to a ruleset: `LANDLOCK_RULE_NET_PORT` (`allowed` on TCP `port`).
+pub fn landlock_add_port_rule(
+    ruleset: std::os::fd::BorrowedFd<'_>,
+    allowed: u64,
+    port: u16,
+) -> std::io::Result<()> {
+    const LANDLOCK_RULE_NET_PORT: libc::c_int = 2;
+    /// `struct landlock_net_port_attr`.
+    #[repr(C)]
+    struct NetPort {
+        allowed_access: u64,
+        port: u64,
+    }
+    let attr = NetPort {
+        allowed_access: allowed,
+        port: u64::from(port),
+    };
+    add_rule(ruleset, LANDLOCK_RULE_NET_PORT, (&raw const attr).cast())
+}
+
+#[cfg(target_os = "linux")]
+fn add_rule(
+    ruleset: std::os::fd::BorrowedFd<'_>,
+    rule_type: libc::c_int,
+    attr: *const libc::c_void,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    #[expect(
+        unsafe_code,
+        reason = "landlock_add_rule has no safe wrapper in std or libc"
+    )]
+    // SAFETY: both callers pass a pointer to an initialized attribute struct of the type
+    // `rule_type` names, alive on their stack for the call; the kernel only reads it.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset.as_raw_fd(),
+            rule_type,
+            attr,
+            0_u32,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(target_os = "linux")]
+/// Restricts the calling thread with a ruleset (`landlock_restrict_self`); needs
+/// `no_new_privs` (or `CAP_SYS_ADMIN`). Irrevocable once it returns `Ok`.
+pub fn landlock_restrict_self(ruleset: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    #[expect(
+        unsafe_code,
+        reason = "landlock_restrict_self has no safe wrapper in std or libc"
+    )]
+    // SAFETY: the call takes a descriptor and flags only; it touches no memory of ours.
+    let rc = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0_u32) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(target_os = "linux")]
+/// Number of threads of this process (`num_threads` of `/proc/self/stat`), if it can be read.
 pub fn thread_count() -> Option<usize> {
-    std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
+    use std::io::Read;
+    // Read into the stack: the line is about 300 bytes (52 numbers and a 16-byte name).
+    let mut buf = [0_u8; 4096];
+    let mut file = std::fs::File::open("/proc/self/stat").ok()?;
+    let mut len = 0;
+    loop {
+        let n = file.read(buf.get_mut(len..)?).ok()?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+    }
+    num_threads(buf.get(..len)?)
+}
+
+#[cfg(target_os = "linux")]
+/// Field 20 of a `/proc/PID/stat` line. The name (field 2) is in parentheses and may hold
+/// anything, spaces and parentheses included: the fields after it start after the last `)`.
+fn num_threads(stat: &[u8]) -> Option<usize> {
+    let close = stat.iter().rposition(|b| *b == b')')?;
+    let field = stat
+        .get(close + 1..)?
+        .split(|b| *b == b' ')
+        .filter(|f| !f.is_empty())
+        .nth(20 - 3)?;
+    std::str::from_utf8(field).ok()?.parse().ok()
 }
 
 #[cfg(target_os = "linux")]
@@ -263,6 +423,26 @@ pub fn no_core_dumps() -> std::io::Result<()> {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_count_follows_the_process() {
+        assert_eq!(
+            num_threads(b"12 (a) b) c) S 1 12 12 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 3 0 9"),
+            Some(3)
+        );
+        assert_eq!(num_threads(b"12 (a b) S 1 12"), None);
+        // Other tests run in threads of their own: only a lower bound holds here.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            ready_tx.send(()).unwrap();
+            done_rx.recv().unwrap();
+        });
+        ready_rx.recv().unwrap();
+        assert!(thread_count().is_some_and(|n| n >= 2));
+        done_tx.send(()).unwrap();
+        thread.join().unwrap();
+    }
 
     #[test]
     fn open_path_refuses_links_in_any_component() {

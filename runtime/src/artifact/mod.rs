@@ -160,7 +160,7 @@ impl Artifact {
             return Err(Error::UnknownFormat(artifact.format));
         }
         let computed = match signed_content(bytes) {
-            Some(content) => digest_of(&content),
+            Some(content) => digest_of(&[content, b"}"]),
             None => "(the file does not end with its digest in canonical form)".to_owned(),
         };
         if artifact.digest != computed {
@@ -181,7 +181,7 @@ impl Artifact {
 
     /// `sha256:` + hex of the canonical bytes.
     pub fn compute_digest(&self) -> Result<String, Error> {
-        Ok(digest_of(&self.canonical_bytes()?))
+        Ok(digest_of(&[&self.canonical_bytes()?]))
     }
 
     /// Sets the digest and returns the file bytes: compact JSON ending with the digest, and a
@@ -216,13 +216,19 @@ impl Artifact {
     }
 }
 
-fn digest_of(content: &[u8]) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(content)))
+/// `sha256:` + hex of the concatenated parts.
+fn digest_of(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    format!("sha256:{}", hex(&hasher.finalize()))
 }
 
-/// The bytes the digest covers: the file without its final `,"digest":"sha256:<hex>"` member
-/// and trailing newline. `None` when the file does not end that way.
-fn signed_content(bytes: &[u8]) -> Option<Vec<u8>> {
+/// The bytes the digest covers, but for their closing `}`: the file without its final
+/// `,"digest":"sha256:<hex>"}` and trailing newline. `None` when the file does not end that
+/// way.
+fn signed_content(bytes: &[u8]) -> Option<&[u8]> {
     const KEY: &[u8] = b",\"digest\":\"sha256:";
     let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     let body = body.strip_suffix(b"\"}")?;
@@ -234,11 +240,7 @@ fn signed_content(bytes: &[u8]) -> Option<Vec<u8>> {
     {
         return None;
     }
-    let content = head.strip_suffix(KEY)?;
-    let mut signed = Vec::with_capacity(content.len() + 1);
-    signed.extend_from_slice(content);
-    signed.push(b'}');
-    Some(signed)
+    head.strip_suffix(KEY)
 }
 
 /// Lower-case hex.

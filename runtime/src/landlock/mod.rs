@@ -4,12 +4,8 @@
 mod glob;
 mod tree;
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
-
-use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, Scope,
-};
 
 pub use glob::{component_matches, glob_covers, glob_matches};
 pub use tree::{Bound, BoundRule, Fs, Grant, Kind, Link, MAX_ENTRIES, Placement, place, within};
@@ -72,10 +68,20 @@ impl Fs for RealFs {
     }
 
     fn read_link(&self, path: &str) -> Link {
-        match std::fs::read_link(path) {
-            Ok(target) => Link::To(target.to_string_lossy().into_owned()),
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Link::NotLink,
-            Err(_) => Link::Missing,
+        self.read_link_and_kind(path).0
+    }
+
+    fn read_link_and_kind(&self, path: &str) -> (Link, Option<Kind>) {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.is_symlink() => match std::fs::read_link(path) {
+                Ok(target) => (Link::To(target.to_string_lossy().into_owned()), None),
+                // Replaced since the lstat: the caller asks again for the kind.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (Link::NotLink, None),
+                Err(_) => (Link::Missing, None),
+            },
+            Ok(m) if m.is_dir() => (Link::NotLink, Some(Kind::Dir)),
+            Ok(_) => (Link::NotLink, Some(Kind::File)),
+            Err(_) => (Link::Missing, Some(Kind::Missing)),
         }
     }
 }
@@ -111,31 +117,47 @@ fn rights_of(mask: u16) -> Vec<Right> {
         .collect()
 }
 
-fn access_fs(right: Right) -> AccessFs {
-    match right {
-        Right::ReadFile => AccessFs::ReadFile,
-        Right::ReadDir => AccessFs::ReadDir,
-        Right::WriteFile => AccessFs::WriteFile,
-        Right::Truncate => AccessFs::Truncate,
-        Right::MakeReg => AccessFs::MakeReg,
-        Right::MakeDir => AccessFs::MakeDir,
-        Right::MakeSym => AccessFs::MakeSym,
-        Right::MakeSock => AccessFs::MakeSock,
-        Right::MakeFifo => AccessFs::MakeFifo,
-        Right::MakeChar => AccessFs::MakeChar,
-        Right::MakeBlock => AccessFs::MakeBlock,
-        Right::RemoveFile => AccessFs::RemoveFile,
-        Right::RemoveDir => AccessFs::RemoveDir,
-        Right::Refer => AccessFs::Refer,
-        Right::IoctlDev => AccessFs::IoctlDev,
-        Right::Execute => AccessFs::Execute,
-    }
+/// The kernel's `LANDLOCK_ACCESS_FS_*` bit of a right (include/uapi/linux/landlock.h).
+fn access_fs(right: Right) -> u64 {
+    let bit = match right {
+        Right::Execute => 0,
+        Right::WriteFile => 1,
+        Right::ReadFile => 2,
+        Right::ReadDir => 3,
+        Right::RemoveDir => 4,
+        Right::RemoveFile => 5,
+        Right::MakeChar => 6,
+        Right::MakeDir => 7,
+        Right::MakeReg => 8,
+        Right::MakeSock => 9,
+        Right::MakeFifo => 10,
+        Right::MakeBlock => 11,
+        Right::MakeSym => 12,
+        Right::Refer => 13,
+        Right::Truncate => 14,
+        Right::IoctlDev => 15,
+    };
+    1 << bit
 }
 
-fn flags(mask: u16) -> BitFlags<AccessFs> {
-    rights_of(mask)
+/// The kernel's access mask of a mask of policy rights.
+fn flags(mask: u16) -> u64 {
+    Right::ALL
         .into_iter()
-        .fold(BitFlags::empty(), |f, r| f | access_fs(r))
+        .filter(|r| mask & r.bit() != 0)
+        .fold(0, |f, r| f | access_fs(r))
+}
+
+/// `LANDLOCK_ACCESS_NET_BIND_TCP` and `LANDLOCK_ACCESS_NET_CONNECT_TCP`.
+const ACCESS_NET_BIND_TCP: u64 = 1 << 0;
+const ACCESS_NET_CONNECT_TCP: u64 = 1 << 1;
+
+/// The kernel's `LANDLOCK_SCOPE_*` bit of a scope.
+fn scope_bit(scope: ScopeName) -> u64 {
+    match scope {
+        ScopeName::AbstractUnixSocket => 1 << 0,
+        ScopeName::Signal => 1 << 1,
+    }
 }
 
 /// Rights a kernel with this ABI handles.
@@ -237,17 +259,10 @@ pub fn negotiate(
 }
 
 /// A Landlock ruleset ready to restrict the calling thread: every fd opened.
+#[derive(Debug)]
 pub struct Prepared {
-    created: Option<landlock::RulesetCreated>,
+    ruleset: Option<OwnedFd>,
     pub report: LandlockReport,
-}
-
-impl std::fmt::Debug for Prepared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prepared")
-            .field("report", &self.report)
-            .finish_non_exhaustive()
-    }
 }
 
 fn ll_err(e: impl std::fmt::Display) -> Error {
@@ -279,28 +294,24 @@ pub fn prepare(
     };
     if negotiated.abi == 0 {
         return Ok(Prepared {
-            created: None,
+            ruleset: None,
             report,
         });
     }
-    let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::HardRequirement);
-    ruleset = ruleset
-        .handle_access(flags(negotiated.handled))
-        .map_err(ll_err)?;
-    if negotiated.net {
-        ruleset = ruleset
-            .handle_access(AccessNet::from_all(landlock::ABI::V4))
-            .map_err(ll_err)?;
-    }
-    for scope in &negotiated.scopes {
-        ruleset = ruleset
-            .scope(match scope {
-                ScopeName::Signal => Scope::Signal,
-                ScopeName::AbstractUnixSocket => Scope::AbstractUnixSocket,
-            })
-            .map_err(ll_err)?;
-    }
-    let mut created = ruleset.create().map_err(ll_err)?;
+    let attr = crate::sys::RulesetAttr {
+        handled_access_fs: flags(negotiated.handled),
+        handled_access_net: if negotiated.net {
+            ACCESS_NET_BIND_TCP | ACCESS_NET_CONNECT_TCP
+        } else {
+            0
+        },
+        scoped: negotiated
+            .scopes
+            .iter()
+            .fold(0, |bits, scope| bits | scope_bit(*scope)),
+    };
+    let ruleset = crate::sys::landlock_create_ruleset(&attr)
+        .map_err(|e| ll_err(format!("cannot create the ruleset: {e}")))?;
     for grant in &placement.grants {
         let mut m = grant.mask & negotiated.handled;
         if !grant.is_dir {
@@ -317,27 +328,21 @@ pub fn prepare(
             report.missing_paths.push(grant.path.clone());
             continue;
         };
-        created = created
-            .add_rule(PathBeneath::new(fd, flags(m)))
-            .map_err(ll_err)?;
+        crate::sys::landlock_add_path_rule(ruleset.as_fd(), flags(m), fd.as_fd())
+            .map_err(|e| ll_err(format!("cannot add the rule for `{}`: {e}", grant.path)))?;
         report.rules += 1;
     }
     if let (true, Some(net)) = (negotiated.net, &plan.network) {
-        for port in &net.connect_tcp {
-            created = created
-                .add_rule(NetPort::new(*port, AccessNet::ConnectTcp))
-                .map_err(ll_err)?;
-            report.rules += 1;
-        }
-        for port in &net.bind_tcp {
-            created = created
-                .add_rule(NetPort::new(*port, AccessNet::BindTcp))
-                .map_err(ll_err)?;
+        let ports = (net.connect_tcp.iter().map(|p| (*p, ACCESS_NET_CONNECT_TCP)))
+            .chain(net.bind_tcp.iter().map(|p| (*p, ACCESS_NET_BIND_TCP)));
+        for (port, access) in ports {
+            crate::sys::landlock_add_port_rule(ruleset.as_fd(), access, port)
+                .map_err(|e| ll_err(format!("cannot add the rule for TCP port {port}: {e}")))?;
             report.rules += 1;
         }
     }
     Ok(Prepared {
-        created: Some(created),
+        ruleset: Some(ruleset),
         report,
     })
 }
@@ -345,18 +350,13 @@ pub fn prepare(
 impl Prepared {
     /// Sets no_new_privs and restricts the calling thread (and its future children).
     pub fn restrict(self) -> Result<LandlockReport, Error> {
-        let Some(created) = self.created else {
-            // No Landlock here (best effort): still no privilege gains through execve.
-            crate::sys::set_no_new_privs()
-                .map_err(|e| Error::Apply(format!("cannot set no_new_privs: {e}")))?;
-            return Ok(self.report);
-        };
-        let status = created.restrict_self().map_err(ll_err)?;
-        if status.ruleset != landlock::RulesetStatus::FullyEnforced {
-            return Err(Error::Apply(format!(
-                "landlock ruleset not fully enforced: {:?}",
-                status.ruleset
-            )));
+        crate::sys::set_no_new_privs()
+            .map_err(|e| Error::Apply(format!("cannot set no_new_privs: {e}")))?;
+        // Without Landlock here (best effort), no_new_privs still stops privilege gains
+        // through execve.
+        if let Some(ruleset) = &self.ruleset {
+            crate::sys::landlock_restrict_self(ruleset.as_fd())
+                .map_err(|e| ll_err(format!("cannot restrict this thread: {e}")))?;
         }
         Ok(self.report)
     }

@@ -10,7 +10,7 @@
 //! existing paths they match, inside allowed directories, with a bound on the entries read.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::glob::{glob_covers, glob_matches};
 use crate::Error;
@@ -48,6 +48,11 @@ pub trait Fs {
             Kind::Missing => Link::Missing,
             _ => Link::NotLink,
         }
+    }
+    /// `read_link`, with the path's `kind` when the same look-up tells it (a real filesystem
+    /// learns both from one `lstat`): resolving a rule's path then costs no second call.
+    fn read_link_and_kind(&self, path: &str) -> (Link, Option<Kind>) {
+        (self.read_link(path), None)
     }
 }
 
@@ -170,7 +175,7 @@ struct Placer<'a, F: Fs> {
     /// Indexes into `denies` by denied path: a path's denies are those at its ancestors, so
     /// `desired` costs the path's depth, not the number of denies (a deny glob can match
     /// thousands of files).
-    denies_at: HashMap<String, Vec<usize>>,
+    denies_at: BTreeMap<String, Vec<usize>>,
     points: BTreeSet<String>,
     out: Placement,
 }
@@ -179,9 +184,9 @@ struct Placer<'a, F: Fs> {
 /// paths several times, and every `stat` is paid on each agent start.
 struct Cached<'a, F: Fs> {
     inner: &'a F,
-    kinds: RefCell<HashMap<String, Kind>>,
-    links: RefCell<HashMap<String, bool>>,
-    read_links: RefCell<HashMap<String, Link>>,
+    kinds: RefCell<BTreeMap<String, Kind>>,
+    links: RefCell<BTreeMap<String, bool>>,
+    read_links: RefCell<BTreeMap<String, Link>>,
 }
 
 impl<F: Fs> Fs for Cached<'_, F> {
@@ -215,7 +220,13 @@ impl<F: Fs> Fs for Cached<'_, F> {
         if let Some(link) = self.read_links.borrow().get(path) {
             return link.clone();
         }
-        let link = self.inner.read_link(path);
+        let (link, kind) = self.inner.read_link_and_kind(path);
+        if let Some(kind) = kind {
+            self.kinds.borrow_mut().insert(path.to_owned(), kind);
+        }
+        self.links
+            .borrow_mut()
+            .insert(path.to_owned(), matches!(link, Link::To(_)));
         self.read_links
             .borrow_mut()
             .insert(path.to_owned(), link.clone());
@@ -431,9 +442,9 @@ fn resolved<F: Fs>(rules: &[BoundRule], fs: &F) -> Vec<BoundRule> {
 pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
     let cached = Cached {
         inner: fs,
-        kinds: RefCell::new(HashMap::new()),
-        links: RefCell::new(HashMap::new()),
-        read_links: RefCell::new(HashMap::new()),
+        kinds: RefCell::new(BTreeMap::new()),
+        links: RefCell::new(BTreeMap::new()),
+        read_links: RefCell::new(BTreeMap::new()),
     };
     let (rules, through_links) = without_planted_links(rules, &cached);
     let mut placement = place_cached(&resolved(&rules, &cached), &cached)?;
@@ -454,7 +465,7 @@ fn place_cached<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> 
         fs,
         allows,
         denies: Vec::new(),
-        denies_at: HashMap::new(),
+        denies_at: BTreeMap::new(),
         points: BTreeSet::new(),
         out: Placement::default(),
     };
@@ -717,7 +728,7 @@ impl<F: Fs> Placer<'_, F> {
         if common == here {
             // Nothing below has less: grant here, then add what nested points add.
             self.grant(path, here, granted);
-            let set: HashSet<&str> = below.iter().map(String::as_str).collect();
+            let set: BTreeSet<&str> = below.iter().map(String::as_str).collect();
             let nearest: Vec<String> = below
                 .iter()
                 .filter(|p| {
@@ -746,7 +757,7 @@ impl<F: Fs> Placer<'_, F> {
             return Ok(());
         }
         // The entries that are, or lead to, a point below.
-        let ways: HashSet<&str> = below
+        let ways: BTreeSet<&str> = below
             .iter()
             .filter_map(|p| {
                 let tail = if path == "/" {
