@@ -371,11 +371,22 @@ pub fn render(
     out
 }
 
-/// Text with control characters (other than newline) shown as `\u{..}` escapes.
+/// Unicode's bidirectional formatting characters: a terminal reorders the text around them,
+/// so a line can show other than what it holds (a path that reads as another: "Trojan
+/// Source", CVE-2021-42574).
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Text with control characters (other than newline) and bidirectional formatting characters
+/// shown as `\u{..}` escapes.
 pub fn terminal_safe(text: &str) -> String {
     let mut safe = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() && c != '\n' {
+        if (c.is_control() && c != '\n') || is_bidi_control(c) {
             safe.extend(c.escape_unicode());
         } else {
             safe.push(c);
@@ -384,14 +395,18 @@ pub fn terminal_safe(text: &str) -> String {
     safe
 }
 
-/// Source text with each control character (other than newline and tab) replaced by a
-/// stand-in of the same length in bytes, so spans still point at the same places.
+/// Source text with each control character (other than newline and tab) and each
+/// bidirectional formatting character replaced by a stand-in of the same length in bytes, so
+/// spans still point at the same places.
 fn terminal_safe_source(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\n' | '\t' => c,
             c if c.is_control() && c.len_utf8() == 1 => '?',
-            c if c.is_control() => '\u{bf}', // C1 controls are 2 bytes in UTF-8, as is `¿`
+            // C1 controls and U+061C are 2 bytes in UTF-8, as is `¿`; the other bidirectional
+            // characters are 3, as is U+FFFD.
+            c if (c.is_control() || is_bidi_control(c)) && c.len_utf8() == 2 => '\u{bf}',
+            c if is_bidi_control(c) => '\u{fffd}',
             c => c,
         })
         .collect()
@@ -467,5 +482,36 @@ mod tests {
         assert!(!out.contains('\u{7}'));
         assert!(!out.contains('\u{9b}'));
         assert!(out.contains("\\u{1b}"));
+    }
+
+    #[test]
+    fn rendering_never_passes_bidirectional_controls_through() {
+        let bidi = [
+            '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}',
+            '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ];
+        for c in bidi {
+            let path = format!("/etc/{c}hsab.");
+            let text = format!("apiVersion: nonoc.dev/v1\nkind: \"{path}\"\nx: 1\n");
+            let start = text.find('"').unwrap();
+            let d = Diagnostic::new(
+                Code::Kind,
+                Span::new(start, path.len() + 2),
+                format!("unsupported kind `{path}`"),
+            )
+            .label(format!("here: {path}"))
+            .help(format!("not {path}"));
+            let out = render(&[d], &format!("p{c}.yaml"), &text, false, 100);
+            assert!(
+                !out.contains(c),
+                "U+{:04X} passed through: {out}",
+                u32::from(c)
+            );
+            assert!(out.contains(&format!("{}", c.escape_unicode())), "{out}");
+            // The snippet still underlines the whole quoted value.
+            assert_eq!(terminal_safe_source(&text).len(), text.len());
+        }
+        assert_eq!(terminal_safe("a\u{202E}b"), "a\\u{202e}b");
+        assert_eq!(terminal_safe("é\u{200d}"), "é\u{200d}");
     }
 }
