@@ -22,6 +22,33 @@ pub fn landlock_abi() -> u32 {
 }
 
 #[cfg(target_os = "linux")]
+/// The descriptor a system call returned, owned, or the error it set.
+fn owned_fd(ret: libc::c_long) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let fd = libc::c_int::try_from(ret).unwrap_or(-1);
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    #[expect(
+        unsafe_code,
+        reason = "taking ownership of the descriptor the kernel returned"
+    )]
+    // SAFETY: callers pass what a system call that creates a descriptor just returned: a
+    // descriptor nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(target_os = "linux")]
+/// `Ok` for a system call that returned 0, else the error it set.
+fn zero_or_errno(rc: impl Into<i64>) -> std::io::Result<()> {
+    if rc.into() == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(target_os = "linux")]
 /// `struct landlock_ruleset_attr` (include/uapi/linux/landlock.h). ABI 1 knows the first
 /// member, ABI 4 the second, ABI 6 the third; an older kernel accepts the whole struct as
 /// long as the members it does not know are zero.
@@ -36,7 +63,6 @@ pub struct RulesetAttr {
 #[cfg(target_os = "linux")]
 /// Creates a Landlock ruleset (`landlock_create_ruleset`).
 pub fn landlock_create_ruleset(attr: &RulesetAttr) -> std::io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
     #[expect(
         unsafe_code,
         reason = "landlock_create_ruleset has no safe wrapper in std or libc"
@@ -51,16 +77,7 @@ pub fn landlock_create_ruleset(attr: &RulesetAttr) -> std::io::Result<std::os::f
             0_u32,
         )
     };
-    let fd = libc::c_int::try_from(fd).unwrap_or(-1);
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    #[expect(
-        unsafe_code,
-        reason = "taking ownership of the descriptor the kernel returned"
-    )]
-    // SAFETY: `fd` is a descriptor the kernel just created for us; nothing else owns it.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    owned_fd(fd)
 }
 
 #[cfg(target_os = "linux")]
@@ -132,11 +149,7 @@ fn add_rule(
             0_u32,
         )
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    zero_or_errno(rc)
 }
 
 #[cfg(target_os = "linux")]
@@ -150,11 +163,7 @@ pub fn landlock_restrict_self(ruleset: std::os::fd::BorrowedFd<'_>) -> std::io::
     )]
     // SAFETY: the call takes a descriptor and flags only; it touches no memory of ours.
     let rc = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0_u32) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    zero_or_errno(rc)
 }
 
 #[cfg(target_os = "linux")]
@@ -194,11 +203,7 @@ pub fn set_no_new_privs() -> std::io::Result<()> {
     #[expect(unsafe_code, reason = "prctl has no safe wrapper in std or libc")]
     // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only and touches no memory of ours.
     let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    zero_or_errno(rc)
 }
 
 /// macOS: the sandbox library's C interface (libsystem_sandbox, part of libSystem).
@@ -284,7 +289,6 @@ pub mod macos {
 /// symbolic link in any component with `ELOOP` (`openat2`, `RESOLVE_NO_SYMLINKS`; Linux 5.6,
 /// older than Landlock). With `nofollow`, a final component that is a link opens the link.
 pub fn open_path_no_symlinks(path: &str, nofollow: bool) -> std::io::Result<std::fs::File> {
-    use std::os::fd::FromRawFd;
     const RESOLVE_NO_SYMLINKS: u64 = 0x04;
     let c_path = std::ffi::CString::new(path)
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
@@ -316,16 +320,7 @@ pub fn open_path_no_symlinks(path: &str, nofollow: bool) -> std::io::Result<std:
             std::mem::size_of::<OpenHow>(),
         )
     };
-    let fd = libc::c_int::try_from(fd).unwrap_or(-1);
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    #[expect(
-        unsafe_code,
-        reason = "taking ownership of the descriptor openat2 returned"
-    )]
-    // SAFETY: `fd` is a descriptor the kernel just opened for us; nothing else owns it.
-    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+    owned_fd(fd).map(std::fs::File::from)
 }
 
 #[cfg(target_os = "linux")]
@@ -413,11 +408,7 @@ pub fn no_core_dumps() -> std::io::Result<()> {
     #[expect(unsafe_code, reason = "setrlimit has no safe wrapper in std or libc")]
     // SAFETY: `limit` is a valid rlimit that outlives the call; the kernel only reads it.
     let rc = unsafe { libc::setrlimit(libc::RLIMIT_CORE, &raw const limit) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    zero_or_errno(rc)
 }
 
 #[cfg(all(test, target_os = "linux"))]
