@@ -11,7 +11,8 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::data::Arch;
 use crate::ir::{self, Ir, Platform, Request, RingSelector, TestOutcome};
@@ -37,7 +38,14 @@ pub struct Prober<'a> {
     pub exe: &'a Path,
     /// The sealed artifact.
     pub artifact: Vec<u8>,
+    /// How long one probe may take before it is killed ([`PROBE_DEADLINE`]).
+    pub deadline: Duration,
 }
+
+/// How long one probe may take. A probe answers in milliseconds (its TCP connect gives up
+/// after 2 s); one that hangs must not hang `nonoc test --kernel` and the pipeline that runs
+/// it: it is killed, and its test reported not run by the kernel.
+pub const PROBE_DEADLINE: Duration = Duration::from_secs(20);
 
 impl Prober<'_> {
     /// Asks the kernel one test. `unbound`: the message of an unbound variable the test needs.
@@ -91,13 +99,41 @@ impl Prober<'_> {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot run `{} __probe`: {e}", self.exe.display()))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            // A probe that stopped early closed its stdin: its output says why.
-            let _ = stdin.write_all(&self.artifact);
-        }
-        let output = child
-            .wait_with_output()
-            .map_err(|e| format!("the probe failed: {e}"))?;
+        let (stdin, stdout, stderr) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        // The artifact goes in and the output comes out on threads of their own, so a probe
+        // that stops reading or writing cannot hold off the deadline; once it is gone its
+        // pipes close and the threads end.
+        let (status, stdout, stderr) = std::thread::scope(|scope| {
+            scope.spawn(move || {
+                if let Some(mut stdin) = stdin {
+                    // A probe that stopped early closed its stdin: its output says why.
+                    let _ = stdin.write_all(&self.artifact);
+                }
+            });
+            let out = scope.spawn(move || read_all(stdout));
+            let err = scope.spawn(move || read_all(stderr));
+            let status = wait_until(&mut child, self.deadline);
+            (
+                status,
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default(),
+            )
+        });
+        let Some(status) = status.map_err(|e| format!("the probe failed: {e}"))? else {
+            return Ok(Probed {
+                not_run: Some(format!(
+                    "the probe did not answer within {} s and was killed",
+                    self.deadline.as_secs_f64()
+                )),
+                ..Probed::default()
+            });
+        };
+        let output = std::process::Output {
+            status,
+            stdout,
+            stderr,
+        };
         let stdout = String::from_utf8_lossy(&output.stdout);
         let mut probed = Probed::default();
         for line in stdout.lines() {
@@ -130,6 +166,33 @@ impl Prober<'_> {
             ));
         }
         Ok(probed)
+    }
+}
+
+/// Everything a pipe gives until it closes (what it gave, if reading fails).
+fn read_all(pipe: Option<impl std::io::Read>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Some(mut pipe) = pipe {
+        let _ = pipe.read_to_end(&mut bytes);
+    }
+    bytes
+}
+
+/// Waits for the child until `deadline` has passed, then kills and reaps it (`None`).
+fn wait_until(child: &mut Child, deadline: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(100);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if start.elapsed() >= deadline {
+            let _ = child.kill();
+            child.wait()?;
+            return Ok(None);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(10));
     }
 }
 
@@ -251,4 +314,48 @@ fn syscall(name: &str, args: &[u64], ring: Option<&ir::Ring>) -> Result<Vec<Stri
     ];
     words.extend(args.iter().map(u64::to_string));
     Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_that_hangs_is_killed_and_reported_not_run() {
+        let prober = Prober {
+            exe: Path::new("/bin/sh"),
+            // More than a pipe holds: the writer blocks too, as the probe never reads.
+            artifact: vec![b'{'; 1 << 20],
+            deadline: Duration::from_millis(300),
+        };
+        let start = Instant::now();
+        let probed = prober
+            .spawn(Command::new("/bin/sh").args(["-c", "exec sleep 60"]))
+            .unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            start.elapsed()
+        );
+        let reason = probed.not_run.unwrap_or_default();
+        assert!(reason.contains("did not answer within 0.3 s"), "{reason}");
+        assert!(probed.answer.is_none() && !probed.applied);
+    }
+
+    #[test]
+    fn a_probe_that_answers_is_read_whole() {
+        let prober = Prober {
+            exe: Path::new("/bin/sh"),
+            artifact: vec![b'{'; 1 << 20],
+            deadline: PROBE_DEADLINE,
+        };
+        // Reads the whole artifact first, as the real probe does, then answers.
+        let script = "wc -c >/dev/null; echo report; echo denied EACCES";
+        let probed = prober
+            .spawn(Command::new("/bin/sh").args(["-c", script]))
+            .unwrap();
+        assert!(probed.applied);
+        assert!(matches!(probed.answer, Some(Answer::Denied(ref e)) if e == "EACCES"));
+        assert!(probed.not_run.is_none());
+    }
 }

@@ -104,7 +104,11 @@ pub fn test_with_env(
                 macos: false,
             },
         ) {
-            Ok((_, artifact)) => Some(Prober { exe, artifact }),
+            Ok((_, artifact)) => Some(Prober {
+                exe,
+                artifact,
+                deadline: super::kernel::PROBE_DEADLINE,
+            }),
             Err(e) => {
                 let _ = writeln!(err, "error: cannot compile the policy for the kernel: {e}");
                 return EXIT_FAILED;
