@@ -22,7 +22,8 @@ use artifact::SeccompArch;
 use artifact::Target;
 
 /// Why an artifact could not be loaded or a ring not applied. Any error before the
-/// Landlock restriction leaves the process unconfined: the caller decides what to do
+/// Landlock restriction leaves the process unconfined (except that `no_new_privs`, set just
+/// before it, stays set if the restriction itself fails): the caller decides what to do
 /// (`nonoc exec` refuses to run the command).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -200,7 +201,8 @@ impl<'a> Ring<'a> {
     /// Applies the ring to the calling thread and the processes it starts, irrevocably:
     /// binds variables, opens every path and decodes the seccomp filter first, then sets
     /// no_new_privs, restricts with Landlock and installs the seccomp filter last. An error
-    /// before the Landlock restriction leaves the process unconfined; an error installing the
+    /// before the Landlock restriction leaves the process unconfined (but for `no_new_privs`
+    /// when the restriction itself fails); an error installing the
     /// filter after it ([`Error::SeccompAfterLandlock`]) leaves it confined by Landlock only,
     /// and the caller must not go on as if the ring were applied.
     pub fn apply(&self, bindings: &Bindings) -> Result<EnforcementReport, Error> {
@@ -242,7 +244,7 @@ impl<'a> Ring<'a> {
                 // Without the count the other threads could stay unconfined: refuse.
                 None => {
                     return Err(Error::Apply(
-                        "cannot count this process's threads (/proc/self/task)".to_owned(),
+                        "cannot count this process's threads (/proc/self/stat)".to_owned(),
                     ));
                 }
             }

@@ -22,19 +22,20 @@ pub fn landlock_abi() -> u32 {
 }
 
 #[cfg(target_os = "linux")]
+#[expect(unsafe_code, reason = "it takes ownership of a raw descriptor")]
 /// The descriptor a system call returned, owned, or the error it set.
-fn owned_fd(ret: libc::c_long) -> std::io::Result<std::os::fd::OwnedFd> {
+///
+/// # Safety
+///
+/// `ret` is what a system call that creates a descriptor has just returned, with nothing
+/// in between: a negative value, or a descriptor that nothing else owns.
+unsafe fn owned_fd(ret: libc::c_long) -> std::io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     let fd = libc::c_int::try_from(ret).unwrap_or(-1);
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    #[expect(
-        unsafe_code,
-        reason = "taking ownership of the descriptor the kernel returned"
-    )]
-    // SAFETY: callers pass what a system call that creates a descriptor just returned: a
-    // descriptor nothing else owns.
+    // SAFETY: by this function's contract, `fd` is a fresh descriptor nothing else owns.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
@@ -77,7 +78,45 @@ pub fn landlock_create_ruleset(attr: &RulesetAttr) -> std::io::Result<std::os::f
             0_u32,
         )
     };
-    owned_fd(fd)
+    #[expect(unsafe_code, reason = "owning the descriptor the call created")]
+    // SAFETY: `fd` is landlock_create_ruleset's return value, just returned.
+    unsafe {
+        owned_fd(fd)
+    }
+}
+
+#[cfg(target_os = "linux")]
+/// A rule attribute struct of `landlock_add_rule`, and the rule type that names it.
+trait RuleAttr {
+    const RULE_TYPE: libc::c_int;
+}
+
+#[cfg(target_os = "linux")]
+/// `struct landlock_path_beneath_attr`, packed as the kernel declares it.
+#[repr(C, packed)]
+struct PathBeneath {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+#[cfg(target_os = "linux")]
+impl RuleAttr for PathBeneath {
+    /// `LANDLOCK_RULE_PATH_BENEATH`.
+    const RULE_TYPE: libc::c_int = 1;
+}
+
+#[cfg(target_os = "linux")]
+/// `struct landlock_net_port_attr`.
+#[repr(C)]
+struct NetPort {
+    allowed_access: u64,
+    port: u64,
+}
+
+#[cfg(target_os = "linux")]
+impl RuleAttr for NetPort {
+    /// `LANDLOCK_RULE_NET_PORT`.
+    const RULE_TYPE: libc::c_int = 2;
 }
 
 #[cfg(target_os = "linux")]
@@ -88,22 +127,11 @@ pub fn landlock_add_path_rule(
     parent: std::os::fd::BorrowedFd<'_>,
 ) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
-    const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
-    /// `struct landlock_path_beneath_attr`, packed as the kernel declares it.
-    #[repr(C, packed)]
-    struct PathBeneath {
-        allowed_access: u64,
-        parent_fd: i32,
-    }
     let attr = PathBeneath {
         allowed_access: allowed,
         parent_fd: parent.as_raw_fd(),
     };
-    add_rule(
-        ruleset,
-        LANDLOCK_RULE_PATH_BENEATH,
-        (&raw const attr).cast(),
-    )
+    add_rule(ruleset, &attr)
 }
 
 #[cfg(target_os = "linux")]
@@ -113,39 +141,28 @@ pub fn landlock_add_port_rule(
     allowed: u64,
     port: u16,
 ) -> std::io::Result<()> {
-    const LANDLOCK_RULE_NET_PORT: libc::c_int = 2;
-    /// `struct landlock_net_port_attr`.
-    #[repr(C)]
-    struct NetPort {
-        allowed_access: u64,
-        port: u64,
-    }
     let attr = NetPort {
         allowed_access: allowed,
         port: u64::from(port),
     };
-    add_rule(ruleset, LANDLOCK_RULE_NET_PORT, (&raw const attr).cast())
+    add_rule(ruleset, &attr)
 }
 
 #[cfg(target_os = "linux")]
-fn add_rule(
-    ruleset: std::os::fd::BorrowedFd<'_>,
-    rule_type: libc::c_int,
-    attr: *const libc::c_void,
-) -> std::io::Result<()> {
+fn add_rule<A: RuleAttr>(ruleset: std::os::fd::BorrowedFd<'_>, attr: &A) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     #[expect(
         unsafe_code,
         reason = "landlock_add_rule has no safe wrapper in std or libc"
     )]
-    // SAFETY: both callers pass a pointer to an initialized attribute struct of the type
-    // `rule_type` names, alive on their stack for the call; the kernel only reads it.
+    // SAFETY: `attr` is an initialized attribute struct of the type `A::RULE_TYPE` names (the
+    // trait pairs them), alive for the call; the kernel only reads it.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_landlock_add_rule,
             ruleset.as_raw_fd(),
-            rule_type,
-            attr,
+            A::RULE_TYPE,
+            std::ptr::from_ref(attr),
             0_u32,
         )
     };
@@ -170,7 +187,7 @@ pub fn landlock_restrict_self(ruleset: std::os::fd::BorrowedFd<'_>) -> std::io::
 /// Number of threads of this process (`num_threads` of `/proc/self/stat`), if it can be read.
 pub fn thread_count() -> Option<usize> {
     use std::io::Read;
-    // Read into the stack: the line is about 300 bytes (52 numbers and a 16-byte name).
+    // Read into the stack: the line is about 300 bytes (52 fields, the name at most 64).
     let mut buf = [0_u8; 4096];
     let mut file = std::fs::File::open("/proc/self/stat").ok()?;
     let mut len = 0;
@@ -320,7 +337,9 @@ pub fn open_path_no_symlinks(path: &str, nofollow: bool) -> std::io::Result<std:
             std::mem::size_of::<OpenHow>(),
         )
     };
-    owned_fd(fd).map(std::fs::File::from)
+    #[expect(unsafe_code, reason = "owning the descriptor the call created")]
+    // SAFETY: `fd` is openat2's return value, just returned.
+    unsafe { owned_fd(fd) }.map(std::fs::File::from)
 }
 
 #[cfg(target_os = "linux")]

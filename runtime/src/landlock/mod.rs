@@ -73,12 +73,15 @@ impl Fs for RealFs {
 
     fn read_link_and_kind(&self, path: &str) -> (Link, Option<Kind>) {
         match std::fs::symlink_metadata(path) {
-            Ok(m) if m.is_symlink() => match std::fs::read_link(path) {
-                Ok(target) => (Link::To(target.to_string_lossy().into_owned()), None),
-                // Replaced since the lstat: the caller asks again for the kind.
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (Link::NotLink, None),
-                Err(_) => (Link::Missing, None),
-            },
+            Ok(m) if m.is_symlink() => {
+                let link = match std::fs::read_link(path) {
+                    Ok(target) => Link::To(target.to_string_lossy().into_owned()),
+                    // Replaced since the lstat.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Link::NotLink,
+                    Err(_) => Link::Missing,
+                };
+                (link, Some(Kind::Symlink))
+            }
             Ok(m) if m.is_dir() => (Link::NotLink, Some(Kind::Dir)),
             Ok(_) => (Link::NotLink, Some(Kind::File)),
             Err(_) => (Link::Missing, Some(Kind::Missing)),

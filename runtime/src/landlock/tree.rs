@@ -49,8 +49,9 @@ pub trait Fs {
             _ => Link::NotLink,
         }
     }
-    /// `read_link`, with the path's `kind` when the same look-up tells it (a real filesystem
-    /// learns both from one `lstat`): resolving a rule's path then costs no second call.
+    /// `read_link`, with what the same look-up tells of the path when it tells it (a real
+    /// filesystem learns both from one `lstat`): its kind, or `Kind::Symlink` for a link (not
+    /// followed). Resolving a rule's path then costs no second call.
     fn read_link_and_kind(&self, path: &str) -> (Link, Option<Kind>) {
         (self.read_link(path), None)
     }
@@ -220,13 +221,14 @@ impl<F: Fs> Fs for Cached<'_, F> {
         if let Some(link) = self.read_links.borrow().get(path) {
             return link.clone();
         }
-        let (link, kind) = self.inner.read_link_and_kind(path);
-        if let Some(kind) = kind {
+        let (link, seen) = self.inner.read_link_and_kind(path);
+        // A link seen by `lstat` stays a link even if reading it failed since; its kind is
+        // what it points to, asked when needed.
+        let is_link = matches!(link, Link::To(_)) || seen == Some(Kind::Symlink);
+        self.links.borrow_mut().insert(path.to_owned(), is_link);
+        if let Some(kind) = seen.filter(|k| *k != Kind::Symlink) {
             self.kinds.borrow_mut().insert(path.to_owned(), kind);
         }
-        self.links
-            .borrow_mut()
-            .insert(path.to_owned(), matches!(link, Link::To(_)));
         self.read_links
             .borrow_mut()
             .insert(path.to_owned(), link.clone());
