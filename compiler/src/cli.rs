@@ -259,7 +259,14 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             return crate::exec::run(&args, &mut err);
         }
         Command::Doctor { artifact, vars } => match crate::exec::parse_vars(&vars) {
-            Ok(bindings) => crate::exec::doctor(artifact.as_deref(), &bindings, &mut out, &mut err),
+            Ok(bindings) => {
+                // Paths and descriptions come from the artifact: written for people, escaped.
+                let mut text = Vec::new();
+                let code = crate::exec::doctor(artifact.as_deref(), &bindings, &mut text, &mut err);
+                let text = crate::diagnostic::terminal_safe(&String::from_utf8_lossy(&text));
+                let _ = out.write_all(text.as_bytes());
+                code
+            }
             Err(e) => {
                 let _ = writeln!(err, "error: {e}");
                 EXIT_USAGE

@@ -734,3 +734,26 @@ fn explain_args_parse_with_clap() {
     assert_eq!(cli.args.vars, ["a=/b"]);
     assert!(cli.args.kernel);
 }
+
+#[test]
+fn policy_text_reaches_the_terminal_escaped() {
+    // A right-to-left override in a comment on a rule's line, which explain quotes, and in
+    // the path of a failing test, which its line names.
+    let text = "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: b }\n\
+                rings:\n  3:\n    filesystem:\n      read: [/usr]  # \u{202e} evil\n\
+                tests:\n  - { ring: 3, read: \"/usr/a\u{202e}b\", expect: deny }\n";
+    let path = policy("policy_text_reaches_the_terminal_escaped", text);
+    let run = run_explain(
+        &path,
+        3,
+        ExplainRequest::Read("/usr/x".into()),
+        &[],
+        Format::Human,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("# \\u{202e} evil"), "{}", run.stdout);
+    assert!(!run.stdout.contains('\u{202e}'), "{}", run.stdout);
+    let run = run_test(&path, &[], &no_env);
+    assert!(run.stdout.contains("/usr/a\\u{202e}b"), "{}", run.stdout);
+    assert!(!run.stdout.contains('\u{202e}'), "{}", run.stdout);
+}

@@ -14,6 +14,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::cli::{EXIT_FAILED, EXIT_OK, Format, Style};
+use crate::diagnostic::terminal_safe;
 use crate::ir::{
     Access, AccessSet, ArgCondition, ArgOp, Effect, FsTarget, Ir, Platform, Ring, SyscallAction,
     action_name,
@@ -45,7 +46,7 @@ pub fn diff(
         let _ = serde_json::to_writer_pretty(&mut *out, &result);
         let _ = writeln!(out);
     } else {
-        let _ = out.write_all(result.render().as_bytes());
+        let _ = out.write_all(terminal_safe(&result.render()).as_bytes());
     }
     if fail_on_escalation && result.escalation {
         EXIT_FAILED

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::backend::{landlock, seccomp};
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Style};
 use crate::data::{self, Arch};
+use crate::diagnostic::terminal_safe;
 use crate::ir::{
     self, Access, Bindings, Decision, Effect, FsRule, FsTarget, PathTemplate, Platform, Request,
     Ring, Verdict,
@@ -266,7 +267,9 @@ pub fn explain_with_env(
             }
         },
         Format::Human => {
-            let _ = out.write_all(human(&explanation).as_bytes());
+            // The rule's source line is the policy's text: nothing in it reaches the terminal
+            // as a control.
+            let _ = out.write_all(terminal_safe(&human(&explanation)).as_bytes());
         }
     }
     EXIT_OK

@@ -16,6 +16,7 @@ use nonoc_runtime::artifact::{
 use serde::Serialize;
 
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Format, Style};
+use crate::diagnostic::terminal_safe;
 use crate::ir::{AccessSet, FsTarget, Ir, PathTemplate, SyscallAction, action_name};
 use crate::syntax::NetworkMode;
 
@@ -53,7 +54,8 @@ pub fn inspect(
         let _ = serde_json::to_writer_pretty(&mut *out, &summary);
         let _ = writeln!(out);
     } else {
-        let _ = out.write_all(render(&summary).as_bytes());
+        // Descriptions and paths come from the artifact, which may come from anywhere.
+        let _ = out.write_all(terminal_safe(&render(&summary)).as_bytes());
     }
     EXIT_OK
 }
@@ -77,7 +79,7 @@ pub fn matrix_from_policy(
         let _ = serde_json::to_writer_pretty(&mut *out, &table);
         let _ = writeln!(out);
     } else {
-        let _ = out.write_all(table.render().as_bytes());
+        let _ = out.write_all(terminal_safe(&table.render()).as_bytes());
     }
     EXIT_OK
 }

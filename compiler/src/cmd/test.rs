@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Style};
+use crate::diagnostic::terminal_safe;
 use crate::ir::{self, Decision, Ir, Platform, Request, TestOutcome, Verdict};
 use crate::syntax::Expect;
 
@@ -125,7 +126,7 @@ pub fn test_with_env(
         let mut ok = true;
         if let Some(line) = failure(&ir, &partial, outcome, file) {
             ok = false;
-            let _ = writeln!(out, "{at}: {line}");
+            let _ = writeln!(out, "{}", terminal_safe(&format!("{at}: {line}")));
         }
         if let Some(prober) = &prober {
             let what = describe(&ir, &outcome.test);
@@ -135,11 +136,13 @@ pub fn test_with_env(
                 KernelVerdict::Disagreed(why) => {
                     disagreed += 1;
                     ok = false;
-                    let _ = writeln!(out, "{at}: {what}: kernel: {why}");
+                    let line = format!("{at}: {what}: kernel: {why}");
+                    let _ = writeln!(out, "{}", terminal_safe(&line));
                 }
                 KernelVerdict::NotRun(why) => {
                     not_run += 1;
-                    let _ = writeln!(out, "{at}: {what}: not run by the kernel: {why}");
+                    let line = format!("{at}: {what}: not run by the kernel: {why}");
+                    let _ = writeln!(out, "{}", terminal_safe(&line));
                 }
             }
         }
