@@ -188,6 +188,9 @@ struct Cached<'a, F: Fs> {
     kinds: RefCell<BTreeMap<String, Kind>>,
     links: RefCell<BTreeMap<String, bool>>,
     read_links: RefCell<BTreeMap<String, Link>>,
+    /// Resolved paths: with every `readlink` answer kept, resolving a path again gives the
+    /// same answer, so it is worked out once.
+    real_paths: RefCell<BTreeMap<String, String>>,
 }
 
 impl<F: Fs> Fs for Cached<'_, F> {
@@ -214,7 +217,14 @@ impl<F: Fs> Fs for Cached<'_, F> {
     }
 
     fn real_path(&self, path: &str) -> String {
-        resolve(self, path)
+        if let Some(real) = self.real_paths.borrow().get(path) {
+            return real.clone();
+        }
+        let real = resolve(self, path);
+        self.real_paths
+            .borrow_mut()
+            .insert(path.to_owned(), real.clone());
+        real
     }
 
     fn read_link(&self, path: &str) -> Link {
@@ -447,6 +457,7 @@ pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
         kinds: RefCell::new(BTreeMap::new()),
         links: RefCell::new(BTreeMap::new()),
         read_links: RefCell::new(BTreeMap::new()),
+        real_paths: RefCell::new(BTreeMap::new()),
     };
     let (rules, through_links) = without_planted_links(rules, &cached);
     let mut placement = place_cached(&resolved(&rules, &cached), &cached)?;
