@@ -364,3 +364,25 @@ impl Prepared {
         Ok(self.report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel numbers its filesystem rights in the order the ABIs added them: ABI 1 has
+    /// bits 0..=12, ABI 2 adds `refer` (13), ABI 3 `truncate` (14), ABI 5 `ioctl_dev` (15).
+    /// Checked against each right's own `min_abi`, so a swapped bit across ABIs shows.
+    #[test]
+    fn rights_map_to_the_kernels_bits() {
+        assert_eq!(flags(supported_mask(1)), 0x1fff);
+        assert_eq!(flags(supported_mask(2)), 0x3fff);
+        assert_eq!(flags(supported_mask(3)), 0x7fff);
+        assert_eq!(flags(supported_mask(5)), 0xffff);
+        let bits: Vec<u64> = Right::ALL.into_iter().map(access_fs).collect();
+        let union = bits.iter().fold(0, |all, bit| all | bit);
+        assert_eq!(union.count_ones(), 16, "each right has a bit of its own");
+        assert_eq!(access_fs(Right::Execute), 1);
+        assert_eq!(access_fs(Right::ReadFile), 1 << 2);
+        assert_eq!(access_fs(Right::MakeReg), 1 << 8);
+    }
+}
