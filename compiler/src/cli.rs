@@ -137,6 +137,38 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// `exec`'s arguments, as the command runs them (`None` for another command, or without a
+    /// ring selector, which clap does not let through).
+    pub fn into_exec_args(self) -> Option<crate::exec::ExecArgs> {
+        let Command::Exec {
+            artifact,
+            ring,
+            trust_score,
+            vars,
+            allow_unconfined,
+            report,
+            command,
+        } = self
+        else {
+            return None;
+        };
+        let selector = match (ring, trust_score) {
+            (Some(r), _) => crate::exec::Selector::Ring(r),
+            (None, Some(s)) => crate::exec::Selector::TrustScore(s),
+            (None, None) => return None,
+        };
+        Some(crate::exec::ExecArgs {
+            artifact,
+            selector,
+            vars,
+            allow_unconfined,
+            report,
+            command,
+        })
+    }
+}
+
 /// `nonoc __probe` (the child of `nonoc test --kernel`): parsed on its own, outside [`Cli`], so
 /// that help, the man page and the shell completions never offer it.
 #[derive(Debug, Parser)]
@@ -233,29 +265,11 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             };
             compile(&policy, &request, style, &mut out, &mut err)
         }
-        Command::Exec {
-            artifact,
-            ring,
-            trust_score,
-            vars,
-            allow_unconfined,
-            report,
-            command,
-        } => {
-            let selector = match (ring, trust_score) {
-                (Some(r), _) => crate::exec::Selector::Ring(r),
-                (None, Some(s)) => crate::exec::Selector::TrustScore(s),
-                (None, None) => return EXIT_USAGE,
+        command @ Command::Exec { .. } => {
+            let Some(args) = command.into_exec_args() else {
+                return EXIT_USAGE;
             };
             drop(out);
-            let args = crate::exec::ExecArgs {
-                artifact,
-                selector,
-                vars,
-                allow_unconfined,
-                report,
-                command,
-            };
             return crate::exec::run(&args, &mut err);
         }
         Command::Doctor { artifact, vars } => match crate::exec::parse_vars(&vars) {

@@ -317,7 +317,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::cli::Cli;
 
     fn os(args: &[&str]) -> Vec<OsString> {
         std::iter::once("nonoc")
@@ -328,29 +328,7 @@ mod tests {
 
     /// What clap makes of the arguments, when it parses them as `exec`.
     fn clap(args: &[OsString]) -> Option<ExecArgs> {
-        match Cli::try_parse_from(args).ok()?.command {
-            Command::Exec {
-                artifact,
-                ring,
-                trust_score,
-                vars,
-                allow_unconfined,
-                report,
-                command,
-            } => Some(ExecArgs {
-                artifact,
-                selector: match (ring, trust_score) {
-                    (Some(r), None) => Selector::Ring(r),
-                    (None, Some(s)) => Selector::TrustScore(s),
-                    _ => return None,
-                },
-                vars,
-                allow_unconfined,
-                report,
-                command,
-            }),
-            _ => None,
-        }
+        Cli::try_parse_from(args).ok()?.command.into_exec_args()
     }
 
     #[test]
