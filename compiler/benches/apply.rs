@@ -121,26 +121,16 @@ fn floor_child(artifact: &Path) {
         ABI, Access, AccessFs, AccessNet, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
         RulesetCreatedAttr, Scope,
     };
-    use nonoc_runtime::artifact::SeccompArch;
-    use nonoc_runtime::landlock::{RealFs, bind_rules, place};
+    use nonoc_runtime::SeccompArch;
 
     let loaded = nonoc_runtime::Artifact::load(artifact).unwrap();
     let targets = &loaded.rings[&2];
     let plan = targets.landlock.as_ref().unwrap();
-    let env = |name: &str| std::env::var(name).ok();
-    let values = nonoc_runtime::bind::Bound::resolve(
-        loaded.variables.keys().map(String::as_str),
-        &loaded.variables,
-        &nonoc_runtime::Bindings::new(),
-        &env,
-    )
-    .unwrap();
-    let placement = place(&bind_rules(plan, &values).unwrap(), &RealFs).unwrap();
-    let paths: Vec<(String, bool)> = placement
-        .grants
-        .iter()
-        .map(|g| (g.path.clone(), g.is_dir))
-        .collect();
+    let paths = loaded
+        .ring(2)
+        .unwrap()
+        .landlock_grants(&nonoc_runtime::Bindings::new())
+        .unwrap();
     let (connect, bind) = plan
         .network
         .as_ref()

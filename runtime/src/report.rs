@@ -4,15 +4,21 @@ use serde::Serialize;
 
 use crate::artifact::{Right, ScopeName, SeccompArch, SeccompStats};
 
-/// What `Ring::apply` enforced.
+/// What [`Ring::apply`](crate::Ring::apply) enforced (or, from
+/// [`Ring::preview`](crate::Ring::preview), would enforce).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct EnforcementReport {
+    /// The ring's level.
     pub ring: u8,
+    /// The ring is unconfined: nothing was applied.
     pub unconfined: bool,
     /// Variables as bound.
     pub variables: Vec<(String, String)>,
+    /// The Landlock ruleset (Linux).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub landlock: Option<LandlockReport>,
+    /// The seccomp filter (Linux).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<SeccompReport>,
     /// What the ring asks for and the system's sandbox cannot enforce, said plainly (the
@@ -23,18 +29,25 @@ pub struct EnforcementReport {
 
 /// The seccomp filter installed (last, after Landlock, on every thread).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SeccompReport {
+    /// The arch whose filter was installed.
     pub arch: SeccompArch,
+    /// What the filter costs.
     pub stats: SeccompStats,
 }
 
+/// The Landlock ruleset applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct LandlockReport {
     /// The ABI used (the kernel's, or lower when capped).
     pub abi: u32,
     /// Filesystem rights the ruleset handles (denied unless granted).
     pub handled: Vec<Right>,
+    /// Whether TCP ports are restricted.
     pub tcp_ports_enforced: bool,
+    /// The IPC scopes in force.
     pub scopes: Vec<ScopeName>,
     /// What the ring asked for and this kernel could not enforce (best effort only).
     pub dropped: Vec<Dropped>,
@@ -53,14 +66,37 @@ pub struct LandlockReport {
     pub skipped_through_links: Vec<String>,
 }
 
-/// Something not enforced.
+/// Something the ring asks for that the kernel cannot enforce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "what")]
+#[non_exhaustive]
 pub enum Dropped {
-    BelowMinAbi { min_abi: u32, abi: u32 },
-    Right { right: Right, needs_abi: u32 },
-    TcpPorts { needs_abi: u32 },
-    Scope { scope: ScopeName, needs_abi: u32 },
+    /// The kernel's Landlock ABI is below the policy's `min_abi`.
+    BelowMinAbi {
+        /// The policy's `min_abi`.
+        min_abi: u32,
+        /// The ABI used.
+        abi: u32,
+    },
+    /// A filesystem right is not restricted.
+    Right {
+        /// The right.
+        right: Right,
+        /// The ABI that added it.
+        needs_abi: u32,
+    },
+    /// TCP ports are not restricted.
+    TcpPorts {
+        /// The ABI that added them.
+        needs_abi: u32,
+    },
+    /// An IPC scope is not enforced.
+    Scope {
+        /// The scope.
+        scope: ScopeName,
+        /// The ABI that added it.
+        needs_abi: u32,
+    },
 }
 
 impl std::fmt::Display for Dropped {

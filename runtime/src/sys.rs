@@ -385,7 +385,7 @@ pub fn install_seccomp_filter(program: &[Instruction]) -> std::io::Result<()> {
 /// Calls system call `nr` with `args` and returns the errno it failed with (0 on success).
 /// Only for a call the probe filter stops: the `probe` argument exists only once that filter
 /// is installed.
-#[cfg(all(feature = "probe", target_os = "linux"))]
+#[cfg(all(feature = "compiler", target_os = "linux"))]
 pub fn call_stopped_syscall(_probe: &crate::probe::SyscallProbe, nr: u32, args: [u64; 6]) -> i32 {
     let [a, b, c, d, e, f] = args;
     #[expect(
@@ -405,7 +405,7 @@ pub fn call_stopped_syscall(_probe: &crate::probe::SyscallProbe, nr: u32, args: 
 }
 
 /// Sends signal 0 to this process: checks that a signal could be delivered, delivers none.
-#[cfg(all(feature = "probe", target_os = "linux"))]
+#[cfg(all(feature = "compiler", target_os = "linux"))]
 pub fn signal_self() -> Result<(), i32> {
     #[expect(unsafe_code, reason = "kill has no safe wrapper in std or libc")]
     // SAFETY: getpid and kill take and return integers; signal 0 delivers nothing.
@@ -418,7 +418,7 @@ pub fn signal_self() -> Result<(), i32> {
 }
 
 /// Sets this process's core file size limit to 0.
-#[cfg(all(feature = "probe", target_os = "linux"))]
+#[cfg(all(feature = "compiler", target_os = "linux"))]
 pub fn no_core_dumps() -> std::io::Result<()> {
     let limit = libc::rlimit {
         rlim_cur: 0,

@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use nonoc_runtime::Error as RuntimeError;
+use nonoc_runtime::ErrorKind;
 use nonoc_runtime::artifact::{
     Artifact, Compatibility, Effect, LandlockPlan, PathRule, Rights, ScopeName, Target,
 };
@@ -35,8 +35,8 @@ pub fn inspect(
 ) -> u8 {
     let loaded = match Artifact::load(artifact) {
         Ok(a) => a,
-        Err(RuntimeError::Io(m)) => {
-            let _ = writeln!(err, "error: {m}");
+        Err(e) if e.kind() == ErrorKind::Io => {
+            let _ = writeln!(err, "error: {e}");
             return EXIT_USAGE;
         }
         Err(e) => {

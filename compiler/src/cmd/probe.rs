@@ -283,6 +283,8 @@ fn notes(op: &Op, report: &nonoc_runtime::EnforcementReport) -> Vec<String> {
             Dropped::Right { .. } => matches!(op, Op::Read(_) | Op::Write(_) | Op::Execute(_)),
             Dropped::TcpPorts { .. } => matches!(op, Op::Connect(_) | Op::Bind(_)),
             Dropped::Scope { .. } => matches!(op, Op::SignalSandbox | Op::SignalAny),
+            // Something a later runtime drops: say so whatever the operation.
+            _ => true,
         })
         .map(|d| format!("not enforced on this kernel: {d}"))
         .collect();

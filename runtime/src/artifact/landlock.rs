@@ -6,8 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+/// A ring's Landlock section.
 pub struct LandlockPlan {
     /// Filesystem rules in policy order (global denies first). Platform-specific rules for
     /// other systems are left out by the compiler.
@@ -21,11 +22,15 @@ pub struct LandlockPlan {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+/// One filesystem rule.
 pub struct PathRule {
+    /// Allow or deny.
     pub effect: Effect,
+    /// The path or glob it applies to.
     pub target: Target,
+    /// The rights it allows or denies.
     pub access: Rights,
     /// Deny rules: targets inside the deny that it does not cover.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -33,38 +38,44 @@ pub struct PathRule {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+/// Whether a rule allows or denies.
 pub enum Effect {
+    /// Grants the rights.
     Allow,
+    /// Withholds the rights from what allow rules grant.
     Deny,
 }
 
 /// A path template (may start with `${name}`) or a glob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
+    /// A path template.
     Path(String),
+    /// A glob (deny rules only).
     Glob(Glob),
 }
 
 /// A glob, parsed by the compiler: a literal root (a path template) and, for each brace
 /// alternative, the components below the root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Glob {
     /// The glob as written, for reports.
     pub text: String,
     /// The directory every match lies under.
     pub root: String,
+    /// For each brace alternative, the components below the root.
     pub alternatives: Vec<Vec<Component>>,
 }
 
 /// One path component of a glob below its root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Component {
     /// Matches exactly this name.
@@ -76,45 +87,70 @@ pub enum Component {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+/// The TCP ports a ring may connect to and bind.
 pub struct NetRules {
+    /// Ports the ring may connect to.
     pub connect_tcp: Vec<u16>,
+    /// Ports the ring may bind.
     pub bind_tcp: Vec<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(not(feature = "compiler"), non_exhaustive)]
+/// A Landlock IPC scope: what a confined process may not reach outside its sandbox.
 pub enum ScopeName {
+    /// Sending signals to processes outside the sandbox.
     Signal,
+    /// Connecting to abstract Unix sockets created outside the sandbox.
     AbstractUnixSocket,
 }
 
 /// A filesystem access right, named as in the policy language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(not(feature = "compiler"), non_exhaustive)]
 pub enum Right {
+    /// Open a file for reading.
     ReadFile,
+    /// List a directory.
     ReadDir,
+    /// Open a file for writing.
     WriteFile,
+    /// Truncate a file.
     Truncate,
+    /// Create a regular file.
     MakeReg,
+    /// Create a directory.
     MakeDir,
+    /// Create a symbolic link.
     MakeSym,
+    /// Create a Unix socket.
     MakeSock,
+    /// Create a FIFO.
     MakeFifo,
+    /// Create a character device node.
     MakeChar,
+    /// Create a block device node.
     MakeBlock,
+    /// Unlink a file.
     RemoveFile,
+    /// Remove a directory.
     RemoveDir,
+    /// Link or rename a file into another directory.
     Refer,
+    /// `ioctl` on a device file.
     IoctlDev,
+    /// Execute a file.
     Execute,
 }
 
 impl Right {
+    /// Every right, in bit order.
     pub const ALL: [Right; 16] = [
         Right::ReadFile,
         Right::ReadDir,
@@ -152,6 +188,7 @@ impl Right {
         )
     }
 
+    /// The right's name in the policy language (`read_file`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Right::ReadFile => "read_file",
@@ -173,6 +210,7 @@ impl Right {
         }
     }
 
+    /// The right's bit in a set of rights.
     pub const fn bit(self) -> u16 {
         1 << self as u16
     }
@@ -200,12 +238,15 @@ pub struct Rights(pub u16);
 const GROUPS: [(&str, u16); 2] = [("read", 0x0003), ("write", 0x39fc)];
 
 impl Rights {
+    /// Every right.
     pub const ALL: Rights = Rights(u16::MAX);
 
+    /// Whether the set holds `right`.
     pub fn contains(self, right: Right) -> bool {
         self.0 & right.bit() != 0
     }
 
+    /// The rights of the set, in [`Right::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Right> {
         Right::ALL.into_iter().filter(move |r| self.contains(*r))
     }
@@ -262,7 +303,7 @@ impl<'de> Deserialize<'de> for Rights {
     }
 }
 
-#[cfg(feature = "schema")]
+#[cfg(feature = "compiler")]
 impl schemars::JsonSchema for Rights {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Rights".into()

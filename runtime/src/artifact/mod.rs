@@ -12,74 +12,126 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use landlock::{
-    Component, Effect, Glob, LandlockPlan, NetRules, PathRule, Right, Rights, ScopeName, Target,
-};
-pub use seccomp::{
-    Instruction, MAX_INSTRUCTIONS, SeccompArch, SeccompFilter, SeccompStats, to_bytes,
-};
-
-pub use seatbelt::{PRIVATE_LINKS, ParamForm, SeatbeltParam, SeatbeltProfile, private_alias};
+pub use landlock::{Component, Effect, LandlockPlan, Right, ScopeName, Target};
+#[cfg(feature = "compiler")]
+pub use landlock::{Glob, NetRules, PathRule, Rights};
+#[cfg(any(feature = "compiler", target_os = "macos"))]
+pub use seatbelt::ParamForm;
+pub use seatbelt::SeatbeltProfile;
+#[cfg(feature = "compiler")]
+pub use seatbelt::{PRIVATE_LINKS, SeatbeltParam, private_alias};
+pub use seccomp::{Instruction, SeccompArch, SeccompFilter, SeccompStats};
+#[cfg(feature = "compiler")]
+pub use seccomp::{MAX_INSTRUCTIONS, to_bytes};
 
 use crate::Error;
 
 /// The format string this runtime reads and the compiler writes.
 pub const FORMAT: &str = "nonoc-artifact/v1";
 
-/// A compiled policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct Artifact {
-    pub format: String,
-    pub compiler: CompilerInfo,
-    pub policy: PolicyInfo,
-    pub settings: Settings,
-    /// Declared variables, kept symbolic: the runtime binds them at apply time.
-    pub variables: BTreeMap<String, Variable>,
-    /// Sorted by `min_score`, highest first.
-    pub trust_tiers: Vec<TrustTier>,
-    pub rings: BTreeMap<u8, RingTargets>,
-    /// `sha256:` + hex of the canonical bytes of everything else.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub digest: String,
+/// Declares [`Artifact`]: its fields are public to the compiler (feature `compiler`), which
+/// builds and reads artifacts, and private to agents, which load and apply them. `Artifact`
+/// is not `Deserialize`: the artifact is read as `Unverified`, with the same fields, and only
+/// [`Artifact::from_slice`] turns that into an `Artifact`, after its checks.
+macro_rules! artifact {
+    (
+        $(#[$attr:meta])*
+        pub struct Artifact { $( $(#[$field_attr:meta])* $field:ident: $ty:ty, )* }
+    ) => {
+        #[cfg(feature = "compiler")]
+        $(#[$attr])*
+        pub struct Artifact { $( $(#[$field_attr])* pub $field: $ty, )* }
+
+        #[cfg(not(feature = "compiler"))]
+        $(#[$attr])*
+        #[non_exhaustive]
+        pub struct Artifact { $( $(#[$field_attr])* pub(crate) $field: $ty, )* }
+
+        /// An artifact as read, before its format and digest are checked.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Unverified { $( $(#[$field_attr])* $field: $ty, )* }
+
+        impl Unverified {
+            /// The artifact, once [`Artifact::from_slice`] has checked it.
+            fn into_checked(self) -> Artifact {
+                Artifact { $( $field: self.$field, )* }
+            }
+        }
+    };
 }
 
+artifact! {
+    /// A compiled policy.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct Artifact {
+        /// The format string, `nonoc-artifact/v1`.
+        format: String,
+        /// The compiler that wrote the artifact.
+        compiler: CompilerInfo,
+        /// The policy it was compiled from.
+        policy: PolicyInfo,
+        /// The policy's settings the runtime needs.
+        settings: Settings,
+        /// Declared variables, kept symbolic: the runtime binds them at apply time.
+        variables: BTreeMap<String, Variable>,
+        /// Sorted by `min_score`, highest first.
+        trust_tiers: Vec<TrustTier>,
+        /// Each ring by level.
+        rings: BTreeMap<u8, RingTargets>,
+        /// `sha256:` + hex of the canonical bytes of everything else.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        digest: String,
+    }
+}
+
+/// The compiler that wrote an artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CompilerInfo {
+    /// `nonoc`.
     pub name: String,
+    /// The compiler's version.
     pub version: String,
 }
 
+/// The policy an artifact was compiled from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyInfo {
+    /// The policy's `name`.
     pub name: String,
     /// sha256 (hex) of the policy file's bytes.
     pub source_sha256: String,
 }
 
+/// The policy settings the runtime needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// How to apply the Landlock plans.
     pub landlock: LandlockSettings,
 }
 
+/// `settings.landlock` of the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LandlockSettings {
+    /// What to do when the kernel lacks something a ring needs.
     pub compatibility: Compatibility,
+    /// The lowest Landlock ABI the policy accepts.
     pub min_abi: u32,
 }
 
 /// What to do when the kernel's Landlock lacks something a ring needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Compatibility {
     /// Apply what the kernel supports; the report lists exactly what was dropped.
@@ -88,10 +140,12 @@ pub enum Compatibility {
     HardRequirement,
 }
 
+/// A declared variable: how the runtime binds it when the caller does not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Variable {
+    /// The environment variable that binds it when the caller does not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
     /// May start with another variable (`${home}/.cache`).
@@ -99,20 +153,25 @@ pub struct Variable {
     pub default: Option<String>,
 }
 
+/// A trust tier: the ring a range of trust scores selects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TrustTier {
+    /// The tier's name.
     pub name: String,
+    /// The lowest trust score the tier selects.
     pub min_score: u16,
+    /// The ring it selects.
     pub ring: u8,
 }
 
 /// One ring, per target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RingTargets {
+    /// The ring's description, from the policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Applies no sandbox; refused unless the caller opts in.
@@ -132,8 +191,10 @@ impl Artifact {
     /// Reads and verifies an artifact file.
     pub fn load(path: impl AsRef<Path>) -> Result<Artifact, Error> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::Io(format!("cannot read `{}`: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Artifact::from_slice(&bytes)
     }
 
@@ -143,7 +204,7 @@ impl Artifact {
     /// the file's bytes without that member (and without the trailing newline), so checking
     /// it needs no re-serialization.
     pub fn from_slice(bytes: &[u8]) -> Result<Artifact, Error> {
-        let artifact: Artifact = match serde_json::from_slice(bytes) {
+        let artifact: Unverified = match serde_json::from_slice(bytes) {
             Ok(a) => a,
             Err(e) => {
                 #[derive(Deserialize)]
@@ -169,10 +230,11 @@ impl Artifact {
                 computed,
             });
         }
-        Ok(artifact)
+        Ok(artifact.into_checked())
     }
 
     /// The canonical bytes: compact JSON without the digest.
+    #[cfg(feature = "compiler")]
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, Error> {
         let mut unsigned = self.clone();
         unsigned.digest.clear();
@@ -180,12 +242,14 @@ impl Artifact {
     }
 
     /// `sha256:` + hex of the canonical bytes.
+    #[cfg(feature = "compiler")]
     pub fn compute_digest(&self) -> Result<String, Error> {
         Ok(digest_of(&[&self.canonical_bytes()?]))
     }
 
     /// Sets the digest and returns the file bytes: compact JSON ending with the digest, and a
     /// newline.
+    #[cfg(feature = "compiler")]
     pub fn seal(&mut self) -> Result<Vec<u8>, Error> {
         self.digest = self.compute_digest()?;
         let mut bytes = serde_json::to_vec(self).map_err(|e| Error::Malformed(e.to_string()))?;

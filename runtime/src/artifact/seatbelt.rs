@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A ring's Seatbelt section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SeatbeltProfile {
     /// The profile (SBPL), as `nonoc compile --emit sbpl` prints it.
@@ -21,19 +22,21 @@ pub struct SeatbeltProfile {
 
 /// One parameter: its name in the profile and how its value is computed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SeatbeltParam {
+    /// Its name in the profile (`NONOC_P3`).
     pub name: String,
     /// A path template (may start with `${name}`), bound like the Landlock plan's paths.
     pub path: String,
+    /// How its value is made from the bound path.
     #[serde(default, skip_serializing_if = "ParamForm::is_path")]
     pub form: ParamForm,
 }
 
 /// How a parameter's value is made from its bound path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ParamForm {
     /// The path itself.
@@ -54,7 +57,10 @@ impl ParamForm {
     fn is_path(&self) -> bool {
         *self == ParamForm::Path
     }
+}
 
+#[cfg(any(test, feature = "compiler", target_os = "macos"))]
+impl ParamForm {
     /// The parameter value for a bound (absolute, normalized) path.
     pub fn value(self, path: &str) -> String {
         let private = |p: &str| match private_alias(p) {
@@ -72,9 +78,11 @@ impl ParamForm {
 }
 
 /// The directories of macOS that are links into `/private`.
+#[cfg(any(test, feature = "compiler", target_os = "macos"))]
 pub const PRIVATE_LINKS: [&str; 3] = ["/etc", "/tmp", "/var"];
 
 /// `/private` + the path when it lies at or under `/etc`, `/tmp` or `/var`.
+#[cfg(any(test, feature = "compiler", target_os = "macos"))]
 pub fn private_alias(path: &str) -> Option<String> {
     PRIVATE_LINKS
         .iter()

@@ -5,10 +5,12 @@ use serde::{Deserialize, Serialize};
 
 /// The arches the compiler writes filters for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(not(feature = "compiler"), non_exhaustive)]
 pub enum SeccompArch {
+    /// x86-64 (`AUDIT_ARCH_X86_64`).
     X86_64,
+    /// 64-bit Arm (`AUDIT_ARCH_AARCH64`).
     Aarch64,
 }
 
@@ -24,6 +26,7 @@ impl SeccompArch {
         }
     }
 
+    /// `x86_64` or `aarch64`.
     pub fn name(self) -> &'static str {
         match self {
             SeccompArch::X86_64 => "x86_64",
@@ -32,21 +35,37 @@ impl SeccompArch {
     }
 }
 
+/// A plain list of names (the derive would make a `oneOf` of the documented variants, and the
+/// schema of the filters' map would then accept any key).
+#[cfg(feature = "compiler")]
+impl schemars::JsonSchema for SeccompArch {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SeccompArch".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names = [SeccompArch::X86_64, SeccompArch::Aarch64].map(SeccompArch::name);
+        schemars::json_schema!({ "type": "string", "enum": names })
+    }
+}
+
 /// One arch's filter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SeccompFilter {
     /// The program as the kernel takes it: little-endian `struct sock_filter` records (u16
     /// code, u8 jt, u8 jf, u32 k; 8 bytes each), in standard padded base64.
     pub bpf: String,
+    /// What the program costs.
     pub stats: SeccompStats,
 }
 
 /// What a program costs, measured by the compiler's BPF interpreter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(feature = "compiler"), non_exhaustive)]
 pub struct SeccompStats {
     /// Instructions in the program.
     pub length: usize,
@@ -66,9 +85,13 @@ pub struct SeccompStats {
 /// One `struct sock_filter`, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Instruction {
+    /// The operation.
     pub code: u16,
+    /// Jump offset when the condition holds.
     pub jt: u8,
+    /// Jump offset when it does not.
     pub jf: u8,
+    /// The operand.
     pub k: u32,
 }
 
@@ -77,6 +100,7 @@ pub const MAX_INSTRUCTIONS: usize = 4096;
 
 impl SeccompFilter {
     /// Encodes a program.
+    #[cfg(any(test, feature = "compiler"))]
     pub fn new(instructions: &[Instruction], stats: SeccompStats) -> SeccompFilter {
         SeccompFilter {
             bpf: base64::engine::general_purpose::STANDARD.encode(to_bytes(instructions)),
@@ -128,6 +152,7 @@ impl SeccompFilter {
 }
 
 /// The raw records, as `--emit bpf` writes them.
+#[cfg(any(test, feature = "compiler"))]
 pub fn to_bytes(instructions: &[Instruction]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(instructions.len() * 8);
     for i in instructions {

@@ -7,8 +7,7 @@ mod tree;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 
-pub use glob::{component_matches, glob_covers, glob_matches};
-pub use tree::{Bound, BoundRule, Fs, Grant, Kind, Link, MAX_ENTRIES, Placement, place, within};
+pub use tree::{Bound, BoundRule, Fs, Grant, Kind, Link, place};
 
 use crate::Error;
 use crate::artifact::{Compatibility, Effect, LandlockPlan, Right, ScopeName, Target};
@@ -104,13 +103,8 @@ fn open_path(grant: &Grant) -> Result<Option<std::fs::File>, Error> {
             "`{}` goes through a symbolic link that was not there when the rules were placed; refusing to apply",
             grant.path
         ))),
-        Err(e) => Err(Error::Apply(format!("cannot open `{}`: {e}", grant.path))),
+        Err(e) => Err(Error::system(format!("cannot open `{}`", grant.path), e)),
     }
-}
-
-/// Mask of policy rights (bit order of [`Right`]).
-pub fn mask(rights: &[Right]) -> u16 {
-    rights.iter().fold(0, |m, r| m | r.bit())
 }
 
 fn rights_of(mask: u16) -> Vec<Right> {
@@ -268,10 +262,6 @@ pub struct Prepared {
     pub report: LandlockReport,
 }
 
-fn ll_err(e: impl std::fmt::Display) -> Error {
-    Error::Apply(format!("landlock: {e}"))
-}
-
 /// Places the rules, opens every path and builds the ruleset; nothing is restricted yet.
 pub fn prepare(
     plan: &LandlockPlan,
@@ -314,7 +304,7 @@ pub fn prepare(
             .fold(0, |bits, scope| bits | scope_bit(*scope)),
     };
     let ruleset = crate::sys::landlock_create_ruleset(&attr)
-        .map_err(|e| ll_err(format!("cannot create the ruleset: {e}")))?;
+        .map_err(|e| Error::system("landlock: cannot create the ruleset", e))?;
     for grant in &placement.grants {
         let mut m = grant.mask & negotiated.handled;
         if !grant.is_dir {
@@ -331,16 +321,24 @@ pub fn prepare(
             report.missing_paths.push(grant.path.clone());
             continue;
         };
-        crate::sys::landlock_add_path_rule(ruleset.as_fd(), flags(m), fd.as_fd())
-            .map_err(|e| ll_err(format!("cannot add the rule for `{}`: {e}", grant.path)))?;
+        crate::sys::landlock_add_path_rule(ruleset.as_fd(), flags(m), fd.as_fd()).map_err(|e| {
+            Error::system(
+                format!("landlock: cannot add the rule for `{}`", grant.path),
+                e,
+            )
+        })?;
         report.rules += 1;
     }
     if let (true, Some(net)) = (negotiated.net, &plan.network) {
         let ports = (net.connect_tcp.iter().map(|p| (*p, ACCESS_NET_CONNECT_TCP)))
             .chain(net.bind_tcp.iter().map(|p| (*p, ACCESS_NET_BIND_TCP)));
         for (port, access) in ports {
-            crate::sys::landlock_add_port_rule(ruleset.as_fd(), access, port)
-                .map_err(|e| ll_err(format!("cannot add the rule for TCP port {port}: {e}")))?;
+            crate::sys::landlock_add_port_rule(ruleset.as_fd(), access, port).map_err(|e| {
+                Error::system(
+                    format!("landlock: cannot add the rule for TCP port {port}"),
+                    e,
+                )
+            })?;
             report.rules += 1;
         }
     }
@@ -353,13 +351,12 @@ pub fn prepare(
 impl Prepared {
     /// Sets no_new_privs and restricts the calling thread (and its future children).
     pub fn restrict(self) -> Result<LandlockReport, Error> {
-        crate::sys::set_no_new_privs()
-            .map_err(|e| Error::Apply(format!("cannot set no_new_privs: {e}")))?;
+        crate::sys::set_no_new_privs().map_err(|e| Error::system("cannot set no_new_privs", e))?;
         // Without Landlock here (best effort), no_new_privs still stops privilege gains
         // through execve.
         if let Some(ruleset) = &self.ruleset {
             crate::sys::landlock_restrict_self(ruleset.as_fd())
-                .map_err(|e| ll_err(format!("cannot restrict this thread: {e}")))?;
+                .map_err(|e| Error::system("landlock: cannot restrict this thread", e))?;
         }
         Ok(self.report)
     }

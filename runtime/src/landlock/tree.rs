@@ -59,6 +59,10 @@ pub trait Fs {
 
 /// The answer of `readlink`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::enum_variant_names,
+    reason = "`NotLink` is what readlink answers"
+)]
 pub enum Link {
     To(String),
     NotLink,
@@ -517,7 +521,7 @@ impl<F: Fs> Placer<'_, F> {
         let entries = self
             .fs
             .entries(dir)
-            .map_err(|e| Error::Apply(format!("cannot read directory `{dir}` to split it: {e}")))?;
+            .map_err(|e| Error::system(format!("cannot read directory `{dir}` to split it"), e))?;
         self.out.entries_read += entries.len();
         if self.out.entries_read > MAX_ENTRIES {
             return Err(Error::Apply(format!(

@@ -117,7 +117,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 /// A stable name for each refusal, so tests can tell them apart.
 fn kind(e: &Error) -> &'static str {
     match e {
-        Error::Io(_) => "io",
+        Error::Read { .. } => "io",
         Error::Malformed(_) => "malformed",
         Error::UnknownFormat(_) => "unknown_format",
         Error::DigestMismatch { .. } => "digest_mismatch",
@@ -131,7 +131,7 @@ fn kind(e: &Error) -> &'static str {
         Error::UndeclaredVariable(_) => "undeclared_variable",
         Error::BadValue { .. } => "bad_value",
         Error::Unsupported { .. } => "unsupported",
-        Error::Apply(_) => "apply",
+        Error::Apply(_) | Error::System { .. } => "apply",
         Error::NoSeccompFilter { .. } => "no_seccomp_filter",
         Error::SeccompAfterLandlock(_) => "seccomp_after_landlock",
         _ => "other",

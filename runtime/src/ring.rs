@@ -1,0 +1,289 @@
+//! A ring of an artifact: binding, then applying it (Landlock and seccomp on Linux, Seatbelt
+//! on macOS).
+
+#[cfg(target_os = "linux")]
+use std::collections::BTreeSet;
+
+use crate::artifact::{Artifact, RingTargets};
+#[cfg(target_os = "linux")]
+use crate::artifact::{LandlockPlan, SeccompArch, Target};
+#[cfg(target_os = "linux")]
+use crate::report::SeccompReport;
+#[cfg(any(feature = "compiler", target_os = "macos"))]
+use crate::seatbelt;
+use crate::{Bindings, EnforcementReport, Error};
+#[cfg(target_os = "linux")]
+use crate::{bind, landlock, sys};
+
+/// One ring of an artifact, ready to apply: [`Artifact::ring`] and
+/// [`Artifact::ring_for_trust_score`] make one.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Ring<'a> {
+    artifact: &'a Artifact,
+    level: u8,
+    targets: &'a RingTargets,
+    allow_unconfined: bool,
+    max_abi: Option<u32>,
+}
+
+impl<'a> Ring<'a> {
+    pub(crate) fn new(artifact: &'a Artifact, level: u8, targets: &'a RingTargets) -> Self {
+        Ring {
+            artifact,
+            level,
+            targets,
+            allow_unconfined: false,
+            max_abi: None,
+        }
+    }
+
+    /// The ring's level.
+    pub fn level(&self) -> u8 {
+        self.level
+    }
+
+    /// Whether the ring applies no sandbox (applying it needs
+    /// [`allow_unconfined`](Self::allow_unconfined)).
+    pub fn is_unconfined(&self) -> bool {
+        self.targets.unconfined
+    }
+
+    /// Opts in to applying an unconfined ring (which applies nothing).
+    #[must_use]
+    pub fn allow_unconfined(mut self, allow: bool) -> Self {
+        self.allow_unconfined = allow;
+        self
+    }
+
+    /// Uses at most this Landlock ABI, as if the kernel were older (for testing best-effort
+    /// and hard-requirement behaviour).
+    #[must_use]
+    pub fn max_abi(mut self, abi: u32) -> Self {
+        self.max_abi = Some(abi);
+        self
+    }
+
+    /// Everything `apply` would do short of restricting: binding, placement, ABI
+    /// negotiation, opening every path. Returns the report `apply` would return.
+    pub fn preview(&self, bindings: &Bindings) -> Result<EnforcementReport, Error> {
+        self.run(bindings, false)
+    }
+
+    /// Applies the ring to the calling thread and the processes it starts, irrevocably:
+    /// binds variables, opens every path and decodes the seccomp filter first, then sets
+    /// no_new_privs, restricts with Landlock and installs the seccomp filter last. An error
+    /// before the Landlock restriction leaves the process unconfined (but for `no_new_privs`
+    /// when the restriction itself fails); an error installing the
+    /// filter after it ([`Error::SeccompAfterLandlock`]) leaves it confined by Landlock only,
+    /// and the caller must not go on as if the ring were applied.
+    pub fn apply(&self, bindings: &Bindings) -> Result<EnforcementReport, Error> {
+        self.run(bindings, true)
+    }
+
+    fn run(&self, bindings: &Bindings, enforce: bool) -> Result<EnforcementReport, Error> {
+        if self.targets.unconfined {
+            if !self.allow_unconfined {
+                return Err(Error::UnconfinedRefused(self.level));
+            }
+            return Ok(EnforcementReport {
+                ring: self.level,
+                unconfined: true,
+                variables: Vec::new(),
+                landlock: None,
+                seccomp: None,
+                not_enforced: Vec::new(),
+            });
+        }
+        #[cfg(target_os = "macos")]
+        return self.run_seatbelt(bindings, enforce);
+        #[cfg(target_os = "linux")]
+        return self.run_linux(bindings, enforce);
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+        return Err(Error::Apply(format!(
+            "nonoc has no sandbox for {}",
+            std::env::consts::OS
+        )));
+    }
+
+    /// Linux: Landlock, then the seccomp filter.
+    #[cfg(target_os = "linux")]
+    fn run_linux(&self, bindings: &Bindings, enforce: bool) -> Result<EnforcementReport, Error> {
+        if enforce {
+            match sys::thread_count() {
+                Some(1) => {}
+                Some(n) => return Err(Error::MultiThreaded(n)),
+                // Without the count the other threads could stay unconfined: refuse.
+                None => {
+                    return Err(Error::Apply(
+                        "cannot count this process's threads (/proc/self/stat)".to_owned(),
+                    ));
+                }
+            }
+        }
+        let plan = self
+            .targets
+            .landlock
+            .as_ref()
+            .ok_or(Error::NoLinuxTarget(self.level))?;
+        let arch = SeccompArch::host().ok_or(Error::NoSeccompFilter {
+            ring: self.level,
+            arch: None,
+        })?;
+        let filter = self
+            .targets
+            .seccomp
+            .get(&arch)
+            .ok_or(Error::NoSeccompFilter {
+                ring: self.level,
+                arch: Some(arch),
+            })?;
+        let program = filter.instructions().map_err(|e| {
+            Error::Malformed(format!(
+                "ring {}: the {} seccomp filter: {e}",
+                self.level,
+                arch.name()
+            ))
+        })?;
+        let (values, rules) = self.bind_landlock(plan, bindings)?;
+        let kernel = sys::landlock_abi();
+        let abi = self.max_abi.map_or(kernel, |cap| cap.min(kernel));
+        let settings = self.artifact.settings.landlock;
+        let negotiated = landlock::negotiate(plan, abi, settings.compatibility, settings.min_abi)?;
+        let prepared = landlock::prepare(plan, &rules, negotiated)?;
+        let report = if enforce {
+            let report = prepared.restrict()?;
+            sys::install_seccomp_filter(&program).map_err(Error::SeccompAfterLandlock)?;
+            report
+        } else {
+            prepared.report
+        };
+        Ok(EnforcementReport {
+            ring: self.level,
+            unconfined: false,
+            variables: values
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            landlock: Some(report),
+            seccomp: Some(SeccompReport {
+                arch,
+                stats: filter.stats.clone(),
+            }),
+            not_enforced: Vec::new(),
+        })
+    }
+
+    /// Binds the variables a Landlock plan uses and substitutes them in its rules.
+    #[cfg(target_os = "linux")]
+    fn bind_landlock(
+        &self,
+        plan: &LandlockPlan,
+        bindings: &Bindings,
+    ) -> Result<(bind::Bound, Vec<landlock::BoundRule>), Error> {
+        let names: BTreeSet<&str> = plan
+            .rules
+            .iter()
+            .flat_map(|r| std::iter::once(&r.target).chain(&r.except))
+            .filter_map(|t| match t {
+                Target::Path(p) => bind::variable_of(p),
+                Target::Glob(g) => bind::variable_of(&g.root),
+            })
+            .collect();
+        if let Some(name) = bindings
+            .names()
+            .find(|n| !self.artifact.variables.contains_key(*n))
+        {
+            return Err(Error::UndeclaredVariable(name.to_owned()));
+        }
+        // A variable's environment value that is not UTF-8 is refused, not taken as unset:
+        // the default would then bind silently, and a deny of `${home}/.ssh` would land on
+        // another directory than the agent's home.
+        for (name, variable) in &self.artifact.variables {
+            let Some(env_name) = &variable.env else {
+                continue;
+            };
+            if bindings.get(name).is_none()
+                && let Some(raw) = std::env::var_os(env_name)
+                && raw.to_str().is_none()
+            {
+                return Err(Error::BadValue {
+                    name: name.clone(),
+                    value: raw.to_string_lossy().into_owned(),
+                    why: "not valid UTF-8",
+                });
+            }
+        }
+        let env = |name: &str| std::env::var(name).ok();
+        let values = bind::Bound::resolve(names, &self.artifact.variables, bindings, &env)?;
+        let rules = landlock::bind_rules(plan, &values)?;
+        Ok((values, rules))
+    }
+
+    /// The paths the ring's Landlock ruleset gets rules for with these bindings, and whether
+    /// each is a directory: what [`apply`](Self::apply) opens, found without opening anything
+    /// or restricting (for benches that time the kernel calls alone).
+    #[cfg(all(feature = "compiler", target_os = "linux"))]
+    pub fn landlock_grants(&self, bindings: &Bindings) -> Result<Vec<(String, bool)>, Error> {
+        let plan = self
+            .targets
+            .landlock
+            .as_ref()
+            .ok_or(Error::NoLinuxTarget(self.level))?;
+        let (_, rules) = self.bind_landlock(plan, bindings)?;
+        let placement = landlock::place(&rules, &landlock::RealFs)?;
+        Ok(placement
+            .grants
+            .into_iter()
+            .map(|g| (g.path, g.is_dir))
+            .collect())
+    }
+}
+
+impl Ring<'_> {
+    /// The ring's Seatbelt profile and its parameter values for these bindings (the
+    /// caller's, then each variable's environment variable, then its default): what `apply`
+    /// hands to `sandbox_init_with_parameters` on macOS. Works on every system (`nonoc
+    /// compile --emit sbpl-params`).
+    #[cfg(feature = "compiler")]
+    pub fn seatbelt_params(
+        &self,
+        bindings: &Bindings,
+    ) -> Result<(&crate::artifact::SeatbeltProfile, seatbelt::ParamValues), Error> {
+        let profile = self
+            .targets
+            .seatbelt
+            .as_ref()
+            .ok_or(Error::NoMacosTarget(self.level))?;
+        let env = |name: &str| std::env::var(name).ok();
+        let (_, params) = seatbelt::bind_params(profile, &self.artifact.variables, bindings, &env)?;
+        Ok((profile, params))
+    }
+
+    /// macOS: binds, then applies the Seatbelt profile to the whole process.
+    #[cfg(target_os = "macos")]
+    fn run_seatbelt(&self, bindings: &Bindings, enforce: bool) -> Result<EnforcementReport, Error> {
+        let profile = self
+            .targets
+            .seatbelt
+            .as_ref()
+            .ok_or(Error::NoMacosTarget(self.level))?;
+        let env = |name: &str| std::env::var(name).ok();
+        let (values, params) =
+            seatbelt::bind_params(profile, &self.artifact.variables, bindings, &env)?;
+        if enforce {
+            seatbelt::apply(profile, &params)?;
+        }
+        Ok(EnforcementReport {
+            ring: self.level,
+            unconfined: false,
+            variables: values
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            landlock: None,
+            seccomp: None,
+            not_enforced: profile.not_enforced.clone(),
+        })
+    }
+}
