@@ -5,6 +5,7 @@
     reason = "test helpers report a broken test set-up by panicking, as a failed assertion does"
 )]
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use nonoc::cli::Style;
@@ -76,11 +77,11 @@ impl Run {
     }
 }
 
-fn no_env(_: &str) -> Option<String> {
+fn no_env(_: &str) -> Option<OsString> {
     None
 }
 
-fn run_test(policy: &Path, vars: &[&str], env: &dyn Fn(&str) -> Option<String>) -> Run {
+fn run_test(policy: &Path, vars: &[&str], env: &dyn Fn(&str) -> Option<OsString>) -> Run {
     let vars: Vec<String> = vars.iter().map(|v| (*v).to_owned()).collect();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = test_with_env(policy, &vars, None, env, STYLE, &mut out, &mut err);
@@ -159,7 +160,7 @@ fn the_example_policies_pass_their_tests() {
 fn the_environment_binds_before_the_default() {
     // With `HOME` elsewhere, the tests written for `/root` no longer hold.
     let path = example("coding-agent");
-    let env = |name: &str| (name == "HOME").then(|| "/home/agent".to_owned());
+    let env = |name: &str| (name == "HOME").then(|| OsString::from("/home/agent"));
     let run = run_test(&path, &[], &env);
     assert_eq!(run.code, 1, "{}", run.snapshot());
     assert!(run.last_line().ends_with(" failed") && !run.last_line().ends_with(" 0 failed"));
@@ -205,7 +206,7 @@ fn a_test_needing_an_unbound_variable_fails_and_the_others_run() {
     );
     insta::assert_snapshot!("test_unbound", run.snapshot());
     // Bound by the environment.
-    let env = |name: &str| (name == "SMALL_WS").then(|| "/w".to_owned());
+    let env = |name: &str| (name == "SMALL_WS").then(|| OsString::from("/w"));
     let run = run_test(&path, &[], &env);
     assert_eq!(run.last_line(), "5 passed, 2 failed", "{}", run.snapshot());
 }
@@ -233,7 +234,7 @@ fn bad_variables_are_usage_errors() {
         assert_eq!(run.stderr, message, "{vars:?}");
     }
     // A bad value from the environment only fails the tests that need the variable.
-    let env = |name: &str| (name == "SMALL_WS").then(|| "w/rel".to_owned());
+    let env = |name: &str| (name == "SMALL_WS").then(|| OsString::from("w/rel"));
     let run = run_test(&path, &[], &env);
     assert_eq!(run.code, 1);
     assert!(

@@ -7,13 +7,14 @@ use std::collections::BTreeSet;
 use crate::artifact::{Artifact, RingTargets};
 #[cfg(target_os = "linux")]
 use crate::artifact::{LandlockPlan, SeccompArch, Target};
+use crate::bind;
 #[cfg(target_os = "linux")]
 use crate::report::SeccompReport;
 #[cfg(any(feature = "compiler", target_os = "macos"))]
 use crate::seatbelt;
 use crate::{Bindings, EnforcementReport, Error};
 #[cfg(target_os = "linux")]
-use crate::{bind, landlock, sys};
+use crate::{landlock, sys};
 
 /// One ring of an artifact, ready to apply: [`Artifact::ring`] and
 /// [`Artifact::ring_for_trust_score`] make one.
@@ -180,7 +181,7 @@ impl<'a> Ring<'a> {
         &self,
         plan: &LandlockPlan,
         bindings: &Bindings,
-    ) -> Result<(bind::Bound, Vec<landlock::BoundRule>), Error> {
+    ) -> Result<(bind::BoundVariables, Vec<landlock::BoundRule>), Error> {
         let names: BTreeSet<&str> = plan
             .rules
             .iter()
@@ -190,32 +191,12 @@ impl<'a> Ring<'a> {
                 Target::Glob(g) => bind::variable_of(&g.root),
             })
             .collect();
-        if let Some(name) = bindings
-            .names()
-            .find(|n| !self.artifact.variables.contains_key(*n))
-        {
-            return Err(Error::UndeclaredVariable(name.to_owned()));
-        }
-        // A variable's environment value that is not UTF-8 is refused, not taken as unset:
-        // the default would then bind silently, and a deny of `${home}/.ssh` would land on
-        // another directory than the agent's home.
-        for (name, variable) in &self.artifact.variables {
-            let Some(env_name) = &variable.env else {
-                continue;
-            };
-            if bindings.get(name).is_none()
-                && let Some(raw) = std::env::var_os(env_name)
-                && raw.to_str().is_none()
-            {
-                return Err(Error::BadValue {
-                    name: name.clone(),
-                    value: raw.to_string_lossy().into_owned(),
-                    why: "not valid UTF-8",
-                });
-            }
-        }
-        let env = |name: &str| std::env::var(name).ok();
-        let values = bind::Bound::resolve(names, &self.artifact.variables, bindings, &env)?;
+        let values = bind::BoundVariables::bind(
+            names,
+            &self.artifact.variables,
+            bindings,
+            &bind::process_env,
+        )?;
         let rules = landlock::bind_rules(plan, &values)?;
         Ok((values, rules))
     }
@@ -255,8 +236,12 @@ impl Ring<'_> {
             .seatbelt
             .as_ref()
             .ok_or(Error::NoMacosTarget(self.level))?;
-        let env = |name: &str| std::env::var(name).ok();
-        let (_, params) = seatbelt::bind_params(profile, &self.artifact.variables, bindings, &env)?;
+        let (_, params) = seatbelt::bind_params(
+            profile,
+            &self.artifact.variables,
+            bindings,
+            &bind::process_env,
+        )?;
         Ok((profile, params))
     }
 
@@ -268,9 +253,12 @@ impl Ring<'_> {
             .seatbelt
             .as_ref()
             .ok_or(Error::NoMacosTarget(self.level))?;
-        let env = |name: &str| std::env::var(name).ok();
-        let (values, params) =
-            seatbelt::bind_params(profile, &self.artifact.variables, bindings, &env)?;
+        let (values, params) = seatbelt::bind_params(
+            profile,
+            &self.artifact.variables,
+            bindings,
+            &bind::process_env,
+        )?;
         if enforce {
             seatbelt::apply(profile, &params)?;
         }

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use crate::artifact::{ParamForm, SeatbeltProfile};
-use crate::bind::{self, Bound};
+use crate::bind::{self, BoundVariables};
 use crate::{Bindings, Error};
 
 /// The sandbox compiler of macOS refuses a profile whose serialized patterns exceed 65,535
@@ -31,7 +31,10 @@ pub fn variables(profile: &SeatbeltProfile) -> BTreeSet<&str> {
 
 /// Each parameter's name and value, in the profile's order, for bound variables; refused
 /// when the estimate of the compiled profile exceeds [`MAX_PROFILE_BYTES`].
-pub fn param_values(profile: &SeatbeltProfile, values: &Bound) -> Result<ParamValues, Error> {
+pub fn param_values(
+    profile: &SeatbeltProfile,
+    values: &BoundVariables,
+) -> Result<ParamValues, Error> {
     let mut out = Vec::with_capacity(profile.params.len());
     for param in &profile.params {
         let path = values.expand(&param.path)?;
@@ -85,12 +88,9 @@ pub fn bind_params(
     profile: &SeatbeltProfile,
     declared: &std::collections::BTreeMap<String, crate::artifact::Variable>,
     bindings: &Bindings,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Bound, ParamValues), Error> {
-    if let Some(name) = bindings.names().find(|n| !declared.contains_key(*n)) {
-        return Err(Error::UndeclaredVariable(name.to_owned()));
-    }
-    let values = Bound::resolve(variables(profile), declared, bindings, env)?;
+    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<(BoundVariables, ParamValues), Error> {
+    let values = BoundVariables::bind(variables(profile), declared, bindings, env)?;
     let params = param_values(profile, &values)?;
     Ok((values, params))
 }
@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn values_follow_the_bindings() {
-        let none = |_: &str| None;
+        let none = |_: &str| None::<std::ffi::OsString>;
         let given = Bindings::new().with("ws", "/tmp/w");
         let (_, params) = bind_params(&profile("(version 1)"), &declared(), &given, &none).unwrap();
         let values: Vec<(&str, &str)> = params
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn refuses_undeclared_bindings_and_oversized_profiles() {
-        let none = |_: &str| None;
+        let none = |_: &str| None::<std::ffi::OsString>;
         let given = Bindings::new().with("wz", "/x");
         assert!(matches!(
             bind_params(&profile(""), &declared(), &given, &none),

@@ -12,13 +12,12 @@
 //! on every (policy, ring, request) triple, and the properties of the language are asserted on
 //! top, each with its own message.
 
-use std::collections::BTreeMap;
-
 use nonoc::ir::{
-    Access, Bindings, Decision, Ir, PathTemplate, Platform, Request, SyscallAction, Verdict, bind,
-    decide,
+    Access, BoundVariables, Decision, Ir, PathTemplate, Platform, Request, SyscallAction, Verdict,
+    bind, decide,
 };
 use nonoc::syntax::SignalScope;
+use nonoc_runtime::Bindings;
 use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::{Index, select, subsequence};
@@ -1197,7 +1196,7 @@ fn request() -> impl Strategy<Value = ReqM> {
 
 /// `${name}rest` with the value put in; the root value does not double the `/`. Returns the
 /// literal value part and the rest separately (the rest of a glob keeps its wildcards).
-fn expand_parts(template: &str, b: &Bindings) -> Option<(String, String)> {
+fn expand_parts(template: &str, b: &BoundVariables) -> Option<(String, String)> {
     let Some(after) = template.strip_prefix("${") else {
         return Some((String::new(), template.to_owned()));
     };
@@ -1212,7 +1211,7 @@ fn expand_parts(template: &str, b: &Bindings) -> Option<(String, String)> {
     Some((value.to_owned(), rest.to_owned()))
 }
 
-fn expand_path(template: &str, b: &Bindings) -> Option<String> {
+fn expand_path(template: &str, b: &BoundVariables) -> Option<String> {
     expand_parts(template, b).map(|(v, rest)| v + &rest)
 }
 
@@ -1334,7 +1333,7 @@ fn tokens_match(toks: &[Tok], s: &[char]) -> bool {
 }
 
 /// Whether a glob (its variable's value taken literally) matches one path.
-fn glob_matches(template: &str, path: &str, b: &Bindings) -> bool {
+fn glob_matches(template: &str, path: &str, b: &BoundVariables) -> bool {
     let Some((literal, pattern)) = expand_parts(template, b) else {
         return false;
     };
@@ -1346,21 +1345,27 @@ fn glob_matches(template: &str, path: &str, b: &Bindings) -> bool {
 
 /// Whether a rule target covers a path: a directory its subtree, a glob its matches and their
 /// subtrees.
-fn target_covers(target: &Target, path: &str, b: &Bindings) -> bool {
+fn target_covers(target: &Target, path: &str, b: &BoundVariables) -> bool {
     match target {
         Target::Path(t) => expand_path(t, b).is_some_and(|root| under(path, &root)),
         Target::Glob(g) => naive_ancestors(path).iter().any(|a| glob_matches(g, a, b)),
     }
 }
 
-fn deny_matches(d: &DenyM, path: &str, access: Access, platform: Plat, b: &Bindings) -> bool {
+fn deny_matches(d: &DenyM, path: &str, access: Access, platform: Plat, b: &BoundVariables) -> bool {
     d.access.as_ref().is_none_or(|a| grants(a, access))
         && d.platform.is_none_or(|p| p == platform)
         && target_covers(&d.target, path, b)
         && !d.except.iter().any(|e| target_covers(e, path, b))
 }
 
-fn allow_matches(a: &AllowM, path: &str, access: Access, platform: Plat, b: &Bindings) -> bool {
+fn allow_matches(
+    a: &AllowM,
+    path: &str,
+    access: Access,
+    platform: Plat,
+    b: &BoundVariables,
+) -> bool {
     grants(&a.access, access)
         && a.platform.is_none_or(|p| p == platform)
         && expand_path(a.path, b).is_some_and(|root| under(path, &root))
@@ -1381,7 +1386,7 @@ fn path_facts(
     path: &str,
     access: Access,
     platform: Plat,
-    b: &Bindings,
+    b: &BoundVariables,
 ) -> PathFacts {
     let (denies, allows) = p.fs_rules(level);
     let uses_unbound = denies
@@ -1390,7 +1395,7 @@ fn path_facts(
         .map(Target::text)
         .chain(allows.iter().map(|a| a.path))
         .filter_map(template_variable)
-        .any(|v| !b.contains_key(v));
+        .any(|v| b.get(v).is_none());
     let Some(path) = expand_path(path, b).filter(|_| !uses_unbound) else {
         return PathFacts {
             unbound: true,
@@ -1579,7 +1584,7 @@ fn expected_actions(m: &Merged, name: &str, args: &[u64]) -> Vec<SyscallAction> 
 // ---------------------------------------------------------------------------------------------
 // Running
 
-fn compile(policy: &PolicyM) -> Result<(Ir, Bindings), TestCaseError> {
+fn compile(policy: &PolicyM) -> Result<(Ir, BoundVariables), TestCaseError> {
     let yaml = policy.yaml();
     let analysis = nonoc::analyze("generated.yaml", yaml.as_bytes());
     let errors: Vec<String> = analysis
@@ -1593,16 +1598,16 @@ fn compile(policy: &PolicyM) -> Result<(Ir, Bindings), TestCaseError> {
         "generated policy does not compile:\n{yaml}\n{errors:#?}"
     );
     let ir = analysis.ir.expect("no errors, so an IR");
-    let bindings = bind(&ir, &BTreeMap::new(), |_| None)
+    let bindings = bind(&ir, &Bindings::new(), &|_| None)
         .map_err(|e| TestCaseError::fail(format!("bind: {e}\n{yaml}")))?;
     Ok((ir, bindings))
 }
 
-fn path_text(spec: &PathSpec, b: &Bindings) -> String {
+fn path_text(spec: &PathSpec, b: &BoundVariables) -> String {
     match spec {
         PathSpec::Template(t) => t.clone(),
         PathSpec::Literal(var, suffix) => {
-            let value = &b[*var];
+            let value = b.get(var).expect("the generated policy declares it");
             if value == "/" && !suffix.is_empty() {
                 (*suffix).to_owned()
             } else {
@@ -1612,7 +1617,7 @@ fn path_text(spec: &PathSpec, b: &Bindings) -> String {
     }
 }
 
-fn to_request(req: &ReqM, b: &Bindings) -> Request {
+fn to_request(req: &ReqM, b: &BoundVariables) -> Request {
     match req {
         ReqM::Path(spec, access, platform) => Request::Path {
             path: PathTemplate::parse(&path_text(spec, b)).expect("a valid request path"),
@@ -1641,7 +1646,7 @@ fn check(
     p: &PolicyM,
     level: u8,
     req: &ReqM,
-    b: &Bindings,
+    b: &BoundVariables,
     d: &Decision,
 ) -> Result<(), TestCaseError> {
     let ring = p.ring(level);
@@ -1753,7 +1758,7 @@ fn check_extends(
     p: &PolicyM,
     child: u8,
     req: &ReqM,
-    b: &Bindings,
+    b: &BoundVariables,
     parent_decision: &Decision,
     child_decision: &Decision,
 ) -> Result<(), TestCaseError> {
@@ -1804,7 +1809,7 @@ fn check_extends(
 /// `decide` denies as `fork`, `ptrace`, `udp` or TCP is also denied as the syscalls that do it
 /// (whatever `deny_action` says, `log` included), and what it allows is not blocked by the
 /// rules those settings imply.
-fn check_layers(p: &PolicyM, ir: &Ir, level: u8, b: &Bindings) -> Result<(), TestCaseError> {
+fn check_layers(p: &PolicyM, ir: &Ir, level: u8, b: &BoundVariables) -> Result<(), TestCaseError> {
     let ring = &ir.rings[&level];
     let ask = |request: &Request| decide(ring, request, b);
     let sys = |name: &str, args: &[u64]| {
@@ -1928,8 +1933,11 @@ proptest! {
     ) {
         let (ir, full) = compile(&policy)?;
         let dropped = if drop_w { "w" } else { "v" };
-        let mut partial = full.clone();
-        partial.remove(dropped);
+        let partial: BoundVariables = full
+            .iter()
+            .filter(|(name, _)| *name != dropped)
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
         for req in &requests {
             let ReqM::Path(spec, access, platform) = req else { unreachable!() };
             // Literal requests are spelled with the full bindings; templates may name the
@@ -1984,7 +1992,7 @@ fn one_ring(body: &str, vars: &str) -> Ir {
     analysis.ir.expect("an IR")
 }
 
-fn read(ir: &Ir, path: &str, b: &Bindings) -> Verdict {
+fn read(ir: &Ir, path: &str, b: &BoundVariables) -> Verdict {
     let request = Request::Path {
         path: PathTemplate::parse(path).expect("a valid path"),
         access: Access::ReadFile,
@@ -2038,7 +2046,7 @@ proptest! {
             String::new()
         };
         let ir = one_ring(&format!("    filesystem: {{ read: ['{dir}'] }}\n{deny}"), "");
-        let b = Bindings::new();
+        let b = BoundVariables::default();
         let inside = format!("{dir}/{}", below.join("/"));
         let sibling = format!("{dir}{tail}");
         let expect_inside = if deny_below { Verdict::Deny } else { Verdict::Allow };
@@ -2066,7 +2074,7 @@ proptest! {
             "    filesystem: { read: [/] }\n    deny:\n      - { glob: '/s/*/k' }\n      - { glob: '/t/**/k' }\n      - { glob: '/u/*.key' }\n",
             "",
         );
-        let b = Bindings::new();
+        let b = BoundVariables::default();
         let rest = if under_match.is_empty() {
             String::new()
         } else {
@@ -2104,8 +2112,8 @@ proptest! {
             "    filesystem: { read: [/] }\n    deny:\n      - { glob: '${v}/**' }\n",
             "variables:\n  v: { env: NONOC_TEST_V }\n",
         );
-        let given = BTreeMap::from([("v".to_owned(), value.clone())]);
-        let b = bind(&ir, &given, |_| None).expect("a valid bound value");
+        let given = Bindings::new().with("v", value.clone());
+        let b = bind(&ir, &given, &|_| None).expect("a valid bound value");
         let at = |suffix: &str| format!("{value}{suffix}");
         prop_assert_eq!(read(&ir, &at(&format!("/{sub}")), &b), Verdict::Allow);
         prop_assert_eq!(read(&ir, &at("/.env"), &b), Verdict::Deny);

@@ -309,7 +309,7 @@ fn valid_fixtures_check_clean_and_pass_their_tests() {
         assert!(errors.is_empty(), "{name}: {errors:#?}");
         let ir = analysis.ir.unwrap();
         assert!(!ir.tests.is_empty(), "{name} has no tests");
-        let bindings = bind(&ir, &BTreeMap::new(), |_| None).unwrap();
+        let bindings = bind(&ir, &nonoc_runtime::Bindings::new(), &|_| None).unwrap();
         let failed: Vec<_> = run_tests(&ir, &bindings, Platform::Linux)
             .into_iter()
             .filter(|o| !o.passed)

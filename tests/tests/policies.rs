@@ -1,8 +1,6 @@
 //! Every policy in `policies/` checks clean (warnings allowed) and passes its own `tests:`
 //! section against `decide`, with variables bound to their defaults.
 
-use std::collections::BTreeMap;
-
 use nonoc::ir::{Platform, bind, run_tests};
 
 #[test]
@@ -30,7 +28,7 @@ fn every_policy_passes_its_own_tests() {
         assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
         let ir = analysis.ir.unwrap();
         assert!(!ir.tests.is_empty(), "{} has no tests", path.display());
-        let bindings = bind(&ir, &BTreeMap::new(), |_| None).unwrap();
+        let bindings = bind(&ir, &nonoc_runtime::Bindings::new(), &|_| None).unwrap();
         let outcomes = run_tests(&ir, &bindings, Platform::Linux);
         assert_eq!(outcomes.len(), ir.tests.len());
         let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed).collect();

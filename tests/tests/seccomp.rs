@@ -12,7 +12,8 @@ use nonoc::backend::seccomp::{
 };
 use nonoc::data::{self, Arch, ArgKind, Syscall};
 use nonoc::ir::{
-    ArgCondition, ArgOp, Bindings, Ir, Origin, Request, Ring, SyscallAction, SyscallRule, decide,
+    ArgCondition, ArgOp, BoundVariables, Ir, Origin, Request, Ring, SyscallAction, SyscallRule,
+    decide,
 };
 use proptest::prelude::*;
 
@@ -55,7 +56,7 @@ fn expected(ring: &Ring, name: Option<&str>, args: &[u64; 6]) -> u32 {
         name: name.unwrap_or("__not_a_syscall__").to_owned(),
         args: args.to_vec(),
     };
-    let decision = decide(ring, &request, &Bindings::new());
+    let decision = decide(ring, &request, &BoundVariables::default());
     ret_value(decision.action.unwrap())
 }
 

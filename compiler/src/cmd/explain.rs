@@ -13,8 +13,8 @@ use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Style};
 use crate::data::{self, Arch};
 use crate::diagnostic::terminal_safe;
 use crate::ir::{
-    self, Access, Bindings, Decision, Effect, FsRule, FsTarget, PathTemplate, Platform, Request,
-    Ring, Verdict,
+    self, Access, BoundVariables, Decision, Effect, FsRule, FsTarget, PathTemplate, Platform,
+    Request, Ring, Verdict,
 };
 
 use super::test::verdict_name;
@@ -176,7 +176,14 @@ pub fn explain(
         vars,
         format,
     };
-    explain_with_env(policy, &asked, &super::process_env, style, out, err)
+    explain_with_env(
+        policy,
+        &asked,
+        &nonoc_runtime::bind::process_env,
+        style,
+        out,
+        err,
+    )
 }
 
 /// The question `explain` answers.
@@ -192,7 +199,7 @@ pub struct Asked<'a> {
 pub fn explain_with_env(
     policy: &Path,
     asked: &Asked<'_>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
     style: Style,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -359,7 +366,12 @@ fn build_request(
 }
 
 /// What the Landlock ruleset the runtime builds for the ring does with the request.
-fn landlock_says(ring: &Ring, request: &Request, decision: &Decision, b: &Bindings) -> String {
+fn landlock_says(
+    ring: &Ring,
+    request: &Request,
+    decision: &Decision,
+    b: &BoundVariables,
+) -> String {
     let plan = match landlock::lower(ring) {
         Ok(Some(plan)) => plan,
         Ok(None) => return format!("not applied: ring {} is unconfined", ring.level),
@@ -398,7 +410,7 @@ fn landlock_path(
     path: &str,
     access: Access,
     verdict: Verdict,
-    b: &Bindings,
+    b: &BoundVariables,
 ) -> String {
     let on_linux =
         |r: &&FsRule| r.platform.is_none_or(|p| p == Platform::Linux) && r.access.contains(access);
@@ -462,7 +474,7 @@ fn landlock_path(
 }
 
 /// A rule target with its variable bound.
-fn shown(target: &FsTarget, b: &Bindings) -> String {
+fn shown(target: &FsTarget, b: &BoundVariables) -> String {
     match target {
         FsTarget::Path(p) => p.expand(b).unwrap_or_else(|| p.as_str().to_owned()),
         FsTarget::Glob(g) => format!(

@@ -80,7 +80,7 @@ impl Prober<'_> {
                 cmd.arg("--trust-score").arg(score.to_string());
             }
         }
-        for (name, value) in &partial.bindings {
+        for (name, value) in partial.bindings.iter() {
             cmd.arg("--var").arg(format!("{name}={value}"));
         }
         cmd.arg("--").args(&op);
@@ -243,7 +243,7 @@ fn judge(expect: Expect, probed: Probed) -> KernelVerdict {
 /// The probe's operation words for a request, or why it cannot be asked of the kernel here.
 fn operation(
     request: &Request,
-    bindings: &ir::Bindings,
+    bindings: &ir::BoundVariables,
     ring: Option<&ir::Ring>,
 ) -> Result<Vec<String>, String> {
     let host = Platform::host();

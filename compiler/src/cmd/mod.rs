@@ -11,20 +11,19 @@ pub mod probe;
 pub mod test;
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Style};
-use crate::ir::{self, BindError, Bindings, Ir, Request, RingSelector};
+use nonoc_runtime::Error;
+use nonoc_runtime::bind::check_bound_value;
+
+use crate::ir::{self, BoundVariables, Ir, Request, RingSelector};
 use crate::{Analysis, analyze};
 
 pub use explain::{ExplainArgs, ExplainRequest, explain};
 pub use test::{TestArgs, test};
-
-/// Reads a variable from the process environment, as the runtime does.
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
 
 /// Reads and analyzes a policy, prints its diagnostics (as `check` renders them) when it has
 /// errors, and returns its IR; otherwise the exit code: 2 when the file cannot be read, 1 when it has errors.
@@ -55,27 +54,10 @@ fn load(path: &Path, style: Style, err: &mut dyn Write) -> Result<(Analysis, Ir)
     }
 }
 
-/// Parses `--var NAME=VALUE` arguments.
-fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>, String> {
-    let mut given = BTreeMap::new();
-    for var in vars {
-        match var.split_once('=') {
-            Some((name, _)) if given.contains_key(name) => {
-                return Err(format!("`--var {name}=...` is given twice"));
-            }
-            Some((name, value)) if !name.is_empty() => {
-                given.insert(name.to_owned(), value.to_owned());
-            }
-            _ => return Err(format!("`--var {var}` is not NAME=VALUE")),
-        }
-    }
-    Ok(given)
-}
-
 /// The variables that could be bound, and why each other one could not.
 #[derive(Debug, Clone, Default)]
 pub struct PartialBindings {
-    pub bindings: Bindings,
+    pub bindings: BoundVariables,
     /// Variable name to a message for people that names it and says how to bind it.
     pub unbound: BTreeMap<String, String>,
 }
@@ -90,60 +72,62 @@ impl PartialBindings {
 }
 
 /// Binds what can be bound, as the runtime does (`--var`, then the variable's `env`, then its
-/// `default`), with [`ir::bind`]. A variable that cannot be bound is left out and recorded
-/// with the reason, so each request that needs it can say so. `Err` (a usage error) for a
-/// `--var` the policy does not declare or whose value is not an absolute normalized path.
+/// `default`), with the runtime's binder. A variable that cannot be bound is left out and
+/// recorded with the reason, so each request that needs it can say so. `Err` (a usage error)
+/// for a `--var` the policy does not declare or whose value is not an absolute normalized
+/// path.
 pub fn bind_partial(
     ir: &Ir,
     vars: &[String],
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<PartialBindings, String> {
-    let given = parse_vars(vars)?;
-    // `bind` only looks at the variables: bind on a copy of them, dropping each variable it
-    // reports unbound (or badly bound by the environment) until the rest binds.
-    let mut shell = Ir {
-        name: ir.name.clone(),
-        settings: ir.settings.clone(),
-        variables: ir.variables.clone(),
-        trust_tiers: Vec::new(),
-        rings: BTreeMap::new(),
-        tests: Vec::new(),
-    };
+    let given = crate::exec::parse_vars(vars)?;
+    if let Some(name) = given.names().find(|n| !ir.variables.contains_key(*n)) {
+        return Err(format!(
+            "`--var {name}=...`: the policy declares no variable `{name}`"
+        ));
+    }
+    for (name, value) in given.names().filter_map(|n| Some((n, given.get(n)?))) {
+        if let Err(why) = check_bound_value(value) {
+            return Err(format!(
+                "`--var {name}={value}`: the value must be an absolute normalized path ({why})"
+            ));
+        }
+    }
+    let declared = ir::declared(ir);
+    let mut values = Vec::new();
     let mut unbound = BTreeMap::new();
-    loop {
-        match ir::bind(&shell, &given, env) {
-            Ok(bindings) => return Ok(PartialBindings { bindings, unbound }),
-            Err(BindError::Undeclared(name)) => {
-                return Err(format!(
-                    "`--var {name}=...`: the policy declares no variable `{name}`"
-                ));
+    for name in ir.variables.keys() {
+        match BoundVariables::bind([name.as_str()], &declared, &given, env) {
+            Ok(bound) => {
+                if let Some(value) = bound.get(name) {
+                    values.push((name.clone(), value.to_owned()));
+                }
             }
-            Err(BindError::Invalid { name, value, why }) if given.contains_key(&name) => {
-                return Err(format!(
-                    "`--var {name}={value}`: the value must be an absolute normalized path ({})",
-                    path_error(&why)
-                ));
-            }
-            Err(BindError::Invalid { name, value, why }) => {
+            // The variable's own value (from its environment variable or its default).
+            Err(Error::BadValue {
+                name: bad,
+                value,
+                why,
+            }) if bad == *name => {
                 let source = ir
                     .variables
-                    .get(&name)
+                    .get(name)
                     .and_then(|v| v.env.as_deref())
                     .map_or_else(|| "its default".to_owned(), |env| format!("`${env}`"));
                 let message = format!(
-                    "variable `{name}` is bound by {source} to `{value}`, which is not an absolute normalized path ({}): pass `--var {name}=PATH`",
-                    path_error(&why)
+                    "variable `{name}` is bound by {source} to `{value}`, which is not an absolute normalized path ({why}): pass `--var {name}=PATH`"
                 );
-                shell.variables.remove(&name);
-                unbound.insert(name, message);
+                unbound.insert(name.clone(), message);
             }
-            Err(BindError::Unbound(name)) => {
-                let message = unbound_message(ir, &name);
-                shell.variables.remove(&name);
-                unbound.insert(name, message);
+            // Unbound, or its default uses a variable that cannot be bound.
+            Err(_) => {
+                unbound.insert(name.clone(), unbound_message(ir, name));
             }
         }
     }
+    let bindings = values.into_iter().collect();
+    Ok(PartialBindings { bindings, unbound })
 }
 
 fn path_error(why: &ir::PathError) -> String {

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::model::{Effect, FsRule, FsTarget, Origin, Request, Ring, SyscallAction, SyscallRule};
-use super::{Access, Bindings, path_within};
+use super::{Access, BoundVariables, path_within};
 use crate::data::{self, Arch, ArgKind};
 use crate::syntax::{NetworkMode, Platform};
 
@@ -71,7 +71,7 @@ impl Platform {
 }
 
 /// Decides a request for a ring.
-pub fn decide(ring: &Ring, request: &Request, bindings: &Bindings) -> Decision {
+pub fn decide(ring: &Ring, request: &Request, bindings: &BoundVariables) -> Decision {
     if ring.unconfined {
         let mut d = Decision::new(
             Verdict::Allow,
@@ -161,12 +161,12 @@ fn verdict(allowed: bool) -> Verdict {
 }
 
 /// The first variable the ring's rules use that the bindings leave unbound.
-pub fn unbound_variable<'a>(ring: &'a Ring, bindings: &Bindings) -> Option<&'a str> {
+pub fn unbound_variable<'a>(ring: &'a Ring, bindings: &BoundVariables) -> Option<&'a str> {
     ring.filesystem
         .iter()
         .flat_map(|r| std::iter::once(&r.target).chain(&r.except))
         .filter_map(FsTarget::variable)
-        .find(|v| !bindings.contains_key(*v))
+        .find(|v| bindings.get(v).is_none())
 }
 
 fn decide_path(
@@ -174,7 +174,7 @@ fn decide_path(
     path: &str,
     access: Access,
     platform: Platform,
-    bindings: &Bindings,
+    bindings: &BoundVariables,
 ) -> Decision {
     let applies = |rule: &&FsRule| {
         rule.access.contains(access)
@@ -227,7 +227,7 @@ fn from_rules(verdict: Verdict, rules: &[&FsRule], what: &str, access: Access) -
 /// Whether a rule target covers a concrete path: the path itself or anything under it.
 /// A glob that does not compile after expansion covers everything when it denies
 /// (`fail_closed`) and nothing when it excepts.
-pub fn covers(target: &FsTarget, path: &str, bindings: &Bindings, fail_closed: bool) -> bool {
+pub fn covers(target: &FsTarget, path: &str, bindings: &BoundVariables, fail_closed: bool) -> bool {
     match target {
         FsTarget::Path(template) => template
             .expand(bindings)

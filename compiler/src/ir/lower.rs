@@ -193,10 +193,11 @@ fn except_inside(except: &FsTarget, deny: &FsTarget) -> bool {
     match (except, deny) {
         (FsTarget::Path(p), FsTarget::Glob(_)) => {
             // A literal exception must itself be matched by the glob deny (or lie under a match).
-            let mut bindings = super::Bindings::new();
-            if let Some(v) = p.variable() {
-                bindings.insert(v.to_owned(), "/__nonoc_var".to_owned());
-            }
+            let bindings: super::BoundVariables = p
+                .variable()
+                .map(|v| (v.to_owned(), "/__nonoc_var".to_owned()))
+                .into_iter()
+                .collect();
             match p.expand(&bindings) {
                 Some(path) => super::covers(deny, &path, &bindings, false),
                 None => false,

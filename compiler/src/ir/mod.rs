@@ -13,15 +13,16 @@ mod template;
 mod tests;
 
 pub use access::{Access, AccessSet};
-pub use bind::{BindError, bind};
+pub use bind::{bind, declared};
 pub use decide::{
     Decision, Reason, Verdict, action_name, ancestors, arg_is_int, covers, decide, effective_arg,
     unbound_variable,
 };
 pub use lower::lower;
 pub use model::*;
+pub use nonoc_runtime::bind::{BoundVariables, MAX_PATH_BYTES};
 pub use run_tests::{TestOutcome, run_tests};
 pub use template::{
-    Bindings, GlobTemplate, MAX_PATH_BYTES, PathError, PathTemplate, check_bound_value,
-    escape_glob, has_glob_chars, is_variable_name, path_within,
+    GlobTemplate, PathError, PathTemplate, escape_glob, has_glob_chars, is_variable_name,
+    path_within,
 };

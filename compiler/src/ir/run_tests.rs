@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Bindings, Decision, Ir, Platform, Request, RingSelector, Test, Verdict, decide};
+use super::{BoundVariables, Decision, Ir, Platform, Request, RingSelector, Test, Verdict, decide};
 use crate::syntax::Expect;
 
 /// The outcome of one test.
@@ -16,7 +16,7 @@ pub struct TestOutcome {
 }
 
 /// Runs every test with the given bindings. `platform` fills in tests that name none.
-pub fn run_tests(ir: &Ir, bindings: &Bindings, platform: Platform) -> Vec<TestOutcome> {
+pub fn run_tests(ir: &Ir, bindings: &BoundVariables, platform: Platform) -> Vec<TestOutcome> {
     ir.tests
         .iter()
         .map(|test| {

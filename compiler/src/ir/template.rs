@@ -4,15 +4,9 @@
 //! stand at the very start of a path (`${workspace}` or `${workspace}/build`); anywhere else
 //! it would make a non-normalized path. The literal rest is checked here, at compile time.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
-/// Variable name -> bound absolute path.
-pub type Bindings = BTreeMap<String, String>;
-
-/// Longest path accepted, in bytes (Linux `PATH_MAX`).
-pub const MAX_PATH_BYTES: usize = 4096;
+use super::{BoundVariables, MAX_PATH_BYTES};
 
 /// Why a path text is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +43,7 @@ impl PathTemplate {
     }
 
     /// Substitutes the variable. `None` when the variable is unbound.
-    pub fn expand(&self, bindings: &Bindings) -> Option<String> {
+    pub fn expand(&self, bindings: &BoundVariables) -> Option<String> {
         expand(&self.0, bindings, |v| v.to_owned())
     }
 
@@ -87,7 +81,7 @@ impl GlobTemplate {
     }
 
     /// The glob with the variable's value escaped, so a bound value can never add wildcards.
-    pub fn expand(&self, bindings: &Bindings) -> Option<String> {
+    pub fn expand(&self, bindings: &BoundVariables) -> Option<String> {
         expand(&self.0, bindings, escape_glob)
     }
 
@@ -142,16 +136,6 @@ pub fn has_glob_chars(text: &str) -> bool {
     rest.contains(['*', '?', '[', ']', '{', '}'])
 }
 
-/// Checks a value bound to a variable at apply or test time.
-pub fn check_bound_value(value: &str) -> Result<(), PathError> {
-    if value.contains("${") {
-        return Err(PathError::MalformedVariable(
-            "a bound value may not contain `${`".to_owned(),
-        ));
-    }
-    check_literal(value, value, false)
-}
-
 /// Whether the path `inner` lies at or under `outer` (both literal, absolute or a variable rest).
 pub fn path_within(inner: &str, outer: &str, after_variable: bool) -> bool {
     if outer == inner || (!after_variable && outer == "/") || (after_variable && outer.is_empty()) {
@@ -162,7 +146,11 @@ pub fn path_within(inner: &str, outer: &str, after_variable: bool) -> bool {
         .is_some_and(|tail| tail.starts_with('/'))
 }
 
-fn expand(text: &str, bindings: &Bindings, escape: impl Fn(&str) -> String) -> Option<String> {
+fn expand(
+    text: &str,
+    bindings: &BoundVariables,
+    escape: impl Fn(&str) -> String,
+) -> Option<String> {
     match split_variable(text).ok()? {
         (None, _) => Some(text.to_owned()),
         (Some(name), rest) => {
@@ -170,7 +158,7 @@ fn expand(text: &str, bindings: &Bindings, escape: impl Fn(&str) -> String) -> O
             let value = if value == "/" && !rest.is_empty() {
                 ""
             } else {
-                value.as_str()
+                value
             };
             Some(format!("{}{rest}", escape(value)))
         }
@@ -316,9 +304,10 @@ mod tests {
 
     #[test]
     fn expands_without_doubling_the_root() {
-        let mut b = Bindings::new();
-        b.insert("r".into(), "/".into());
-        b.insert("ws".into(), "/app/w*".into());
+        let b: BoundVariables = [("r", "/"), ("ws", "/app/w*")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into_iter()
+            .collect();
         assert_eq!(
             PathTemplate::parse("${r}/x").unwrap().expand(&b).as_deref(),
             Some("/x")

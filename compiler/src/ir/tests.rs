@@ -1,12 +1,12 @@
 //! Edge cases of `decide`, each on a small policy that runs through the whole front end.
 //! The random, property-based tests are in `tests/tests/decide.rs`.
 
-use std::collections::BTreeMap;
+use nonoc_runtime::Bindings;
 
 use super::presets::{AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, CLONE_THREAD, ENOSYS};
 use super::{
-    Access, Bindings, Decision, Ir, PathTemplate, Platform, Request, SyscallAction, Verdict, bind,
-    decide,
+    Access, BoundVariables, Decision, Ir, PathTemplate, Platform, Request, SyscallAction, Verdict,
+    bind, decide,
 };
 use crate::syntax::SignalScope;
 
@@ -30,7 +30,7 @@ const EACCES: u16 = 13;
 
 struct Policy {
     ir: Ir,
-    bindings: Bindings,
+    bindings: BoundVariables,
 }
 
 /// Compiles a policy body (everything after `metadata`), binding variables to defaults.
@@ -46,7 +46,7 @@ fn policy(body: &str) -> Policy {
         .collect();
     assert!(errors.is_empty(), "{yaml}\n{errors:#?}");
     let ir = analysis.ir.expect("no errors, so an IR");
-    let bindings = bind(&ir, &BTreeMap::new(), |_| None).expect("every variable has a default");
+    let bindings = bind(&ir, &Bindings::new(), &|_| None).expect("every variable has a default");
     Policy { ir, bindings }
 }
 
@@ -595,7 +595,7 @@ rings:
     filesystem: { read: [/] }
 "#,
     );
-    let empty = Bindings::new();
+    let empty = BoundVariables::default();
     let request = |path: &str| Request::Path {
         path: PathTemplate::parse(path).expect("valid"),
         access: ReadFile,

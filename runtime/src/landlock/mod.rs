@@ -7,11 +7,11 @@ mod tree;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 
-pub use tree::{Bound, BoundRule, Fs, Grant, Kind, Link, place};
+pub use tree::{BoundRule, BoundTarget, Fs, Grant, Kind, Link, place};
 
 use crate::Error;
 use crate::artifact::{Compatibility, Effect, LandlockPlan, Right, ScopeName, Target};
-use crate::bind::Bound as Values;
+use crate::bind::BoundVariables;
 use crate::report::{Dropped, LandlockReport};
 
 /// The real filesystem.
@@ -173,11 +173,11 @@ fn file_mask() -> u16 {
 }
 
 /// Binds a plan's targets.
-pub fn bind_rules(plan: &LandlockPlan, values: &Values) -> Result<Vec<BoundRule>, Error> {
-    let target = |t: &Target| -> Result<Bound, Error> {
+pub fn bind_rules(plan: &LandlockPlan, values: &BoundVariables) -> Result<Vec<BoundRule>, Error> {
+    let target = |t: &Target| -> Result<BoundTarget, Error> {
         Ok(match t {
-            Target::Path(p) => Bound::Path(values.expand(p)?),
-            Target::Glob(g) => Bound::Glob {
+            Target::Path(p) => BoundTarget::Path(values.expand(p)?),
+            Target::Glob(g) => BoundTarget::Glob {
                 text: g.text.clone(),
                 root: values.expand(&g.root)?,
                 alternatives: g.alternatives.clone(),

@@ -74,7 +74,7 @@ const MAX_LINKS: usize = 40;
 
 /// A bound target: a concrete path, or a glob with its root bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Bound {
+pub enum BoundTarget {
     Path(String),
     Glob {
         text: String,
@@ -83,11 +83,11 @@ pub enum Bound {
     },
 }
 
-impl Bound {
+impl BoundTarget {
     fn covers(&self, path: &str) -> bool {
         match self {
-            Bound::Path(p) => within(path, p),
-            Bound::Glob {
+            BoundTarget::Path(p) => within(path, p),
+            BoundTarget::Glob {
                 root, alternatives, ..
             } => glob_covers(root, alternatives, path),
         }
@@ -95,8 +95,8 @@ impl Bound {
 
     fn root(&self) -> &str {
         match self {
-            Bound::Path(p) => p,
-            Bound::Glob { root, .. } => root,
+            BoundTarget::Path(p) => p,
+            BoundTarget::Glob { root, .. } => root,
         }
     }
 }
@@ -105,9 +105,9 @@ impl Bound {
 #[derive(Debug, Clone)]
 pub struct BoundRule {
     pub allow: bool,
-    pub target: Bound,
+    pub target: BoundTarget,
     pub mask: u16,
-    pub except: Vec<Bound>,
+    pub except: Vec<BoundTarget>,
 }
 
 /// A Landlock path rule to add.
@@ -170,7 +170,7 @@ fn join(dir: &str, name: &str) -> String {
 /// A denied path's rule (the path is its key in `Placer::denies_at`).
 struct Denied {
     mask: u16,
-    except: Vec<Bound>,
+    except: Vec<BoundTarget>,
 }
 
 struct Placer<'a, F: Fs> {
@@ -323,15 +323,15 @@ fn without_planted_links<F: Fs>(rules: &[BoundRule], fs: &F) -> (Vec<BoundRule>,
         .iter()
         .filter(|r| r.allow && r.mask & REPLACE_ENTRIES != 0)
         .filter_map(|r| match &r.target {
-            Bound::Path(p) => Some(p.as_str()),
-            Bound::Glob { .. } => None,
+            BoundTarget::Path(p) => Some(p.as_str()),
+            BoundTarget::Glob { .. } => None,
         })
         .collect();
     let mut kept = Vec::with_capacity(rules.len());
     let mut skipped = Vec::new();
     for rule in rules {
         let planted = match (&rule.target, rule.allow) {
-            (Bound::Path(path), true) => writable.iter().any(|dir| {
+            (BoundTarget::Path(path), true) => writable.iter().any(|dir| {
                 *dir != path && within(path, dir) && {
                     let real_dir = fs.real_path(dir);
                     let tail = &path[if *dir == "/" { 0 } else { dir.len() }..];
@@ -346,7 +346,7 @@ fn without_planted_links<F: Fs>(rules: &[BoundRule], fs: &F) -> (Vec<BoundRule>,
             _ => false,
         };
         if planted {
-            if let Bound::Path(p) = &rule.target {
+            if let BoundTarget::Path(p) = &rule.target {
                 skipped.push(p.clone());
             }
         } else {
@@ -367,13 +367,13 @@ fn without_planted_links<F: Fs>(rules: &[BoundRule], fs: &F) -> (Vec<BoundRule>,
 ///   every directory on the way to it) is split too: the link cannot be removed or replaced;
 /// - deny-glob matches are resolved when they are placed (`add_deny`).
 fn resolved<F: Fs>(rules: &[BoundRule], fs: &F) -> Vec<BoundRule> {
-    let resolve_glob = |target: &Bound| match target {
-        Bound::Path(p) => Bound::Path(fs.real_path(p)),
-        Bound::Glob {
+    let resolve_glob = |target: &BoundTarget| match target {
+        BoundTarget::Path(p) => BoundTarget::Path(fs.real_path(p)),
+        BoundTarget::Glob {
             text,
             root,
             alternatives,
-        } => Bound::Glob {
+        } => BoundTarget::Glob {
             text: text.clone(),
             root: fs.real_path(root),
             alternatives: alternatives.clone(),
@@ -388,7 +388,7 @@ fn resolved<F: Fs>(rules: &[BoundRule], fs: &F) -> Vec<BoundRule> {
             });
             continue;
         }
-        let Bound::Path(written) = &rule.target else {
+        let BoundTarget::Path(written) = &rule.target else {
             out.push(BoundRule {
                 target: resolve_glob(&rule.target),
                 except: rule.except.iter().map(resolve_glob).collect(),
@@ -397,7 +397,7 @@ fn resolved<F: Fs>(rules: &[BoundRule], fs: &F) -> Vec<BoundRule> {
             continue;
         };
         let real = fs.real_path(written);
-        let rebase = |except: &Bound| -> Option<Bound> {
+        let rebase = |except: &BoundTarget| -> Option<BoundTarget> {
             let rebase_path = |p: &str| -> Option<String> {
                 let tail = if written == "/" {
                     Some(p)
@@ -416,12 +416,12 @@ fn resolved<F: Fs>(rules: &[BoundRule], fs: &F) -> Vec<BoundRule> {
             };
             match except {
                 // An exception outside its deny is dropped: it could only widen it.
-                Bound::Path(p) => rebase_path(p).map(Bound::Path),
-                Bound::Glob {
+                BoundTarget::Path(p) => rebase_path(p).map(BoundTarget::Path),
+                BoundTarget::Glob {
                     text,
                     root,
                     alternatives,
-                } => Some(Bound::Glob {
+                } => Some(BoundTarget::Glob {
                     text: text.clone(),
                     root: rebase_path(root).unwrap_or_else(|| root.clone()),
                     alternatives: alternatives.clone(),
@@ -430,21 +430,21 @@ fn resolved<F: Fs>(rules: &[BoundRule], fs: &F) -> Vec<BoundRule> {
         };
         out.push(BoundRule {
             allow: false,
-            target: Bound::Path(real.clone()),
+            target: BoundTarget::Path(real.clone()),
             mask: rule.mask,
             except: rule.except.iter().filter_map(rebase).collect(),
         });
         if real != *written {
             out.push(BoundRule {
                 allow: false,
-                target: Bound::Path(written.clone()),
+                target: BoundTarget::Path(written.clone()),
                 mask: rule.mask,
                 except: rule
                     .except
                     .iter()
                     .filter(|e| {
-                        matches!(e, Bound::Path(p) if within(p, written))
-                            || matches!(e, Bound::Glob { .. })
+                        matches!(e, BoundTarget::Path(p) if within(p, written))
+                            || matches!(e, BoundTarget::Glob { .. })
                     })
                     .cloned()
                     .collect(),
@@ -474,8 +474,8 @@ fn place_cached<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> 
         .iter()
         .filter(|r| r.allow)
         .filter_map(|r| match &r.target {
-            Bound::Path(p) => Some((p.clone(), r.mask)),
-            Bound::Glob { .. } => None, // allow rules take no globs (compiler-checked)
+            BoundTarget::Path(p) => Some((p.clone(), r.mask)),
+            BoundTarget::Glob { .. } => None, // allow rules take no globs (compiler-checked)
         })
         .collect();
     let mut placer = Placer {
@@ -535,8 +535,8 @@ impl<F: Fs> Placer<'_, F> {
     /// allowed directories) and records the points where rights change.
     fn add_deny(&mut self, rule: &BoundRule) -> Result<(), Error> {
         let paths = match &rule.target {
-            Bound::Path(p) => vec![p.clone()],
-            Bound::Glob { text, .. } => {
+            BoundTarget::Path(p) => vec![p.clone()],
+            BoundTarget::Glob { text, .. } => {
                 let found = self.expand(&rule.target, rule.mask)?;
                 self.out.glob_matches.push((text.clone(), found.clone()));
                 // A match that is, or lies below, a link denies where it really is too.
@@ -554,15 +554,15 @@ impl<F: Fs> Placer<'_, F> {
             // Exception points inside the denied path.
             for except in &rule.except {
                 match except {
-                    Bound::Path(p) if within(p, &path) => {
+                    BoundTarget::Path(p) if within(p, &path) => {
                         self.points.insert(p.clone());
                     }
-                    Bound::Glob { .. } => {
+                    BoundTarget::Glob { .. } => {
                         for p in self.walk_matches(&path, except)? {
                             self.points.insert(p);
                         }
                     }
-                    Bound::Path(_) => {}
+                    BoundTarget::Path(_) => {}
                 }
             }
             self.points.insert(path.clone());
@@ -580,7 +580,7 @@ impl<F: Fs> Placer<'_, F> {
 
     /// The existing paths a deny glob matches inside allowed directories that grant some of
     /// the denied rights.
-    fn expand(&mut self, glob: &Bound, mask: u16) -> Result<Vec<String>, Error> {
+    fn expand(&mut self, glob: &BoundTarget, mask: u16) -> Result<Vec<String>, Error> {
         let root = glob.root().to_owned();
         let mut starts: Vec<String> = Vec::new();
         for (allowed, allowed_mask) in self.allows.clone() {
@@ -595,7 +595,7 @@ impl<F: Fs> Placer<'_, F> {
         }
         // A glob may match an ancestor of an allowed directory (below the glob's root): it then
         // covers that whole directory. The walks below only look at a start and beneath it.
-        let Bound::Glob { alternatives, .. } = glob else {
+        let BoundTarget::Glob { alternatives, .. } = glob else {
             return Ok(Vec::new());
         };
         let mut found = Vec::new();
@@ -632,8 +632,8 @@ impl<F: Fs> Placer<'_, F> {
 
     /// Paths at or under `start` matched exactly by a glob; subtrees under a match are not
     /// searched further (the match covers them).
-    fn walk_matches(&mut self, start: &str, glob: &Bound) -> Result<Vec<String>, Error> {
-        let Bound::Glob {
+    fn walk_matches(&mut self, start: &str, glob: &BoundTarget) -> Result<Vec<String>, Error> {
+        let BoundTarget::Glob {
             root, alternatives, ..
         } = glob
         else {
@@ -848,7 +848,7 @@ mod tests {
     fn allow(p: &str, mask: u16) -> BoundRule {
         BoundRule {
             allow: true,
-            target: Bound::Path(p.into()),
+            target: BoundTarget::Path(p.into()),
             mask,
             except: vec![],
         }
@@ -856,7 +856,7 @@ mod tests {
     fn deny(p: &str, mask: u16) -> BoundRule {
         BoundRule {
             allow: false,
-            target: Bound::Path(p.into()),
+            target: BoundTarget::Path(p.into()),
             mask,
             except: vec![],
         }
@@ -934,7 +934,7 @@ mod tests {
     fn deny_glob_expands_to_existing_matches() {
         let glob = BoundRule {
             allow: false,
-            target: Bound::Glob {
+            target: BoundTarget::Glob {
                 text: "/home/**/id".into(),
                 root: "/home".into(),
                 alternatives: vec![vec![Component::AnyDepth, Component::Literal("id".into())]],
@@ -957,7 +957,7 @@ mod tests {
     fn glob(text: &str, root: &str, alternatives: Vec<Vec<Component>>, mask: u16) -> BoundRule {
         BoundRule {
             allow: false,
-            target: Bound::Glob {
+            target: BoundTarget::Glob {
                 text: text.into(),
                 root: root.into(),
                 alternatives,

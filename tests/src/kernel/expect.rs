@@ -80,7 +80,7 @@
 use std::fmt;
 
 use nonoc::ir::{
-    Access, Bindings, Effect, FsTarget, PathTemplate, Platform, Request, Ring, SyscallAction,
+    Access, BoundVariables, Effect, FsTarget, PathTemplate, Platform, Request, Ring, SyscallAction,
     covers, decide,
 };
 use nonoc::syntax::SignalScope;
@@ -153,7 +153,7 @@ const FILE_RIGHTS: [Access; 5] = [
 #[derive(Debug, Clone, Copy)]
 pub struct Oracle<'a> {
     pub ring: &'a Ring,
-    pub bindings: &'a Bindings,
+    pub bindings: &'a BoundVariables,
     pub report: &'a Report,
 }
 

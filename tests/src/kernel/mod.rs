@@ -11,9 +11,8 @@ pub mod fixture;
 pub mod probe;
 pub mod runner;
 
-use std::collections::BTreeMap;
-
-use nonoc::ir::{Bindings, Ir};
+use nonoc::ir::{BoundVariables, Ir};
+use nonoc_runtime::Bindings;
 
 pub use expect::{Difference, Expectation, Judged, Oracle};
 pub use fixture::{Compiled, TempTree, compile};
@@ -21,9 +20,9 @@ pub use probe::{Op, Outcome, ProbeArgs, ProbeRun, Report, Select};
 
 /// Binds a policy's variables as the probe's runtime does with a cleared environment: the
 /// `--var` values, then defaults.
-pub fn bindings(ir: &Ir, vars: &[(String, String)]) -> Bindings {
-    let given: BTreeMap<String, String> = vars.iter().cloned().collect();
-    nonoc::ir::bind(ir, &given, |_| None)
+pub fn bindings(ir: &Ir, vars: &[(String, String)]) -> BoundVariables {
+    let given = vars.iter().fold(Bindings::new(), |b, (k, v)| b.with(k, v));
+    nonoc::ir::bind(ir, &given, &|_| None)
         .unwrap_or_else(|e| panic!("cannot bind the policy's variables: {e}"))
 }
 

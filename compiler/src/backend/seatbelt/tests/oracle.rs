@@ -6,8 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+use nonoc_runtime::Bindings;
 use nonoc_runtime::artifact::{SeatbeltProfile, Variable, private_alias};
-use nonoc_runtime::bind::Bound;
+use nonoc_runtime::bind::BoundVariables;
 
 use super::super::BASELINE_COVERAGE;
 use super::super::oracle::eval::{Evaluator, Model, Op, Subject, Who};
@@ -15,8 +16,8 @@ use super::super::oracle::read::read;
 use super::super::sbpl::{Decision, Domain, Form, Operation, Profile, Proto, SocketType, Vnode};
 use super::{compiled, sources};
 use crate::ir::{
-    Access, Bindings, Effect, FsTarget, Ir, PathTemplate, Platform, Request, Ring, Verdict, bind,
-    covers, decide,
+    Access, Effect, FsTarget, Ir, PathTemplate, Platform, Request, Ring, Verdict, bind, covers,
+    decide,
 };
 use crate::syntax::SignalScope;
 
@@ -44,7 +45,7 @@ fn resolved(path: &str) -> String {
     private_alias(path).unwrap_or_else(|| path.to_owned())
 }
 
-fn kernel_ops(request: &Request, bindings: &Bindings) -> Option<Vec<Op>> {
+fn kernel_ops(request: &Request, bindings: &BoundVariables) -> Option<Vec<Op>> {
     let op = |operation, subject| Op { operation, subject };
     let socket = |kind| Subject::Socket {
         domain: Domain::Inet,
@@ -127,13 +128,13 @@ fn kernel_ops(request: &Request, bindings: &Bindings) -> Option<Vec<Op>> {
 /// One ring's profile, read back from its text, with the runtime's parameter values.
 struct Case<'a> {
     ring: &'a Ring,
-    bindings: &'a Bindings,
+    bindings: &'a BoundVariables,
     tree: Profile,
     params: BTreeMap<String, String>,
 }
 
 impl Case<'_> {
-    fn new<'a>(ir: &Ir, ring: &'a Ring, bindings: &'a Bindings) -> Case<'a> {
+    fn new<'a>(ir: &Ir, ring: &'a Ring, bindings: &'a BoundVariables) -> Case<'a> {
         let profile: SeatbeltProfile = compiled(ir, ring).profile;
         let tree = read(&profile.sbpl).unwrap();
         let declared: BTreeMap<String, Variable> = ir
@@ -151,9 +152,9 @@ impl Case<'_> {
             .collect();
         let given = bindings
             .iter()
-            .fold(nonoc_runtime::Bindings::new(), |b, (k, v)| b.with(k, v));
+            .fold(Bindings::new(), |b, (k, v)| b.with(k, v));
         let names = nonoc_runtime::seatbelt::variables(&profile);
-        let bound = Bound::resolve(names, &declared, &given, &|_| None).unwrap();
+        let bound = BoundVariables::bind(names, &declared, &given, &|_| None).unwrap();
         let params = nonoc_runtime::seatbelt::param_values(&profile, &bound)
             .unwrap()
             .into_iter()
@@ -329,12 +330,12 @@ fn edges(path: &str, out: &mut BTreeSet<String>) {
 }
 
 /// Concrete paths a glob matches (or nearly matches), its variable bound.
-fn glob_samples(glob: &str, bindings: &Bindings) -> Vec<String> {
+fn glob_samples(glob: &str, bindings: &BoundVariables) -> Vec<String> {
     // The variable's value is literal text, never a pattern.
     let (prefix, text) = match glob.strip_prefix("${").and_then(|r| r.split_once('}')) {
         Some((name, rest)) => match bindings.get(name) {
             Some(v) if v == "/" && !rest.is_empty() => (String::new(), rest.to_owned()),
-            Some(v) => (v.clone(), rest.to_owned()),
+            Some(v) => (v.to_owned(), rest.to_owned()),
             None => return Vec::new(),
         },
         None => (String::new(), glob.to_owned()),
@@ -427,7 +428,7 @@ const FIXED_PATHS: [&str; 10] = [
     "/usr/bin/true",
 ];
 
-fn requests(ring: &Ring, bindings: &Bindings) -> Vec<Request> {
+fn requests(ring: &Ring, bindings: &BoundVariables) -> Vec<Request> {
     let mut paths: BTreeSet<String> = FIXED_PATHS.iter().map(|p| p.to_string()).collect();
     for rule in &ring.filesystem {
         for target in std::iter::once(&rule.target).chain(&rule.except) {
@@ -472,19 +473,18 @@ fn requests(ring: &Ring, bindings: &Bindings) -> Vec<Request> {
 
 /// Ways to bind a policy's variables: its defaults, under `/private`-linked directories, at
 /// hostile paths (quotes, backslashes, regex metacharacters), and at `/`.
-fn binding_sets(ir: &Ir) -> Vec<(String, Bindings)> {
+fn binding_sets(ir: &Ir) -> Vec<(String, BoundVariables)> {
     let mut sets = Vec::new();
-    if let Ok(b) = bind(ir, &BTreeMap::new(), |_| None) {
+    if let Ok(b) = bind(ir, &Bindings::new(), &|_| None) {
         sets.push(("defaults".to_owned(), b));
     }
-    let all = |value: &dyn Fn(usize, &str) -> String| -> BTreeMap<String, String> {
+    let all = |value: &dyn Fn(usize, &str) -> String| -> Bindings {
         ir.variables
             .keys()
             .enumerate()
-            .map(|(i, k)| (k.clone(), value(i, k)))
-            .collect()
+            .fold(Bindings::new(), |b, (i, k)| b.with(k, value(i, k)))
     };
-    let tries: [(&str, BTreeMap<String, String>); 4] = [
+    let tries: [(&str, Bindings); 4] = [
         (
             "under /private",
             all(&|i, k| {
@@ -503,7 +503,7 @@ fn binding_sets(ir: &Ir) -> Vec<(String, Bindings)> {
         ("nested", all(&|i, k| format!("/w{}/{k}", i % 2))),
     ];
     for (name, given) in tries {
-        if let Ok(b) = bind(ir, &given, |_| None) {
+        if let Ok(b) = bind(ir, &given, &|_| None) {
             sets.push((name.to_owned(), b));
         }
     }
@@ -577,7 +577,7 @@ fn the_oracle_catches_precedence_mistakes() {
         .find(|(n, _)| n == "coding-agent")
         .unwrap();
     let ring = &ir.rings[&2];
-    let bindings = bind(&ir, &BTreeMap::new(), |_| None).unwrap();
+    let bindings = bind(&ir, &Bindings::new(), &|_| None).unwrap();
     let case = Case::new(&ir, ring, &bindings);
     let hooks = path_request("/app/workspace/.git/hooks/pre-commit", Access::WriteFile);
     assert_eq!(case.answer(&hooks, Model::LastMatch), Some(false));
