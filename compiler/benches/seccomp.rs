@@ -35,7 +35,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use nonoc::backend::seccomp::{
-    self, SECCOMP_RET_ALLOW, SeccompData, SockFilter, X32_SYSCALL_BIT, op,
+    self, Instruction, SECCOMP_RET_ALLOW, SeccompData, X32_SYSCALL_BIT, op,
 };
 use nonoc::data::{self, Arch, ArgKind};
 use nonoc::ir::{ArgOp, Ring, SyscallAction};
@@ -192,7 +192,7 @@ fn sc_action(a: SyscallAction) -> SeccompAction {
 /// seccompiler's program for the ring: the allowlist as unconditional rules, and each deny
 /// rule on an allowed syscall (here `socket` with `arg0 == AF_PACKET`) as the negated
 /// condition on that syscall; the mismatch action is the ring's deny action.
-fn theirs(ring: &Ring, arch: Arch) -> Vec<SockFilter> {
+fn theirs(ring: &Ring, arch: Arch) -> Vec<Instruction> {
     assert!(
         !ring.syscalls.default_allow,
         "the bench expects an allowlist"
@@ -241,7 +241,7 @@ fn theirs(ring: &Ring, arch: Arch) -> Vec<SockFilter> {
     let program = BpfProgram::try_from(filter).unwrap();
     program
         .iter()
-        .map(|i| SockFilter {
+        .map(|i| Instruction {
             code: i.code,
             jt: i.jt,
             jf: i.jf,
@@ -271,7 +271,7 @@ fn numbers(arch: Arch) -> Vec<u32> {
 
 /// Both programs answer the same for every number tried, and for `socket` with the rule's
 /// value, other values, and high bits set: the comparison is like for like.
-fn agree(ours: &[SockFilter], theirs: &[SockFilter], arch: Arch) {
+fn agree(ours: &[Instruction], theirs: &[Instruction], arch: Arch) {
     let audit = arch.audit_arch();
     let socket = data::syscall(arch, "socket").unwrap().number;
     let mut vectors = vec![[0u64; 6], [u64::MAX; 6]];
@@ -313,7 +313,7 @@ struct Measured {
     cache_allowed: usize,
 }
 
-fn measure(insns: &[SockFilter], arch: Arch) -> Measured {
+fn measure(insns: &[Instruction], arch: Arch) -> Measured {
     seccomp::validate(insns).unwrap();
     let audit = arch.audit_arch();
     let mut worst = seccomp::worst_path(insns, 0, AUDIT_ARCH_I386).unwrap();
@@ -338,13 +338,13 @@ fn measure(insns: &[SockFilter], arch: Arch) -> Measured {
     }
 }
 
-const RET_ALLOW: SockFilter = SockFilter {
+const RET_ALLOW: Instruction = Instruction {
     code: op::RET_K,
     jt: 0,
     jf: 0,
     k: SECCOMP_RET_ALLOW,
 };
-const LOAD_NR: SockFilter = SockFilter {
+const LOAD_NR: Instruction = Instruction {
     code: op::LD_W_ABS,
     jt: 0,
     jf: 0,
@@ -355,7 +355,7 @@ const LOAD_NR: SockFilter = SockFilter {
 /// programs as long as ours that allow everything: `jump` (a `ja` over loads to the `ret`:
 /// the kernel's cache emulation runs 2 instructions per syscall number) and `loads` (loads
 /// of `nr` all the way: it runs all of them).
-fn program_for(which: &str) -> Vec<SockFilter> {
+fn program_for(which: &str) -> Vec<Instruction> {
     let arch = Arch::host();
     let ours = || seccomp::lower(&policy(), arch).unwrap().instructions;
     match which {
@@ -363,7 +363,7 @@ fn program_for(which: &str) -> Vec<SockFilter> {
         "theirs" => theirs(&policy(), arch),
         "jump" => {
             let len = ours().len();
-            let mut p = vec![SockFilter {
+            let mut p = vec![Instruction {
                 code: op::JA,
                 jt: 0,
                 jf: 0,

@@ -13,7 +13,7 @@
 //! top, each with its own message.
 
 use nonoc::ir::{
-    Access, BoundVariables, Decision, Ir, PathTemplate, Platform, Request, SyscallAction, Verdict,
+    BoundVariables, Decision, Ir, PathTemplate, Platform, Request, Right, SyscallAction, Verdict,
     bind, decide,
 };
 use nonoc::syntax::SignalScope;
@@ -470,8 +470,8 @@ fn is_int(name: &str, index: usize) -> bool {
     kinds.get(index).copied().unwrap_or(false)
 }
 
-fn access_rights(name: &str) -> Vec<Access> {
-    use Access::*;
+fn access_rights(name: &str) -> Vec<Right> {
+    use Right::*;
     match name {
         "read" => vec![ReadFile, ReadDir],
         "write" => vec![
@@ -498,7 +498,7 @@ fn access_rights(name: &str) -> Vec<Access> {
     }
 }
 
-fn grants(names: &[&str], access: Access) -> bool {
+fn grants(names: &[&str], access: Right) -> bool {
     names.iter().any(|n| access_rights(n).contains(&access))
 }
 
@@ -1104,7 +1104,7 @@ enum PathSpec {
 
 #[derive(Debug, Clone)]
 enum ReqM {
-    Path(PathSpec, Access, Plat),
+    Path(PathSpec, Right, Plat),
     Connect(u16),
     Bind(u16),
     Udp,
@@ -1165,8 +1165,8 @@ fn path_spec() -> impl Strategy<Value = PathSpec> {
     ]
 }
 
-fn access() -> impl Strategy<Value = Access> {
-    select(&Access::ALL[..])
+fn access() -> impl Strategy<Value = Right> {
+    select(&Right::ALL[..])
 }
 
 fn syscall_args() -> impl Strategy<Value = Vec<u64>> {
@@ -1352,7 +1352,7 @@ fn target_covers(target: &Target, path: &str, b: &BoundVariables) -> bool {
     }
 }
 
-fn deny_matches(d: &DenyM, path: &str, access: Access, platform: Plat, b: &BoundVariables) -> bool {
+fn deny_matches(d: &DenyM, path: &str, access: Right, platform: Plat, b: &BoundVariables) -> bool {
     d.access.as_ref().is_none_or(|a| grants(a, access))
         && d.platform.is_none_or(|p| p == platform)
         && target_covers(&d.target, path, b)
@@ -1362,7 +1362,7 @@ fn deny_matches(d: &DenyM, path: &str, access: Access, platform: Plat, b: &Bound
 fn allow_matches(
     a: &AllowM,
     path: &str,
-    access: Access,
+    access: Right,
     platform: Plat,
     b: &BoundVariables,
 ) -> bool {
@@ -1384,7 +1384,7 @@ fn path_facts(
     p: &PolicyM,
     level: u8,
     path: &str,
-    access: Access,
+    access: Right,
     platform: Plat,
     b: &BoundVariables,
 ) -> PathFacts {
@@ -1995,7 +1995,7 @@ fn one_ring(body: &str, vars: &str) -> Ir {
 fn read(ir: &Ir, path: &str, b: &BoundVariables) -> Verdict {
     let request = Request::Path {
         path: PathTemplate::parse(path).expect("a valid path"),
-        access: Access::ReadFile,
+        access: Right::ReadFile,
         platform: Some(Platform::Linux),
     };
     decide(&ir.rings[&1], &request, b).verdict

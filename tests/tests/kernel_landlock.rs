@@ -1283,7 +1283,7 @@ rings:
         bindings: &bound,
         report: run.report(),
     };
-    assert!(!oracle.decide_path(&late, nonoc::ir::Access::ReadFile));
+    assert!(!oracle.decide_path(&late, nonoc::ir::Right::ReadFile));
     assert!(
         compiled.warnings.iter().any(|w| w.contains("glob")),
         "the compiler warns about partial glob enforcement: {:?}",

@@ -523,9 +523,9 @@ fn seccompiler_agrees_on_two_action_rings() {
                     SeccompFilter::new(rules, sc_action(default), sc_action(other), target)
                         .unwrap_or_else(|e| panic!("{what}: {e}"));
                 let theirs: BpfProgram = filter.try_into().unwrap();
-                let theirs: Vec<seccomp::SockFilter> = theirs
+                let theirs: Vec<seccomp::Instruction> = theirs
                     .iter()
-                    .map(|i| seccomp::SockFilter {
+                    .map(|i| seccomp::Instruction {
                         code: i.code,
                         jt: i.jt,
                         jf: i.jf,

@@ -21,7 +21,7 @@ pub fn limits(ir: &Ir, diags: &mut Diagnostics) {
                         "ring {}'s seccomp filter for {} would have {length} instructions; the kernel takes at most {}",
                         ring.level,
                         arch.name(),
-                        seccomp::BPF_MAXINSNS
+                        seccomp::MAX_INSTRUCTIONS
                     ),
                 )
                 .label("this ring's syscall, network and process rules")

@@ -6,7 +6,7 @@ use crate::artifact::Targets;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::ir::rule_index::RuleIndex;
 use crate::ir::{
-    Access, AccessSet, Effect, FsRule, FsTarget, Ir, PathTemplate, Platform, Ring, SyscallAction,
+    AccessSet, Effect, FsRule, FsTarget, Ir, PathTemplate, Platform, Right, Ring, SyscallAction,
 };
 use crate::syntax::NetworkMode;
 
@@ -50,12 +50,12 @@ fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
     for ring in ir.rings.values().filter(|r| !r.unconfined) {
         let readable = RuleIndex::new(
             ring.filesystem.iter().filter(|r| {
-                r.effect == Effect::Allow && on_linux(r) && r.access.contains(Access::ReadFile)
+                r.effect == Effect::Allow && on_linux(r) && r.access.contains(Right::ReadFile)
             }),
             path_of,
         );
         for rule in ring.filesystem.iter().filter(|r| {
-            r.effect == Effect::Allow && on_linux(r) && r.access.contains(Access::Execute)
+            r.effect == Effect::Allow && on_linux(r) && r.access.contains(Right::Execute)
         }) {
             let FsTarget::Path(path) = &rule.target else {
                 continue;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::ir::{Access, Effect, FsRule, FsTarget, Ir, Platform, Ring, SyscallAction};
+use crate::ir::{Effect, FsRule, FsTarget, Ir, Platform, Right, Ring, SyscallAction};
 use crate::syntax::NetworkMode;
 
 pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
@@ -23,7 +23,7 @@ pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
 fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
     for ring in ir.rings.values().filter(|r| !r.unconfined) {
         for rule in ring.filesystem.iter().filter(|r| {
-            r.effect == Effect::Allow && on_linux(r) && r.access.contains(Access::Execute)
+            r.effect == Effect::Allow && on_linux(r) && r.access.contains(Right::Execute)
         }) {
             let FsTarget::Path(path) = &rule.target else {
                 continue;
@@ -31,7 +31,7 @@ fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
             let readable = ring.filesystem.iter().any(|other| {
                 other.effect == Effect::Allow
                     && on_linux(other)
-                    && other.access.contains(Access::ReadFile)
+                    && other.access.contains(Right::ReadFile)
                     && matches!(&other.target, FsTarget::Path(p) if path.is_within(p))
             });
             if !readable {
@@ -115,7 +115,7 @@ fn escalations(a: &Ring, b: &Ring) -> Vec<(crate::diagnostic::Span, String)> {
         let FsTarget::Path(path) = &rule.target else {
             continue;
         };
-        let missing: Vec<Access> = rule
+        let missing: Vec<Right> = rule
             .access
             .iter()
             .filter(|access| {

@@ -1,7 +1,7 @@
 //! The `tests:` section: each entry becomes an `ir::Test`.
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::ir::{self, Access, Ir, PathTemplate, Request, RingSelector};
+use crate::ir::{self, Ir, PathTemplate, Request, Right, RingSelector};
 use crate::resolve::{path_diagnostic, undeclared};
 use crate::source::Source;
 use crate::syntax::{PolicyFile, Spanned, TestCase};
@@ -104,7 +104,7 @@ fn request(
     diags: &mut Diagnostics,
 ) -> Option<Request> {
     let mut requests: Vec<Option<Request>> = Vec::new();
-    let mut path = |p: &Spanned<String>, access: Access| -> Option<Request> {
+    let mut path = |p: &Spanned<String>, access: Right| -> Option<Request> {
         let template = match PathTemplate::parse(&p.value) {
             Ok(t) => t,
             Err(e) => {
@@ -125,13 +125,13 @@ fn request(
         })
     };
     if let Some(p) = &t.read {
-        requests.push(path(p, Access::ReadFile));
+        requests.push(path(p, Right::ReadFile));
     }
     if let Some(p) = &t.write {
-        requests.push(path(p, Access::WriteFile));
+        requests.push(path(p, Right::WriteFile));
     }
     if let Some(p) = &t.execute {
-        requests.push(path(p, Access::Execute));
+        requests.push(path(p, Right::Execute));
     }
     for (port, connect) in [(&t.connect_tcp, true), (&t.bind_tcp, false)] {
         if let Some(port) = port {

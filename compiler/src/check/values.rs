@@ -138,7 +138,7 @@ pub fn access(list: &Spanned<Vec<Spanned<String>>>, diags: &mut Diagnostics) -> 
                     )
                     .help(format!(
                         "use a group (read, write, execute) or one of: {}",
-                        ir::Access::ALL.map(ir::Access::name).join(", ")
+                        ir::Right::ALL.map(ir::Right::name).join(", ")
                     )),
                 );
             }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::cli::{EXIT_FAILED, EXIT_OK, Format, Style};
 use crate::diagnostic::terminal_safe;
 use crate::ir::{
-    Access, AccessSet, ArgCondition, ArgOp, Effect, FsTarget, Ir, Platform, Ring, SyscallAction,
+    AccessSet, ArgCondition, ArgOp, Effect, FsTarget, Ir, Platform, Right, Ring, SyscallAction,
     action_name,
 };
 use crate::syntax::NetworkMode;
@@ -169,7 +169,7 @@ fn compare_ring(old: &Ring, new: &Ring, changes: &mut Changes) {
 }
 
 /// A filesystem rule cut to one right, without its origin.
-type FsKey = (Effect, FsTarget, Option<Platform>, Access);
+type FsKey = (Effect, FsTarget, Option<Platform>, Right);
 
 /// Per (effect, target, platform, right): the except lists it has (several rules may share a
 /// key, as a global deny and a ring's own).

@@ -13,8 +13,8 @@ use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Style};
 use crate::data::{self, Arch};
 use crate::diagnostic::terminal_safe;
 use crate::ir::{
-    self, Access, BoundVariables, Decision, Effect, FsRule, FsTarget, PathTemplate, Platform,
-    Request, Ring, Verdict,
+    self, BoundVariables, Decision, Effect, FsRule, FsTarget, PathTemplate, Platform, Request,
+    Right, Ring, Verdict,
 };
 
 use super::test::verdict_name;
@@ -308,7 +308,7 @@ fn build_request(
     partial: &super::PartialBindings,
     asked: &ExplainRequest,
 ) -> Result<Request, String> {
-    let path = |flag: &str, text: &str, access: Access| -> Result<Request, String> {
+    let path = |flag: &str, text: &str, access: Right| -> Result<Request, String> {
         let template = PathTemplate::parse(text).map_err(|e| {
             format!(
                 "`--{flag} {text}`: the path must be absolute and normalized ({})",
@@ -338,9 +338,9 @@ fn build_request(
             .ok_or_else(|| format!("`--{flag} {text}`: a TCP port is a number in 1..=65535"))
     };
     match asked {
-        ExplainRequest::Read(p) => path("read", p, Access::ReadFile),
-        ExplainRequest::Write(p) => path("write", p, Access::WriteFile),
-        ExplainRequest::Execute(p) => path("execute", p, Access::Execute),
+        ExplainRequest::Read(p) => path("read", p, Right::ReadFile),
+        ExplainRequest::Write(p) => path("write", p, Right::WriteFile),
+        ExplainRequest::Execute(p) => path("execute", p, Right::Execute),
         ExplainRequest::ConnectTcp(p) => Ok(Request::ConnectTcp {
             port: port("connect-tcp", p)?,
         }),
@@ -408,7 +408,7 @@ fn landlock_says(
 fn landlock_path(
     ring: &Ring,
     path: &str,
-    access: Access,
+    access: Right,
     verdict: Verdict,
     b: &BoundVariables,
 ) -> String {

@@ -261,9 +261,9 @@ fn operation(
                 ));
             }
             let verb = match access {
-                ir::Access::ReadFile => "read",
-                ir::Access::WriteFile => "write",
-                ir::Access::Execute => "execute",
+                ir::Right::ReadFile => "read",
+                ir::Right::WriteFile => "write",
+                ir::Right::Execute => "execute",
                 other => return Err(format!("`{}` requests cannot be probed", other.name())),
             };
             let Some(path) = path.expand(bindings) else {

@@ -188,9 +188,9 @@ pub fn describe_request(request: &Request) -> String {
             platform,
         } => {
             let verb = match access {
-                ir::Access::ReadFile => "read".to_owned(),
-                ir::Access::WriteFile => "write".to_owned(),
-                ir::Access::Execute => "execute".to_owned(),
+                ir::Right::ReadFile => "read".to_owned(),
+                ir::Right::WriteFile => "write".to_owned(),
+                ir::Right::Execute => "execute".to_owned(),
                 other => other.name().to_owned(),
             };
             match platform {

@@ -5,7 +5,7 @@ use serde::{Serialize, Serializer};
 /// One filesystem access right of the policy language. The type is the artifact's
 /// [`Right`](nonoc_runtime::artifact::Right): one list of rights, in one order, for the
 /// compiler and the runtime.
-pub use nonoc_runtime::artifact::Right as Access;
+pub use nonoc_runtime::artifact::Right;
 
 /// A set of access rights. Serializes as a sorted list of names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -14,20 +14,20 @@ pub struct AccessSet(u16);
 impl AccessSet {
     pub const EMPTY: AccessSet = AccessSet(0);
     pub const ALL: AccessSet = AccessSet(u16::MAX);
-    pub const READ: AccessSet = AccessSet(Access::ReadFile.bit() | Access::ReadDir.bit());
+    pub const READ: AccessSet = AccessSet(Right::ReadFile.bit() | Right::ReadDir.bit());
     pub const WRITE: AccessSet = AccessSet(
-        Access::WriteFile.bit()
-            | Access::Truncate.bit()
-            | Access::MakeReg.bit()
-            | Access::MakeDir.bit()
-            | Access::MakeSym.bit()
-            | Access::MakeSock.bit()
-            | Access::MakeFifo.bit()
-            | Access::RemoveFile.bit()
-            | Access::RemoveDir.bit()
-            | Access::Refer.bit(),
+        Right::WriteFile.bit()
+            | Right::Truncate.bit()
+            | Right::MakeReg.bit()
+            | Right::MakeDir.bit()
+            | Right::MakeSym.bit()
+            | Right::MakeSock.bit()
+            | Right::MakeFifo.bit()
+            | Right::RemoveFile.bit()
+            | Right::RemoveDir.bit()
+            | Right::Refer.bit(),
     );
-    pub const EXECUTE: AccessSet = AccessSet(Access::Execute.bit());
+    pub const EXECUTE: AccessSet = AccessSet(Right::Execute.bit());
 
     /// A group name (`read`, `write`, `execute`) or a single right.
     pub fn from_name(name: &str) -> Option<AccessSet> {
@@ -35,11 +35,11 @@ impl AccessSet {
             "read" => Some(Self::READ),
             "write" => Some(Self::WRITE),
             "execute" => Some(Self::EXECUTE),
-            _ => Access::from_name(name).map(AccessSet::from),
+            _ => Right::from_name(name).map(AccessSet::from),
         }
     }
 
-    pub fn contains(self, access: Access) -> bool {
+    pub fn contains(self, access: Right) -> bool {
         self.0 & access.bit() != 0
     }
 
@@ -63,8 +63,8 @@ impl AccessSet {
         other.0 & !self.0 == 0
     }
 
-    pub fn iter(self) -> impl Iterator<Item = Access> {
-        Access::ALL.into_iter().filter(move |a| self.contains(*a))
+    pub fn iter(self) -> impl Iterator<Item = Right> {
+        Right::ALL.into_iter().filter(move |a| self.contains(*a))
     }
 
     /// Names, with whole groups shortened (`read`, `write`, `all`).
@@ -85,14 +85,14 @@ impl AccessSet {
     }
 }
 
-impl From<Access> for AccessSet {
-    fn from(access: Access) -> Self {
+impl From<Right> for AccessSet {
+    fn from(access: Right) -> Self {
         AccessSet(access.bit())
     }
 }
 
-impl FromIterator<Access> for AccessSet {
-    fn from_iter<I: IntoIterator<Item = Access>>(iter: I) -> Self {
+impl FromIterator<Right> for AccessSet {
+    fn from_iter<I: IntoIterator<Item = Right>>(iter: I) -> Self {
         iter.into_iter()
             .fold(AccessSet::EMPTY, |s, a| s.union(a.into()))
     }
@@ -112,7 +112,7 @@ impl Serialize for AccessSet {
                 rest = rest.difference(group);
             }
         }
-        names.extend(rest.iter().map(Access::name));
+        names.extend(rest.iter().map(Right::name));
         serializer.collect_seq(names)
     }
 }
@@ -125,12 +125,12 @@ mod tests {
     fn groups_are_as_the_language_defines() {
         assert_eq!(AccessSet::READ.iter().count(), 2);
         assert_eq!(AccessSet::WRITE.iter().count(), 10);
-        assert!(!AccessSet::WRITE.contains(Access::ReadFile));
-        assert!(!AccessSet::READ.contains(Access::Execute));
-        assert!(!AccessSet::WRITE.contains(Access::MakeChar));
-        assert_eq!(AccessSet::ALL.iter().count(), Access::ALL.len());
-        for a in Access::ALL {
-            assert_eq!(Access::from_name(a.name()), Some(a));
+        assert!(!AccessSet::WRITE.contains(Right::ReadFile));
+        assert!(!AccessSet::READ.contains(Right::Execute));
+        assert!(!AccessSet::WRITE.contains(Right::MakeChar));
+        assert_eq!(AccessSet::ALL.iter().count(), Right::ALL.len());
+        for a in Right::ALL {
+            assert_eq!(Right::from_name(a.name()), Some(a));
         }
     }
 }

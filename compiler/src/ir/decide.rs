@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::model::{Effect, FsRule, FsTarget, Origin, Request, Ring, SyscallAction, SyscallRule};
-use super::{Access, BoundVariables, path_within};
+use super::{BoundVariables, Right, path_within};
 use crate::data::{self, Arch, ArgKind};
 use crate::syntax::{NetworkMode, Platform};
 
@@ -172,7 +172,7 @@ pub fn unbound_variable<'a>(ring: &'a Ring, bindings: &BoundVariables) -> Option
 fn decide_path(
     ring: &Ring,
     path: &str,
-    access: Access,
+    access: Right,
     platform: Platform,
     bindings: &BoundVariables,
 ) -> Decision {
@@ -210,7 +210,7 @@ fn decide_path(
     )
 }
 
-fn from_rules(verdict: Verdict, rules: &[&FsRule], what: &str, access: Access) -> Decision {
+fn from_rules(verdict: Verdict, rules: &[&FsRule], what: &str, access: Right) -> Decision {
     Decision {
         verdict,
         because: rules

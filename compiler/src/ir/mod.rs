@@ -12,7 +12,7 @@ mod template;
 #[cfg(test)]
 mod tests;
 
-pub use access::{Access, AccessSet};
+pub use access::{AccessSet, Right};
 pub use bind::{bind, declared};
 pub use decide::{
     Decision, Reason, Verdict, action_name, ancestors, arg_is_int, covers, decide, effective_arg,

@@ -290,7 +290,7 @@ pub enum Request {
     /// A path (may start with a variable) and one access right.
     Path {
         path: PathTemplate,
-        access: super::Access,
+        access: super::Right,
         #[serde(skip_serializing_if = "Option::is_none")]
         platform: Option<Platform>,
     },

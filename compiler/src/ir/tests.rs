@@ -5,7 +5,7 @@ use nonoc_runtime::Bindings;
 
 use super::presets::{AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, CLONE_THREAD, ENOSYS};
 use super::{
-    Access, BoundVariables, Decision, Ir, PathTemplate, Platform, Request, SyscallAction, Verdict,
+    BoundVariables, Decision, Ir, PathTemplate, Platform, Request, Right, SyscallAction, Verdict,
     bind, decide,
 };
 use crate::syntax::SignalScope;
@@ -55,7 +55,7 @@ impl Policy {
         decide(&self.ir.rings[&ring], request, &self.bindings)
     }
 
-    fn on(&self, ring: u8, platform: Platform, access: Access, path: &str) -> Verdict {
+    fn on(&self, ring: u8, platform: Platform, access: Right, path: &str) -> Verdict {
         let request = Request::Path {
             path: PathTemplate::parse(path).expect("a valid request path"),
             access,
@@ -64,7 +64,7 @@ impl Policy {
         self.decide(ring, &request).verdict
     }
 
-    fn path(&self, ring: u8, access: Access, path: &str) -> Verdict {
+    fn path(&self, ring: u8, access: Right, path: &str) -> Verdict {
         self.on(ring, Platform::Linux, access, path)
     }
 
@@ -92,7 +92,7 @@ impl Policy {
     }
 }
 
-use Access::{Execute, ReadDir, ReadFile, RemoveDir, WriteFile};
+use Right::{Execute, ReadDir, ReadFile, RemoveDir, WriteFile};
 use Verdict::{Allow, Deny};
 
 #[test]

@@ -80,7 +80,7 @@
 use std::fmt;
 
 use nonoc::ir::{
-    Access, BoundVariables, Effect, FsTarget, PathTemplate, Platform, Request, Ring, SyscallAction,
+    BoundVariables, Effect, FsTarget, PathTemplate, Platform, Request, Right, Ring, SyscallAction,
     covers, decide,
 };
 use nonoc::syntax::SignalScope;
@@ -141,12 +141,12 @@ pub struct Judged {
 }
 
 /// The rights Landlock compares when a file changes directory (`ACCESS_FILE`).
-const FILE_RIGHTS: [Access; 5] = [
-    Access::ReadFile,
-    Access::WriteFile,
-    Access::Truncate,
-    Access::Execute,
-    Access::IoctlDev,
+const FILE_RIGHTS: [Right; 5] = [
+    Right::ReadFile,
+    Right::WriteFile,
+    Right::Truncate,
+    Right::Execute,
+    Right::IoctlDev,
 ];
 
 /// Answers for one ring, its bindings, and the report the probe printed when applying it.
@@ -167,7 +167,7 @@ pub fn parent(path: &str) -> String {
 
 impl Oracle<'_> {
     /// `decide` on a concrete path.
-    pub fn decide_path(&self, path: &str, access: Access) -> bool {
+    pub fn decide_path(&self, path: &str, access: Right) -> bool {
         let template = PathTemplate::parse(path)
             .unwrap_or_else(|e| panic!("`{path}` is not a request path: {e:?}"));
         let request = Request::Path {
@@ -188,7 +188,7 @@ impl Oracle<'_> {
 
     /// The kernel's rights at `path` for one right: `None` when the right is not restricted
     /// (unconfined, or not handled), else whether granted, and whether a carve-out took it.
-    fn kernel_has(&self, path: &str, access: Access) -> KernelRight {
+    fn kernel_has(&self, path: &str, access: Right) -> KernelRight {
         let Some(ll) = self.landlock() else {
             return KernelRight::Unrestricted;
         };
@@ -209,7 +209,7 @@ impl Oracle<'_> {
 
     /// Whether the report lists `path` as a match of a deny glob withholding `access` that,
     /// by `decide`, does not cover it (a trailing `**` matched against no component).
-    fn glob_base(&self, ll: &LandlockReport, path: &str, access: Access) -> bool {
+    fn glob_base(&self, ll: &LandlockReport, path: &str, access: Right) -> bool {
         self.ring.filesystem.iter().any(|rule| {
             rule.effect == Effect::Deny
                 && rule.access.contains(access)
@@ -226,14 +226,14 @@ impl Oracle<'_> {
             return e;
         }
         match op {
-            Op::Read(p) => self.direct(p, Access::ReadFile),
-            Op::ReadDir(p) => self.direct(p, Access::ReadDir),
-            Op::Write(p) => self.direct(p, Access::WriteFile),
-            Op::Truncate(p) => self.direct(p, Access::Truncate),
+            Op::Read(p) => self.direct(p, Right::ReadFile),
+            Op::ReadDir(p) => self.direct(p, Right::ReadDir),
+            Op::Write(p) => self.direct(p, Right::WriteFile),
+            Op::Truncate(p) => self.direct(p, Right::Truncate),
             Op::Exec(p) => {
-                let mut e = self.direct(p, Access::Execute);
+                let mut e = self.direct(p, Right::Execute);
                 if e.kernel {
-                    match self.kernel_has(p, Access::ReadFile) {
+                    match self.kernel_has(p, Right::ReadFile) {
                         KernelRight::Denied => {
                             e.kernel = false;
                             e.difference = Some((
@@ -255,10 +255,10 @@ impl Oracle<'_> {
                 }
                 e
             }
-            Op::Create(p) => self.entry(p, Access::MakeReg),
-            Op::MakeDir(p) => self.entry(p, Access::MakeDir),
-            Op::Unlink(p) => self.entry(p, Access::RemoveFile),
-            Op::RemoveDir(p) => self.entry(p, Access::RemoveDir),
+            Op::Create(p) => self.entry(p, Right::MakeReg),
+            Op::MakeDir(p) => self.entry(p, Right::MakeDir),
+            Op::Unlink(p) => self.entry(p, Right::RemoveFile),
+            Op::RemoveDir(p) => self.entry(p, Right::RemoveDir),
             Op::Rename(from, to) => self.rename(from, to),
             Op::Connect(port) => self.port(
                 self.decide(&Request::ConnectTcp { port: *port }),
@@ -337,7 +337,7 @@ impl Oracle<'_> {
     }
 
     /// A right checked on the path itself.
-    fn direct(&self, path: &str, access: Access) -> Expectation {
+    fn direct(&self, path: &str, access: Right) -> Expectation {
         let decided = self.decide_path(path, access);
         let (kernel, difference) = match self.kernel_has(path, access) {
             KernelRight::Unrestricted => (
@@ -371,7 +371,7 @@ impl Oracle<'_> {
     }
 
     /// A directory-entry right: `decide` on the entry, Landlock on its parent.
-    fn entry(&self, path: &str, access: Access) -> Expectation {
+    fn entry(&self, path: &str, access: Right) -> Expectation {
         let decided = self.decide_path(path, access);
         let dir = parent(path);
         let (kernel, difference) = match self.kernel_has(&dir, access) {
@@ -423,14 +423,14 @@ impl Oracle<'_> {
         let (src_dir, dst_dir) = (parent(from), parent(to));
         let across = src_dir != dst_dir;
         let mut decided =
-            self.decide_path(from, Access::RemoveFile) && self.decide_path(to, Access::MakeReg);
+            self.decide_path(from, Right::RemoveFile) && self.decide_path(to, Right::MakeReg);
         if across {
             decided = decided
-                && self.decide_path(from, Access::Refer)
-                && self.decide_path(to, Access::Refer);
+                && self.decide_path(from, Right::Refer)
+                && self.decide_path(to, Right::Refer);
         }
-        let remove = self.entry(from, Access::RemoveFile);
-        let make = self.entry(to, Access::MakeReg);
+        let remove = self.entry(from, Right::RemoveFile);
+        let make = self.entry(to, Right::MakeReg);
         let mut e = Expectation {
             decide: decided,
             kernel: remove.kernel && make.kernel,
@@ -466,7 +466,7 @@ impl Oracle<'_> {
             return e;
         }
         for dir in [&src_dir, &dst_dir] {
-            match self.kernel_has(dir, Access::Refer) {
+            match self.kernel_has(dir, Right::Refer) {
                 KernelRight::Granted | KernelRight::Unrestricted => {}
                 KernelRight::Denied => {
                     e.kernel = false;

@@ -9,16 +9,16 @@ use super::rights::withholds;
 use super::sbpl::Operation;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::ir::rule_index::RuleIndex;
-use crate::ir::{Access, AccessSet, Effect, FsRule, FsTarget, PathTemplate, Platform, Ring};
+use crate::ir::{AccessSet, Effect, FsRule, FsTarget, PathTemplate, Platform, Right, Ring};
 
-const MAKES: [Access; 7] = [
-    Access::MakeReg,
-    Access::MakeDir,
-    Access::MakeSym,
-    Access::MakeSock,
-    Access::MakeFifo,
-    Access::MakeChar,
-    Access::MakeBlock,
+const MAKES: [Right; 7] = [
+    Right::MakeReg,
+    Right::MakeDir,
+    Right::MakeSym,
+    Right::MakeSock,
+    Right::MakeFifo,
+    Right::MakeChar,
+    Right::MakeBlock,
 ];
 
 /// The rights an operation stands for when a deny withholds it.
@@ -26,15 +26,15 @@ fn rights_of(op: Operation) -> AccessSet {
     match op {
         Operation::FileRead => AccessSet::READ,
         Operation::FileWrite => AccessSet::WRITE
-            .union(Access::MakeChar.into())
-            .union(Access::MakeBlock.into()),
-        Operation::FileWriteData => [Access::WriteFile, Access::Truncate].into_iter().collect(),
-        Operation::FileWriteCreate => MAKES.into_iter().chain([Access::Refer]).collect(),
-        Operation::FileWriteUnlink => [Access::RemoveFile, Access::RemoveDir, Access::Refer]
+            .union(Right::MakeChar.into())
+            .union(Right::MakeBlock.into()),
+        Operation::FileWriteData => [Right::WriteFile, Right::Truncate].into_iter().collect(),
+        Operation::FileWriteCreate => MAKES.into_iter().chain([Right::Refer]).collect(),
+        Operation::FileWriteUnlink => [Right::RemoveFile, Right::RemoveDir, Right::Refer]
             .into_iter()
             .collect(),
-        Operation::ProcessExec | Operation::FileMapExecutable => Access::Execute.into(),
-        Operation::FileIoctl => Access::IoctlDev.into(),
+        Operation::ProcessExec | Operation::FileMapExecutable => Right::Execute.into(),
+        Operation::FileIoctl => Right::IoctlDev.into(),
         _ => AccessSet::EMPTY,
     }
 }
@@ -48,14 +48,14 @@ pub fn withheld(access: AccessSet) -> AccessSet {
 
 /// The rights an allow grants on macOS.
 pub fn granted(access: AccessSet) -> AccessSet {
-    let mut out = access.difference([Access::Truncate, Access::Refer].into_iter().collect());
-    if access.contains(Access::WriteFile) {
-        out = out.union(Access::Truncate.into());
+    let mut out = access.difference([Right::Truncate, Right::Refer].into_iter().collect());
+    if access.contains(Right::WriteFile) {
+        out = out.union(Right::Truncate.into());
     }
     if access.is_superset(AccessSet::WRITE)
-        || (access.contains(Access::MakeReg) && access.contains(Access::RemoveFile))
+        || (access.contains(Right::MakeReg) && access.contains(Right::RemoveFile))
     {
-        out = out.union(Access::Refer.into());
+        out = out.union(Right::Refer.into());
     }
     out
 }
@@ -112,8 +112,7 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
         }
         // Devices cannot be truncated: withholding `truncate` on `/dev/null` means nothing.
         let under_dev = path.as_str() == "/dev" || path.as_str().starts_with("/dev/");
-        if given.contains(Access::Truncate) && !rule.access.contains(Access::Truncate) && !under_dev
-        {
+        if given.contains(Right::Truncate) && !rule.access.contains(Right::Truncate) && !under_dev {
             out.push(
                 Diagnostic::new(
                     Code::SeatbeltTruncate,
@@ -126,7 +125,7 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
                 .help("Seatbelt checks truncation as writing (`file-write-data`); add `truncate` to the rule to say so, or leave `write_file` out"),
             );
         }
-        if given.contains(Access::Refer) && !rule.access.contains(Access::Refer) {
+        if given.contains(Right::Refer) && !rule.access.contains(Right::Refer) {
             out.push(
                 Diagnostic::new(
                     Code::SeatbeltRefer,
@@ -176,7 +175,7 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
         }
         let removable = candidates.into_iter().map(|i| allows[i]).find(|(a, _)| {
             let given = granted(a.access);
-            [Access::RemoveFile, Access::RemoveDir, Access::Refer]
+            [Right::RemoveFile, Right::RemoveDir, Right::Refer]
                 .into_iter()
                 .any(|r| given.contains(r))
         });

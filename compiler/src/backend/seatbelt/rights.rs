@@ -2,7 +2,7 @@
 //! withholds. docs/backends/seatbelt.md has the table.
 
 use super::sbpl::{Filter, Operation, Vnode};
-use crate::ir::{Access, AccessSet};
+use crate::ir::{AccessSet, Right};
 
 /// One operation group a rule grants or withholds, with the object types it is limited to.
 pub struct Group {
@@ -49,7 +49,7 @@ pub fn not(filter: Filter) -> Filter {
 /// narrowed to the object types they name (`vnode-type`); `truncate` and `refer` have no
 /// operation of their own (they come with `write_file`, and with creation and removal).
 pub fn grants(access: AccessSet) -> Vec<Group> {
-    use Access::*;
+    use Right::*;
     let has = |a| access.contains(a);
     let mut out = Vec::new();
     match (has(ReadFile), has(ReadDir)) {
@@ -125,7 +125,7 @@ pub fn grants(access: AccessSet) -> Vec<Group> {
 /// What a deny rule's rights withhold, as SBPL operations: whole groups, so a deny may
 /// withhold more than it names (lint `NC0904`), never less.
 pub fn withholds(access: AccessSet) -> Vec<Operation> {
-    use Access::*;
+    use Right::*;
     let has = |a| access.contains(a);
     let mut out = Vec::new();
     if has(ReadFile) || has(ReadDir) {

@@ -3,12 +3,12 @@
 //! farther target gets a `ja` trampoline (32-bit offset), or a fresh copy when it is a `ret`.
 
 use super::graph::{Graph, JumpOp, Node, NodeId};
-use super::{SockFilter, op};
+use super::{Instruction, op};
 
 const MAX_JUMP: usize = 255;
 
-fn insn(code: u16, jt: u8, jf: u8, k: u32) -> SockFilter {
-    SockFilter { code, jt, jf, k }
+fn insn(code: u16, jt: u8, jf: u8, k: u32) -> Instruction {
+    Instruction { code, jt, jf, k }
 }
 
 fn jump_code(op: JumpOp) -> u16 {
@@ -28,13 +28,13 @@ enum Step {
 /// The program in reverse while it is built: an instruction's position counts from the end,
 /// so positions stay valid as instructions are prepended.
 struct Layout {
-    rev: Vec<SockFilter>,
+    rev: Vec<Instruction>,
     /// Position of each node's (latest) first instruction.
     pos: Vec<Option<usize>>,
 }
 
 impl Layout {
-    fn push(&mut self, i: SockFilter) -> usize {
+    fn push(&mut self, i: Instruction) -> usize {
         self.rev.push(i);
         self.rev.len() - 1
     }
@@ -65,7 +65,7 @@ impl Layout {
     }
 }
 
-pub(super) fn emit(g: &Graph, root: NodeId) -> Vec<SockFilter> {
+pub(super) fn emit(g: &Graph, root: NodeId) -> Vec<Instruction> {
     let mut l = Layout {
         rev: Vec::new(),
         pos: vec![None; g.len()],

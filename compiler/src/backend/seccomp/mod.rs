@@ -44,7 +44,7 @@ pub const SECCOMP_RET_LOG: u32 = 0x7ffc_0000;
 pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 
 /// The kernel's limit on a classic-BPF program (`BPF_MAXINSNS`), as the runtime checks it.
-pub use nonoc_runtime::artifact::MAX_INSTRUCTIONS as BPF_MAXINSNS;
+pub use nonoc_runtime::artifact::MAX_INSTRUCTIONS;
 
 /// x86_64: syscall numbers from here up are the x32 ABI (`__X32_SYSCALL_BIT`) or invalid.
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -77,23 +77,23 @@ pub mod op {
 }
 
 /// One `struct sock_filter` (the artifact's type: the runtime decodes what we encode).
-pub use nonoc_runtime::artifact::Instruction as SockFilter;
+pub use nonoc_runtime::artifact::Instruction;
 
 /// A ring's filter for one arch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Program {
     pub arch: Arch,
     pub ring: u8,
-    pub instructions: Vec<SockFilter>,
-    pub stats: Stats,
+    pub instructions: Vec<Instruction>,
+    pub stats: SeccompStats,
 }
 
 /// What the program costs (the artifact's type).
-pub use nonoc_runtime::artifact::SeccompStats as Stats;
+pub use nonoc_runtime::artifact::SeccompStats;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LowerError {
-    /// The kernel refuses programs longer than [`BPF_MAXINSNS`].
+    /// The kernel refuses programs longer than [`MAX_INSTRUCTIONS`].
     #[error(
         "the seccomp filter of ring {ring} for {} has {length} instructions, more than the kernel's limit of 4096",
         .arch.name()
@@ -150,7 +150,7 @@ pub fn length(ring: &Ring, arch: Arch) -> Result<usize, LowerError> {
 }
 
 fn fits(ring: &Ring, arch: Arch, length: usize) -> Result<(), LowerError> {
-    if length > BPF_MAXINSNS {
+    if length > MAX_INSTRUCTIONS {
         return Err(LowerError::TooLong {
             ring: ring.level,
             arch,

@@ -2,8 +2,8 @@
 //! program, its action-cache emulation, and the stats computed from them.
 
 use super::{
-    BPF_MAXINSNS, OFFSET_ARCH, OFFSET_NR, SECCOMP_RET_ALLOW, SECCOMP_RET_KILL_PROCESS, SockFilter,
-    Stats, op,
+    Instruction, MAX_INSTRUCTIONS, OFFSET_ARCH, OFFSET_NR, SECCOMP_RET_ALLOW,
+    SECCOMP_RET_KILL_PROCESS, SeccompStats, op,
 };
 use crate::data::{self, Arch};
 
@@ -75,12 +75,12 @@ fn target(pc: usize, off: usize, len: usize) -> Result<usize, SimError> {
 /// The kernel's static checks that matter here (`bpf_check_classic`, `seccomp_check_filter`):
 /// length, known opcodes, aligned loads inside `seccomp_data`, jumps inside the program, and
 /// a final return.
-pub fn validate(insns: &[SockFilter]) -> Result<(), SimError> {
+pub fn validate(insns: &[Instruction]) -> Result<(), SimError> {
     let len = insns.len();
     if len == 0 {
         return Err(SimError::Empty);
     }
-    if len > BPF_MAXINSNS {
+    if len > MAX_INSTRUCTIONS {
         return Err(SimError::TooLong(len));
     }
     for (pc, i) in insns.iter().enumerate() {
@@ -117,7 +117,7 @@ fn jump_holds(code: u16, a: u32, k: u32) -> bool {
 }
 
 /// Runs a program, with bounds checks on every step.
-pub fn run(insns: &[SockFilter], data: &SeccompData) -> Result<Trace, SimError> {
+pub fn run(insns: &[Instruction], data: &SeccompData) -> Result<Trace, SimError> {
     let len = insns.len();
     let mut a: u32 = 0;
     let mut pc = 0;
@@ -156,7 +156,7 @@ pub fn simulate(program: &super::Program, data: &SeccompData) -> u32 {
 
 /// The kernel's `seccomp_is_const_allow`: whether the program returns `allow` for this
 /// `nr` and `arch` without looking at anything else.
-pub fn is_const_allow(insns: &[SockFilter], nr: u32, arch: u32) -> bool {
+pub fn is_const_allow(insns: &[Instruction], nr: u32, arch: u32) -> bool {
     let mut a: u32 = 0;
     let mut pc = 0;
     while let Some(i) = insns.get(pc) {
@@ -185,7 +185,7 @@ pub fn is_const_allow(insns: &[SockFilter], nr: u32, arch: u32) -> bool {
 
 /// The longest path from each instruction when the accumulator is unknown (both branches
 /// of every jump count). Jumps only go forward, so one backward pass computes it.
-fn longest_unknown(insns: &[SockFilter]) -> Vec<usize> {
+fn longest_unknown(insns: &[Instruction]) -> Vec<usize> {
     let len = insns.len();
     let mut out = vec![0usize; len];
     for pc in (0..len).rev() {
@@ -204,12 +204,12 @@ fn longest_unknown(insns: &[SockFilter]) -> Vec<usize> {
 
 /// The most instructions a call with this `nr` and `arch` can execute, over all argument
 /// values: run on `nr` and `arch` until the first argument load, then the longest path.
-pub fn worst_path(insns: &[SockFilter], nr: u32, arch: u32) -> Result<usize, SimError> {
+pub fn worst_path(insns: &[Instruction], nr: u32, arch: u32) -> Result<usize, SimError> {
     worst_path_with(insns, &longest_unknown(insns), nr, arch)
 }
 
 fn worst_path_with(
-    insns: &[SockFilter],
+    insns: &[Instruction],
     longest: &[usize],
     nr: u32,
     arch: u32,
@@ -257,10 +257,10 @@ fn worst_path_with(
 pub const FOREIGN_ARCH: u32 = 0x4000_0003;
 
 pub(super) fn stats(
-    insns: &[SockFilter],
+    insns: &[Instruction],
     arch: Arch,
     range_starts: &[u32],
-) -> Result<Stats, SimError> {
+) -> Result<SeccompStats, SimError> {
     let longest = longest_unknown(insns);
     let audit = arch.audit_arch();
     let table = data::syscalls(arch);
@@ -283,7 +283,7 @@ pub(super) fn stats(
     } else {
         total as f64 / table.len() as f64
     };
-    Ok(Stats {
+    Ok(SeccompStats {
         length: insns.len(),
         worst_case: worst,
         mean,

@@ -304,7 +304,7 @@ fn too_long_is_an_error_with_the_length() {
     let r = ring(true, rules);
     match lower(&r, Arch::X86_64) {
         Err(LowerError::TooLong { length, arch, .. }) => {
-            assert!(length > BPF_MAXINSNS, "{length}");
+            assert!(length > MAX_INSTRUCTIONS, "{length}");
             assert_eq!(arch, Arch::X86_64);
         }
         other => panic!("expected TooLong, got {other:?}"),
@@ -313,13 +313,13 @@ fn too_long_is_an_error_with_the_length() {
 
 #[test]
 fn interpreter_checks_bounds() {
-    let ret = SockFilter {
+    let ret = Instruction {
         code: op::RET_K,
         jt: 0,
         jf: 0,
         k: SECCOMP_RET_ALLOW,
     };
-    let ld = |k| SockFilter {
+    let ld = |k| Instruction {
         code: op::LD_W_ABS,
         jt: 0,
         jf: 0,
@@ -336,7 +336,7 @@ fn interpreter_checks_bounds() {
         validate(&[ld(2), ret]),
         Err(SimError::BadLoad { pc: 0, k: 2 })
     );
-    let far = SockFilter {
+    let far = Instruction {
         code: op::JEQ_K,
         jt: 5,
         jf: 0,
@@ -351,7 +351,7 @@ fn interpreter_checks_bounds() {
         Err(SimError::JumpOutOfRange { pc: 0 })
     );
     assert_eq!(run(&[ld(0)], &d), Err(SimError::RanOff));
-    let bad = SockFilter {
+    let bad = Instruction {
         code: 0x07,
         jt: 0,
         jf: 0,
@@ -362,7 +362,7 @@ fn interpreter_checks_bounds() {
         Err(SimError::Unsupported { pc: 0, code: 0x07 })
     );
     assert_eq!(
-        validate(&vec![ret; BPF_MAXINSNS + 1]),
+        validate(&vec![ret; MAX_INSTRUCTIONS + 1]),
         Err(SimError::TooLong(4097))
     );
     assert_eq!(

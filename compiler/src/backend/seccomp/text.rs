@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::{
-    OFFSET_ARCH, OFFSET_ARGS, OFFSET_NR, Program, SockFilter, X32_SYSCALL_BIT, op, ret_name,
+    Instruction, OFFSET_ARCH, OFFSET_ARGS, OFFSET_NR, Program, X32_SYSCALL_BIT, op, ret_name,
 };
 use crate::data::{self, Arch};
 
@@ -55,7 +55,7 @@ fn arch_name(k: u32) -> Option<&'static str> {
 pub fn disassemble(program: &Program) -> String {
     let insns = &program.instructions;
     let len = insns.len();
-    let jump_targets = |pc: usize, i: &SockFilter| -> Vec<usize> {
+    let jump_targets = |pc: usize, i: &Instruction| -> Vec<usize> {
         match i.code {
             op::JA => vec![pc + 1 + i.k as usize],
             op::JEQ_K | op::JGT_K | op::JGE_K | op::JSET_K => {

@@ -16,7 +16,7 @@ use super::super::oracle::read::read;
 use super::super::sbpl::{Decision, Domain, Form, Operation, Profile, Proto, SocketType, Vnode};
 use super::{compiled, sources};
 use crate::ir::{
-    Access, Effect, FsTarget, Ir, PathTemplate, Platform, Request, Ring, Verdict, bind, covers,
+    Effect, FsTarget, Ir, PathTemplate, Platform, Request, Right, Ring, Verdict, bind, covers,
     decide,
 };
 use crate::syntax::SignalScope;
@@ -61,8 +61,8 @@ fn kernel_ops(request: &Request, bindings: &BoundVariables) -> Option<Vec<Op>> {
                     vnode,
                 },
             };
-            use Access::*;
             use Operation::*;
+            use Right::*;
             match access {
                 ReadFile => vec![at(FileReadData, Vnode::RegularFile)],
                 ReadDir => vec![at(FileReadData, Vnode::Directory)],
@@ -183,7 +183,7 @@ impl Case<'_> {
         decide(self.ring, request, self.bindings).verdict == Verdict::Allow
     }
 
-    fn decide_at(&self, path: &str, access: Access) -> bool {
+    fn decide_at(&self, path: &str, access: Right) -> bool {
         self.decide(&path_request(path, access))
     }
 
@@ -243,12 +243,12 @@ impl Case<'_> {
             if in_baseline && !read_denied {
                 return Some(Why::Baseline);
             }
-            if access == Access::Truncate && self.decide_at(&path, Access::WriteFile) {
+            if access == Right::Truncate && self.decide_at(&path, Right::WriteFile) {
                 return Some(Why::TruncateFollowsWrite);
             }
-            if access == Access::Refer
-                && self.decide_at(&path, Access::MakeReg)
-                && self.decide_at(&path, Access::RemoveFile)
+            if access == Right::Refer
+                && self.decide_at(&path, Right::MakeReg)
+                && self.decide_at(&path, Right::RemoveFile)
             {
                 return Some(Why::ReferImplied);
             }
@@ -261,17 +261,14 @@ impl Case<'_> {
         {
             return Some(Why::Coarse);
         }
-        if (access == Access::Truncate && !self.decide_at(&path, Access::WriteFile))
-            || (access == Access::Refer
-                && !(self.decide_at(&path, Access::MakeReg)
-                    && self.decide_at(&path, Access::RemoveFile)))
+        if (access == Right::Truncate && !self.decide_at(&path, Right::WriteFile))
+            || (access == Right::Refer
+                && !(self.decide_at(&path, Right::MakeReg)
+                    && self.decide_at(&path, Right::RemoveFile)))
         {
             return Some(Why::Coarse);
         }
-        if matches!(
-            access,
-            Access::RemoveFile | Access::RemoveDir | Access::Refer
-        ) {
+        if matches!(access, Right::RemoveFile | Right::RemoveDir | Right::Refer) {
             let kernel_path = resolved(&path);
             let protected = denies.iter().any(|d| {
                 deny_covers(d)
@@ -295,7 +292,7 @@ fn findings_withheld(access: crate::ir::AccessSet) -> crate::ir::AccessSet {
     super::super::findings::withheld(access)
 }
 
-fn path_request(path: &str, access: Access) -> Request {
+fn path_request(path: &str, access: Right) -> Request {
     Request::Path {
         path: PathTemplate::parse(path).unwrap(),
         access,
@@ -451,7 +448,7 @@ fn requests(ring: &Ring, bindings: &BoundVariables) -> Vec<Request> {
         if PathTemplate::parse(path).is_err() {
             continue;
         }
-        for access in Access::ALL {
+        for access in Right::ALL {
             out.push(path_request(path, access));
         }
     }
@@ -579,7 +576,7 @@ fn the_oracle_catches_precedence_mistakes() {
     let ring = &ir.rings[&2];
     let bindings = bind(&ir, &Bindings::new(), &|_| None).unwrap();
     let case = Case::new(&ir, ring, &bindings);
-    let hooks = path_request("/app/workspace/.git/hooks/pre-commit", Access::WriteFile);
+    let hooks = path_request("/app/workspace/.git/hooks/pre-commit", Right::WriteFile);
     assert_eq!(case.answer(&hooks, Model::LastMatch), Some(false));
 
     // Move every deny (except `deny default`) to just after `(deny default)`.
