@@ -63,11 +63,11 @@ fn compile(dir: &Path, linux_only: bool) -> PathBuf {
     let bytes = std::fs::read(&policy).unwrap();
     let analysis = nonoc::analyze("agt-rings.yaml", &bytes);
     let ir = analysis.ir.expect("agt-rings.yaml compiles");
-    let targets = nonoc::artifact::Targets {
+    let targets = nonoc::backend::Targets {
         linux: true,
         macos: !linux_only,
     };
-    let (_, sealed) = nonoc::artifact::build_for(&ir, &bytes, targets).unwrap();
+    let (_, sealed) = nonoc::artifact::build(&ir, &analysis.lowered, &bytes, targets).unwrap();
     let path = dir.join(if linux_only {
         "agt-rings.linux.nonoc.json"
     } else {
@@ -291,7 +291,9 @@ fn many_glob_matches(dir: &Path) {
     );
     let analysis = nonoc::analyze("many.yaml", yaml.as_bytes());
     let ir = analysis.ir.expect("the generated policy compiles");
-    let (artifact, _) = nonoc::artifact::build(&ir, yaml.as_bytes()).unwrap();
+    let targets = nonoc::backend::Targets::ALL;
+    let (artifact, _) =
+        nonoc::artifact::build(&ir, &analysis.lowered, yaml.as_bytes(), targets).unwrap();
     let ring = artifact.ring(1).unwrap();
     let mut samples = Vec::new();
     for _ in 0..5 {

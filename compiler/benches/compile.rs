@@ -13,14 +13,15 @@
 //! macOS artifact (`nonoc check` says so, `NC0902`): the full artifact it has is the Linux one,
 //! every ring's Landlock plan and seccomp filters for x86_64 and aarch64, which is what
 //! `nonoc compile POLICY --target linux -o OUT` writes. Measured: that compile in process
-//! (`analyze_for` + `artifact::build_for`, each stage on its own), the same as a whole
-//! process, and, for the record, the macOS checks that refuse the policy (`analyze` for every
-//! system, which builds each ring's profile to find it too large).
+//! (`analyze_for`, which runs the front end and the Linux backends, + `artifact::build`, which
+//! assembles and seals; each on its own), the same as a whole process, and, for the record,
+//! the macOS checks that refuse the policy (`analyze` for every system, which builds each
+//! ring's profile to find it too large).
 
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
-use nonoc::artifact::Targets;
+use nonoc::backend::Targets;
 
 const RUNS: usize = 11;
 const RINGS: usize = 4;
@@ -29,10 +30,7 @@ const ALLOW_PER_RING: usize = 2_500;
 const DENY_GLOBAL: usize = 1_000;
 const DENY_PER_RING: usize = 1_000;
 const GOAL: Duration = Duration::from_millis(500);
-const LINUX: Targets = Targets {
-    linux: true,
-    macos: false,
-};
+const LINUX: Targets = Targets::LINUX;
 
 fn main() {
     let policy = generate();
@@ -56,7 +54,8 @@ fn main() {
     let ir = analysis
         .ir
         .unwrap_or_else(|| panic!("the generated policy has errors: {errors:?}"));
-    let (artifact, bytes) = nonoc::artifact::build_for(&ir, policy.as_bytes(), LINUX).unwrap();
+    let (artifact, bytes) =
+        nonoc::artifact::build(&ir, &analysis.lowered, policy.as_bytes(), LINUX).unwrap();
     let filters: usize = artifact.rings.values().map(|r| r.seccomp.len()).sum();
     assert_eq!(filters, RINGS * 2, "a seccomp filter per ring and arch");
     println!(
@@ -87,7 +86,8 @@ fn main() {
         let analyzed = start.elapsed();
         let ir = analysis.ir.expect("compiles");
         let built = Instant::now();
-        let (_, bytes) = nonoc::artifact::build_for(&ir, &analysis.bytes, LINUX).unwrap();
+        let (_, bytes) =
+            nonoc::artifact::build(&ir, &analysis.lowered, &analysis.bytes, LINUX).unwrap();
         let end = Instant::now();
         assert!(!bytes.is_empty());
         analyze.push(analyzed);
@@ -102,8 +102,8 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("{RUNS} runs, median (min .. max):");
     for (name, samples) in [
-        ("analyze_for linux (parse .. lint)", &analyze),
-        ("build_for linux (Landlock, seccomp, digest)", &build),
+        ("analyze_for linux (parse .. Landlock, seccomp)", &analyze),
+        ("build linux (assemble, digest)", &build),
         ("policy to linux artifact (both)", &total),
         ("analyze for every system (refused)", &macos),
     ] {

@@ -5,69 +5,60 @@ use std::collections::BTreeMap;
 
 use nonoc_runtime::artifact::{
     Artifact, CompilerInfo, FORMAT, LandlockSettings, PolicyInfo, RingTargets, SeatbeltProfile,
-    SeccompFilter, Settings, TrustTier, Variable, hex,
+    SeccompFilter, Settings, TrustTier, hex,
 };
 use sha2::{Digest, Sha256};
 
-use crate::backend;
-use crate::data::Arch;
+use crate::backend::{Lowered, MacosRing, Targets};
 use crate::ir::Ir;
 use crate::syntax::Compatibility;
 
-/// Which systems an artifact carries sections for (`nonoc compile --target`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Targets {
-    pub linux: bool,
-    pub macos: bool,
-}
-
-impl Targets {
-    pub const ALL: Targets = Targets {
-        linux: true,
-        macos: true,
-    };
-}
-
-/// Builds the sealed artifact for every system: per ring the Landlock plan, a seccomp
-/// filter for every arch and the Seatbelt profile. `Err` names the ring a backend could not
-/// lower.
-pub fn build(ir: &Ir, source: &[u8]) -> Result<(Artifact, Vec<u8>), String> {
-    build_for(ir, source, Targets::ALL)
-}
-
-/// A ring's Seatbelt section; `Err` says what stopped it.
-pub fn seatbelt(ir: &Ir, ring: &crate::ir::Ring) -> Result<Option<SeatbeltProfile>, String> {
-    match backend::seatbelt::compile(&ir.name, ring) {
-        Ok(compiled) => Ok(compiled.map(|c| c.profile)),
-        Err(problems) => Err(problems
-            .iter()
-            .map(|p| p.message.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")),
-    }
-}
-
-/// Builds the sealed artifact with the sections of the given systems.
-pub fn build_for(ir: &Ir, source: &[u8], targets: Targets) -> Result<(Artifact, Vec<u8>), String> {
+/// Assembles the sealed artifact with the sections of `targets` from what the backends made
+/// of each ring (`lowered`, from [`crate::analyze_for`] with those targets or more). `Err`
+/// names the ring a backend could not lower.
+pub fn build(
+    ir: &Ir,
+    lowered: &Lowered,
+    source: &[u8],
+    targets: Targets,
+) -> Result<(Artifact, Vec<u8>), String> {
+    let not_lowered = |system: &str| format!("the policy was not lowered for {system}");
     let mut rings = BTreeMap::new();
     for (level, ring) in &ir.rings {
-        let landlock = match targets.linux {
-            true => backend::landlock::lower(ring).map_err(|e| format!("ring {level}: {e}"))?,
+        let linux = match targets.linux {
+            true => lowered
+                .linux
+                .as_ref()
+                .and_then(|rings| rings.get(level))
+                .map(Some)
+                .ok_or_else(|| not_lowered("Linux"))?,
             false => None,
         };
+        let landlock = match linux {
+            Some(linux) => linux
+                .landlock
+                .clone()
+                .map_err(|e| format!("ring {level}: {e}"))?,
+            None => None,
+        };
         let seatbelt = match targets.macos {
-            true => seatbelt(ir, ring).map_err(|e| format!("ring {level}: {e}"))?,
+            true => seatbelt(
+                *level,
+                lowered
+                    .macos
+                    .as_ref()
+                    .and_then(|rings| rings.get(level))
+                    .ok_or_else(|| not_lowered("macOS"))?,
+            )?,
             false => None,
         };
         let mut seccomp = BTreeMap::new();
-        if targets.linux && !ring.unconfined {
-            for arch in Arch::ALL {
-                let program = backend::seccomp::lower(ring, arch).map_err(|e| e.to_string())?;
-                seccomp.insert(
-                    arch.artifact_arch(),
-                    SeccompFilter::new(&program.instructions, program.stats),
-                );
-            }
+        for (arch, program) in linux.iter().flat_map(|l| &l.seccomp) {
+            let program = program.as_ref().map_err(ToString::to_string)?;
+            seccomp.insert(
+                arch.artifact_arch(),
+                SeccompFilter::new(&program.instructions, program.stats.clone()),
+            );
         }
         rings.insert(
             *level,
@@ -101,19 +92,7 @@ pub fn build_for(ir: &Ir, source: &[u8], targets: Targets) -> Result<(Artifact, 
                 min_abi: ir.settings.landlock_min_abi,
             },
         },
-        variables: ir
-            .variables
-            .iter()
-            .map(|(name, v)| {
-                (
-                    name.clone(),
-                    Variable {
-                        env: v.env.clone(),
-                        default: v.default.as_ref().map(|d| d.as_str().to_owned()),
-                    },
-                )
-            })
-            .collect(),
+        variables: crate::ir::declared(ir),
         trust_tiers: ir
             .trust_tiers
             .iter()
@@ -128,4 +107,20 @@ pub fn build_for(ir: &Ir, source: &[u8], targets: Targets) -> Result<(Artifact, 
     };
     let bytes = artifact.seal().map_err(|e| e.to_string())?;
     Ok((artifact, bytes))
+}
+
+/// A ring's Seatbelt section from the backend's result; `Err` says what stopped it, with the
+/// ring's level.
+pub fn seatbelt(level: u8, lowered: &MacosRing) -> Result<Option<SeatbeltProfile>, String> {
+    match lowered {
+        Ok(compiled) => Ok(compiled.as_ref().map(|c| c.profile.clone())),
+        Err(problems) => Err(format!(
+            "ring {level}: {}",
+            problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+    }
 }

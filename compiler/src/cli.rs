@@ -349,13 +349,13 @@ impl Style {
 
 /// Reads and analyzes a policy file; `None` (after a message) when the file cannot be read.
 fn load(path: &Path, err: &mut dyn Write) -> Option<Analysis> {
-    load_for(path, crate::artifact::Targets::ALL, err)
+    load_for(path, crate::backend::Targets::ALL, err)
 }
 
 /// [`load`] for an artifact of `targets` only.
 fn load_for(
     path: &Path,
-    targets: crate::artifact::Targets,
+    targets: crate::backend::Targets,
     err: &mut dyn Write,
 ) -> Option<Analysis> {
     match std::fs::read(path) {
@@ -548,15 +548,9 @@ pub fn compile(
         }
     };
     let targets = match request.target {
-        None => crate::artifact::Targets::ALL,
-        Some(Target::Linux) => crate::artifact::Targets {
-            linux: true,
-            macos: false,
-        },
-        Some(Target::Macos) => crate::artifact::Targets {
-            linux: false,
-            macos: true,
-        },
+        None => crate::backend::Targets::ALL,
+        Some(Target::Linux) => crate::backend::Targets::LINUX,
+        Some(Target::Macos) => crate::backend::Targets::MACOS,
     };
     let Some(mut analysis) = load_for(policy, targets, err) else {
         return EXIT_USAGE;
@@ -589,26 +583,34 @@ pub fn compile(
             text.into_bytes()
         }
         Emit::Landlock => {
-            let Some((level, ring)) = request.ring.and_then(|l| ir.rings.get(&l).map(|r| (l, r)))
-            else {
+            let Some(level) = request.ring else {
                 return EXIT_USAGE;
             };
-            match crate::backend::landlock::lower(ring) {
-                Ok(plan) => crate::backend::landlock::render(level, plan.as_ref()).into_bytes(),
-                Err(e) => {
+            let lowered = analysis.lowered.linux.as_ref().and_then(|l| l.get(&level));
+            match lowered.map(|l| &l.landlock) {
+                Some(Ok(plan)) => {
+                    crate::backend::landlock::render(level, plan.as_ref()).into_bytes()
+                }
+                Some(Err(e)) => {
                     let _ = writeln!(err, "error: ring {level}: {e}");
                     return EXIT_FAILED;
                 }
+                None => return EXIT_FAILED,
             }
         }
         Emit::Bpf | Emit::BpfAsm => {
-            let Some((level, ring)) = request.ring.and_then(|l| ir.rings.get(&l).map(|r| (l, r)))
-            else {
+            let Some(level) = request.ring else {
                 return EXIT_USAGE;
             };
-            match crate::backend::seccomp::lower(ring, arch) {
-                Ok(program) if emit == Emit::Bpf => crate::backend::seccomp::to_bytes(&program),
-                Ok(program) => crate::backend::seccomp::disassemble(&program).into_bytes(),
+            let lowered = analysis.lowered.linux.as_ref().and_then(|l| l.get(&level));
+            // An unconfined ring has no filter.
+            let program = match lowered.and_then(|l| l.seccomp.get(&arch)) {
+                Some(program) => program.as_ref().map_err(Clone::clone),
+                None => Err(crate::backend::seccomp::LowerError::Unconfined(level)),
+            };
+            match program {
+                Ok(program) if emit == Emit::Bpf => crate::backend::seccomp::to_bytes(program),
+                Ok(program) => crate::backend::seccomp::disassemble(program).into_bytes(),
                 Err(e) => {
                     let _ = writeln!(err, "error: ring {level}: {e}");
                     return EXIT_FAILED;
@@ -616,21 +618,22 @@ pub fn compile(
             }
         }
         Emit::Sbpl | Emit::SbplParams => {
-            let Some((level, ring)) = request.ring.and_then(|l| ir.rings.get(&l).map(|r| (l, r)))
-            else {
+            let Some(level) = request.ring else {
                 return EXIT_USAGE;
             };
-            let profile = match crate::artifact::seatbelt(ir, ring) {
-                Ok(profile) => profile,
-                Err(e) => {
-                    let _ = writeln!(err, "error: ring {level}: {e}");
+            let lowered = analysis.lowered.macos.as_ref().and_then(|m| m.get(&level));
+            let profile = match lowered.map(|m| crate::artifact::seatbelt(level, m)) {
+                Some(Ok(profile)) => profile,
+                Some(Err(e)) => {
+                    let _ = writeln!(err, "error: {e}");
                     return EXIT_FAILED;
                 }
+                None => return EXIT_FAILED,
             };
             if emit == Emit::Sbpl {
                 crate::backend::seatbelt::render(level, profile.as_ref()).into_bytes()
             } else {
-                match sbpl_params(ir, &analysis.bytes, level, &request.vars) {
+                match sbpl_params(&analysis, ir, level, &request.vars) {
                     Ok(text) => text.into_bytes(),
                     Err(e) => {
                         let _ = writeln!(err, "error: {e}");
@@ -639,13 +642,15 @@ pub fn compile(
                 }
             }
         }
-        Emit::Artifact => match crate::artifact::build_for(ir, &analysis.bytes, targets) {
-            Ok((_, bytes)) => bytes,
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                return EXIT_FAILED;
+        Emit::Artifact => {
+            match crate::artifact::build(ir, &analysis.lowered, &analysis.bytes, targets) {
+                Ok((_, bytes)) => bytes,
+                Err(e) => {
+                    let _ = writeln!(err, "error: {e}");
+                    return EXIT_FAILED;
+                }
             }
-        },
+        }
     };
     match request.output {
         None => {
@@ -672,17 +677,14 @@ fn target_name(target: Target) -> &'static str {
 /// `--emit sbpl-params`: the ring's parameter values, bound as the runtime binds them
 /// (`--var`, then each variable's environment variable, then its default).
 fn sbpl_params(
+    analysis: &Analysis,
     ir: &crate::ir::Ir,
-    source: &[u8],
     level: u8,
     vars: &[String],
 ) -> Result<String, String> {
     let bindings = crate::exec::parse_vars(vars)?;
-    let targets = crate::artifact::Targets {
-        linux: false,
-        macos: true,
-    };
-    let (artifact, _) = crate::artifact::build_for(ir, source, targets)?;
+    let targets = crate::backend::Targets::MACOS;
+    let (artifact, _) = crate::artifact::build(ir, &analysis.lowered, &analysis.bytes, targets)?;
     let ring = artifact.ring(level).map_err(|e| e.to_string())?;
     if ring.is_unconfined() {
         return Ok(String::new());

@@ -20,29 +20,34 @@ pub mod schema;
 pub mod source;
 pub mod syntax;
 
+use backend::{Lowered, Targets};
 use diagnostic::{Code, Diagnostics};
 use ir::Ir;
 use source::Source;
 
-/// The result of reading a policy: the IR when there is no error, and every diagnostic.
+/// The result of reading a policy: the IR when there is no error, what the backends made of
+/// it, and every diagnostic.
 #[derive(Debug)]
 pub struct Analysis {
     pub source: Source,
     /// The file's bytes as read (the artifact records their sha256).
     pub bytes: Vec<u8>,
     pub ir: Option<Ir>,
+    /// Each ring lowered by the backends of the systems asked for (what
+    /// [`artifact::build`] assembles).
+    pub lowered: Lowered,
     pub diagnostics: Diagnostics,
 }
 
-/// Runs the front end (parse, resolve, check, lower, lint) on a policy file's bytes, for an
+/// Runs the pipeline (parse, resolve, lower, check, backends) on a policy file's bytes, for an
 /// artifact of every system.
 pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
-    analyze_for(name, bytes, artifact::Targets::ALL)
+    analyze_for(name, bytes, Targets::ALL)
 }
 
-/// As [`analyze`], for an artifact of `targets` only: the checks that concern only a system
-/// left out are not run (a policy too large for a macOS profile compiles for Linux).
-pub fn analyze_for(name: &str, bytes: &[u8], targets: artifact::Targets) -> Analysis {
+/// As [`analyze`], for an artifact of `targets` only: the backends of a system left out are
+/// not run, nor their checks (a policy too large for a macOS profile compiles for Linux).
+pub fn analyze_for(name: &str, bytes: &[u8], targets: Targets) -> Analysis {
     let text = String::from_utf8_lossy(bytes).into_owned();
     let source = Source::new(name, text);
     let mut diags = Diagnostics::default();
@@ -54,6 +59,7 @@ pub fn analyze_for(name: &str, bytes: &[u8], targets: artifact::Targets) -> Anal
                 source,
                 bytes: bytes.to_vec(),
                 ir: None,
+                lowered: Lowered::default(),
                 diagnostics: diags,
             };
         }
@@ -62,10 +68,8 @@ pub fn analyze_for(name: &str, bytes: &[u8], targets: artifact::Targets) -> Anal
     let resolved = resolve::resolve(&file, &mut diags);
     let mut ir = ir::lower(&file, &resolved, &source, &mut diags);
     ir.tests = check::tests(&file, &ir, &source, &mut diags);
-    check::lints(&ir, targets, &mut diags);
-    if targets.linux && !diags.has_errors() {
-        check::limits(&ir, &mut diags);
-    }
+    check::lints(&ir, &mut diags);
+    let lowered = backend::lower(&ir, targets, &mut diags);
     if ir.settings.unenforceable == syntax::Unenforceable::Error {
         diags.raise(&[
             Code::DenyInsideAllow,
@@ -80,6 +84,7 @@ pub fn analyze_for(name: &str, bytes: &[u8], targets: artifact::Targets) -> Anal
         source,
         bytes: bytes.to_vec(),
         ir,
+        lowered,
         diagnostics: diags,
     }
 }

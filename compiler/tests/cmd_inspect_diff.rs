@@ -58,7 +58,10 @@ fn variant(edits: &[(&str, &str)]) -> String {
 fn compile(text: &str) -> Vec<u8> {
     let analysis = nonoc::analyze("policy.yaml", text.as_bytes());
     let ir = analysis.ir.expect("the policy compiles");
-    nonoc::artifact::build(&ir, text.as_bytes()).unwrap().1
+    let targets = nonoc::backend::Targets::ALL;
+    nonoc::artifact::build(&ir, &analysis.lowered, text.as_bytes(), targets)
+        .unwrap()
+        .1
 }
 
 /// Replaces what changes with every edit of the policy or release of the compiler, so the

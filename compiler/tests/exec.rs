@@ -261,7 +261,8 @@ fn compile(s: &Scratch, name: &str, yaml: &str) -> String {
             .collect();
         panic!("{name} does not compile:\n{}\n{yaml}", errors.join("\n"));
     };
-    let (_, bytes) = nonoc::artifact::build(&ir, yaml.as_bytes())
+    let targets = nonoc::backend::Targets::ALL;
+    let (_, bytes) = nonoc::artifact::build(&ir, &analysis.lowered, yaml.as_bytes(), targets)
         .unwrap_or_else(|e| panic!("{name}: cannot build the artifact: {e}"));
     s.file(&format!("{name}.artifact.json"), &bytes)
 }

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::artifact::Targets;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::ir::rule_index::RuleIndex;
 use crate::ir::{
@@ -10,38 +9,14 @@ use crate::ir::{
 };
 use crate::syntax::NetworkMode;
 
-/// The lints for an artifact of `targets`: the Seatbelt profile's only when macOS is one.
-pub fn lints(ir: &Ir, targets: Targets, diags: &mut Diagnostics) {
+/// The lints.
+pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
     if ir.settings.monotonic {
         monotonicity(ir, diags);
     }
     partial_enforcement(ir, diags);
     signals_self(ir, diags);
     execute_without_read(ir, diags);
-    if targets.macos {
-        seatbelt(ir, diags);
-    }
-}
-
-/// The Seatbelt backend's diagnostics: what keeps a ring from having a macOS profile, and
-/// where the profile enforces a rule other than as written. A failed self-check of the
-/// compiler is not the policy's fault; `compile` reports it.
-pub(super) fn seatbelt(ir: &Ir, diags: &mut Diagnostics) {
-    for ring in ir.rings.values().filter(|r| !r.unconfined) {
-        if let Err(problems) = crate::backend::seatbelt::compile(&ir.name, ring) {
-            for problem in problems {
-                let Some(code) = problem.code else { continue };
-                let mut d = Diagnostic::new(code, problem.span, problem.message);
-                if let Some(help) = problem.help {
-                    d = d.help(help);
-                }
-                diags.push(d);
-            }
-        }
-        for d in crate::backend::seatbelt::findings(ring) {
-            diags.push(d);
-        }
-    }
 }
 
 /// Landlock checks `read_file` as well as `execute` when a program is executed (execve opens
@@ -497,7 +472,7 @@ mod tests {
                 )));
             };
             let (mut indexed, mut pairwise) = (Diagnostics::default(), Diagnostics::default());
-            super::lints(&ir, crate::artifact::Targets::ALL, &mut indexed);
+            super::lints(&ir, &mut indexed);
             crate::check::lints_oracle::lints(&ir, &mut pairwise);
             let show = |d: Diagnostics| d.into_iter().map(|d| format!("{d:?}")).collect::<Vec<_>>();
             let indexed = show(indexed);

@@ -14,8 +14,6 @@ pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
     partial_enforcement(ir, diags);
     signals_self(ir, diags);
     execute_without_read(ir, diags);
-    // Not a pairwise lint: the same code on both sides.
-    super::lints::seatbelt(ir, diags);
 }
 
 /// Landlock checks `read_file` as well as `execute` when a program is executed (execve opens

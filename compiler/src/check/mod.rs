@@ -1,15 +1,12 @@
-//! Stage 3: semantic checks. Value checks (`values`) are used while lowering; the document
-//! checks run on the parsed file; the lints run on the IR, where rings are merged; the
-//! limits are what a backend's output must fit in (the kernel refuses more).
+//! Semantic checks: the document checks run on the parsed file; the `tests:` section and the
+//! lints run on the IR, where rings are merged. (Single values are checked while lowering,
+//! in `ir::values`; what a backend's output must fit in, each backend reports.)
 
-mod limits;
 mod lints;
 #[cfg(test)]
 mod lints_oracle;
 mod tests;
-pub mod values;
 
-pub use limits::limits;
 pub use lints::lints;
 pub use tests::tests;
 

@@ -182,7 +182,7 @@ fn request(
     }
     if let Some(sys) = &t.syscall {
         let name = Spanned::new(sys.value.name.clone(), sys.span);
-        let known = crate::check::values::syscall_name(&name, diags).is_some();
+        let known = crate::ir::values::syscall_name(&name, diags).is_some();
         let mut args = Vec::new();
         let mut ok = known;
         if sys.value.args.len() > 6 {
@@ -201,7 +201,7 @@ fn request(
         }
         for (i, arg) in sys.value.args.iter().enumerate() {
             let index = u8::try_from(i).unwrap_or(u8::MAX);
-            match crate::check::values::arg_value(arg, &name.value, index, diags) {
+            match crate::ir::values::arg_value(arg, &name.value, index, diags) {
                 Some(v) => args.push(v),
                 None => ok = false,
             }

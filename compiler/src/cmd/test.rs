@@ -97,13 +97,11 @@ pub fn test_with_env(
     let prober = match kernel {
         None => None,
         // The probe applies Linux sections only.
-        Some(exe) => match crate::artifact::build_for(
+        Some(exe) => match crate::artifact::build(
             &ir,
+            &analysis.lowered,
             &analysis.bytes,
-            crate::artifact::Targets {
-                linux: true,
-                macos: false,
-            },
+            crate::backend::Targets::LINUX,
         ) {
             Ok((_, artifact)) => Some(Prober {
                 exe,

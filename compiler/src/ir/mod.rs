@@ -5,13 +5,18 @@ mod bind;
 mod decide;
 mod lower;
 mod model;
+mod own;
 pub mod presets;
 pub mod rule_index;
 mod run_tests;
-mod template;
 #[cfg(test)]
 mod tests;
+pub mod values;
 
+pub use crate::resolve::{
+    GlobTemplate, PathError, PathTemplate, TrustTier, Variable, escape_glob, has_glob_chars,
+    is_variable_name, path_within,
+};
 pub use access::{AccessSet, Right};
 pub use bind::{bind, declared};
 pub use decide::{
@@ -22,7 +27,3 @@ pub use lower::lower;
 pub use model::*;
 pub use nonoc_runtime::bind::{BoundVariables, MAX_PATH_BYTES};
 pub use run_tests::{TestOutcome, run_tests};
-pub use template::{
-    GlobTemplate, PathError, PathTemplate, escape_glob, has_glob_chars, is_variable_name,
-    path_within,
-};

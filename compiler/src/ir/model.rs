@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{AccessSet, GlobTemplate, PathTemplate};
+use super::{AccessSet, GlobTemplate, PathTemplate, TrustTier, Variable};
 use crate::syntax::{Compatibility, NetworkMode, SignalScope, Unenforceable};
 
 pub use crate::syntax::Platform;
@@ -28,21 +28,6 @@ pub struct IrSettings {
     pub landlock_min_abi: u32,
     pub unenforceable: Unenforceable,
     pub monotonic: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Variable {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub env: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub default: Option<PathTemplate>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TrustTier {
-    pub name: String,
-    pub min_score: u16,
-    pub ring: u8,
 }
 
 /// Where a rule came from: for diagnostics and `explain`.

@@ -1,22 +1,48 @@
 //! Stage 2: names and references. Variables (declared, well-formed, acyclic defaults),
-//! ring levels and `extends` chains, trust tiers. Produces plain tables the lowering uses.
+//! ring levels and `extends` chains, trust tiers. Produces plain tables the lowering uses,
+//! and the path templates (`template`) every later stage reads paths with.
+
+mod template;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
+
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, Span};
-use crate::ir::{self, PathError, PathTemplate, is_variable_name};
 use crate::syntax::{PolicyFile, Ring, Spanned};
+
+pub use template::{
+    GlobTemplate, PathError, PathTemplate, escape_glob, has_glob_chars, is_variable_name,
+    path_within,
+};
+
+/// A declared variable: how it is bound when the caller does not bind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Variable {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<PathTemplate>,
+}
+
+/// A trust tier: the ring the scores from `min_score` up select.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrustTier {
+    pub name: String,
+    pub min_score: u16,
+    pub ring: u8,
+}
 
 /// What resolution found.
 #[derive(Debug)]
 pub struct Resolved<'a> {
-    pub variables: BTreeMap<String, ir::Variable>,
+    pub variables: BTreeMap<String, Variable>,
     /// Level -> the ring as written, and its key's span.
     pub rings: BTreeMap<u8, (&'a Spanned<Ring>, Span)>,
     /// Level -> the rings it extends, nearest first. Rings in a cycle or with a missing
     /// parent are absent.
     pub chains: BTreeMap<u8, Vec<u8>>,
-    pub trust_tiers: Vec<ir::TrustTier>,
+    pub trust_tiers: Vec<TrustTier>,
 }
 
 pub fn resolve<'a>(file: &'a PolicyFile, diags: &mut Diagnostics) -> Resolved<'a> {
@@ -72,7 +98,7 @@ pub fn path_diagnostic(error: &PathError, text: &Spanned<String>, what: &str) ->
 }
 
 /// Reports a reference to an undeclared variable.
-pub fn undeclared(name: &str, span: Span, declared: &BTreeMap<String, ir::Variable>) -> Diagnostic {
+pub fn undeclared(name: &str, span: Span, declared: &BTreeMap<String, Variable>) -> Diagnostic {
     let known: Vec<String> = declared.keys().map(|k| format!("`{k}`")).collect();
     let help = if known.is_empty() {
         format!(
@@ -93,7 +119,7 @@ pub fn undeclared(name: &str, span: Span, declared: &BTreeMap<String, ir::Variab
     .help(help)
 }
 
-fn variables(file: &PolicyFile, diags: &mut Diagnostics) -> BTreeMap<String, ir::Variable> {
+fn variables(file: &PolicyFile, diags: &mut Diagnostics) -> BTreeMap<String, Variable> {
     let mut out = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let mut defaults: BTreeMap<String, (PathTemplate, Span)> = BTreeMap::new();
@@ -152,7 +178,7 @@ fn variables(file: &PolicyFile, diags: &mut Diagnostics) -> BTreeMap<String, ir:
             });
         out.insert(
             name.value.clone(),
-            ir::Variable {
+            Variable {
                 env: var.env.as_ref().map(|e| e.value.clone()),
                 default,
             },
@@ -338,7 +364,7 @@ fn trust_tiers(
     file: &PolicyFile,
     rings: &BTreeMap<u8, (&Spanned<Ring>, Span)>,
     diags: &mut Diagnostics,
-) -> Vec<ir::TrustTier> {
+) -> Vec<TrustTier> {
     let mut tiers = Vec::new();
     let mut names: BTreeMap<&str, Span> = BTreeMap::new();
     let mut scores: BTreeMap<i64, Span> = BTreeMap::new();
@@ -393,7 +419,7 @@ fn trust_tiers(
             ),
             Some(r) => {
                 if let (true, Ok(min_score)) = (score_ok, u16::try_from(score)) {
-                    tiers.push(ir::TrustTier {
+                    tiers.push(TrustTier {
                         name: t.name.value.clone(),
                         min_score,
                         ring: r,

@@ -166,7 +166,8 @@ pub fn compile(name: &str, yaml: &str) -> Result<Compiled, String> {
         ));
     };
     let warnings = analysis.diagnostics.iter().map(render).collect();
-    let (_, bytes) = nonoc::artifact::build(&ir, yaml.as_bytes())?;
+    let targets = nonoc::backend::Targets::ALL;
+    let (_, bytes) = nonoc::artifact::build(&ir, &analysis.lowered, yaml.as_bytes(), targets)?;
     Ok(Compiled {
         ir,
         bytes,

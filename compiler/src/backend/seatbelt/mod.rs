@@ -47,7 +47,8 @@ mod tests;
 use nonoc_runtime::artifact::SeatbeltProfile;
 use nonoc_runtime::seatbelt::MAX_PROFILE_BYTES;
 
-use crate::diagnostic::Code;
+use super::MacosRing;
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::ir::Ring;
 
 pub use baseline::{COVERAGE as BASELINE_COVERAGE, DYLD_CACHE, KEYCHAIN_SERVICES};
@@ -127,6 +128,30 @@ pub fn compile(policy: &str, ring: &Ring) -> Result<Option<Compiled>, Vec<Proble
             not_enforced: vec![SYSCALLS_NOT_APPLIED.to_owned()],
         },
     }))
+}
+
+/// [`compile`], reporting what the backend finds to `diags`: what keeps a confined ring from
+/// having a macOS profile, and where the profile enforces a rule other than as written. A
+/// failed self-check of the compiler is not the policy's fault; `nonoc compile` reports it.
+pub fn lower_reporting(policy: &str, ring: &Ring, diags: &mut Diagnostics) -> MacosRing {
+    let compiled = compile(policy, ring);
+    if ring.unconfined {
+        return compiled;
+    }
+    if let Err(problems) = &compiled {
+        for problem in problems {
+            let Some(code) = problem.code else { continue };
+            let mut d = Diagnostic::new(code, problem.span, problem.message.clone());
+            if let Some(help) = &problem.help {
+                d = d.help(help.clone());
+            }
+            diags.push(d);
+        }
+    }
+    for d in findings(ring) {
+        diags.push(d);
+    }
+    compiled
 }
 
 /// A ring's profile as `--emit sbpl` prints it: the SBPL text, or for an unconfined ring a

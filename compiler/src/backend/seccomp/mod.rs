@@ -32,6 +32,7 @@ mod text;
 mod tests;
 
 use crate::data::{self, Arch};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::ir::{Ring, SyscallAction};
 
 pub use sim::{SeccompData, SimError, Trace, is_const_allow, run, simulate, validate, worst_path};
@@ -140,15 +141,6 @@ pub fn ret_name(value: u32) -> String {
     }
 }
 
-/// The length of the ring's filter for `arch`, without validating or measuring it: what the
-/// front end checks against the kernel's limit.
-pub fn length(ring: &Ring, arch: Arch) -> Result<usize, LowerError> {
-    let built = graph::build(ring, arch);
-    let length = emit::emit(&built.graph, built.root).len();
-    fits(ring, arch, length)?;
-    Ok(length)
-}
-
 fn fits(ring: &Ring, arch: Arch, length: usize) -> Result<(), LowerError> {
     if length > MAX_INSTRUCTIONS {
         return Err(LowerError::TooLong {
@@ -158,6 +150,33 @@ fn fits(ring: &Ring, arch: Arch, length: usize) -> Result<(), LowerError> {
         });
     }
     Ok(())
+}
+
+/// [`lower`], reporting a filter longer than the kernel takes (`NC1001`) to `diags`, so that
+/// `nonoc check` says what `nonoc compile` would refuse.
+pub fn lower_reporting(
+    ring: &Ring,
+    arch: Arch,
+    diags: &mut Diagnostics,
+) -> Result<Program, LowerError> {
+    let program = lower(ring, arch);
+    if let Err(LowerError::TooLong { length, .. }) = &program {
+        diags.push(
+            Diagnostic::new(
+                Code::SeccompTooLong,
+                ring.span,
+                format!(
+                    "ring {}'s seccomp filter for {} would have {length} instructions; the kernel takes at most {}",
+                    ring.level,
+                    arch.name(),
+                    MAX_INSTRUCTIONS
+                ),
+            )
+            .label("this ring's syscall, network and process rules")
+            .help("each argument check costs instructions: merge rules that test the same argument (a `masked_eq` or bit test instead of many `eq`), or deny the whole syscall"),
+        );
+    }
+    program
 }
 
 /// Lowers a confined ring to its filter for `arch`.

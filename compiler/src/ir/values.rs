@@ -1,5 +1,6 @@
-//! Checks of single values: paths, globs, access lists, ports, errno, syscall names and
-//! argument values. Each returns the typed value, or `None` after pushing a diagnostic.
+//! Checks of single values, made while lowering: paths, globs, access lists, ports, errno,
+//! syscall names and argument values. Each returns the typed value, or `None` after pushing
+//! a diagnostic.
 
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::{BoundVariables, MAX_PATH_BYTES};
+use nonoc_runtime::bind::{BoundVariables, MAX_PATH_BYTES};
 
 /// Why a path text is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq)]
