@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use nonoc::cli::{Format, Style};
-use nonoc::cmd::diff::diff;
-use nonoc::cmd::inspect::{inspect, matrix_from_policy};
+use nonoc::cli::diff::DiffArgs;
+use nonoc::cli::inspect::InspectArgs;
+use nonoc::cli::{Command, Context, Format, Style, dispatch};
 
 const STYLE: Style = Style {
     color: false,
@@ -90,9 +90,16 @@ impl std::fmt::Display for Run {
     }
 }
 
-fn run(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> u8) -> Run {
+/// Runs a command as `nonoc` does, with in-memory writers and no environment.
+fn run(command: Command) -> Run {
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = f(&mut out, &mut err);
+    let mut ctx = Context {
+        out: &mut out,
+        err: &mut err,
+        style: STYLE,
+        env: &|_| None,
+    };
+    let code = dispatch(&command, &mut ctx).code();
     Run {
         code,
         stdout: String::from_utf8(out).unwrap(),
@@ -106,11 +113,21 @@ fn scrub(text: &str, dir: &Path) -> String {
 }
 
 fn run_inspect(path: &Path, matrix: bool, format: Format) -> Run {
-    run(|out, err| inspect(path, matrix, format, out, err))
+    run(Command::Inspect(InspectArgs {
+        artifact: path.to_owned(),
+        matrix,
+        policy: false,
+        format,
+    }))
 }
 
 fn run_diff(old: &Path, new: &Path, flag: bool, format: Format) -> Run {
-    run(|out, err| diff(old, new, flag, format, STYLE, out, err))
+    run(Command::Diff(DiffArgs {
+        old: old.to_owned(),
+        new: new.to_owned(),
+        fail_on_escalation: flag,
+        format,
+    }))
 }
 
 /// A diff's stdout and exit code. Its stderr holds the policies' warnings (agt-rings has
@@ -167,7 +184,12 @@ fn inspect_matrix_shows_the_ladder() {
 #[test]
 fn matrix_from_a_policy_has_process_and_syscall_rows() {
     let policy = workspace().join("policies/agt-rings.yaml");
-    let r = run(|out, err| matrix_from_policy(&policy, Format::Human, STYLE, out, err));
+    let r = run(Command::Inspect(InspectArgs {
+        artifact: policy.clone(),
+        matrix: true,
+        policy: true,
+        format: Format::Human,
+    }));
     assert_eq!(r.code, 0, "{r}");
     insta::assert_snapshot!(r.stdout);
 }

@@ -8,9 +8,10 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use nonoc::cli::Style;
-use nonoc::cmd::explain::{Asked, ExplainRequest, Format, explain_with_env};
-use nonoc::cmd::test::test_with_env;
+use nonoc::cli::explain::{ExplainArgs, RequestArgs};
+use nonoc::cli::test::{TestArgs, run_probing_with};
+use nonoc::cli::{Context, Format, Outcome, Style, VarArgs, finish};
+use nonoc::explain::ExplainRequest;
 
 const STYLE: Style = Style {
     color: false,
@@ -81,11 +82,37 @@ fn no_env(_: &str) -> Option<OsString> {
     None
 }
 
-fn run_test(policy: &Path, vars: &[&str], env: &dyn Fn(&str) -> Option<OsString>) -> Run {
-    let vars: Vec<String> = vars.iter().map(|v| (*v).to_owned()).collect();
+fn var_args(vars: &[&str]) -> VarArgs {
+    VarArgs {
+        vars: vars.iter().map(|v| (*v).to_owned()).collect(),
+    }
+}
+
+/// Runs a command's handler with in-memory writers and `env`, its error rendered as `nonoc`
+/// renders it.
+fn handle(
+    policy: &Path,
+    env: &dyn Fn(&str) -> Option<OsString>,
+    run: impl FnOnce(&mut Context<'_>) -> Outcome,
+) -> Run {
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = test_with_env(policy, &vars, None, env, STYLE, &mut out, &mut err);
+    let mut ctx = Context {
+        out: &mut out,
+        err: &mut err,
+        style: STYLE,
+        env,
+    };
+    let code = finish(run(&mut ctx), ctx.err).code();
     Run::new(policy, code, &out, &err)
+}
+
+fn run_test(policy: &Path, vars: &[&str], env: &dyn Fn(&str) -> Option<OsString>) -> Run {
+    let args = TestArgs {
+        policy: policy.to_owned(),
+        vars: var_args(vars),
+        kernel: false,
+    };
+    handle(policy, env, |ctx| nonoc::cli::test::run(&args, ctx))
 }
 
 fn run_explain(
@@ -95,16 +122,30 @@ fn run_explain(
     vars: &[&str],
     format: Format,
 ) -> Run {
-    let vars: Vec<String> = vars.iter().map(|v| (*v).to_owned()).collect();
-    let asked = Asked {
+    let mut flags = RequestArgs {
+        read: None,
+        write: None,
+        execute: None,
+        connect_tcp: None,
+        bind_tcp: None,
+        syscall: None,
+    };
+    match request {
+        ExplainRequest::Read(p) => flags.read = Some(p),
+        ExplainRequest::Write(p) => flags.write = Some(p),
+        ExplainRequest::Execute(p) => flags.execute = Some(p),
+        ExplainRequest::ConnectTcp(p) => flags.connect_tcp = Some(p),
+        ExplainRequest::BindTcp(p) => flags.bind_tcp = Some(p),
+        ExplainRequest::Syscall(name) => flags.syscall = Some(name),
+    }
+    let args = ExplainArgs {
+        policy: policy.to_owned(),
         ring,
-        request: &request,
-        vars: &vars,
+        request: flags,
+        vars: var_args(vars),
         format,
     };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = explain_with_env(policy, &asked, &no_env, STYLE, &mut out, &mut err);
-    Run::new(policy, code, &out, &err)
+    handle(policy, &no_env, |ctx| nonoc::cli::explain::run(&args, ctx))
 }
 
 const SMALL: &str = r#"apiVersion: nonoc.dev/v1
@@ -253,17 +294,15 @@ fn a_kernel_run_whose_probe_cannot_start_fails_every_test() {
         "kernel_probe_missing",
         "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata:\n  name: k\nrings:\n  3:\n    network: { mode: blocked }\ntests:\n  - { ring: 3, connect_tcp: 443, expect: deny }\n  - { ring: 3, read: /x, platform: macos, expect: deny }\n",
     );
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = test_with_env(
-        &path,
-        &[],
-        Some(Path::new("/nonexistent/nonoc")),
-        &no_env,
-        STYLE,
-        &mut out,
-        &mut err,
-    );
-    let run = Run::new(&path, code, &out, &err);
+    let args = TestArgs {
+        policy: path.clone(),
+        vars: VarArgs::default(),
+        kernel: true,
+    };
+    let probe = Path::new("/nonexistent/nonoc");
+    let run = handle(&path, &no_env, |ctx| {
+        run_probing_with(&args, Some(probe), ctx)
+    });
     assert_eq!(run.code, 1, "{}", run.snapshot());
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert!(
@@ -699,7 +738,7 @@ fn explain_args_parse_with_clap() {
     #[derive(Debug, Parser)]
     struct Cli {
         #[command(flatten)]
-        args: nonoc::cmd::ExplainArgs,
+        args: ExplainArgs,
     }
     let cli = Cli::try_parse_from([
         "explain",
@@ -728,11 +767,11 @@ fn explain_args_parse_with_clap() {
     #[derive(Debug, Parser)]
     struct TestCli {
         #[command(flatten)]
-        args: nonoc::cmd::TestArgs,
+        args: TestArgs,
     }
     let cli = TestCli::try_parse_from(["test", "p.yaml", "--var", "a=/b", "--kernel"])
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cli.args.vars, ["a=/b"]);
+    assert_eq!(cli.args.vars.vars, ["a=/b"]);
     assert!(cli.args.kernel);
 }
 

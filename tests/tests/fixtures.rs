@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use nonoc::cli::{EXIT_FAILED, EXIT_OK, Format, Style};
+use nonoc::cli::check::CheckArgs;
+use nonoc::cli::{Command, Context, Exit, Format, Style, dispatch};
 use nonoc::diagnostic::{Code, Diagnostic, Severity, render};
 use nonoc::ir::{Platform, bind, run_tests};
 use nonoc::syntax::MAX_INPUT_BYTES;
@@ -164,24 +165,14 @@ fn invalid_fixtures_make_check_exit_1_without_panicking() {
     for path in fixtures("invalid") {
         let name = file_name(&path);
         for format in [Format::Human, Format::Json, Format::Sarif] {
-            let run = std::panic::catch_unwind(|| {
-                let (mut out, mut err) = (Vec::new(), Vec::new());
-                let code = nonoc::cli::check(
-                    std::slice::from_ref(&path),
-                    false,
-                    format,
-                    style,
-                    &mut out,
-                    &mut err,
-                );
-                (code, out, err)
-            });
+            let run =
+                std::panic::catch_unwind(|| check(std::slice::from_ref(&path), format, style));
             let Ok((code, out, err)) = run else {
                 failures.push(format!("{name} ({format:?}): `nonoc check` panicked"));
                 continue;
             };
-            if code != EXIT_FAILED {
-                failures.push(format!("{name} ({format:?}): exit code {code}, not 1"));
+            if code != Exit::Failed {
+                failures.push(format!("{name} ({format:?}): exit code {code:?}, not 1"));
             }
             match format {
                 Format::Human => {
@@ -316,13 +307,12 @@ fn valid_fixtures_check_clean_and_pass_their_tests() {
             .collect();
         assert!(failed.is_empty(), "{name}: failed tests: {failed:#?}");
 
-        let (mut out, mut err) = (Vec::new(), Vec::new());
         let style = Style {
             color: false,
             width: 100,
         };
-        let code = nonoc::cli::check(&[path], false, Format::Human, style, &mut out, &mut err);
-        assert_eq!(code, EXIT_OK, "{name}: {}", String::from_utf8_lossy(&err));
+        let (code, _, err) = check(&[path], Format::Human, style);
+        assert_eq!(code, Exit::Ok, "{name}: {}", String::from_utf8_lossy(&err));
     }
 }
 
@@ -385,4 +375,22 @@ fn a_five_mib_file_exceeds_the_size_budget() {
         d.message
     );
     assert!(d.help.is_some());
+}
+
+/// `nonoc check` on the paths, as the binary runs it: exit code, stdout, stderr.
+fn check(paths: &[PathBuf], format: Format, style: Style) -> (Exit, Vec<u8>, Vec<u8>) {
+    let args = CheckArgs {
+        policies: paths.to_vec(),
+        deny_warnings: false,
+        format,
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut ctx = Context {
+        out: &mut out,
+        err: &mut err,
+        style,
+        env: &|_| None,
+    };
+    let code = dispatch(&Command::Check(args), &mut ctx);
+    (code, out, err)
 }

@@ -3,6 +3,7 @@
 mod access;
 mod bind;
 mod decide;
+mod describe;
 mod lower;
 mod model;
 mod own;
@@ -18,11 +19,12 @@ pub use crate::resolve::{
     is_variable_name, path_within,
 };
 pub use access::{AccessSet, Right};
-pub use bind::{bind, declared};
+pub use bind::{PartialBindings, bind, bind_partial, declared};
 pub use decide::{
     Decision, Reason, Verdict, action_name, ancestors, arg_is_int, covers, decide, effective_arg,
     unbound_variable,
 };
+pub use describe::{describe_request, describe_selector, location, verdict_name};
 pub use lower::lower;
 pub use model::*;
 pub use nonoc_runtime::bind::{BoundVariables, MAX_PATH_BYTES};

@@ -31,10 +31,7 @@ use std::process::{Child, Command, Stdio};
 
 use nonoc_runtime::{Artifact, Bindings};
 
-use crate::cli::{EXIT_OK, EXIT_USAGE};
-
-/// The hidden subcommand's name (`nonoc __probe ...`).
-pub const SUBCOMMAND: &str = "__probe";
+use super::common::{CliError, Context, Exit, Outcome, VarArgs};
 
 /// An argument longer than `MAX_ARG_STRLEN` on every kernel (32 pages of at most 64 KiB):
 /// `execve` fails with `E2BIG` after it opened the file and checked the right to execute it.
@@ -49,9 +46,8 @@ pub struct ProbeArgs {
     /// Select the ring by the artifact's trust tiers.
     #[arg(long)]
     pub trust_score: Option<u32>,
-    /// Bind a variable.
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
+    #[command(flatten)]
+    pub vars: VarArgs,
     /// Wait until stdin closes, then exit (a process for `signal` to target).
     #[arg(long)]
     pub wait: bool,
@@ -158,30 +154,18 @@ fn errno_of(n: i32) -> String {
 }
 
 /// `nonoc __probe`. Output as the module says; exit 0 unless the command line is wrong.
-pub fn probe(args: &ProbeArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+pub fn run(args: &ProbeArgs, ctx: &mut Context<'_>) -> Outcome {
     let mut stdin = std::io::stdin().lock();
     let mut bytes = Vec::new();
     if let Err(e) = stdin.read_to_end(&mut bytes) {
-        let _ = writeln!(err, "error: cannot read stdin: {e}");
-        return EXIT_USAGE;
+        return Err(CliError::usage(format!("cannot read stdin: {e}")));
     }
     if args.wait {
-        return EXIT_OK;
+        return Ok(Exit::Ok);
     }
-    let op = match parse_op(&args.op) {
-        Ok(op) => op,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let bindings = match crate::exec::parse_vars(&args.vars) {
-        Ok(b) => b,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    let op = parse_op(&args.op).map_err(CliError::usage)?;
+    let bindings = args.vars.bindings()?;
+    let out = &mut *ctx.out;
     let line = |out: &mut dyn Write, text: &str| {
         let _ = writeln!(out, "{text}");
         let _ = out.flush();
@@ -195,14 +179,14 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Ok(f) => f,
         Err(e) => {
             line(out, &format!("not-run cannot open /dev/null: {e}"));
-            return EXIT_OK;
+            return Ok(Exit::Ok);
         }
     };
     let mut target = match prepare(&op, &null) {
         Ok(target) => target,
         Err(reason) => {
             line(out, &format!("not-run {reason}"));
-            return EXIT_OK;
+            return Ok(Exit::Ok);
         }
     };
     // Armed before the ring: the ring's filter must be the later one (module doc of
@@ -215,7 +199,7 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
                     out,
                     &format!("not-run cannot install the probe's filter: {e}"),
                 );
-                return EXIT_OK;
+                return Ok(Exit::Ok);
             }
         },
         _ => None,
@@ -225,7 +209,7 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Err(message) => {
             finish(target.as_mut());
             line(out, &format!("apply-error {message}"));
-            return EXIT_OK;
+            return Ok(Exit::Ok);
         }
     };
     match serde_json::to_string(&report) {
@@ -248,7 +232,7 @@ pub fn probe(args: &ProbeArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Answer::Denied(e) => line(out, &format!("denied {e}")),
         Answer::Other(e) => line(out, &format!("inconclusive {e}")),
     }
-    EXIT_OK
+    Ok(Exit::Ok)
 }
 
 fn apply(
@@ -346,7 +330,7 @@ fn prepare(op: &Op, null: &std::fs::File) -> Result<Option<Child>, String> {
 /// A `nonoc __probe --wait` process: it lives until its stdin closes.
 fn waiter(null: &std::fs::File) -> std::io::Result<Child> {
     Command::new(std::env::current_exe()?)
-        .args([SUBCOMMAND, "--wait"])
+        .args([crate::kernel::SUBCOMMAND, "--wait"])
         .env_clear()
         .stdin(Stdio::piped())
         .stdout(null.try_clone()?)

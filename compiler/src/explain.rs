@@ -1,24 +1,14 @@
-//! `nonoc explain POLICY --ring N (--read P | --write P | --execute P | --connect-tcp PORT |
-//! --bind-tcp PORT | --syscall NAME) [--var NAME=VALUE]...`: `allow` or `deny` on the first
-//! line, the rules (or the default) that decided it, then what each backend does with the
-//! request. `--format json` gives the same as one object.
-
-use std::io::Write;
-use std::path::{Path, PathBuf};
+//! What `nonoc explain` answers: whether a ring allows or denies one request, the rules (or
+//! the default) that decided it, and what each backend does with the request.
 
 use serde::Serialize;
 
 use crate::backend::{landlock, seccomp};
-use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Style};
 use crate::data::{self, Arch};
-use crate::diagnostic::terminal_safe;
 use crate::ir::{
-    self, BoundVariables, Decision, Effect, FsRule, FsTarget, PathTemplate, Platform, Request,
-    Right, Ring, Verdict,
+    self, BoundVariables, Decision, Effect, FsRule, FsTarget, PartialBindings, PathError,
+    PathTemplate, Platform, Request, Right, Ring, Verdict, describe_request,
 };
-
-use super::test::verdict_name;
-use super::{bind_partial, describe_request};
 
 /// The request to explain, as typed on the command line (the handler checks it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,97 +19,6 @@ pub enum ExplainRequest {
     ConnectTcp(String),
     BindTcp(String),
     Syscall(String),
-}
-
-/// Output formats of `explain`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-}
-
-/// The request flags of `nonoc explain`: exactly one.
-#[derive(Debug, Clone, clap::Args)]
-#[group(required = true, multiple = false)]
-pub struct RequestArgs {
-    /// Reading a file.
-    #[arg(long, value_name = "PATH")]
-    pub read: Option<String>,
-    /// Writing a file.
-    #[arg(long, value_name = "PATH")]
-    pub write: Option<String>,
-    /// Executing a file.
-    #[arg(long, value_name = "PATH")]
-    pub execute: Option<String>,
-    /// Connecting to a TCP port.
-    #[arg(long, value_name = "PORT")]
-    pub connect_tcp: Option<String>,
-    /// Binding a TCP port.
-    #[arg(long, value_name = "PORT")]
-    pub bind_tcp: Option<String>,
-    /// Calling a syscall (arguments zero).
-    #[arg(long, value_name = "NAME")]
-    pub syscall: Option<String>,
-}
-
-impl RequestArgs {
-    /// The one request given (clap's group makes it exactly one).
-    pub fn request(&self) -> Option<ExplainRequest> {
-        let RequestArgs {
-            read,
-            write,
-            execute,
-            connect_tcp,
-            bind_tcp,
-            syscall,
-        } = self.clone();
-        read.map(ExplainRequest::Read)
-            .or(write.map(ExplainRequest::Write))
-            .or(execute.map(ExplainRequest::Execute))
-            .or(connect_tcp.map(ExplainRequest::ConnectTcp))
-            .or(bind_tcp.map(ExplainRequest::BindTcp))
-            .or(syscall.map(ExplainRequest::Syscall))
-    }
-}
-
-/// Arguments of `nonoc explain`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ExplainArgs {
-    /// The policy to ask.
-    pub policy: PathBuf,
-    /// The ring to ask about.
-    #[arg(long)]
-    pub ring: u8,
-    #[command(flatten)]
-    pub request: RequestArgs,
-    /// Bind a variable (before its environment variable and default).
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
-}
-
-impl ExplainArgs {
-    /// Runs the command with the process environment.
-    pub fn run(&self, style: Style, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-        let Some(request) = self.request.request() else {
-            let _ = writeln!(
-                err,
-                "error: give one request: --read, --write, --execute, --connect-tcp, --bind-tcp or --syscall"
-            );
-            return EXIT_USAGE;
-        };
-        explain(
-            &self.policy,
-            self.ring,
-            &request,
-            &self.vars,
-            self.format,
-            style,
-            out,
-            err,
-        )
-    }
 }
 
 /// What `explain` prints with `--format json`.
@@ -155,83 +54,27 @@ pub struct Backends {
     pub seatbelt: Option<String>,
 }
 
-/// `nonoc explain`, variables read from the process environment.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one argument per command-line input, as the other handlers take them"
-)]
-pub fn explain(
-    policy: &Path,
-    ring: u8,
-    request: &ExplainRequest,
-    vars: &[String],
-    format: Format,
-    style: Style,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> u8 {
-    let asked = Asked {
-        ring,
-        request,
-        vars,
-        format,
-    };
-    explain_with_env(
-        policy,
-        &asked,
-        &nonoc_runtime::bind::process_env,
-        style,
-        out,
-        err,
-    )
-}
-
-/// The question `explain` answers.
-#[derive(Debug, Clone, Copy)]
-pub struct Asked<'a> {
-    pub ring: u8,
-    pub request: &'a ExplainRequest,
-    pub vars: &'a [String],
-    pub format: Format,
-}
-
-/// `nonoc explain` with `env` standing for the environment (tests pass a fixed one).
-pub fn explain_with_env(
-    policy: &Path,
-    asked: &Asked<'_>,
-    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
-    style: Style,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> u8 {
-    let (analysis, ir) = match super::load(policy, style, err) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let Some(ring) = ir.rings.get(&asked.ring) else {
+/// The ring asked about; `Err` names the rings the policy has.
+pub fn ring(ir: &ir::Ir, level: u8) -> Result<&Ring, String> {
+    ir.rings.get(&level).ok_or_else(|| {
         let rings: Vec<String> = ir.rings.keys().map(u8::to_string).collect();
-        let _ = writeln!(
-            err,
-            "error: the policy has no ring {} (its rings: {})",
-            asked.ring,
+        format!(
+            "the policy has no ring {level} (its rings: {})",
             rings.join(", ")
-        );
-        return EXIT_USAGE;
-    };
-    let partial = match bind_partial(&ir, asked.vars, env) {
-        Ok(p) => p,
-        Err(message) => {
-            let _ = writeln!(err, "error: {message}");
-            return EXIT_USAGE;
-        }
-    };
-    let request = match build_request(&ir, &partial, asked.request) {
-        Ok(r) => r,
-        Err(message) => {
-            let _ = writeln!(err, "error: {message}");
-            return EXIT_USAGE;
-        }
-    };
+        )
+    })
+}
+
+/// Why `ring` allows or denies the request as typed, for a policy read from `file`, with
+/// what can be bound bound. `Err` (a usage error) for a request that is not one.
+pub fn explain(
+    ir: &ir::Ir,
+    file: &str,
+    ring: &Ring,
+    asked: &ExplainRequest,
+    partial: &PartialBindings,
+) -> Result<Explanation, String> {
+    let request = build_request(ir, partial, asked)?;
     let bindings = &partial.bindings;
     let decision = ir::decide(ring, &request, bindings);
     let backends = Backends {
@@ -240,14 +83,13 @@ pub fn explain_with_env(
         seatbelt: (Platform::host() == Platform::Macos).then(|| {
             format!(
                 "enforced by the ring's profile (`nonoc compile --emit sbpl --ring {}`); where it answers other than `decide` is in docs/backends/seatbelt.md",
-                asked.ring
+                ring.level
             )
         }),
     };
-    let file = analysis.source.name.as_str();
-    let explanation = Explanation {
+    Ok(Explanation {
         verdict: decision.verdict,
-        ring: asked.ring,
+        ring: ring.level,
         request: describe_request(&request),
         because: decision
             .because
@@ -262,57 +104,20 @@ pub fn explain_with_env(
             })
             .collect(),
         backends,
-    };
-    match asked.format {
-        Format::Json => match serde_json::to_string_pretty(&explanation) {
-            Ok(text) => {
-                let _ = writeln!(out, "{text}");
-            }
-            Err(e) => {
-                let _ = writeln!(err, "error: the explanation could not be serialized: {e}");
-                return EXIT_FAILED;
-            }
-        },
-        Format::Human => {
-            // The rule's source line is the policy's text: nothing in it reaches the terminal
-            // as a control.
-            let _ = out.write_all(terminal_safe(&human(&explanation)).as_bytes());
-        }
-    }
-    EXIT_OK
-}
-
-fn human(e: &Explanation) -> String {
-    let mut text = format!("{}\n", verdict_name(e.verdict));
-    for r in &e.because {
-        text.push_str(&format!("because: {}\n", r.detail));
-        if let (Some(file), Some(line), Some(column)) = (&r.file, r.line, r.column) {
-            let scope = r.scope.as_deref().unwrap_or("");
-            let source = r.text.as_deref().unwrap_or("");
-            text.push_str(&format!(
-                "  at {file}:{line}:{column} ({scope}): {source}\n"
-            ));
-        }
-    }
-    text.push_str(&format!("Landlock: {}\n", e.backends.landlock));
-    text.push_str(&format!("seccomp: {}\n", e.backends.seccomp));
-    if let Some(seatbelt) = &e.backends.seatbelt {
-        text.push_str(&format!("Seatbelt: {seatbelt}\n"));
-    }
-    text
+    })
 }
 
 /// Checks the request as typed and turns it into `decide`'s.
 fn build_request(
     ir: &ir::Ir,
-    partial: &super::PartialBindings,
+    partial: &PartialBindings,
     asked: &ExplainRequest,
 ) -> Result<Request, String> {
     let path = |flag: &str, text: &str, access: Right| -> Result<Request, String> {
         let template = PathTemplate::parse(text).map_err(|e| {
             format!(
                 "`--{flag} {text}`: the path must be absolute and normalized ({})",
-                super::path_error(&e)
+                path_error(&e)
             )
         })?;
         if let Some(v) = template.variable() {
@@ -543,4 +348,14 @@ fn seccomp_on(ring: &Ring, arch: Arch, name: &str, decision: &Decision) -> Strin
         ));
     }
     text
+}
+
+fn path_error(why: &PathError) -> String {
+    match why {
+        PathError::MalformedVariable(v) => format!("malformed variable `{v}`"),
+        PathError::NotAbsolute => "not absolute".to_owned(),
+        PathError::NotNormalized(part) => format!("not normalized at `{part}`"),
+        PathError::ControlChar => "it contains a control character".to_owned(),
+        PathError::TooLong(n) => format!("{n} bytes, longer than 4096"),
+    }
 }

@@ -8,12 +8,11 @@
 //! right, an except added); losses the reverse. An escalation is any gain.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cli::{EXIT_FAILED, EXIT_OK, Format, Style};
+use super::common::{Context, Exit, Format, Outcome, load_ir};
 use crate::diagnostic::terminal_safe;
 use crate::ir::{
     AccessSet, ArgCondition, ArgOp, Effect, FsTarget, Ir, Platform, Right, Ring, SyscallAction,
@@ -21,37 +20,42 @@ use crate::ir::{
 };
 use crate::syntax::NetworkMode;
 
+/// Arguments of `nonoc diff`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DiffArgs {
+    pub old: PathBuf,
+    pub new: PathBuf,
+    /// Exit 1 when any right is gained.
+    #[arg(long)]
+    pub fail_on_escalation: bool,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
 /// `nonoc diff`: 0, or 1 with `fail_on_escalation` when a right is gained; 1 when either
 /// policy has errors; 2 when a file cannot be read.
-pub fn diff(
-    old: &Path,
-    new: &Path,
-    fail_on_escalation: bool,
-    format: Format,
-    style: Style,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> u8 {
+pub fn run(args: &DiffArgs, ctx: &mut Context<'_>) -> Outcome {
     // Both are read first, so the diagnostics of both are shown.
-    let (old_ir, new_ir) = match (super::load(old, style, err), super::load(new, style, err)) {
+    let old = load_ir(&args.old, ctx).map_err(|e| e.report(ctx.err));
+    let new = load_ir(&args.new, ctx).map_err(|e| e.report(ctx.err));
+    let (old_ir, new_ir) = match (old, new) {
         (Ok((_, a)), Ok((_, b))) => (a, b),
-        (a, b) => {
-            let code = |r: &Result<_, u8>| r.as_ref().err().copied().unwrap_or(EXIT_OK);
-            return code(&a).max(code(&b));
-        }
+        (a, b) => return Ok(a.err().max(b.err()).unwrap_or(Exit::Ok)),
     };
     let result = compare(&old_ir, &new_ir);
     // `sarif` is for `check`: anything but JSON is for people.
-    if format == Format::Json {
-        let _ = serde_json::to_writer_pretty(&mut *out, &result);
-        let _ = writeln!(out);
+    if args.format == Format::Json {
+        let _ = serde_json::to_writer_pretty(&mut *ctx.out, &result);
+        let _ = writeln!(ctx.out);
     } else {
-        let _ = out.write_all(terminal_safe(&result.render()).as_bytes());
+        let _ = ctx
+            .out
+            .write_all(terminal_safe(&result.render()).as_bytes());
     }
-    if fail_on_escalation && result.escalation {
-        EXIT_FAILED
+    if args.fail_on_escalation && result.escalation {
+        Ok(Exit::Failed)
     } else {
-        EXIT_OK
+        Ok(Exit::Ok)
     }
 }
 

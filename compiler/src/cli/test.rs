@@ -1,118 +1,70 @@
 //! `nonoc test POLICY [--var NAME=VALUE]... [--kernel]`: runs the policy's `tests:` against
-//! `decide` and, with `--kernel`, against the real kernel ([`super::kernel`]). One line per
+//! `decide` and, with `--kernel`, against the real kernel ([`crate::kernel`]). One line per
 //! failure on stdout, `FILE:LINE:COL: ...`; the last line is `N passed, N failed`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Style};
+use super::common::{CliError, Context, Exit, Outcome, VarArgs, load_ir};
+use crate::backend::Targets;
 use crate::diagnostic::terminal_safe;
-use crate::ir::{self, Decision, Ir, Platform, Request, TestOutcome, Verdict};
+use crate::ir::{
+    self, Decision, Ir, PartialBindings, Platform, Request, TestOutcome, bind_partial,
+    describe_request, describe_selector, location, verdict_name,
+};
+use crate::kernel::{KernelVerdict, PROBE_DEADLINE, Prober};
 use crate::syntax::Expect;
-
-use super::kernel::{KernelVerdict, Prober};
-use super::{PartialBindings, bind_partial, describe_request, describe_selector, location};
 
 /// Arguments of `nonoc test`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TestArgs {
     /// The policy whose `tests:` to run.
     pub policy: PathBuf,
-    /// Bind a variable (before its environment variable and default).
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
+    #[command(flatten)]
+    pub vars: VarArgs,
     /// Also ask the kernel: apply each test's ring in a fresh process and try the request.
     #[arg(long)]
     pub kernel: bool,
 }
 
-impl TestArgs {
-    /// Runs the command with the process environment.
-    pub fn run(&self, style: Style, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-        test(&self.policy, &self.vars, self.kernel, style, out, err)
-    }
+/// `nonoc test`: 0 when every test passes, 1 when one fails or the policy has errors, 2 on a
+/// usage or I/O problem. With `--kernel` this program is re-executed as the probe.
+pub fn run(args: &TestArgs, ctx: &mut Context<'_>) -> Outcome {
+    let exe =
+        match args.kernel {
+            true => Some(std::env::current_exe().map_err(|e| {
+                CliError::usage(format!("`--kernel`: cannot find this program: {e}"))
+            })?),
+            false => None,
+        };
+    run_probing_with(args, exe.as_deref(), ctx)
 }
 
-/// `nonoc test`, variables read from the process environment; with `kernel`, this program is
-/// re-executed as the probe.
-pub fn test(
-    policy: &Path,
-    vars: &[String],
-    kernel: bool,
-    style: Style,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> u8 {
-    let exe = if kernel {
-        match std::env::current_exe() {
-            Ok(exe) => Some(exe),
-            Err(e) => {
-                let _ = writeln!(err, "error: `--kernel`: cannot find this program: {e}");
-                return EXIT_USAGE;
-            }
-        }
-    } else {
-        None
-    };
-    test_with_env(
-        policy,
-        vars,
-        exe.as_deref(),
-        &nonoc_runtime::bind::process_env,
-        style,
-        out,
-        err,
-    )
-}
-
-/// `nonoc test` with `env` standing for the environment (tests pass a fixed one). `kernel`:
-/// the `nonoc` binary to probe the kernel with (`nonoc __probe`), or `None` for `decide` only.
-pub fn test_with_env(
-    policy: &Path,
-    vars: &[String],
-    kernel: Option<&Path>,
-    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
-    style: Style,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> u8 {
-    if kernel.is_some() && Platform::host() != Platform::Linux {
-        let _ = writeln!(
-            err,
-            "error: `nonoc test --kernel` probes Linux sandboxes and runs on Linux only"
-        );
-        return EXIT_USAGE;
+/// `nonoc test` asking the kernel with `exe`, the `nonoc` binary to run as the probe (`nonoc
+/// __probe`, on Linux only), or `decide` alone when `None` (`args.kernel` is not read).
+pub fn run_probing_with(args: &TestArgs, exe: Option<&Path>, ctx: &mut Context<'_>) -> Outcome {
+    if exe.is_some() && Platform::host() != Platform::Linux {
+        return Err(CliError::usage(
+            "`nonoc test --kernel` probes Linux sandboxes and runs on Linux only",
+        ));
     }
-    let (analysis, ir) = match super::load(policy, style, err) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let partial = match bind_partial(&ir, vars, env) {
-        Ok(p) => p,
-        Err(message) => {
-            let _ = writeln!(err, "error: {message}");
-            return EXIT_USAGE;
-        }
-    };
-    let prober = match kernel {
+    let (analysis, ir) = load_ir(&args.policy, ctx)?;
+    let given = args.vars.bindings()?;
+    let partial = bind_partial(&ir, &given, ctx.env).map_err(CliError::usage)?;
+    let prober = match exe {
         None => None,
         // The probe applies Linux sections only.
-        Some(exe) => match crate::artifact::build(
-            &ir,
-            &analysis.lowered,
-            &analysis.bytes,
-            crate::backend::Targets::LINUX,
-        ) {
-            Ok((_, artifact)) => Some(Prober {
+        Some(exe) => {
+            let lowered = &analysis.lowered;
+            let (_, artifact) =
+                crate::artifact::build(&ir, lowered, &analysis.bytes, Targets::LINUX).map_err(
+                    |e| CliError::failed(format!("cannot compile the policy for the kernel: {e}")),
+                )?;
+            Some(Prober {
                 exe,
                 artifact,
-                deadline: super::kernel::PROBE_DEADLINE,
-            }),
-            Err(e) => {
-                let _ = writeln!(err, "error: cannot compile the policy for the kernel: {e}");
-                return EXIT_FAILED;
-            }
-        },
+                deadline: PROBE_DEADLINE,
+            })
+        }
     };
     let file = analysis.source.name.as_str();
     let outcomes = ir::run_tests(&ir, &partial.bindings, Platform::host());
@@ -124,7 +76,7 @@ pub fn test_with_env(
         let mut ok = true;
         if let Some(line) = failure(&ir, &partial, outcome, file) {
             ok = false;
-            let _ = writeln!(out, "{}", terminal_safe(&format!("{at}: {line}")));
+            let _ = writeln!(ctx.out, "{}", terminal_safe(&format!("{at}: {line}")));
         }
         if let Some(prober) = &prober {
             let what = describe(&ir, &outcome.test);
@@ -135,12 +87,12 @@ pub fn test_with_env(
                     disagreed += 1;
                     ok = false;
                     let line = format!("{at}: {what}: kernel: {why}");
-                    let _ = writeln!(out, "{}", terminal_safe(&line));
+                    let _ = writeln!(ctx.out, "{}", terminal_safe(&line));
                 }
                 KernelVerdict::NotRun(why) => {
                     not_run += 1;
                     let line = format!("{at}: {what}: not run by the kernel: {why}");
-                    let _ = writeln!(out, "{}", terminal_safe(&line));
+                    let _ = writeln!(ctx.out, "{}", terminal_safe(&line));
                 }
             }
         }
@@ -152,13 +104,13 @@ pub fn test_with_env(
     }
     if prober.is_some() {
         let _ = writeln!(
-            out,
+            ctx.out,
             "kernel (Landlock ABI {}): {agreed} agreed, {disagreed} disagreed, {not_run} not run",
             nonoc_runtime::landlock_abi()
         );
     }
-    let _ = writeln!(out, "{passed} passed, {failed} failed");
-    if failed == 0 { EXIT_OK } else { EXIT_FAILED }
+    let _ = writeln!(ctx.out, "{passed} passed, {failed} failed");
+    Ok(if failed == 0 { Exit::Ok } else { Exit::Failed })
 }
 
 /// `ring 3, read `/x`` as the test writes it (its own platform, not the host's filled in).
@@ -219,13 +171,6 @@ fn needs_unbound<'a>(
         );
     }
     partial.first_unbound(names)
-}
-
-pub(super) fn verdict_name(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Allow => "allow",
-        Verdict::Deny => "deny",
-    }
 }
 
 /// The reasons of a decision on one line: each detail, with the rule's location.

@@ -1,5 +1,5 @@
 //! `nonoc test --kernel`: each test asked of the real kernel. The policy is compiled to an
-//! artifact once; for each test a fresh `nonoc __probe` process ([`super::probe`]) gets the
+//! artifact once; for each test a fresh `nonoc __probe` process (`cli/probe.rs`) gets the
 //! artifact on stdin, applies the test's ring with `nonoc_runtime` (variables bound to the
 //! values `nonoc test` bound) and tries the request on the host's real paths and ports.
 //!
@@ -15,10 +15,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::data::Arch;
-use crate::ir::{self, Ir, Platform, Request, RingSelector, TestOutcome};
+use crate::ir::{self, Ir, PartialBindings, Platform, Request, RingSelector, TestOutcome};
 use crate::syntax::Expect;
 
-use super::PartialBindings;
+/// The hidden subcommand the probe runs as (`nonoc __probe ...`).
+pub const SUBCOMMAND: &str = "__probe";
 
 /// What the kernel made of one test.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +67,7 @@ impl Prober<'_> {
             Err(reason) => return KernelVerdict::NotRun(reason),
         };
         let mut cmd = Command::new(self.exe);
-        cmd.arg(super::probe::SUBCOMMAND);
+        cmd.arg(SUBCOMMAND);
         match test.selector {
             RingSelector::Ring(level) => {
                 cmd.arg("--ring").arg(level.to_string());

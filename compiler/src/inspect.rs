@@ -1,88 +1,22 @@
-//! `nonoc inspect ARTIFACT [--matrix]`: verify an artifact and summarize it for people (or,
-//! with `--format json`, for machines); `--matrix` adds the ring-against-capability table.
+//! What `nonoc inspect` reports: an artifact summarized for people and machines, and the
+//! ring-against-capability matrix.
 //!
-//! Everything shown comes from the artifact, which carries the Landlock plans and the compiled
-//! seccomp filters but not the IR: fork, ptrace, UDP and syscall rules are inside the filters,
-//! which are not read back as rules. [`matrix_from_policy`] builds the full matrix from a
-//! policy's IR instead.
+//! Everything in a [`Summary`] comes from the artifact, which carries the Landlock plans and
+//! the compiled seccomp filters but not the IR: fork, ptrace, UDP and syscall rules are inside
+//! the filters, which are not read back as rules. [`matrix_of_ir`] builds the full matrix from
+//! a policy's IR instead.
 
-use std::io::Write;
-use std::path::Path;
-
-use nonoc_runtime::ErrorKind;
 use nonoc_runtime::artifact::{
     Artifact, Compatibility, Effect, LandlockPlan, PathRule, Rights, ScopeName, Target,
 };
 use serde::Serialize;
 
-use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Format, Style};
-use crate::diagnostic::terminal_safe;
 use crate::ir::{AccessSet, FsTarget, Ir, PathTemplate, SyscallAction, action_name};
 use crate::syntax::NetworkMode;
 
 /// The footnote of a matrix built from an artifact.
 const PLAN_FOOTNOTE: &str = "fork, ptrace, UDP and syscall rules are compiled into the seccomp \
 filters, which are not read back as rules; `nonoc inspect POLICY --matrix --policy` shows them";
-
-/// `nonoc inspect`: 0 on a valid artifact, 1 on a tampered or malformed one, 2 when it cannot
-/// be read.
-pub fn inspect(
-    artifact: &Path,
-    matrix: bool,
-    format: Format,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> u8 {
-    let loaded = match Artifact::load(artifact) {
-        Ok(a) => a,
-        Err(e) if e.kind() == ErrorKind::Io => {
-            let _ = writeln!(err, "error: {e}");
-            return EXIT_USAGE;
-        }
-        Err(e) => {
-            let _ = writeln!(
-                err,
-                "error: `{}` is not a valid artifact: {e}",
-                artifact.display()
-            );
-            return EXIT_FAILED;
-        }
-    };
-    let summary = summarize(&loaded, matrix);
-    // `sarif` is for `check`: anything but JSON is for people.
-    if format == Format::Json {
-        let _ = serde_json::to_writer_pretty(&mut *out, &summary);
-        let _ = writeln!(out);
-    } else {
-        // Descriptions and paths come from the artifact, which may come from anywhere.
-        let _ = out.write_all(terminal_safe(&render(&summary)).as_bytes());
-    }
-    EXIT_OK
-}
-
-/// The matrix of a policy (from its IR, so process and syscall rows are there too): 0, 1 when
-/// the policy has errors (rendered as `check` does), 2 when it cannot be read.
-pub fn matrix_from_policy(
-    policy: &Path,
-    format: Format,
-    style: Style,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> u8 {
-    let ir = match super::load(policy, style, err) {
-        Ok((_, ir)) => ir,
-        Err(code) => return code,
-    };
-    let table = matrix_of_ir(&ir);
-    // `sarif` is for `check`: anything but JSON is for people.
-    if format == Format::Json {
-        let _ = serde_json::to_writer_pretty(&mut *out, &table);
-        let _ = writeln!(out);
-    } else {
-        let _ = out.write_all(terminal_safe(&table.render()).as_bytes());
-    }
-    EXIT_OK
-}
 
 /// What `inspect` reports.
 #[derive(Debug, Clone, Serialize)]
@@ -389,7 +323,8 @@ fn path_cell(allow: u16, deny: u16, excepts: usize) -> String {
     }
 }
 
-fn ports_cell(ports: &[u16]) -> String {
+/// A list of ports as a matrix cell: `80,443`, or `none`.
+pub fn ports_cell(ports: &[u16]) -> String {
     if ports.is_empty() {
         "none".to_owned()
     } else {
@@ -626,175 +561,4 @@ pub fn matrix_of_ir(ir: &Ir) -> Matrix {
                 .to_owned(),
         ],
     }
-}
-
-impl Matrix {
-    /// A plain-text table: capabilities down, rings across.
-    pub fn render(&self) -> String {
-        let mut header = vec!["capability".to_owned()];
-        header.extend(self.rings.iter().map(|r| format!("ring {r}")));
-        let mut lines = vec![header];
-        for row in &self.rows {
-            let mut line = vec![row.capability.clone()];
-            line.extend(row.cells.iter().cloned());
-            lines.push(line);
-        }
-        let columns = lines.iter().map(Vec::len).max().unwrap_or(0);
-        let widths: Vec<usize> = (0..columns)
-            .map(|c| {
-                lines
-                    .iter()
-                    .filter_map(|l| l.get(c))
-                    .map(|s| s.chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let mut text = String::new();
-        for line in &lines {
-            let mut row = String::new();
-            for (cell, width) in line.iter().zip(&widths) {
-                row.push_str(&format!("{cell:<width$}  "));
-            }
-            text.push_str(row.trim_end());
-            text.push('\n');
-        }
-        for (i, note) in self.notes.iter().enumerate() {
-            text.push_str(&format!("{}: {note}\n", "*".repeat(i + 1)));
-        }
-        text
-    }
-}
-
-fn render(summary: &Summary) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::new();
-    let _ = writeln!(s, "format: {}", summary.format);
-    let _ = writeln!(s, "compiler: {}", summary.compiler);
-    let _ = writeln!(
-        s,
-        "policy: {} (source sha256 {})",
-        summary.policy, summary.source_sha256
-    );
-    let _ = writeln!(s, "digest: {} (verified)", summary.digest);
-    let _ = writeln!(
-        s,
-        "landlock: {}, min ABI {}",
-        summary.landlock_compatibility, summary.landlock_min_abi
-    );
-    if !summary.variables.is_empty() {
-        let _ = writeln!(s, "variables: {}", summary.variables.join(", "));
-    }
-    if summary.trust_tiers.is_empty() {
-        let _ = writeln!(s, "trust tiers: none");
-    } else {
-        let _ = writeln!(s, "trust tiers:");
-        let width = summary
-            .trust_tiers
-            .iter()
-            .map(|t| t.name.len())
-            .max()
-            .unwrap_or(0);
-        for t in &summary.trust_tiers {
-            let range = format!("{}..={}", t.min_score, t.max_score);
-            let _ = writeln!(s, "  {:<width$}  {range:<11}  -> ring {}", t.name, t.ring);
-        }
-    }
-    for ring in &summary.rings {
-        match &ring.description {
-            Some(d) => {
-                let _ = writeln!(s, "ring {}: {d}", ring.ring);
-            }
-            None => {
-                let _ = writeln!(s, "ring {}:", ring.ring);
-            }
-        }
-        if ring.unconfined {
-            let _ = writeln!(
-                s,
-                "  unconfined: no sandbox is applied (the runtime needs an explicit opt-in)"
-            );
-            continue;
-        }
-        let _ = writeln!(
-            s,
-            "  targets: landlock {}; seccomp {}; seatbelt {}",
-            ring.targets.landlock, ring.targets.seccomp, ring.targets.seatbelt
-        );
-        for bpf in &ring.seccomp {
-            let st = &bpf.stats;
-            let _ = writeln!(
-                s,
-                "  seccomp {}: {} instructions, worst case {} executed, mean {:.2}; {} of {} syscalls cached as allowed",
-                bpf.arch, st.length, st.worst_case, st.mean, st.cache_allowed, st.syscalls
-            );
-        }
-        if let Some(sb) = &ring.seatbelt {
-            let _ = writeln!(
-                s,
-                "  seatbelt: {} bytes of SBPL ({} lines), {} parameters; not enforced on macOS: {} part{}",
-                sb.bytes,
-                sb.lines,
-                sb.params,
-                sb.not_enforced,
-                if sb.not_enforced == 1 { "" } else { "s" }
-            );
-        }
-        if let Some(c) = ring.rules {
-            let _ = writeln!(
-                s,
-                "  filesystem: {} allow, {} deny ({} globs, {} excepts)",
-                c.allow, c.deny, c.globs, c.excepts
-            );
-        }
-        if let Some(tcp) = &ring.tcp {
-            if tcp.restricted {
-                let _ = writeln!(
-                    s,
-                    "  tcp: restricted; connect to {}; bind to {}",
-                    ports_cell(&tcp.connect).replace(',', ", "),
-                    ports_cell(&tcp.bind).replace(',', ", ")
-                );
-            } else {
-                let _ = writeln!(s, "  tcp: not restricted");
-            }
-        }
-        if ring.scopes.is_empty() {
-            let _ = writeln!(s, "  scopes: none");
-        } else {
-            let names: Vec<&str> = ring
-                .scopes
-                .iter()
-                .map(|sc| match sc {
-                    ScopeName::Signal => "signal",
-                    ScopeName::AbstractUnixSocket => "abstract_unix_socket",
-                })
-                .collect();
-            let _ = writeln!(s, "  scopes: {}", names.join(", "));
-        }
-        if !ring.carve_outs.is_empty() {
-            // Grouped by deny: `${home}/.ssh in /, ${home}`.
-            let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
-            for c in &ring.carve_outs {
-                match grouped.iter_mut().find(|(d, _)| *d == c.deny) {
-                    Some((_, inside)) => inside.push(&c.inside),
-                    None => grouped.push((&c.deny, vec![&c.inside])),
-                }
-            }
-            let list: Vec<String> = grouped
-                .iter()
-                .map(|(deny, inside)| format!("{deny} in {}", inside.join(", ")))
-                .collect();
-            let _ = writeln!(
-                s,
-                "  carve-outs (decided at apply time): {}",
-                list.join("; ")
-            );
-        }
-    }
-    if let Some(m) = &summary.matrix {
-        let _ = writeln!(s);
-        s.push_str(&m.render());
-    }
-    s
 }

@@ -1,0 +1,232 @@
+//! What the commands share: the exit codes, the one error type and where it is rendered, the
+//! context a command runs in, the output format, `--var`, and reading a policy.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use clap::ValueEnum;
+use nonoc_runtime::Bindings;
+
+use crate::backend::Targets;
+use crate::diagnostic::{Diagnostic, render};
+use crate::ir::Ir;
+use crate::{Analysis, analyze_for};
+
+/// How `nonoc` exits (docs/cli.md): the same codes for every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// The policy failed the step (errors, a failed test, an escalation).
+    Failed = 1,
+    /// A usage or I/O problem: a bad flag, a missing file.
+    Usage = 2,
+    /// `exec`: the sandbox could not be applied, so the command was not run.
+    CannotApply = 126,
+    /// `exec`: the command was not found.
+    NotFound = 127,
+}
+
+impl Exit {
+    /// The process exit status.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit.code())
+    }
+}
+
+impl std::process::Termination for Exit {
+    fn report(self) -> std::process::ExitCode {
+        self.into()
+    }
+}
+
+/// Why a command stopped, other than a policy's diagnostics (which are rendered as
+/// diagnostics): what it says and how the process exits. [`CliError::report`] is the one
+/// place it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    exit: Exit,
+    /// Who speaks: `error`, or the command (`nonoc exec`) where its words mix with a program's.
+    speaker: &'static str,
+    message: String,
+}
+
+impl CliError {
+    /// A usage or I/O problem (exit 2).
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError::new(Exit::Usage, message)
+    }
+
+    /// The step failed (exit 1).
+    pub fn failed(message: impl Into<String>) -> CliError {
+        CliError::new(Exit::Failed, message)
+    }
+
+    /// An error with this exit code.
+    pub fn new(exit: Exit, message: impl Into<String>) -> CliError {
+        CliError {
+            exit,
+            speaker: "error",
+            message: message.into(),
+        }
+    }
+
+    /// Said by `speaker` (`nonoc exec`, `nonoc doctor`) instead of `error`.
+    #[must_use]
+    pub fn by(mut self, speaker: &'static str) -> CliError {
+        self.speaker = speaker;
+        self
+    }
+
+    /// How the process exits.
+    pub fn exit(&self) -> Exit {
+        self.exit
+    }
+
+    /// Writes the error on `err` and returns its exit code.
+    pub fn report(&self, err: &mut dyn Write) -> Exit {
+        let _ = writeln!(err, "{self}");
+        self.exit
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.speaker, self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// What a command returns: its exit code, or the error that stopped it.
+pub type Outcome = Result<Exit, CliError>;
+
+/// How to render diagnostics for people.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+    pub width: usize,
+}
+
+impl Style {
+    /// No colour, 100 columns.
+    pub const PLAIN: Style = Style {
+        color: false,
+        width: 100,
+    };
+
+    /// Colour only on a terminal and without `NO_COLOR`; width from `COLUMNS` or 100.
+    pub fn from_env() -> Style {
+        let color = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(100);
+        Style { color, width }
+    }
+}
+
+/// Where a command writes, how it renders diagnostics, and the environment variables bind
+/// from (the process's; tests give a fixed one).
+pub struct Context<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    pub style: Style,
+    pub env: &'a dyn Fn(&str) -> Option<OsString>,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("style", &self.style)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Output formats (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs (`check` only).
+    Sarif,
+}
+
+/// `--var NAME=VALUE`, declared once for every command that binds variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct VarArgs {
+    /// Bind a variable (before its environment variable and default).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+}
+
+impl VarArgs {
+    /// The values given, parsed.
+    pub fn bindings(&self) -> Result<Bindings, CliError> {
+        parse_vars(&self.vars).map_err(CliError::usage)
+    }
+}
+
+/// Parses `NAME=VALUE` pairs; a name given twice is refused.
+pub fn parse_vars(vars: &[String]) -> Result<Bindings, String> {
+    let mut bindings = Bindings::new();
+    for var in vars {
+        match var.split_once('=') {
+            Some((name, _)) if bindings.get(name).is_some() => {
+                return Err(format!("`--var {name}=...` is given twice"));
+            }
+            Some((name, value)) if !name.is_empty() => bindings.insert(name, value),
+            _ => return Err(format!("`--var {var}` is not NAME=VALUE")),
+        }
+    }
+    Ok(bindings)
+}
+
+/// Reads and analyzes a policy file for an artifact of `targets`.
+pub fn read_policy(path: &Path, targets: Targets) -> Result<Analysis, CliError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(analyze_for(&path.display().to_string(), &bytes, targets)),
+        Err(e) => Err(CliError::usage(format!(
+            "cannot read `{}`: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Reads and analyzes a policy, prints its diagnostics (as `check` renders them) when it has
+/// errors, and returns its IR; `Err` when the file cannot be read (2) or has errors (1).
+/// Only errors are printed: warnings are `check`'s business, and the other commands answer
+/// for policies that have some.
+pub fn load_ir(path: &Path, ctx: &mut Context<'_>) -> Result<(Analysis, Ir), CliError> {
+    let mut analysis = read_policy(path, Targets::ALL)?;
+    if analysis.diagnostics.has_errors() {
+        report(&analysis, ctx.style, ctx.err);
+    }
+    match analysis.ir.take() {
+        Some(ir) => Ok((analysis, ir)),
+        None => Err(CliError::failed(format!(
+            "`{}` has errors; run `nonoc check` for details",
+            path.display()
+        ))),
+    }
+}
+
+/// Renders an analysis's diagnostics on `err`.
+pub fn report(analysis: &Analysis, style: Style, err: &mut dyn Write) {
+    let diags: Vec<Diagnostic> = analysis.diagnostics.iter().cloned().collect();
+    let text = render(
+        &diags,
+        &analysis.source.name,
+        &analysis.source.text,
+        style.color,
+        style.width,
+    );
+    let _ = err.write_all(text.as_bytes());
+}
