@@ -14,6 +14,7 @@ pub mod bind;
 #[cfg(not(feature = "compiler"))]
 mod bind;
 mod error;
+pub mod hosts;
 #[cfg(target_os = "linux")]
 mod landlock;
 #[cfg(all(feature = "compiler", target_os = "linux"))]
