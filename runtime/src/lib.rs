@@ -13,6 +13,8 @@ mod artifact;
 pub mod bind;
 #[cfg(not(feature = "compiler"))]
 mod bind;
+#[cfg(all(feature = "egress", target_os = "linux"))]
+pub mod egress;
 mod error;
 pub mod hosts;
 #[cfg(target_os = "linux")]

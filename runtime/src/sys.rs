@@ -1,5 +1,8 @@
 //! The only unsafe code of the runtime: raw system calls std does not offer.
 
+#[cfg(all(feature = "egress", target_os = "linux"))]
+pub mod egress;
+
 #[cfg(target_os = "linux")]
 use crate::artifact::Instruction;
 

@@ -37,6 +37,32 @@ const ALLOWED: &[&str] = &[
     "zmij",
 ];
 
+/// What the `egress` feature adds: tokio (rt, net, time, io-util, sync: no macros, no
+/// multi-threaded scheduler), hyper 1 and hyper-util (HTTP/1 server and client only),
+/// http-body-util, and what they pull (mio's and socket2's platform crates included).
+const EGRESS_ADDS: &[&str] = &[
+    "atomic-waker",
+    "bytes",
+    "futures-core",
+    "http",
+    "http-body",
+    "http-body-util",
+    "httparse",
+    "httpdate",
+    "hyper",
+    "hyper-util",
+    "mio",
+    "pin-project-lite",
+    "smallvec",
+    "socket2",
+    "tokio",
+    "try-lock",
+    "want",
+    "wasi",
+    "windows-link",
+    "windows-sys",
+];
+
 /// What the runtime must never pull, with or without the `compiler` feature.
 const FORBIDDEN: &[&str] = &[
     "serde-saphyr",
@@ -98,6 +124,33 @@ fn the_normal_build_pulls_only_the_listed_crates() {
     assert!(
         unlisted.is_empty(),
         "the runtime's normal build pulls crates not in ALLOWED: {unlisted:?} (add them on purpose, or drop the dependency)"
+    );
+}
+
+#[test]
+fn the_normal_build_has_no_async_stack() {
+    let names = tree(&[]);
+    let pulled: Vec<&&str> = EGRESS_ADDS.iter().filter(|n| names.contains(**n)).collect();
+    assert!(
+        pulled.is_empty(),
+        "the runtime's normal build pulls {pulled:?}"
+    );
+}
+
+#[test]
+fn the_egress_feature_adds_the_async_http_stack_only() {
+    let names = tree(&["--features", "egress"]);
+    assert!(
+        names.contains("hyper") && names.contains("tokio"),
+        "{names:?}"
+    );
+    let unlisted: Vec<&String> = names
+        .iter()
+        .filter(|n| !ALLOWED.contains(&n.as_str()) && !EGRESS_ADDS.contains(&n.as_str()))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "the egress feature pulls crates not in EGRESS_ADDS: {unlisted:?}"
     );
 }
 
