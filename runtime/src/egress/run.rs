@@ -26,6 +26,13 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// The endpoint a proxy with this secret will have at `addr`: for a caller that must
+    /// set a command's environment before the listener exists (the command creates it in
+    /// its own network namespace, at a port the caller chose).
+    pub fn new(addr: SocketAddr, secret: Secret) -> Endpoint {
+        Endpoint { addr, secret }
+    }
+
     /// The address the proxy accepts on (its listener's own address: inside the network
     /// namespace the listener was created in, when it was handed over).
     pub fn addr(&self) -> SocketAddr {
