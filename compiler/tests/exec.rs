@@ -26,9 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-mod support;
-
-use support::{Test, outside_tmp, run_tests};
+use nonoc_test_runner::{Test, outside_tmp, run as run_tests};
 
 const NONOC: &str = env!("CARGO_BIN_EXE_nonoc");
 
@@ -101,7 +99,10 @@ struct Scratch {
 
 impl Scratch {
     fn new(test: &str) -> Scratch {
-        let dir = outside_tmp().join("exec").join(test);
+        let dir = outside_tmp(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .join("exec")
+            .join(test);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         // The kernel resolves links; policies and `--var` see the paths as written.

@@ -21,9 +21,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
-mod support;
-
-use support::{Test, outside_tmp, run_tests};
+use nonoc_test_runner::{Test, outside_tmp, run as run_tests};
 
 const NONOC: &str = env!("CARGO_BIN_EXE_nonoc");
 
@@ -57,7 +55,10 @@ struct Scratch {
 
 impl Scratch {
     fn new(test: &str) -> Scratch {
-        let dir = outside_tmp().join("test_kernel").join(test);
+        let dir = outside_tmp(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .join("test_kernel")
+            .join(test);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let root = std::fs::canonicalize(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use nonoc_tests::kernel::runner::{self, Test};
+use nonoc_test_runner::Test;
 use nonoc_tests::kernel::{Op, ProbeArgs, Select, TempTree, compile, probe_ring};
 use proptest::collection::vec;
 use proptest::option;
@@ -26,11 +26,11 @@ const PROBE: &str = env!("CARGO_BIN_EXE_nonoc-probe");
 
 fn main() -> ExitCode {
     // The oracle reads what was enforced from the report: any Landlock ABI will do.
-    runner::run(&[Test {
-        name: "kernel_agrees_with_decide_on_random_policies",
-        needs_abi: 1,
-        run: kernel_agrees_with_decide,
-    }])
+    nonoc_test_runner::run(&[Test::new(
+        "kernel_agrees_with_decide_on_random_policies",
+        1,
+        kernel_agrees_with_decide,
+    )])
 }
 
 // ---------------------------------------------------------------------------------------

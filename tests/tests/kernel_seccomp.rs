@@ -14,7 +14,7 @@ use std::process::{Command, ExitCode};
 
 use nonoc_runtime::Artifact;
 use nonoc_runtime::artifact::{Instruction, SeccompArch, SeccompFilter};
-use nonoc_tests::kernel::runner::{self, Test};
+use nonoc_test_runner::Test;
 use nonoc_tests::kernel::{Compiled, Op, ProbeArgs, Select, TempTree, compile, probe};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_nonoc-probe");
@@ -33,37 +33,33 @@ const SIGSYS: i32 = 31;
 
 fn main() -> ExitCode {
     let mut tests = vec![
-        Test {
-            name: "every_ring_matches_decide_on_syscalls",
-            needs_abi: 1,
-            run: every_ring_of_every_policy,
-        },
-        Test {
-            name: "per_rule_actions_and_argument_checks",
-            needs_abi: 1,
-            run: per_rule_actions,
-        },
-        Test {
-            name: "the_report_carries_the_installed_filter_stats",
-            needs_abi: 1,
-            run: report_stats,
-        },
-        Test {
-            name: "a_filter_the_runtime_cannot_install_is_refused",
-            needs_abi: 1,
-            run: refusals,
-        },
+        Test::new(
+            "every_ring_matches_decide_on_syscalls",
+            1,
+            every_ring_of_every_policy,
+        ),
+        Test::new("per_rule_actions_and_argument_checks", 1, per_rule_actions),
+        Test::new(
+            "the_report_carries_the_installed_filter_stats",
+            1,
+            report_stats,
+        ),
+        Test::new(
+            "a_filter_the_runtime_cannot_install_is_refused",
+            1,
+            refusals,
+        ),
     ];
     // The i386 entry (`int 0x80`) exists on x86_64 only: elsewhere there is no such test, rather
     // than one that passes without probing.
     if cfg!(target_arch = "x86_64") {
-        tests.push(Test {
-            name: "a_foreign_arch_call_kills_the_process",
-            needs_abi: 1,
-            run: foreign_arch_killed,
-        });
+        tests.push(Test::new(
+            "a_foreign_arch_call_kills_the_process",
+            1,
+            foreign_arch_killed,
+        ));
     }
-    runner::run(&tests)
+    nonoc_test_runner::run(&tests)
 }
 
 /// The syscall operations, `unshare-user` last (it changes the probe's credentials).
