@@ -1459,45 +1459,17 @@ fn holds(c: &CondM, name: &str, args: &[u64]) -> bool {
 }
 
 const NAMESPACE_FLAGS: u64 = 0x7E02_0080;
-const HARDENING_PLAIN: &[&str] = &[
-    "setns",
-    "mount",
-    "umount2",
-    "pivot_root",
-    "move_mount",
-    "open_tree",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "mount_setattr",
-    "bpf",
-    "perf_event_open",
-    "userfaultfd",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "kexec_load",
-    "kexec_file_load",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "reboot",
-    "swapon",
-    "swapoff",
-    "acct",
-    "quotactl",
-    "syslog",
-    "settimeofday",
-    "clock_settime",
-    "clock_adjtime",
-    "adjtimex",
-    "open_by_handle_at",
-    "name_to_handle_at",
-    "lookup_dcookie",
-    "iopl",
-    "ioperm",
-];
+/// The hardening preset's syscalls denied outright (no argument check, the ring's action).
+/// Which syscalls the preset names is data of the language, read from its one definition; the
+/// rules with argument checks or an action of their own are modelled in `matching_actions`.
+static HARDENING_PLAIN: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    nonoc::ir::presets::preset("hardening")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.args.is_empty() && r.action.is_none())
+        .map(|r| r.name)
+        .collect()
+});
 
 /// The actions of every deny that matches a call, in the language's terms: the ring's own
 /// rules, the hardening preset, and what network and process settings imply.
