@@ -10,7 +10,7 @@ use crate::ir::{
     PathTemplate, Platform, Request, Right, Ring, Verdict, describe_request,
 };
 
-/// The request to explain, as typed on the command line (the handler checks it).
+/// The request to explain, as typed on the command line ([`explain`] checks it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExplainRequest {
     Read(String),

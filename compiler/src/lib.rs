@@ -1,9 +1,11 @@
 //! nonoc compiles ring policies (YAML) into OS sandbox artifacts.
 //!
-//! The pipeline is the module layout: [`syntax`] (YAML to serde types with spans),
-//! [`resolve`] (variables, ring levels, `extends`, trust tiers), [`check`] (value checks and
-//! lints), [`ir`] (the resolved policy and [`ir::decide`]). The command line in `main.rs` is a
-//! thin layer over [`cli`].
+//! The pipeline is the module layout, each stage using only those before it: [`syntax`] (YAML
+//! to serde types with spans), [`resolve`] (variables, ring levels, `extends`, trust tiers,
+//! path templates), [`ir`] (each ring checked and merged; [`ir::decide`]), [`check`] (header,
+//! `tests:` and the lints on the IR), [`backend`] (Landlock, seccomp, Seatbelt, each run once
+//! by [`analyze`]), [`artifact`]. [`explain`], [`inspect`] and [`kernel`] compute what those
+//! commands show. The command line in `main.rs` is a thin layer over [`cli`].
 
 pub mod artifact;
 pub mod backend;
