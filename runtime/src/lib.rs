@@ -281,6 +281,11 @@ impl<'a> Ring<'a> {
                 Target::Path(p) => bind::variable_of(p),
                 Target::Glob(g) => bind::variable_of(&g.root),
             })
+            .chain(
+                plan.unix_connect
+                    .iter()
+                    .filter_map(|p| bind::variable_of(p)),
+            )
             .collect();
         if let Some(name) = bindings
             .names()
@@ -309,6 +314,11 @@ impl<'a> Ring<'a> {
         let env = |name: &str| std::env::var(name).ok();
         let values = bind::Bound::resolve(names, &self.artifact.variables, bindings, &env)?;
         let rules = landlock::bind_rules(plan, &values)?;
+        let unix_connect = plan
+            .unix_connect
+            .iter()
+            .map(|p| values.expand(p))
+            .collect::<Result<Vec<String>, Error>>()?;
         let kernel = sys::landlock_abi();
         let abi = self.max_abi.map_or(kernel, |cap| cap.min(kernel));
         let settings = self.artifact.settings.landlock;
@@ -334,7 +344,7 @@ impl<'a> Ring<'a> {
                 arch,
                 stats: filter.stats.clone(),
             }),
-            not_enforced: Vec::new(),
+            not_enforced: report::linux_not_enforced(abi, &unix_connect),
         })
     }
 }

@@ -15,8 +15,9 @@ pub struct EnforcementReport {
     pub landlock: Option<LandlockReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<SeccompReport>,
-    /// What the ring asks for and the system's sandbox cannot enforce, said plainly (the
-    /// Seatbelt profile's notes on macOS; empty on Linux, where `landlock.dropped` says it).
+    /// What the ring asks for and the system's sandbox cannot enforce, said plainly: the
+    /// Seatbelt profile's notes on macOS; on Linux what `landlock.dropped` cannot say (the
+    /// socket paths of `network.unix_connect`, [`linux_not_enforced`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_enforced: Vec<String>,
 }
@@ -85,4 +86,23 @@ impl std::fmt::Display for Dropped {
             ),
         }
     }
+}
+
+/// What a Linux ring asks for beyond what Landlock and seccomp enforce here: the socket
+/// paths of `network.unix_connect` (`granted`, bound), which only Landlock ABI 9 can check
+/// and the runtime does not ask it to. `abi`: the Landlock ABI in use.
+pub fn linux_not_enforced(abi: u32, granted: &[String]) -> Vec<String> {
+    if granted.is_empty() {
+        return Vec::new();
+    }
+    let why = if abi < 9 {
+        format!("Landlock restricts it only from ABI 9, this kernel has ABI {abi}")
+    } else {
+        "this runtime does not use Landlock's ABI 9 rule for it yet".to_owned()
+    };
+    let list: Vec<String> = granted.iter().map(|p| format!("`{p}`")).collect();
+    vec![format!(
+        "network.unix_connect is not enforced by path ({why}): the ring may create unix sockets and connect to any socket path, not only under {}",
+        list.join(", ")
+    )]
 }
