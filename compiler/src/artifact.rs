@@ -77,6 +77,7 @@ pub fn build_for(ir: &Ir, source: &[u8], targets: Targets) -> Result<(Artifact, 
                 landlock,
                 seatbelt,
                 seccomp,
+                capabilities: ring.process.capabilities.clone(),
             },
         );
     }

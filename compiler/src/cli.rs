@@ -358,12 +358,8 @@ fn load_for(
     targets: crate::artifact::Targets,
     err: &mut dyn Write,
 ) -> Option<Analysis> {
-    match std::fs::read(path) {
-        Ok(bytes) => Some(crate::analyze_for(
-            &path.display().to_string(),
-            &bytes,
-            targets,
-        )),
+    match crate::analyze_file(path, targets) {
+        Ok(analysis) => Some(analysis),
         Err(e) => {
             let _ = writeln!(err, "error: cannot read `{}`: {e}", path.display());
             None

@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::ir::{Access, Effect, FsRule, FsTarget, Ir, Platform, Ring, SyscallAction};
-use crate::syntax::NetworkMode;
+use crate::ir::{Access, Effect, FsRule, FsTarget, Ir, Platform, Ring};
 
 pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
     if ir.settings.monotonic {
@@ -158,61 +157,7 @@ fn escalations(a: &Ring, b: &Ring) -> Vec<(crate::diagnostic::Span, String)> {
             }
         }
     }
-    let rank = |m: NetworkMode| m as u8;
-    if rank(b.network.mode) > rank(a.network.mode) {
-        out.push((span, format!("network mode `{}`", b.network.mode.name())));
-    } else if b.network.mode == NetworkMode::Restricted && a.network.mode == NetworkMode::Restricted
-    {
-        for (ports, theirs, what) in [
-            (
-                &b.network.connect_tcp,
-                &a.network.connect_tcp,
-                "TCP connect to port",
-            ),
-            (&b.network.bind_tcp, &a.network.bind_tcp, "TCP bind to port"),
-        ] {
-            for port in ports.iter().filter(|p| !theirs.contains(p)) {
-                out.push((span, format!("{what} {port}")));
-            }
-        }
-        if b.network.udp && !a.network.udp {
-            out.push((span, "UDP sockets".to_owned()));
-        }
-    }
-    if b.process.fork && !a.process.fork {
-        out.push((span, "process creation (fork)".to_owned()));
-    }
-    if b.process.ptrace && !a.process.ptrace {
-        out.push((span, "ptrace".to_owned()));
-    }
-    if b.process.signals > a.process.signals {
-        out.push((span, "a wider signal scope".to_owned()));
-    }
-    if a.syscalls.default_allow != b.syscalls.default_allow && b.syscalls.default_allow {
-        out.push((span, "syscalls by default (`default: allow`)".to_owned()));
-    } else if !a.syscalls.default_allow && !b.syscalls.default_allow {
-        for name in b
-            .syscalls
-            .allow
-            .iter()
-            .filter(|n| !a.syscalls.allow.contains(n))
-        {
-            out.push((span, format!("syscall `{name}` (in `syscalls.allow`)")));
-        }
-    }
-    for rule in a
-        .syscalls
-        .deny
-        .iter()
-        .filter(|r| r.args.is_empty() && r.action != SyscallAction::Log)
-    {
-        let b_denies = b.syscalls.deny.iter().any(|br| {
-            br.name == rule.name && br.args.is_empty() && br.action != SyscallAction::Log
-        });
-        if !b_denies {
-            out.push((span, format!("syscall `{}`", rule.name)));
-        }
-    }
+    out.extend(super::lints::settings_escalations(a, b, span));
     out
 }
 

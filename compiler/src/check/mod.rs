@@ -2,6 +2,7 @@
 //! checks run on the parsed file; the lints run on the IR, where rings are merged; the
 //! limits are what a backend's output must fit in (the kernel refuses more).
 
+pub mod chars;
 mod limits;
 mod lints;
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! `nonoc explain POLICY --ring N (--read P | --write P | --execute P | --connect-tcp PORT |
-//! --bind-tcp PORT | --syscall NAME) [--var NAME=VALUE]...`: `allow` or `deny` on the first
-//! line, the rules (or the default) that decided it, then what each backend does with the
-//! request. `--format json` gives the same as one object.
+//! --bind-tcp PORT | --syscall NAME | --listen tcp|unix | --unix-connect PATH |
+//! --capability NAME) [--var NAME=VALUE]...`: `allow` or `deny` on the first line, the rules
+//! (or the default) that decided it, notes where the verdict promises less than it seems to,
+//! then what each backend does with the request. `--format json` gives the same as one
+//! object.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,8 +15,8 @@ use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Style};
 use crate::data::{self, Arch};
 use crate::diagnostic::terminal_safe;
 use crate::ir::{
-    self, Access, Bindings, Decision, Effect, FsRule, FsTarget, PathTemplate, Platform, Request,
-    Ring, Verdict,
+    self, Access, Bindings, Capability, Decision, Effect, FsRule, FsTarget, ListenFamily,
+    PathTemplate, Platform, Request, Ring, Verdict,
 };
 
 use super::test::verdict_name;
@@ -29,6 +31,9 @@ pub enum ExplainRequest {
     ConnectTcp(String),
     BindTcp(String),
     Syscall(String),
+    Listen(ListenFamily),
+    UnixConnect(String),
+    Capability(String),
 }
 
 /// Output formats of `explain`.
@@ -60,6 +65,23 @@ pub struct RequestArgs {
     /// Calling a syscall (arguments zero).
     #[arg(long, value_name = "NAME")]
     pub syscall: Option<String>,
+    /// Accepting connections with listen() on a socket of this family not bound to a
+    /// granted port.
+    #[arg(long, value_name = "FAMILY", value_enum)]
+    pub listen: Option<ListenArg>,
+    /// Connecting to the unix socket at a path.
+    #[arg(long, value_name = "PATH")]
+    pub unix_connect: Option<String>,
+    /// Keeping a Linux capability (`net_bind_service`, ...).
+    #[arg(long, value_name = "NAME")]
+    pub capability: Option<String>,
+}
+
+/// The socket families of `--listen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListenArg {
+    Tcp,
+    Unix,
 }
 
 impl RequestArgs {
@@ -72,6 +94,9 @@ impl RequestArgs {
             connect_tcp,
             bind_tcp,
             syscall,
+            listen,
+            unix_connect,
+            capability,
         } = self.clone();
         read.map(ExplainRequest::Read)
             .or(write.map(ExplainRequest::Write))
@@ -79,6 +104,14 @@ impl RequestArgs {
             .or(connect_tcp.map(ExplainRequest::ConnectTcp))
             .or(bind_tcp.map(ExplainRequest::BindTcp))
             .or(syscall.map(ExplainRequest::Syscall))
+            .or(listen.map(|l| {
+                ExplainRequest::Listen(match l {
+                    ListenArg::Tcp => ListenFamily::Tcp,
+                    ListenArg::Unix => ListenFamily::Unix,
+                })
+            }))
+            .or(unix_connect.map(ExplainRequest::UnixConnect))
+            .or(capability.map(ExplainRequest::Capability))
     }
 }
 
@@ -105,7 +138,7 @@ impl ExplainArgs {
         let Some(request) = self.request.request() else {
             let _ = writeln!(
                 err,
-                "error: give one request: --read, --write, --execute, --connect-tcp, --bind-tcp or --syscall"
+                "error: give one request: --read, --write, --execute, --connect-tcp, --bind-tcp, --syscall, --listen, --unix-connect or --capability"
             );
             return EXIT_USAGE;
         };
@@ -129,6 +162,10 @@ pub struct Explanation {
     pub ring: u8,
     pub request: String,
     pub because: Vec<JsonReason>,
+    /// What the verdict does not say by itself (what `execute` governs, what the kernel
+    /// cannot check here).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub backends: Backends,
 }
 
@@ -254,6 +291,7 @@ pub fn explain_with_env(
                 text: r.origin.as_ref().map(|o| o.text.clone()),
             })
             .collect(),
+        notes: notes(ring, &request, &decision, bindings),
         backends,
     };
     match asked.format {
@@ -287,6 +325,9 @@ fn human(e: &Explanation) -> String {
             ));
         }
     }
+    for note in &e.notes {
+        text.push_str(&format!("note: {note}\n"));
+    }
     text.push_str(&format!("Landlock: {}\n", e.backends.landlock));
     text.push_str(&format!("seccomp: {}\n", e.backends.seccomp));
     if let Some(seatbelt) = &e.backends.seatbelt {
@@ -302,6 +343,7 @@ fn build_request(
     asked: &ExplainRequest,
 ) -> Result<Request, String> {
     let path = |flag: &str, text: &str, access: Access| -> Result<Request, String> {
+        // `access` is unused for `--unix-connect`, which takes the request's path only.
         let template = PathTemplate::parse(text).map_err(|e| {
             format!(
                 "`--{flag} {text}`: the path must be absolute and normalized ({})",
@@ -340,6 +382,18 @@ fn build_request(
         ExplainRequest::BindTcp(p) => Ok(Request::BindTcp {
             port: port("bind-tcp", p)?,
         }),
+        ExplainRequest::Listen(family) => Ok(Request::Listen { family: *family }),
+        ExplainRequest::UnixConnect(p) => match path("unix-connect", p, Access::ReadFile)? {
+            Request::Path { path, platform, .. } => Ok(Request::UnixConnect { path, platform }),
+            other => Ok(other),
+        },
+        ExplainRequest::Capability(name) => Capability::from_name(name)
+            .map(|capability| Request::Capability { capability })
+            .ok_or_else(|| {
+                format!(
+                    "`--capability {name}`: not a Linux capability (names are lower case without `CAP_`, e.g. `net_bind_service`)"
+                )
+            }),
         ExplainRequest::Syscall(name) => {
             if Arch::ALL
                 .iter()
@@ -389,8 +443,59 @@ fn landlock_says(ring: &Ring, request: &Request, decision: &Decision, b: &Bindin
                 )
             }
         }
+        Request::UnixConnect { .. } if ring.network.unix_connect.is_empty() => {
+            "not involved (the seccomp filter denies socket(AF_UNIX): the ring has no network.unix_connect grant)".to_owned()
+        }
+        Request::UnixConnect { .. } => format!(
+            "not enforced by path: Landlock restricts connecting to unix sockets only from ABI 9, which the runtime does not use; with its network.unix_connect grant (`{}`) the ring may connect to any socket path",
+            ring.network
+                .unix_connect
+                .iter()
+                .map(|g| g.path.as_str())
+                .collect::<Vec<_>>()
+                .join("`, `")
+        ),
+        Request::Listen { .. } => "not involved: Landlock checks bind() to a port, not the ephemeral port listen() binds on an unbound socket".to_owned(),
+        Request::Capability { .. } => "not involved (the runtime drops the capabilities the ring does not keep before the command runs)".to_owned(),
         _ => "not involved".to_owned(),
     }
+}
+
+/// Notes where the verdict promises less than it seems to.
+fn notes(ring: &Ring, request: &Request, decision: &Decision, b: &Bindings) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Request::Path {
+        path,
+        access: Access::Execute,
+        platform,
+    } = request
+        && decision.verdict == Verdict::Deny
+        && !ring.unconfined
+    {
+        let readable = ir::decide(
+            ring,
+            &Request::Path {
+                path: path.clone(),
+                access: Access::ReadFile,
+                platform: *platform,
+            },
+            b,
+        )
+        .is_allow();
+        let runnable: Vec<String> = ring
+            .filesystem
+            .iter()
+            .filter(|r| r.effect == Effect::Allow && r.access.contains(Access::Execute))
+            .map(|r| format!("`{}`", shown(&r.target, b)))
+            .collect();
+        if readable && !runnable.is_empty() {
+            out.push(format!(
+                "`execute` governs execve only: the ring may read this file and may execute programs under {}, so a program it may run (the dynamic loader, an interpreter such as `python3 FILE` or `sh FILE`) can still load or run what it may read",
+                runnable.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 fn landlock_path(
@@ -485,6 +590,47 @@ fn seccomp_says(ring: &Ring, request: &Request, decision: &Decision) -> String {
                 .collect::<Vec<_>>()
                 .join("; ")
         }
+        Request::UnixConnect { .. } | Request::Listen { .. } if !ring.unconfined => {
+            let calls: &[(&str, [u64; 6])] = match request {
+                Request::Listen {
+                    family: ListenFamily::Tcp,
+                } => &[
+                    ("socket", [AF_INET, SOCK_STREAM, 0, 0, 0, 0]),
+                    ("listen", [0; 6]),
+                ],
+                Request::Listen {
+                    family: ListenFamily::Unix,
+                } => &[
+                    ("socket", [AF_UNIX, SOCK_STREAM, 0, 0, 0, 0]),
+                    ("listen", [0; 6]),
+                ],
+                _ => &[("socket", [AF_UNIX, SOCK_STREAM, 0, 0, 0, 0])],
+            };
+            calls
+                .iter()
+                .map(|(name, args)| {
+                    let decision = ir::decide(
+                        ring,
+                        &Request::Syscall {
+                            name: (*name).to_owned(),
+                            args: args.to_vec(),
+                        },
+                        &Bindings::new(),
+                    );
+                    let what = match (*name, args[0]) {
+                        ("socket", AF_UNIX) => "socket(AF_UNIX, SOCK_STREAM)",
+                        ("socket", _) => "socket(AF_INET, SOCK_STREAM)",
+                        _ => "listen()",
+                    };
+                    let on: Vec<String> = Arch::ALL
+                        .iter()
+                        .map(|arch| seccomp_with(ring, *arch, name, *args, &decision))
+                        .collect();
+                    format!("{what}: {}", on.join("; "))
+                })
+                .collect::<Vec<_>>()
+                .join("; then ")
+        }
         Request::ConnectTcp { .. } | Request::BindTcp { .. } if !ring.unconfined => {
             match ring.network.mode {
                 crate::syntax::NetworkMode::Blocked => format!(
@@ -501,6 +647,21 @@ fn seccomp_says(ring: &Ring, request: &Request, decision: &Decision) -> String {
 /// The filter's answer on one arch for the syscall with zero arguments, run in the BPF
 /// simulator; compared with `decide`'s action.
 fn seccomp_on(ring: &Ring, arch: Arch, name: &str, decision: &Decision) -> String {
+    seccomp_with(ring, arch, name, [0; 6], decision)
+}
+
+const AF_UNIX: u64 = 1;
+const AF_INET: u64 = 2;
+const SOCK_STREAM: u64 = 1;
+
+/// [`seccomp_on`] with these arguments.
+fn seccomp_with(
+    ring: &Ring,
+    arch: Arch,
+    name: &str,
+    args: [u64; 6],
+    decision: &Decision,
+) -> String {
     let Some(syscall) = data::syscall(arch, name) else {
         return format!("{}: no such syscall", arch.name());
     };
@@ -513,7 +674,7 @@ fn seccomp_on(ring: &Ring, arch: Arch, name: &str, decision: &Decision) -> Strin
         &seccomp::SeccompData {
             nr: syscall.number,
             arch: arch.audit_arch(),
-            args: [0; 6],
+            args,
         },
     );
     let mut text = format!(

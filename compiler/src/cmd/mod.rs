@@ -16,7 +16,7 @@ use std::path::Path;
 
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Style};
 use crate::ir::{self, BindError, Bindings, Ir, Request, RingSelector};
-use crate::{Analysis, analyze};
+use crate::{Analysis, analyze_file};
 
 pub use explain::{ExplainArgs, ExplainRequest, explain};
 pub use test::{TestArgs, test};
@@ -29,14 +29,13 @@ pub fn process_env(name: &str) -> Option<String> {
 /// Reads and analyzes a policy, prints its diagnostics (as `check` renders them) when it has
 /// errors, and returns its IR; otherwise the exit code: 2 when the file cannot be read, 1 when it has errors.
 fn load(path: &Path, style: Style, err: &mut dyn Write) -> Result<(Analysis, Ir), u8> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    let mut analysis = match analyze_file(path, crate::artifact::Targets::ALL) {
+        Ok(analysis) => analysis,
         Err(e) => {
             let _ = writeln!(err, "error: cannot read `{}`: {e}", path.display());
             return Err(EXIT_USAGE);
         }
     };
-    let mut analysis = analyze(&path.display().to_string(), &bytes);
     // Only errors are printed: warnings are `check`'s business, and `test` and `explain` answer
     // for policies that have some.
     if analysis.diagnostics.has_errors() {
@@ -228,6 +227,12 @@ pub fn describe_request(request: &Request) -> String {
         Request::Signal { scope } => format!("signal {}", scope.name()),
         Request::Fork => "fork".to_owned(),
         Request::Ptrace => "ptrace".to_owned(),
+        Request::Listen { family } => format!("listen {}", family.name()),
+        Request::UnixConnect { path, platform } => match platform {
+            Some(p) => format!("unix_connect `{}` on {}", path.as_str(), p.name()),
+            None => format!("unix_connect `{}`", path.as_str()),
+        },
+        Request::Capability { capability } => format!("capability {capability}"),
     }
 }
 

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use super::model::*;
 use super::presets::{
-    self, AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, CLONE_THREAD, ENOSYS, IPPROTO_TCP, SOCK_STREAM,
-    SOCK_TYPE_MASK, cond, masked,
+    self, AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, CLONE_THREAD, ENOSYS, IOPRIO_WHO_PROCESS,
+    IPPROTO_TCP, PRIO_PROCESS, SOCK_STREAM, SOCK_TYPE_MASK, TIOCLINUX, TIOCSTI, cond, masked,
 };
 use super::{AccessSet, FsTarget};
 use crate::check::values::{self, Vars};
@@ -18,6 +18,7 @@ use crate::syntax::{
     self, DenyAction, NetworkMode, PolicyFile, SignalScope, Spanned, SyscallDefault,
     SyscallDenyEntry,
 };
+use nonoc_runtime::artifact::Capability;
 
 /// Builds the IR. Diagnostics go to `diags`; the IR is meaningful only when it has no errors.
 pub fn lower(
@@ -92,6 +93,7 @@ struct Own {
     fork: Option<bool>,
     signals: Option<SignalScope>,
     ptrace: Option<bool>,
+    capabilities: Vec<Capability>,
     sys: SysPatch,
 }
 
@@ -101,6 +103,7 @@ struct NetPatch {
     connect: Vec<u16>,
     bind: Vec<u16>,
     udp: Option<bool>,
+    unix_connect: Vec<UnixGrant>,
     /// Where this ring's section first lists a port or `udp` (for NC0503).
     listed: Option<Span>,
 }
@@ -294,6 +297,16 @@ fn own_parts(
                 .filter_map(|p| values::port(p, diags))
                 .collect(),
             udp: n.udp.as_ref().map(|u| u.value),
+            unix_connect: n
+                .unix_connect
+                .iter()
+                .filter_map(|p| {
+                    values::allow_path(p, vars, diags).map(|path| UnixGrant {
+                        path,
+                        origin: origin(source, p.span, scope.clone()),
+                    })
+                })
+                .collect(),
             listed: n
                 .connect_tcp
                 .iter()
@@ -308,6 +321,12 @@ fn own_parts(
         own.fork = p.value.fork;
         own.signals = p.value.signals;
         own.ptrace = p.value.ptrace;
+        own.capabilities = p
+            .value
+            .capabilities
+            .iter()
+            .filter_map(|c| values::capability(c, diags))
+            .collect();
     }
     if let Some(sys) = &r.syscalls {
         own.sys = sys_patch(sys, &scope, source, diags);
@@ -503,12 +522,14 @@ fn merge(
         connect_tcp: Vec::new(),
         bind_tcp: Vec::new(),
         udp: false,
+        unix_connect: Vec::new(),
     };
     let mut udp_set = false;
     let mut process = Process {
         fork: false,
         signals: SignalScope::Own,
         ptrace: false,
+        capabilities: Vec::new(),
     };
     let mut default_deny = false;
     let mut deny_action = DenyAction::Errno;
@@ -529,7 +550,13 @@ fn merge(
                 network.udp = udp;
                 udp_set = true;
             }
+            for grant in &net.unix_connect {
+                if !network.unix_connect.iter().any(|g| g.path == grant.path) {
+                    network.unix_connect.push(grant.clone());
+                }
+            }
         }
+        process.capabilities.extend(&own.capabilities);
         process.fork = own.fork.unwrap_or(process.fork);
         process.signals = own.signals.unwrap_or(process.signals);
         process.ptrace = own.ptrace.unwrap_or(process.ptrace);
@@ -554,6 +581,8 @@ fn merge(
     network.connect_tcp.dedup();
     network.bind_tcp.sort_unstable();
     network.bind_tcp.dedup();
+    process.capabilities.sort_unstable();
+    process.capabilities.dedup();
     allow.sort();
     allow.dedup();
 
@@ -601,6 +630,7 @@ fn merge(
                     (None, None) => ring_action,
                 },
                 origin,
+                implied: false,
             },
         )
         .collect();
@@ -611,6 +641,7 @@ fn merge(
                 args: rule.args,
                 action: rule.action.unwrap_or(ring_action),
                 origin: origin.clone(),
+                implied: false,
             });
         }
     }
@@ -659,11 +690,13 @@ fn unconfined_ring(level: u8, description: Option<String>, chain: &[u8], span: S
             connect_tcp: Vec::new(),
             bind_tcp: Vec::new(),
             udp: true,
+            unix_connect: Vec::new(),
         },
         process: Process {
             fork: true,
             signals: SignalScope::Any,
             ptrace: true,
+            capabilities: Vec::new(),
         },
         syscalls: Syscalls {
             default_allow: true,
@@ -692,6 +725,7 @@ fn implied(
                 scope: why.to_owned(),
                 ..base.clone()
             },
+            implied: true,
         });
     };
     for name in ["io_uring_setup", "io_uring_enter", "io_uring_register"] {
@@ -701,6 +735,19 @@ fn implied(
             action,
             "io_uring bypasses Landlock and socket filters",
         );
+    }
+    // The request is an `unsigned int` in the kernel: `cond` on an `int` argument compares
+    // the low 32 bits only, so `TIOCSTI | 1 << 32` is denied too.
+    for request in [TIOCSTI, TIOCLINUX] {
+        add(
+            "ioctl",
+            vec![cond(1, ArgOp::Eq, request)],
+            action,
+            "no confined ring may push input into a terminal (TIOCSTI, TIOCLINUX)",
+        );
+    }
+    if process.signals != SignalScope::Any {
+        other_processes(&mut add, action);
     }
     if !process.ptrace {
         for name in [
@@ -728,6 +775,25 @@ fn implied(
             Vec::new(),
             SyscallAction::Errno(ENOSYS),
             "process.fork: false (clone3 -> ENOSYS, libc falls back to clone)",
+        );
+    }
+    if network.unix_connect.is_empty() {
+        add(
+            "socket",
+            vec![cond(0, ArgOp::Eq, AF_UNIX)],
+            action,
+            "no network.unix_connect grant: no unix sockets (socketpair stays allowed)",
+        );
+    }
+    // seccomp cannot see a socket's family at `listen()`: where TCP sockets can be created
+    // but no port may be bound, `listen()` is denied on every socket (on an unbound TCP
+    // socket it would bind an ephemeral port, which Landlock does not check).
+    if network.mode == NetworkMode::Restricted && network.bind_tcp.is_empty() {
+        add(
+            "listen",
+            Vec::new(),
+            action,
+            "network.mode: restricted without bind_tcp (listen() on any socket)",
         );
     }
     match network.mode {
@@ -777,4 +843,49 @@ fn implied(
         }
     }
     rules
+}
+
+/// Under `signals: self` and `sandbox`: the calls that change another process's resource
+/// limits, priority, scheduling, I/O priority or memory placement are allowed only in the
+/// forms that name the calling process (docs/backends/seccomp.md lists them).
+fn other_processes(
+    add: &mut impl FnMut(&str, Vec<ArgCondition>, SyscallAction, &str),
+    action: SyscallAction,
+) {
+    const WHY: &str = "process.signals: self|sandbox (only the calling process: pid 0)";
+    for name in [
+        "prlimit64",
+        "sched_setaffinity",
+        "sched_setparam",
+        "sched_setscheduler",
+        "sched_setattr",
+        "migrate_pages",
+        "move_pages",
+    ] {
+        add(name, vec![cond(0, ArgOp::Ne, 0)], action, WHY);
+    }
+    // `which` and `who`: only PRIO_PROCESS of pid 0 (the calling thread).
+    add(
+        "setpriority",
+        vec![cond(0, ArgOp::Ne, PRIO_PROCESS)],
+        action,
+        WHY,
+    );
+    add("setpriority", vec![cond(1, ArgOp::Ne, 0)], action, WHY);
+    add(
+        "ioprio_set",
+        vec![cond(0, ArgOp::Ne, IOPRIO_WHO_PROCESS)],
+        action,
+        WHY,
+    );
+    add("ioprio_set", vec![cond(1, ArgOp::Ne, 0)], action, WHY);
+    // A pidfd names a process the filter cannot tell from the caller.
+    for name in ["process_madvise", "process_mrelease"] {
+        add(
+            name,
+            Vec::new(),
+            action,
+            "process.signals: self|sandbox (a pidfd may name another process)",
+        );
+    }
 }

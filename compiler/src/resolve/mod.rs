@@ -129,6 +129,9 @@ fn variables(file: &PolicyFile, diags: &mut Diagnostics) -> BTreeMap<String, ir:
                 .help("use letters, digits and `_`, not starting with a digit"),
             );
         }
+        if let Some(d) = &var.default {
+            crate::check::chars::check(d, "default", diags);
+        }
         let default = var
             .default
             .as_ref()

@@ -13,12 +13,13 @@ use super::super::BASELINE_COVERAGE;
 use super::super::oracle::eval::{Evaluator, Model, Op, Subject, Who};
 use super::super::oracle::read::read;
 use super::super::sbpl::{Decision, Domain, Form, Operation, Profile, Proto, SocketType, Vnode};
+use super::super::sections::MDNS_RESPONDER;
 use super::{compiled, sources};
 use crate::ir::{
     Access, Bindings, Effect, FsTarget, Ir, PathTemplate, Platform, Request, Ring, Verdict, bind,
     covers, decide,
 };
-use crate::syntax::SignalScope;
+use crate::syntax::{NetworkMode, SignalScope};
 
 /// Where the profile answers a request other than `decide`, and why that is expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,6 +38,9 @@ enum Why {
     /// `/private/tmp/x` and `/tmp/x` are one file on macOS: the profile answers for the file,
     /// `decide` for the spelling; the answer is `decide`'s for the other spelling.
     Alias,
+    /// A ring that may connect over TCP may reach the system resolver's socket (name
+    /// lookups on macOS go through it) without a `unix_connect` grant.
+    Resolver,
 }
 
 /// The path the macOS kernel checks: `/tmp`, `/var` and `/etc` are links into `/private`.
@@ -120,7 +124,26 @@ fn kernel_ops(request: &Request, bindings: &Bindings) -> Option<Vec<Op>> {
             Operation::MachPrivTaskPort,
             Subject::Process(Who::SameSandbox),
         )],
-        Request::Syscall { .. } => return None,
+        Request::UnixConnect { path, .. } => vec![
+            op(
+                Operation::SystemSocket,
+                Subject::Socket {
+                    domain: Domain::Unix,
+                    kind: SocketType::Stream,
+                },
+            ),
+            op(
+                Operation::NetworkOutbound,
+                Subject::UnixSocket {
+                    path: resolved(&path.expand(bindings)?),
+                },
+            ),
+        ],
+        // macOS has no capabilities; `listen()` is not modelled (the profile allows inbound
+        // TCP only on `bind_tcp` ports).
+        Request::Syscall { .. } | Request::Listen { .. } | Request::Capability { .. } => {
+            return None;
+        }
     })
 }
 
@@ -188,6 +211,9 @@ impl Case<'_> {
 
     /// Why the oracle's answer `oracle` may differ from `decide` for this request.
     fn why(&self, request: &Request, oracle: bool) -> Option<Why> {
+        if let Request::UnixConnect { path, .. } = request {
+            return self.why_unix(&path.expand(self.bindings)?, oracle);
+        }
         let Request::Path { path, access, .. } = request else {
             return None;
         };
@@ -287,6 +313,38 @@ impl Case<'_> {
             }
         }
         None
+    }
+}
+
+impl Case<'_> {
+    fn decide_unix(&self, path: &str) -> bool {
+        self.decide(&unix_request(path))
+    }
+
+    /// [`Case::why`] for connecting to the unix socket at `path`.
+    fn why_unix(&self, path: &str, oracle: bool) -> Option<Why> {
+        let tcp = match self.ring.network.mode {
+            NetworkMode::Allowed => true,
+            NetworkMode::Restricted => !self.ring.network.connect_tcp.is_empty(),
+            NetworkMode::Blocked => false,
+        };
+        if oracle && tcp && resolved(path) == MDNS_RESPONDER {
+            return Some(Why::Resolver);
+        }
+        let other = match path.strip_prefix("/private") {
+            Some(short) if private_alias(short).is_some() => Some(short.to_owned()),
+            _ => private_alias(path),
+        };
+        other
+            .filter(|p| self.decide_unix(p) == oracle)
+            .map(|_| Why::Alias)
+    }
+}
+
+fn unix_request(path: &str) -> Request {
+    Request::UnixConnect {
+        path: PathTemplate::parse(path).unwrap(),
+        platform: Some(Platform::Macos),
     }
 }
 
@@ -452,6 +510,26 @@ fn requests(ring: &Ring, bindings: &Bindings) -> Vec<Request> {
         }
         for access in Access::ALL {
             out.push(path_request(path, access));
+        }
+    }
+    // Unix sockets: around each grant and each deny, and the resolver's.
+    let mut sockets: BTreeSet<String> = [MDNS_RESPONDER, "/var/run/mDNSResponder", "/srv/s.sock"]
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    for grant in &ring.network.unix_connect {
+        if let Some(v) = grant.path.expand(bindings) {
+            edges(&v, &mut sockets);
+        }
+    }
+    for rule in ring.filesystem.iter().filter(|r| r.effect == Effect::Deny) {
+        if let Some(v) = rule.target.root().expand(bindings) {
+            edges(&v, &mut sockets);
+        }
+    }
+    for path in &sockets {
+        if PathTemplate::parse(path).is_ok() {
+            out.push(unix_request(path));
         }
     }
     let mut ports: BTreeSet<u16> = [1, 22, 53, 80, 443, 8080, 65535].into_iter().collect();
