@@ -106,3 +106,26 @@ pub fn linux_not_enforced(abi: u32, granted: &[String]) -> Vec<String> {
         list.join(", ")
     )]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_socket_grants_are_reported_not_enforced_by_path() {
+        assert!(linux_not_enforced(7, &[]).is_empty());
+        let notes = linux_not_enforced(7, &["/run/app".to_owned(), "/srv/s".to_owned()]);
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("only from ABI 9, this kernel has ABI 7")
+                && notes[0].contains("`/run/app`, `/srv/s`")
+                && notes[0].contains("any socket path"),
+            "{notes:?}"
+        );
+        let notes = linux_not_enforced(9, &["/run/app".to_owned()]);
+        assert!(
+            notes[0].contains("does not use Landlock's ABI 9 rule"),
+            "{notes:?}"
+        );
+    }
+}

@@ -719,3 +719,69 @@ fn the_oracle_catches_precedence_mistakes() {
     let eval = Evaluator::new(&profile, &params);
     assert_eq!(eval.decide(&op, Model::LastMatch), Ok(Decision::Allow));
 }
+
+/// Unix sockets (v1.1): the profile lets a ring connect only under its grants, a deny of
+/// every right wins over a grant, and `mode: allowed` alone grants no socket. The oracle sees
+/// it: without the deny, or with a bare `(allow network*)`, the answers change.
+#[test]
+fn unix_socket_grants_hold_and_the_oracle_sees_them() {
+    let all = sources();
+    let find = |name: &str| {
+        all.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, ir)| ir)
+            .unwrap()
+    };
+    let connect = |case: &Case, tree: &Profile, path: &str| {
+        let op = Op {
+            operation: Operation::NetworkOutbound,
+            subject: Subject::UnixSocket {
+                path: path.to_owned(),
+            },
+        };
+        let eval = Evaluator::new(tree, &case.params);
+        [Model::LastMatch, Model::ExactFirst].map(|m| eval.decide(&op, m).unwrap())
+    };
+    use Decision::{Allow, Deny};
+
+    // A ring with grants under `/run` and a deny of `/run/docker.sock`.
+    let ir = find("08-unix-sockets-listen-capabilities");
+    let bindings = bind(ir, &BTreeMap::new(), |_| None).unwrap();
+    let case = Case::new(ir, &ir.rings[&1], &bindings);
+    assert_eq!(
+        connect(&case, &case.tree, "/run/user/1000/bus"),
+        [Allow, Allow]
+    );
+    assert_eq!(connect(&case, &case.tree, "/run/docker.sock"), [Deny, Deny]);
+    assert_eq!(connect(&case, &case.tree, "/srv/x.sock"), [Deny, Deny]);
+    let mut without_deny = case.tree.clone();
+    without_deny.forms.retain(|f| {
+        !matches!(f, Form::Rule(r) if r.decision == Decision::Deny && r.operations == [Operation::NetworkOutbound])
+    });
+    assert_ne!(without_deny, case.tree);
+    assert_eq!(
+        connect(&case, &without_deny, "/run/docker.sock"),
+        [Allow, Allow]
+    );
+
+    // `mode: allowed` without a grant: every network operation but unix sockets.
+    let ir = find("agt-rings");
+    let bindings = bind(ir, &BTreeMap::new(), |_| None).unwrap();
+    let case = Case::new(ir, &ir.rings[&1], &bindings);
+    assert_eq!(
+        connect(&case, &case.tree, "/private/var/run/docker.sock"),
+        [Deny, Deny]
+    );
+    let mut bare = case.tree.clone();
+    for form in &mut bare.forms {
+        if let Form::Rule(r) = form
+            && r.operations == [Operation::Network]
+        {
+            r.filters.clear();
+        }
+    }
+    assert_eq!(
+        connect(&case, &bare, "/private/var/run/docker.sock"),
+        [Allow, Allow]
+    );
+}
