@@ -92,6 +92,20 @@ impl Capability {
     }
 }
 
+/// A capability list as the compiler writes it: by number, each once. Anything else (a
+/// duplicate, another order) does not deserialize.
+pub(super) fn sorted_unique<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Capability>, D::Error> {
+    let list = Vec::<Capability>::deserialize(deserializer)?;
+    if list.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(serde::de::Error::custom(
+            "capabilities must be listed by number, each once",
+        ));
+    }
+    Ok(list)
+}
+
 impl std::fmt::Display for Capability {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -117,6 +131,18 @@ mod tests {
         let json = serde_json::to_string(&[Capability::NetBindService, Capability::SysAdmin])
             .unwrap_or_default();
         assert_eq!(json, r#"["net_bind_service","sys_admin"]"#);
+        #[derive(Debug, Deserialize)]
+        struct List {
+            #[serde(deserialize_with = "sorted_unique")]
+            caps: Vec<Capability>,
+        }
+        let list = |json: &str| serde_json::from_str::<List>(json).map(|l| l.caps);
+        assert_eq!(
+            list(r#"{"caps": ["chown", "net_bind_service"]}"#).ok(),
+            Some(vec![Capability::Chown, Capability::NetBindService])
+        );
+        assert!(list(r#"{"caps": ["net_bind_service", "chown"]}"#).is_err());
+        assert!(list(r#"{"caps": ["chown", "chown"]}"#).is_err());
         for bad in [
             r#""CAP_SYS_ADMIN""#,
             r#""SysAdmin""#,

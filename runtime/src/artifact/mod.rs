@@ -132,7 +132,12 @@ pub struct RingTargets {
     /// number, each once. Every other capability is dropped (effective, permitted,
     /// inheritable, ambient and the bounding set) before the command runs; absent or empty,
     /// all of them are. Meaningless for an unconfined ring, which keeps what it has.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "capability::sorted_unique"
+    )]
+    #[cfg_attr(feature = "schema", schemars(extend("uniqueItems" = true)))]
     pub capabilities: Vec<Capability>,
 }
 
