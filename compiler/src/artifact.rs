@@ -68,6 +68,7 @@ pub fn build(
                 landlock,
                 seatbelt,
                 seccomp,
+                capabilities: ring.process.capabilities.clone(),
             },
         );
     }

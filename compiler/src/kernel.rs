@@ -284,12 +284,47 @@ fn operation(
         Request::Ptrace => {
             return Err("`ptrace` requests are asked as `syscall: ptrace`".to_owned());
         }
+        // The socket is created for real; `listen()` is asked through the probe's filter.
+        Request::Listen { family } => {
+            let (nr, gate) = gated("listen", 2, ring)?;
+            vec![
+                "listen".to_owned(),
+                family.name().to_owned(),
+                nr.to_string(),
+                gate.to_string(),
+            ]
+        }
+        Request::UnixConnect { path, platform } => {
+            if let Some(p) = platform.filter(|p| *p != host) {
+                return Err(format!(
+                    "a {} test cannot be asked of the {} kernel",
+                    p.name(),
+                    host.name()
+                ));
+            }
+            let Some(path) = path.expand(bindings) else {
+                return Err(format!("`{}` uses an unbound variable", path.as_str()));
+            };
+            vec!["unix-connect".to_owned(), path]
+        }
+        Request::Capability { capability } => {
+            vec!["capability".to_owned(), capability.name().to_owned()]
+        }
     })
 }
 
 /// `syscall NR GATE ARGS...`: the call by this arch's number, with an argument the ring's
 /// rules for it never examine as the gate of the probe's filter.
 fn syscall(name: &str, args: &[u64], ring: Option<&ir::Ring>) -> Result<Vec<String>, String> {
+    let (nr, gate) = gated(name, args.len(), ring)?;
+    let mut words = vec!["syscall".to_owned(), nr.to_string(), gate.to_string()];
+    words.extend(args.iter().map(u64::to_string));
+    Ok(words)
+}
+
+/// This arch's number of syscall `name`, and an argument from `fixed` on (the arguments
+/// before it carry the request) that no rule of the ring examines, for the probe's gate.
+fn gated(name: &str, fixed: usize, ring: Option<&ir::Ring>) -> Result<(u32, usize), String> {
     let arch = Arch::host();
     let Some(call) = crate::data::syscall(arch, name) else {
         return Err(format!("`{name}` is not a system call on {}", arch.name()));
@@ -300,7 +335,7 @@ fn syscall(name: &str, args: &[u64], ring: Option<&ir::Ring>) -> Result<Vec<Stri
         .filter(|rule| rule.name == name)
         .flat_map(|rule| rule.args.iter().map(|a| a.index))
         .collect();
-    let Some(gate) = (args.len()..6)
+    let Some(gate) = (fixed..6)
         .rev()
         .find(|i| u8::try_from(*i).is_ok_and(|i| !examined.contains(&i)))
     else {
@@ -308,13 +343,7 @@ fn syscall(name: &str, args: &[u64], ring: Option<&ir::Ring>) -> Result<Vec<Stri
             "the ring's rules examine every argument of `{name}` the test leaves free; the probe needs one"
         ));
     };
-    let mut words = vec![
-        "syscall".to_owned(),
-        call.number.to_string(),
-        gate.to_string(),
-    ];
-    words.extend(args.iter().map(u64::to_string));
-    Ok(words)
+    Ok((call.number, gate))
 }
 
 #[cfg(test)]

@@ -42,6 +42,38 @@ pub struct Analysis {
     pub diagnostics: Diagnostics,
 }
 
+/// Reads a policy file and runs [`analyze_for`] on it. Reading stops after
+/// [`syntax::MAX_INPUT_BYTES`] bytes: a larger file (or an endless one, such as `/dev/zero`)
+/// is one `NC0004` diagnostic, never read whole. `Err` when the file cannot be read.
+pub fn analyze_file(path: &std::path::Path, targets: Targets) -> std::io::Result<Analysis> {
+    use std::io::Read;
+    let limit = syntax::MAX_INPUT_BYTES;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    let name = path.display().to_string();
+    if bytes.len() <= limit {
+        return Ok(analyze_for(&name, &bytes, targets));
+    }
+    let mut diagnostics = Diagnostics::default();
+    diagnostics.push(
+        diagnostic::Diagnostic::new(
+            Code::ParserBudget,
+            None,
+            format!("the file is larger than the limit of {limit} bytes; nonoc stopped reading it there"),
+        )
+        .help("a ring policy is a small document; check that this is the right file (a device or a pipe never ends)"),
+    );
+    Ok(Analysis {
+        source: Source::new(&name, String::new()),
+        bytes: Vec::new(),
+        ir: None,
+        lowered: Lowered::default(),
+        diagnostics,
+    })
+}
+
 /// Runs the pipeline (parse, resolve, lower, check, backends) on a policy file's bytes, for an
 /// artifact of every system.
 pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {

@@ -282,6 +282,36 @@ fn diff_finds_a_widened_ring() {
     assert!(json["rings"].get("3").is_none());
 }
 
+/// A unix socket grant and a kept capability are escalations (v1.1).
+#[test]
+fn diff_finds_unix_sockets_and_capabilities() {
+    let dir = scratch("diff_finds_unix_sockets_and_capabilities");
+    let old = write(&dir, "old.yaml", &agt_rings());
+    let new = write(
+        &dir,
+        "new.yaml",
+        &variant(&[(
+            "    network:\n      mode: blocked\n    process:\n      fork: false",
+            "    network:\n      mode: blocked\n      unix_connect: [/run/app.sock]\n    process:\n      capabilities: [net_bind_service]\n      fork: false",
+        )]),
+    );
+    let r = run_diff(&old, &new, true, Format::Json);
+    assert_eq!(r.code, 1, "{r}");
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let gains = json["rings"]["3"]["gains"].as_array().unwrap();
+    for (area, text) in [
+        ("network", "unix_connect /run/app.sock"),
+        ("process", "capability net_bind_service kept"),
+    ] {
+        assert!(
+            gains.iter().any(|g| g["area"] == area && g["text"] == text),
+            "{gains:?}"
+        );
+    }
+    let r = run_diff(&new, &old, true, Format::Json);
+    assert_eq!(r.code, 0, "{r}");
+}
+
 #[test]
 fn diff_of_a_narrowed_ring_has_only_losses() {
     let dir = scratch("diff_of_a_narrowed_ring_has_only_losses");

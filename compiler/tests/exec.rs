@@ -85,6 +85,14 @@ fn main() -> ExitCode {
             needs_program: Some("/usr/bin/unshare"),
             ..Test::new("seccomp_holds_in_the_command", 1, seccomp_in_the_command)
         },
+        Test {
+            needs_program: Some("/usr/bin/python3"),
+            ..Test::new(
+                "listen_unix_sockets_and_other_processes_in_the_command",
+                1,
+                escapes_in_the_command,
+            )
+        },
     ])
 }
 
@@ -1110,4 +1118,49 @@ fn allow_link_planted() {
     let run = exec(&s, &art, &["--ring", "1", "--report"], &["cat", &tool], &[]);
     assert!(!run.allowed(), "an allow followed a planted link: {run}");
     assert!(run.stderr.contains("skipped_through_links"), "{run}");
+}
+
+/// What a program in the ring sees (issue 11, rows 3 to 5): in agt ring 2 (TCP connect
+/// only) `listen()` on an unbound TCP socket, unix sockets and another process's limits are
+/// refused with EPERM, while `socketpair` and the process's own limits stay; in ring 1
+/// (`mode: allowed`) the TCP listen works. Python reports each call by its errno.
+fn escapes_in_the_command() {
+    const SCRIPT: &str = r#"
+import errno, os, resource, socket, sys
+def attempt(name, call):
+    try:
+        call()
+        print(name, "ok")
+    except OSError as e:
+        print(name, errno.errorcode.get(e.errno, e.errno))
+other = int(sys.argv[1])
+attempt("listen", lambda: socket.socket().listen(1))
+attempt("unix", lambda: socket.socket(socket.AF_UNIX))
+attempt("socketpair", lambda: socket.socketpair())
+attempt("prlimit-other", lambda: resource.prlimit(other, resource.RLIMIT_CORE, (0, 0)))
+attempt("prlimit-self", lambda: resource.prlimit(0, resource.RLIMIT_CORE, (0, 0)))
+attempt("setpriority-other", lambda: os.setpriority(os.PRIO_PROCESS, other, 5))
+"#;
+    let agt = Agt::new("escapes");
+    let mut outsider = Command::new("sleep")
+        .arg("300")
+        .spawn()
+        .unwrap_or_else(|e| panic!("sleep: {e}"));
+    let pid = outsider.id().to_string();
+    let run = agt.exec(&["--ring", "2"], &["/usr/bin/python3", "-c", SCRIPT, &pid]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "listen EPERM\nunix EPERM\nsocketpair ok\nprlimit-other EPERM\nprlimit-self ok\nsetpriority-other EPERM\n",
+        "{run}"
+    );
+    let run = agt.exec(&["--ring", "1"], &["/usr/bin/python3", "-c", SCRIPT, &pid]);
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .starts_with("listen ok\nunix EPERM\nsocketpair ok\n"),
+        "{run}"
+    );
+    let _ = outsider.kill();
+    let _ = outsider.wait();
 }

@@ -40,6 +40,11 @@ fn main() -> ExitCode {
         Test::new("variables_flag_then_env_then_default", 1, variables),
         Test::new("tcp_connect_and_bind", 4, tcp),
         Test::new("signals_by_scope", 6, signals),
+        Test::new(
+            "listen_unix_sockets_and_capabilities",
+            4,
+            listen_unix_capabilities,
+        ),
     ])
 }
 
@@ -490,5 +495,62 @@ tests:
         &run,
         0,
         "kernel (Landlock ABI N): 4 agreed, 0 disagreed, 0 not run\n4 passed, 0 failed\n",
+    );
+}
+
+/// v1.1 requests: `listen`, `unix_connect` and `capability`. The unix sockets are served by
+/// this test; a path without a socket is not run; a path the ring's grant does not cover is
+/// still reachable on this kernel, which the run says with the report's note.
+fn listen_unix_capabilities() {
+    let s = Scratch::new("listen_unix_capabilities");
+    std::fs::create_dir_all(s.path("ws/sock")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(s.path("other")).unwrap_or_else(|e| panic!("{e}"));
+    let _granted = std::os::unix::net::UnixListener::bind(s.path("ws/sock/daemon.sock"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _other = std::os::unix::net::UnixListener::bind(s.path("other/daemon.sock"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = r#"rings:
+  3:
+    network: { mode: blocked }
+  2:
+    network: { mode: restricted, connect_tcp: [443] }
+  1:
+    network: { mode: allowed, unix_connect: ["${ws}/sock"] }
+    process: { capabilities: [net_bind_service] }
+tests:
+  - { ring: 3, listen: tcp, expect: deny }
+  - { ring: 2, listen: tcp, expect: deny }
+  - { ring: 2, listen: unix, expect: deny }
+  - { ring: 1, listen: tcp, expect: allow }
+  - { ring: 1, listen: unix, expect: allow }
+  - { ring: 3, unix_connect: "${ws}/sock/daemon.sock", expect: deny }
+  - { ring: 2, unix_connect: "${ws}/sock/daemon.sock", expect: deny }
+  - { ring: 1, unix_connect: "${ws}/sock/daemon.sock", expect: allow }
+  - { ring: 1, unix_connect: "${ws}/sock/missing.sock", expect: allow }
+  - { ring: 1, capability: net_bind_service, expect: allow }
+"#;
+    let policy = s.policy("v11", body);
+    let run = kernel_test(&s, &policy, &[], &[]);
+    let file = "<dir>/v11.yaml";
+    expect(
+        &run,
+        0,
+        &format!(
+            "{file}:25:5: ring 1, unix_connect `${{ws}}/sock/missing.sock`: not run by the kernel: no unix socket at `<dir>/ws/sock/missing.sock` on this host (ENOENT)\n\
+             kernel (Landlock ABI N): 9 agreed, 0 disagreed, 1 not run\n\
+             10 passed, 0 failed\n"
+        ),
+    );
+    // Outside the grant: `decide` denies, the kernel cannot, and the run says why.
+    let other = s.path("other/daemon.sock");
+    let body = format!(
+        "rings:\n  1:\n    network: {{ mode: blocked, unix_connect: [\"${{ws}}/sock\"] }}\ntests:\n  - {{ ring: 1, unix_connect: \"{other}\", expect: deny }}\n"
+    );
+    let policy = s.policy("outside", &body);
+    let run = kernel_test(&s, &policy, &[], &[]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stdout.contains("kernel: expected deny, the kernel allowed it (network.unix_connect is not enforced by path (Landlock restricts it only from ABI 9"),
+        "{run}"
     );
 }

@@ -21,8 +21,9 @@ pub struct EnforcementReport {
     /// The seccomp filter (Linux).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<SeccompReport>,
-    /// What the ring asks for and the system's sandbox cannot enforce, said plainly (the
-    /// Seatbelt profile's notes on macOS; empty on Linux, where `landlock.dropped` says it).
+    /// What the ring asks for and the system's sandbox cannot enforce, said plainly: the
+    /// Seatbelt profile's notes on macOS; on Linux what `landlock.dropped` cannot say (the
+    /// socket paths of `network.unix_connect`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_enforced: Vec<String>,
 }
@@ -120,5 +121,47 @@ impl std::fmt::Display for Dropped {
                 "{scope:?} scope is not enforced (needs Landlock ABI {needs_abi})"
             ),
         }
+    }
+}
+
+/// What a Linux ring asks for beyond what Landlock and seccomp enforce here: the socket
+/// paths of `network.unix_connect` (`granted`, bound), which only Landlock ABI 9 can check
+/// and the runtime does not ask it to. `abi`: the Landlock ABI in use.
+pub fn linux_not_enforced(abi: u32, granted: &[String]) -> Vec<String> {
+    if granted.is_empty() {
+        return Vec::new();
+    }
+    let why = if abi < 9 {
+        format!("Landlock restricts it only from ABI 9, this kernel has ABI {abi}")
+    } else {
+        "this runtime does not use Landlock's ABI 9 rule for it yet".to_owned()
+    };
+    let list: Vec<String> = granted.iter().map(|p| format!("`{p}`")).collect();
+    vec![format!(
+        "network.unix_connect is not enforced by path ({why}): the ring may create unix sockets and connect to any socket path, not only under {}",
+        list.join(", ")
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_socket_grants_are_reported_not_enforced_by_path() {
+        assert!(linux_not_enforced(7, &[]).is_empty());
+        let notes = linux_not_enforced(7, &["/run/app".to_owned(), "/srv/s".to_owned()]);
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("only from ABI 9, this kernel has ABI 7")
+                && notes[0].contains("`/run/app`, `/srv/s`")
+                && notes[0].contains("any socket path"),
+            "{notes:?}"
+        );
+        let notes = linux_not_enforced(9, &["/run/app".to_owned()]);
+        assert!(
+            notes[0].contains("does not use Landlock's ABI 9 rule"),
+            "{notes:?}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use crate::artifact::{Artifact, RingTargets};
 use crate::artifact::{LandlockPlan, SeccompArch, Target};
 use crate::bind;
 #[cfg(target_os = "linux")]
-use crate::report::SeccompReport;
+use crate::report::{SeccompReport, linux_not_enforced};
 #[cfg(any(feature = "compiler", target_os = "macos"))]
 use crate::seatbelt;
 use crate::{Bindings, EnforcementReport, Error};
@@ -147,6 +147,11 @@ impl<'a> Ring<'a> {
             ))
         })?;
         let (values, rules) = self.bind_landlock(plan, bindings)?;
+        let unix_connect = plan
+            .unix_connect
+            .iter()
+            .map(|p| values.expand(p))
+            .collect::<Result<Vec<String>, Error>>()?;
         let kernel = sys::landlock_abi();
         let abi = self.max_abi.map_or(kernel, |cap| cap.min(kernel));
         let settings = self.artifact.settings.landlock;
@@ -171,7 +176,7 @@ impl<'a> Ring<'a> {
                 arch,
                 stats: filter.stats.clone(),
             }),
-            not_enforced: Vec::new(),
+            not_enforced: linux_not_enforced(abi, &unix_connect),
         })
     }
 
@@ -190,6 +195,11 @@ impl<'a> Ring<'a> {
                 Target::Path(p) => bind::variable_of(p),
                 Target::Glob(g) => bind::variable_of(&g.root),
             })
+            .chain(
+                plan.unix_connect
+                    .iter()
+                    .filter_map(|p| bind::variable_of(p)),
+            )
             .collect();
         let values = bind::BoundVariables::bind(
             names,

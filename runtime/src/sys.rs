@@ -430,6 +430,22 @@ pub fn no_core_dumps() -> std::io::Result<()> {
     zero_or_errno(rc)
 }
 
+/// `socket(domain, kind | SOCK_CLOEXEC, 0)`: a socket, unbound and unconnected (std opens
+/// sockets only bound or connected).
+#[cfg(all(feature = "compiler", target_os = "linux"))]
+pub fn socket(domain: i32, kind: i32) -> Result<std::os::fd::OwnedFd, i32> {
+    #[expect(unsafe_code, reason = "std has no unbound socket")]
+    // SAFETY: socket takes integers only; the descriptor it returns is owned at once.
+    let fd = unsafe {
+        owned_fd(libc::c_long::from(libc::socket(
+            domain,
+            kind | libc::SOCK_CLOEXEC,
+            0,
+        )))
+    };
+    fd.map_err(|e| e.raw_os_error().unwrap_or(-1))
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;

@@ -200,6 +200,19 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
             }
         }
     }
+    out.extend(settings_escalations(a, b, span));
+    out
+}
+
+/// What `b` is granted that `a` is denied outside the filesystem: network, processes,
+/// syscalls. The syscall rules that network and process settings imply are compared through
+/// those settings.
+fn settings_escalations(
+    a: &Ring,
+    b: &Ring,
+    span: crate::diagnostic::Span,
+) -> Vec<(crate::diagnostic::Span, String)> {
+    let mut out = Vec::new();
     let rank = |m: NetworkMode| m as u8;
     if rank(b.network.mode) > rank(a.network.mode) {
         out.push((span, format!("network mode `{}`", b.network.mode.name())));
@@ -221,6 +234,25 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
             out.push((span, "UDP sockets".to_owned()));
         }
     }
+    for grant in &b.network.unix_connect {
+        let covered = a
+            .network
+            .unix_connect
+            .iter()
+            .any(|g| grant.path.is_within(&g.path));
+        if !covered {
+            out.push((
+                grant.origin.span(),
+                format!("connecting to unix sockets under `{}`", grant.path.as_str()),
+            ));
+        }
+    }
+    // Where TCP sockets exist and no port may be bound, `listen()` is denied on every socket.
+    let listen_denied =
+        |r: &Ring| r.network.mode == NetworkMode::Restricted && r.network.bind_tcp.is_empty();
+    if listen_denied(a) && !listen_denied(b) && !b.network.unix_connect.is_empty() {
+        out.push((span, "listen() on unix sockets".to_owned()));
+    }
     if b.process.fork && !a.process.fork {
         out.push((span, "process creation (fork)".to_owned()));
     }
@@ -229,6 +261,14 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
     }
     if b.process.signals > a.process.signals {
         out.push((span, "a wider signal scope".to_owned()));
+    }
+    for cap in b
+        .process
+        .capabilities
+        .iter()
+        .filter(|c| !a.process.capabilities.contains(c))
+    {
+        out.push((span, format!("capability `{cap}`")));
     }
     if a.syscalls.default_allow != b.syscalls.default_allow && b.syscalls.default_allow {
         out.push((span, "syscalls by default (`default: allow`)".to_owned()));
@@ -246,7 +286,7 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
         .syscalls
         .deny
         .iter()
-        .filter(|r| r.args.is_empty() && r.action != SyscallAction::Log)
+        .filter(|r| r.args.is_empty() && r.action != SyscallAction::Log && !r.implied)
     {
         let b_denies = b.syscalls.deny.iter().any(|br| {
             br.name == rule.name && br.args.is_empty() && br.action != SyscallAction::Log
@@ -370,6 +410,44 @@ mod tests {
         assert!(codes(rings).contains(&Code::Monotonicity));
         let rings = "  1: { syscalls: { default: deny, allow: [read, write] } }\n  2: { syscalls: { default: deny, allow: [read] } }\n";
         assert!(!codes(rings).contains(&Code::Monotonicity));
+    }
+
+    fn messages(rings: &str) -> Vec<String> {
+        let text = format!(
+            "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: {{ name: t }}\nrings:\n{rings}"
+        );
+        crate::analyze("t.yaml", text.as_bytes())
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == Code::Monotonicity)
+            .map(|d| d.message.clone())
+            .collect()
+    }
+
+    #[test]
+    fn unix_sockets_listen_and_capabilities_are_part_of_the_ladder() {
+        // The syscall rules network settings imply are compared through those settings: a
+        // blocked ring below a restricted one (which loses `listen`) is not flagged for it.
+        assert_eq!(
+            messages("  2: { network: { mode: restricted, connect_tcp: [443] } }\n  3: {}\n"),
+            Vec::<String>::new()
+        );
+        let found = messages(
+            "  2: { network: { mode: restricted, connect_tcp: [443], unix_connect: [/run/a] }, process: { capabilities: [chown] } }\n  3: { network: { unix_connect: [/run/a, /run/b] }, process: { capabilities: [chown, kill] } }\n",
+        );
+        assert_eq!(
+            found,
+            [
+                "ring 3 is granted capability `kill`, which more privileged ring 2 is denied",
+                "ring 3 is granted listen() on unix sockets, which more privileged ring 2 is denied",
+                "ring 3 is granted connecting to unix sockets under `/run/b`, which more privileged ring 2 is denied",
+            ]
+        );
+        // A grant under a more privileged ring's grant is no escalation.
+        assert!(
+            messages("  2: { network: { unix_connect: [/run] } }\n  3: { network: { unix_connect: [/run/a] } }\n")
+                .is_empty()
+        );
     }
 
     /// A policy from a small pool of paths and globs, so rules nest, repeat and overlap.

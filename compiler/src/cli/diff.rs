@@ -350,6 +350,19 @@ fn compare_network(old: &Ring, new: &Ring, changes: &mut Changes) {
             changes.loss("network", "udp no longer allowed".to_owned());
         }
     }
+    let grants = |n: &crate::ir::Network| -> BTreeSet<String> {
+        n.unix_connect
+            .iter()
+            .map(|g| g.path.as_str().to_owned())
+            .collect()
+    };
+    let (x, y) = (grants(a), grants(b));
+    for path in y.difference(&x) {
+        changes.gain("network", format!("unix_connect {path}"));
+    }
+    for path in x.difference(&y) {
+        changes.loss("network", format!("unix_connect {path} removed"));
+    }
 }
 
 fn compare_process(old: &Ring, new: &Ring, changes: &mut Changes) {
@@ -366,6 +379,20 @@ fn compare_process(old: &Ring, new: &Ring, changes: &mut Changes) {
     if a.signals != b.signals {
         let text = format!("signals {} -> {}", a.signals.name(), b.signals.name());
         changes.record(b.signals > a.signals, "process", text);
+    }
+    for cap in b
+        .capabilities
+        .iter()
+        .filter(|c| !a.capabilities.contains(c))
+    {
+        changes.gain("process", format!("capability {cap} kept"));
+    }
+    for cap in a
+        .capabilities
+        .iter()
+        .filter(|c| !b.capabilities.contains(c))
+    {
+        changes.loss("process", format!("capability {cap} no longer kept"));
     }
 }
 

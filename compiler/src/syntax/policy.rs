@@ -218,6 +218,11 @@ pub struct Network {
     pub bind_tcp: Vec<Spanned<PortEntry>>,
     /// Allow UDP and raw inet sockets (mode `restricted`).
     pub udp: Option<Spanned<bool>>,
+    /// Paths (a socket, or a directory above sockets) the ring may connect to unix sockets
+    /// under, in any network mode (v1.1). Without a grant, `socket(AF_UNIX)` is denied;
+    /// `socketpair` stays allowed.
+    #[serde(default)]
+    pub unix_connect: Vec<Spanned<String>>,
 }
 
 #[derive(
@@ -257,6 +262,11 @@ pub struct Process {
     pub signals: Option<SignalScope>,
     /// May use ptrace and process_vm_readv/writev.
     pub ptrace: Option<bool>,
+    /// Linux capabilities a root agent keeps (v1.1); default none: every other one is
+    /// dropped before the command runs.
+    #[serde(default)]
+    #[schemars(with = "Vec<nonoc_runtime::artifact::Capability>")]
+    pub capabilities: Vec<Spanned<String>>,
 }
 
 #[derive(
@@ -411,8 +421,38 @@ pub struct TestCase {
     pub signal: Option<Spanned<SignalScope>>,
     #[schemars(with = "Option<TestSyscallSchema>")]
     pub syscall: Option<Spanned<TestSyscall>>,
+    /// Accept connections with `listen()` on a socket of this family that the ring did not
+    /// bind to a granted port (for TCP: an ephemeral port).
+    pub listen: Option<Spanned<ListenFamily>>,
+    /// Connect to the unix socket at this path.
+    pub unix_connect: Option<Spanned<String>>,
+    /// Keep this Linux capability.
+    #[schemars(with = "Option<nonoc_runtime::artifact::Capability>")]
+    pub capability: Option<Spanned<String>>,
     pub platform: Option<Platform>,
     pub expect: Expect,
+}
+
+/// The socket family of a `listen` request.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenFamily {
+    /// A TCP socket (IPv4 or IPv6).
+    Tcp,
+    /// A unix stream socket.
+    Unix,
+}
+
+impl ListenFamily {
+    /// The name as the policy language writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenFamily::Tcp => "tcp",
+            ListenFamily::Unix => "unix",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]

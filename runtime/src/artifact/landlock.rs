@@ -19,6 +19,13 @@ pub struct LandlockPlan {
     /// IPC scopes (ABI 6+).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<ScopeName>,
+    /// The paths (templates, like `rules`' paths) under which the ring may connect to unix
+    /// sockets (`network.unix_connect`), in policy order. Empty: the seccomp filter denies
+    /// `socket(AF_UNIX)`. Not empty: the filter allows it, and the socket paths are not
+    /// restricted (Landlock restricts connecting by path only from ABI 9, which the runtime
+    /// does not use yet): the ring may connect to any socket, and the report says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unix_connect: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! compiler. Deterministic JSON; `digest` is the sha256 of the canonical bytes of everything
 //! else (compact JSON of the artifact with an empty digest).
 
+mod capability;
 mod landlock;
 mod seatbelt;
 mod seccomp;
@@ -12,6 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use capability::Capability;
 pub use landlock::{Component, Effect, LandlockPlan, Right, ScopeName, Target};
 #[cfg(feature = "compiler")]
 pub use landlock::{Glob, NetRules, PathRule, Rights};
@@ -185,6 +187,17 @@ pub struct RingTargets {
     /// macOS Seatbelt profile (absent for unconfined rings, and when compiled for Linux only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seatbelt: Option<SeatbeltProfile>,
+    /// Linux: the capabilities the confined command keeps (`process.capabilities`), sorted by
+    /// number, each once. Every other capability is dropped (effective, permitted,
+    /// inheritable, ambient and the bounding set) before the command runs; absent or empty,
+    /// all of them are. Meaningless for an unconfined ring, which keeps what it has.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "capability::sorted_unique"
+    )]
+    #[cfg_attr(feature = "compiler", schemars(extend("uniqueItems" = true)))]
+    pub capabilities: Vec<Capability>,
 }
 
 impl Artifact {

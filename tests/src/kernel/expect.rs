@@ -46,6 +46,13 @@
 //! | `io-uring`                 | `io_uring_setup(1, params)`                   | ok                 |
 //! | `x32 NR`                   | syscall number NR \| 0x40000000 (x86_64 only)  | ENOSYS or ok       |
 //! | `unshare-user`             | `unshare(CLONE_NEWUSER)`                      | ok                 |
+//! | `tty-ioctl R`              | `ioctl(fd, R, ptr)` on a pseudo-terminal      | ok, ENOTTY, EINVAL |
+//! | `prlimit P`                | `prlimit64(P, RLIMIT_CORE, ptr, 0)`           | ok or ESRCH        |
+//! | `setpriority P`            | `setpriority(PRIO_PROCESS, P, 5)`             | ok or ESRCH        |
+//! | `ioprio P`                 | `ioprio_set(IOPRIO_WHO_PROCESS, P, BE 4)`     | ok or ESRCH        |
+//! | `affinity P`               | `sched_setaffinity(P, 128, ptr)`              | ok or ESRCH        |
+//! | `listen-tcp`, `listen-unix`| `socket(AF_INET or AF_UNIX, SOCK_STREAM \| SOCK_CLOEXEC, 0)`, then `listen(fd, 1)` | ok |
+//! | `unix-connect PATH`        | `socket(AF_UNIX, ...)`; the path is not checked on this kernel (Landlock ABI 9 would), so once the socket exists the connect is allowed whatever `decide` says of PATH, a difference the report must state (`not_enforced`) | ok, ECONNREFUSED, ENOENT |
 //!
 //! Any other errno from a syscall operation is a denial, and must be the errno `decide`'s
 //! action names.
@@ -298,6 +305,28 @@ impl Oracle<'_> {
                 let (name, args) = syscall_of(op);
                 self.syscall(name, args)
             }
+            Op::TtyIoctl(_)
+            | Op::Prlimit(_)
+            | Op::Setpriority(_)
+            | Op::Ioprio(_)
+            | Op::Affinity(_) => {
+                let (name, args) = syscall_of(op);
+                self.syscall(name, args)
+            }
+            Op::ListenTcp | Op::ListenUnix => {
+                let family = if *op == Op::ListenTcp {
+                    AF_INET
+                } else {
+                    AF_UNIX
+                };
+                let socket =
+                    self.syscall("socket", [family, SOCK_STREAM | SOCK_CLOEXEC, 0, 0, 0, 0]);
+                if !socket.kernel {
+                    return socket;
+                }
+                self.syscall("listen", [0, 1, 0, 0, 0, 0])
+            }
+            Op::UnixConnect(path) => self.unix_connect(path),
             Op::I386Getpid => {
                 panic!("the filter kills a foreign-arch call: probe it alone and check the signal")
             }
@@ -306,6 +335,41 @@ impl Oracle<'_> {
                 Some(self.ring.syscalls.x32_action),
                 &format!("x32 number {nr:#x}"),
             ),
+        }
+    }
+
+    /// Connecting to a unix socket: the filter answers `socket(AF_UNIX)`; once a socket
+    /// exists, this kernel's Landlock does not check the path, which the report must say.
+    fn unix_connect(&self, path: &str) -> Expectation {
+        let decided = self.decide(&Request::UnixConnect {
+            path: PathTemplate::parse(path)
+                .unwrap_or_else(|e| panic!("`{path}` is not a request path: {e:?}")),
+            platform: Some(Platform::Linux),
+        });
+        let mut socket = self.syscall("socket", [AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, 0, 0, 0]);
+        socket.decide = decided;
+        if !socket.kernel {
+            return socket;
+        }
+        let reported = self.report.raw["not_enforced"]
+            .as_array()
+            .is_some_and(|notes| {
+                notes.iter().any(|n| {
+                    n.as_str()
+                        .is_some_and(|n| n.contains("network.unix_connect"))
+                })
+            });
+        Expectation {
+            decide: decided,
+            kernel: true,
+            errno: "EPERM",
+            difference: (!decided && reported).then(|| {
+                (
+                    Difference::Dropped,
+                    "unix socket paths are not restricted (Landlock ABI 9, unused); the report says so".to_owned(),
+                )
+            }),
+            seccomp: true,
         }
     }
 
@@ -650,8 +714,14 @@ const FORK_FLAGS: u64 = 0x0100_0000 | 0x0020_0000 | SIGCHLD;
 /// CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
 /// CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID.
 const THREAD_FLAGS: u64 = 0x003d_0f00;
+const AF_UNIX: u64 = 1;
 const AF_INET: u64 = 2;
 const SOCK_STREAM: u64 = 1;
+const RLIMIT_CORE: u64 = 4;
+const PRIO_PROCESS: u64 = 0;
+const IOPRIO_WHO_PROCESS: u64 = 1;
+/// IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 4), as the probe passes it.
+const BEST_EFFORT_4: u64 = (2 << 13) | 4;
 const SOCK_CLOEXEC: u64 = 0x80000;
 const PTRACE_ATTACH: u64 = 16;
 /// A pid above `pid_max`'s ceiling (2^22): never a process.
@@ -681,6 +751,15 @@ fn syscall_of(op: &Op) -> (&'static str, [u64; 6]) {
         Op::ProcessVmReadv => ("process_vm_readv", [NO_SUCH_PID, 0, 1, 0, 1, 0]),
         Op::IoUring => ("io_uring_setup", [1, 0, 0, 0, 0, 0]),
         Op::UnshareUser => ("unshare", [CLONE_NEWUSER, 0, 0, 0, 0, 0]),
+        // The descriptor is the probe's; no rule examines it.
+        Op::TtyIoctl(request) => ("ioctl", [0, *request, 0, 0, 0, 0]),
+        Op::Prlimit(pid) => ("prlimit64", [u64::from(*pid), RLIMIT_CORE, 0, 0, 0, 0]),
+        Op::Setpriority(pid) => ("setpriority", [PRIO_PROCESS, u64::from(*pid), 5, 0, 0, 0]),
+        Op::Ioprio(pid) => (
+            "ioprio_set",
+            [IOPRIO_WHO_PROCESS, u64::from(*pid), BEST_EFFORT_4, 0, 0, 0],
+        ),
+        Op::Affinity(pid) => ("sched_setaffinity", [u64::from(*pid), 128, 0, 0, 0, 0]),
         other => panic!("`{other}` is not a syscall operation"),
     }
 }
@@ -690,6 +769,13 @@ fn syscall_of(op: &Op) -> (&'static str, [u64; 6]) {
 fn syscall_op_allowed(op: &Op, errno: &str) -> Option<bool> {
     match (op, errno) {
         (Op::Ptrace | Op::ProcessVmReadv, "ESRCH") => Some(true),
+        // The filter let it through: a pseudo-terminal is not a console (TIOCLINUX), the
+        // target is gone, nothing listens at the path.
+        (Op::TtyIoctl(_), "ENOTTY" | "EINVAL") => Some(true),
+        (Op::Prlimit(_) | Op::Setpriority(_) | Op::Ioprio(_) | Op::Affinity(_), "ESRCH") => {
+            Some(true)
+        }
+        (Op::UnixConnect(_), "ECONNREFUSED" | "ENOENT") => Some(true),
         // A kernel without the x32 ABI answers ENOSYS for the number.
         (Op::X32(_), "ENOSYS") => Some(true),
         (
@@ -700,7 +786,15 @@ fn syscall_op_allowed(op: &Op, errno: &str) -> Option<bool> {
             | Op::ProcessVmReadv
             | Op::IoUring
             | Op::X32(_)
-            | Op::UnshareUser,
+            | Op::UnshareUser
+            | Op::TtyIoctl(_)
+            | Op::Prlimit(_)
+            | Op::Setpriority(_)
+            | Op::Ioprio(_)
+            | Op::Affinity(_)
+            | Op::ListenTcp
+            | Op::ListenUnix
+            | Op::UnixConnect(_),
             _,
         ) => Some(false),
         _ => None,

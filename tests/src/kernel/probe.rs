@@ -40,6 +40,23 @@ pub enum Op {
     UnshareUser,
     /// getpid through the i386 entry (`int 0x80`, x86_64 only): the filter kills the process.
     I386Getpid,
+    /// ioctl(pty, REQUEST, "x") on a pseudo-terminal the probe opened before the ring (the
+    /// request passed as a full 64-bit value; the kernel reads its low 32 bits).
+    TtyIoctl(u64),
+    /// prlimit64(PID, RLIMIT_CORE, {0, 0}, NULL); PID 0 is the probe itself.
+    Prlimit(u32),
+    /// setpriority(PRIO_PROCESS, PID, 5).
+    Setpriority(u32),
+    /// ioprio_set(IOPRIO_WHO_PROCESS, PID, best effort level 4).
+    Ioprio(u32),
+    /// sched_setaffinity(PID, the probe's own CPU mask).
+    Affinity(u32),
+    /// socket(AF_INET, SOCK_STREAM) and listen() without bind (an ephemeral port).
+    ListenTcp,
+    /// socket(AF_UNIX, SOCK_STREAM), bind to an abstract name, listen().
+    ListenUnix,
+    /// socket(AF_UNIX, SOCK_STREAM) and connect to the socket at PATH.
+    UnixConnect(String),
 }
 
 impl Op {
@@ -67,6 +84,14 @@ impl Op {
             Op::X32(_) => "x32",
             Op::UnshareUser => "unshare-user",
             Op::I386Getpid => "i386-getpid",
+            Op::TtyIoctl(_) => "tty-ioctl",
+            Op::Prlimit(_) => "prlimit",
+            Op::Setpriority(_) => "setpriority",
+            Op::Ioprio(_) => "ioprio",
+            Op::Affinity(_) => "affinity",
+            Op::ListenTcp => "listen-tcp",
+            Op::ListenUnix => "listen-unix",
+            Op::UnixConnect(_) => "unix-connect",
         }
     }
 
@@ -81,7 +106,12 @@ impl Op {
             | Op::Unlink(p)
             | Op::RemoveDir(p)
             | Op::Truncate(p)
-            | Op::Exec(p) => vec![p.clone()],
+            | Op::Exec(p)
+            | Op::UnixConnect(p) => vec![p.clone()],
+            Op::TtyIoctl(request) => vec![request.to_string()],
+            Op::Prlimit(pid) | Op::Setpriority(pid) | Op::Ioprio(pid) | Op::Affinity(pid) => {
+                vec![pid.to_string()]
+            }
             Op::Rename(from, to) => vec![from.clone(), to.clone()],
             Op::Connect(port) | Op::Bind(port) => vec![port.to_string()],
             Op::Signal(pid) => vec![pid.to_string()],
@@ -93,7 +123,9 @@ impl Op {
             | Op::ProcessVmReadv
             | Op::IoUring
             | Op::UnshareUser
-            | Op::I386Getpid => Vec::new(),
+            | Op::I386Getpid
+            | Op::ListenTcp
+            | Op::ListenUnix => Vec::new(),
         }
     }
 }
