@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cmd;
 pub mod data;
 pub mod diagnostic;
+pub mod diff;
 pub mod exec;
 pub mod ir;
 pub mod resolve;
