@@ -156,6 +156,7 @@ impl Pair<'_, '_> {
         let mut diffs = Found::default();
         let mut applicability = Vec::new();
         let mut asked_others = BTreeSet::new();
+        let mut asked_values = BTreeSet::new();
         for (i, world) in self.worlds.base.iter().enumerate() {
             let state = (applies(old, &world.old), applies(new, &world.new));
             if state.0 != state.1 && old.is_some() && new.is_some() {
@@ -172,7 +173,9 @@ impl Pair<'_, '_> {
                     self.ask(i, world, refused, request, AccessSet::EMPTY, &mut diffs);
                 }
             }
-            if self.paths_may_differ(world) {
+            // Paths depend on the values of the variables the rings use: a world that gives
+            // them the values an earlier one gave asks the same questions again.
+            if self.paths_may_differ(world) && asked_values.insert(self.values_used(world)) {
                 self.ask_paths(i, world, None, &classes, platforms, &mut diffs);
             }
         }
@@ -235,7 +238,14 @@ impl Pair<'_, '_> {
             refusal(self.old.ring(), &world.old),
             refusal(self.new.ring(), &world.new),
         );
+        let roots = self.differing_roots(world, refused);
         for path in paths::pool(&sides, self.fresh, focus) {
+            if roots
+                .as_ref()
+                .is_some_and(|r| !r.iter().any(|root| paths::within(&path, root)))
+            {
+                continue;
+            }
             let Ok(template) = PathTemplate::parse(&path) else {
                 continue;
             };
@@ -243,6 +253,68 @@ impl Pair<'_, '_> {
                 self.ask(world_index, world, refused, &request, class, diffs);
             }
         }
+    }
+
+    /// Where two rings that both apply, and whose variables have the same values on both
+    /// sides, can answer a path differently: only where a rule one of them lacks covers it
+    /// (their shared rules land on the same paths). The directories those rules name, expanded;
+    /// `None` when the answers may differ anywhere.
+    fn differing_roots(
+        &self,
+        world: &World,
+        refused: (Option<&str>, Option<&str>),
+    ) -> Option<Vec<String>> {
+        let (Some(a), Some(b)) = (self.old.ring(), self.new.ring()) else {
+            return None;
+        };
+        if refused != (None, None) || a.unconfined || b.unconfined {
+            return None;
+        }
+        let [x, y] = self.values_used(world);
+        let same = x
+            .iter()
+            .chain(&y)
+            .all(|(name, _)| world.old.get(name) == world.new.get(name));
+        if !same {
+            return None;
+        }
+        let (p, q) = (requests::path_rules(a), requests::path_rules(b));
+        let unshared = |r: &PathRule, others: &[PathRule]| !others.iter().any(|o| o.key == r.key);
+        let mut roots = Vec::new();
+        for (rules, others, bindings) in [(&p, &q, &world.old), (&q, &p, &world.new)] {
+            for rule in rules.iter().filter(|r| unshared(r, others)) {
+                for target in &rule.targets {
+                    if let Some(root) = target.root().expand(bindings) {
+                        roots.push(root);
+                    }
+                }
+            }
+        }
+        Some(roots)
+    }
+
+    /// The values a world gives the variables each ring's path rules use.
+    fn values_used(&self, world: &World) -> [Vec<(String, Option<String>)>; 2] {
+        let used = |ring: Option<&Ring>, b: &Bindings| -> Vec<(String, Option<String>)> {
+            let names: BTreeSet<String> = ring
+                .map(requests::path_rules)
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|r| &r.targets)
+                .filter_map(|t| t.variable().map(str::to_owned))
+                .collect();
+            names
+                .into_iter()
+                .map(|n| {
+                    let value = b.get(&n).cloned();
+                    (n, value)
+                })
+                .collect()
+        };
+        [
+            used(self.old.ring(), &world.old),
+            used(self.new.ring(), &world.new),
+        ]
     }
 
     /// Whether a world can answer a path differently: not when both rings have the same
