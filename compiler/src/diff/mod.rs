@@ -60,19 +60,19 @@ pub fn compare(old: &Ir, new: &Ir) -> PolicyDiff {
                 format!("scores {}", ranges.join(", "))
             }
         };
-        let pair = Pair {
+        let pair = Pair::new(
             label,
-            old: Side {
+            Side {
                 ir: old,
                 level: subject.old,
             },
-            new: Side {
+            Side {
                 ir: new,
                 level: subject.new,
             },
-            worlds: &worlds,
-            fresh: &fresh,
-        };
+            &worlds,
+            &fresh,
+        );
         let result = pair.compare();
         let mut changes = result.changes;
         attributed.extend(result.by_values);

@@ -111,6 +111,91 @@ pub(super) struct Pair<'a, 'w> {
     pub worlds: &'w Worlds<'a>,
     /// A component name no rule names.
     pub fresh: &'w str,
+    rules: PairRules,
+}
+
+/// The rules of both rings that decide requests naming a path, computed once per pair.
+#[derive(Debug, Default)]
+struct PairRules {
+    old: Vec<PathRule>,
+    new: Vec<PathRule>,
+    /// Whether each rule of a side is missing from the other side.
+    old_only: Vec<bool>,
+    new_only: Vec<bool>,
+    /// The variables each side's rules use.
+    old_vars: BTreeSet<String>,
+    new_vars: BTreeSet<String>,
+}
+
+impl PairRules {
+    fn new(old: Option<&Ring>, new: Option<&Ring>) -> PairRules {
+        let rules = |r: Option<&Ring>| r.map(requests::path_rules).unwrap_or_default();
+        let (a, b) = (rules(old), rules(new));
+        let keys = |rules: &[PathRule]| -> BTreeSet<String> {
+            rules.iter().map(|r| r.key.clone()).collect()
+        };
+        let (ka, kb) = (keys(&a), keys(&b));
+        let vars = |rules: &[PathRule]| -> BTreeSet<String> {
+            rules
+                .iter()
+                .flat_map(|r| &r.targets)
+                .filter_map(|t| t.variable().map(str::to_owned))
+                .collect()
+        };
+        PairRules {
+            old_only: a.iter().map(|r| !kb.contains(&r.key)).collect(),
+            new_only: b.iter().map(|r| !ka.contains(&r.key)).collect(),
+            old_vars: vars(&a),
+            new_vars: vars(&b),
+            old: a,
+            new: b,
+        }
+    }
+
+    /// The rules one side has and the other lacks, each with its side's bindings.
+    fn differing<'r>(&'r self, world: &'r World) -> Vec<(&'r PathRule, &'r Bindings)> {
+        let side = |rules: &'r [PathRule], only: &'r [bool], b: &'r Bindings| {
+            rules
+                .iter()
+                .zip(only)
+                .filter(|(_, o)| **o)
+                .map(move |(r, _)| (r, b))
+        };
+        side(&self.old, &self.old_only, &world.old)
+            .chain(side(&self.new, &self.new_only, &world.new))
+            .collect()
+    }
+
+    fn all<'r>(&'r self, world: &'r World) -> Vec<(&'r PathRule, &'r Bindings)> {
+        self.old
+            .iter()
+            .map(|r| (r, &world.old))
+            .chain(self.new.iter().map(|r| (r, &world.new)))
+            .collect()
+    }
+
+    fn same(&self) -> bool {
+        !self.old_only.contains(&true) && !self.new_only.contains(&true)
+    }
+}
+
+impl<'a, 'w> Pair<'a, 'w> {
+    pub fn new(
+        label: String,
+        old: Side<'a>,
+        new: Side<'a>,
+        worlds: &'w Worlds<'a>,
+        fresh: &'w str,
+    ) -> Pair<'a, 'w> {
+        Pair {
+            rules: PairRules::new(old.ring(), new.ring()),
+            label,
+            old,
+            new,
+            worlds,
+            fresh,
+        }
+    }
 }
 
 impl Pair<'_, '_> {
@@ -179,7 +264,7 @@ impl Pair<'_, '_> {
                 self.ask_paths(i, world, None, &classes, platforms, &mut diffs);
             }
         }
-        if !same_rules(old, new) {
+        if !self.same_rules() {
             for (name, value) in self.overlaps() {
                 let world = self.worlds.overlap(&name, &value);
                 worlds.push(world);
@@ -270,23 +355,20 @@ impl Pair<'_, '_> {
         if refused != (None, None) || a.unconfined || b.unconfined {
             return None;
         }
-        let [x, y] = self.values_used(world);
-        let same = x
+        let same = self
+            .rules
+            .old_vars
             .iter()
-            .chain(&y)
-            .all(|(name, _)| world.old.get(name) == world.new.get(name));
+            .chain(&self.rules.new_vars)
+            .all(|name| world.old.get(name) == world.new.get(name));
         if !same {
             return None;
         }
-        let (p, q) = (requests::path_rules(a), requests::path_rules(b));
-        let unshared = |r: &PathRule, others: &[PathRule]| !others.iter().any(|o| o.key == r.key);
         let mut roots = Vec::new();
-        for (rules, others, bindings) in [(&p, &q, &world.old), (&q, &p, &world.new)] {
-            for rule in rules.iter().filter(|r| unshared(r, others)) {
-                for target in &rule.targets {
-                    if let Some(root) = target.root().expand(bindings) {
-                        roots.push(root);
-                    }
+        for (rule, bindings) in self.rules.differing(world) {
+            for target in &rule.targets {
+                if let Some(root) = target.root().expand(bindings) {
+                    roots.push(root);
                 }
             }
         }
@@ -295,25 +377,15 @@ impl Pair<'_, '_> {
 
     /// The values a world gives the variables each ring's path rules use.
     fn values_used(&self, world: &World) -> [Vec<(String, Option<String>)>; 2] {
-        let used = |ring: Option<&Ring>, b: &Bindings| -> Vec<(String, Option<String>)> {
-            let names: BTreeSet<String> = ring
-                .map(requests::path_rules)
-                .unwrap_or_default()
-                .iter()
-                .flat_map(|r| &r.targets)
-                .filter_map(|t| t.variable().map(str::to_owned))
-                .collect();
+        let used = |names: &BTreeSet<String>, b: &Bindings| {
             names
-                .into_iter()
-                .map(|n| {
-                    let value = b.get(&n).cloned();
-                    (n, value)
-                })
+                .iter()
+                .map(|n| (n.clone(), b.get(n).cloned()))
                 .collect()
         };
         [
-            used(self.old.ring(), &world.old),
-            used(self.new.ring(), &world.new),
+            used(&self.rules.old_vars, &world.old),
+            used(&self.rules.new_vars, &world.new),
         ]
     }
 
@@ -322,21 +394,23 @@ impl Pair<'_, '_> {
     /// value on both sides.
     fn paths_may_differ(&self, world: &World) -> bool {
         let (old, new) = (self.old.ring(), self.new.ring());
-        let (Some(a), Some(b)) = (old, new) else {
+        if old.is_none() || new.is_none() {
             return old.is_some() || new.is_some();
-        };
-        if !same_rules(old, new) || applies(old, &world.old) != applies(new, &world.new) {
+        }
+        if !self.same_rules() || applies(old, &world.old) != applies(new, &world.new) {
             return true;
         }
-        let rules: Vec<PathRule> = requests::path_rules(a)
-            .into_iter()
-            .chain(requests::path_rules(b))
-            .collect();
-        rules
+        self.rules
+            .old_vars
             .iter()
-            .flat_map(|r| &r.targets)
-            .filter_map(FsTarget::variable)
+            .chain(&self.rules.new_vars)
             .any(|v| world.old.get(v) != world.new.get(v))
+    }
+
+    /// Whether both rings have the same rules for requests that name a path (no ring on
+    /// either side counts as the same only when there is none on the other).
+    fn same_rules(&self) -> bool {
+        self.old.ring().is_some() == self.new.ring().is_some() && self.rules.same()
     }
 
     /// `(variable, value)` for each overlap world: every variable both policies declare that
@@ -348,24 +422,8 @@ impl Pair<'_, '_> {
         let Some(caller) = self.worlds.base.first() else {
             return Vec::new();
         };
-        let rules = |r: Option<&Ring>| r.map(requests::path_rules).unwrap_or_default();
-        let (a, b) = (rules(self.old.ring()), rules(self.new.ring()));
-        let all: Vec<(&PathRule, &Bindings)> = a
-            .iter()
-            .map(|r| (r, &caller.old))
-            .chain(b.iter().map(|r| (r, &caller.new)))
-            .collect();
-        let unshared = |r: &PathRule, others: &[PathRule]| !others.iter().any(|o| o.key == r.key);
-        let differing: Vec<(&PathRule, &Bindings)> = a
-            .iter()
-            .filter(|r| unshared(r, &b))
-            .map(|r| (r, &caller.old))
-            .chain(
-                b.iter()
-                    .filter(|r| unshared(r, &a))
-                    .map(|r| (r, &caller.new)),
-            )
-            .collect();
+        let all = self.rules.all(caller);
+        let differing = self.rules.differing(caller);
         let uses = |r: &PathRule, var: &str| r.targets.iter().any(|t| t.variable() == Some(var));
         let vars: BTreeSet<&str> = all
             .iter()
@@ -410,17 +468,4 @@ fn right_classes(rings: &[&Ring]) -> Vec<AccessSet> {
         }
     }
     classes
-}
-
-/// Whether two rings have the same rules for requests that name a path (both absent counts
-/// as the same).
-fn same_rules(a: Option<&Ring>, b: Option<&Ring>) -> bool {
-    let keys = |r: &Ring| -> BTreeSet<String> {
-        requests::path_rules(r).into_iter().map(|p| p.key).collect()
-    };
-    match (a, b) {
-        (Some(a), Some(b)) => keys(a) == keys(b),
-        (None, None) => true,
-        _ => false,
-    }
 }
