@@ -4,8 +4,8 @@
 //! to serde types with spans), [`resolve`] (variables, ring levels, `extends`, trust tiers,
 //! path templates), [`ir`] (each ring checked and merged; [`ir::decide`]), [`check`] (header,
 //! `tests:` and the lints on the IR), [`backend`] (Landlock, seccomp, Seatbelt, each run once
-//! by [`analyze`]), [`artifact`]. [`explain`], [`inspect`] and [`kernel`] compute what those
-//! commands show. The command line in `main.rs` is a thin layer over [`cli`].
+//! by [`analyze`]), [`artifact`]. [`explain`], [`inspect`], [`diff`] and [`kernel`] compute
+//! what those commands show. The command line in `main.rs` is a thin layer over [`cli`].
 
 pub mod artifact;
 pub mod backend;
@@ -13,6 +13,7 @@ pub mod check;
 pub mod cli;
 pub mod data;
 pub mod diagnostic;
+pub mod diff;
 pub mod explain;
 pub mod inspect;
 pub mod ir;

@@ -402,18 +402,41 @@ pub fn covers(target: &FsTarget, path: &str, bindings: &BoundVariables, fail_clo
             let Some(pattern) = template.expand(bindings) else {
                 return fail_closed;
             };
-            match globset::GlobBuilder::new(&pattern)
-                .literal_separator(true)
-                .build()
-            {
-                Ok(glob) => {
-                    let matcher = glob.compile_matcher();
-                    ancestors(path).any(|p| matcher.is_match(p))
-                }
-                Err(_) => fail_closed,
-            }
+            with_glob(&pattern, |matcher| match matcher {
+                Some(matcher) => ancestors(path).any(|p| matcher.is_match(p)),
+                None => fail_closed,
+            })
         }
     }
+}
+
+/// Runs `f` with the compiled matcher of a glob (`None` when it does not compile). Compiling
+/// costs tens of microseconds, far more than matching, and callers that ask many requests of
+/// one ring (`diff`, the lints' property test, the decide tests) see the same few globs again and
+/// again: the matchers are kept per thread, and the cache is emptied when it grows large.
+fn with_glob<T>(pattern: &str, f: impl FnOnce(Option<&globset::GlobMatcher>) -> T) -> T {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    const MAX_CACHED: usize = 4096;
+    thread_local! {
+        static GLOBS: RefCell<HashMap<String, Option<globset::GlobMatcher>>> =
+            RefCell::new(HashMap::new());
+    }
+    GLOBS.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        if !cache.contains_key(pattern) {
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            let matcher = globset::GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .ok()
+                .map(|g| g.compile_matcher());
+            cache.insert(pattern.to_owned(), matcher);
+        }
+        f(cache.get(pattern).and_then(Option::as_ref))
+    })
 }
 
 /// The path and each of its ancestors, nearest first, ending with `/`.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{AccessSet, GlobTemplate, PathTemplate, TrustTier, Variable};
-use crate::syntax::{Compatibility, NetworkMode, SignalScope, Unenforceable};
+use crate::syntax::{Compatibility, Isolation, NetworkMode, SignalScope, Unenforceable};
 
 pub use crate::syntax::{ListenFamily, Platform};
 pub use nonoc_runtime::artifact::Capability;
@@ -29,6 +29,8 @@ pub struct IrSettings {
     pub landlock_min_abi: u32,
     pub unenforceable: Unenforceable,
     pub monotonic: bool,
+    /// Carried for the runtime's isolation layer; nothing enforces it yet.
+    pub isolation: Isolation,
 }
 
 /// Where a rule came from: for diagnostics and `explain`.
