@@ -17,7 +17,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use nonoc::diff::{PolicyDiff, answer, compare};
-use nonoc::ir::{BoundVariables, Ir, PathTemplate, Platform, Request, Right, Verdict};
+use nonoc::ir::{
+    BoundVariables, Capability, Ir, ListenFamily, PathTemplate, Platform, Request, Right, Verdict,
+};
 use nonoc::syntax::SignalScope;
 
 // ---------------------------------------------------------------------------------------------
@@ -126,6 +128,7 @@ const OPS: &[&str] = &[
 const ARG_VALUES: &[u64] = &[0, 1, 2, 10, 16, 17, 0x1_0000, 0x1000_0000, 0xf, 0xffff_ffff];
 const ERRNOS: &[&str] = &["EPERM", "ENOSYS", "EACCES"];
 const ACTIONS: &[&str] = &["errno", "kill_process", "log", "trap"];
+const CAPABILITIES: &[&str] = &["chown", "kill", "net_bind_service", "sys_admin"];
 
 #[derive(Debug, Clone, Default)]
 struct Var {
@@ -157,6 +160,8 @@ struct Net {
     connect: Vec<u16>,
     bind: Vec<u16>,
     udp: Option<bool>,
+    /// `unix_connect` grants (from the allow paths).
+    unix: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -164,6 +169,7 @@ struct Proc {
     fork: Option<bool>,
     signals: Option<&'static str>,
     ptrace: Option<bool>,
+    capabilities: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -348,6 +354,10 @@ impl Policy {
                 if let Some(u) = n.udp {
                     parts.push(format!("udp: {u}"));
                 }
+                if !n.unix.is_empty() {
+                    let paths: Vec<String> = n.unix.iter().map(|p| q(p)).collect();
+                    parts.push(format!("unix_connect: [{}]", paths.join(", ")));
+                }
                 y += &format!("    network: {{ {} }}\n", parts.join(", "));
             }
             if let Some(p) = &r.process {
@@ -360,6 +370,9 @@ impl Policy {
                 }
                 if let Some(t) = p.ptrace {
                     parts.push(format!("ptrace: {t}"));
+                }
+                if !p.capabilities.is_empty() {
+                    parts.push(format!("capabilities: {}", list(&p.capabilities)));
                 }
                 y += &format!("    process: {{ {} }}\n", parts.join(", "));
             }
@@ -490,18 +503,29 @@ fn gen_allow(rng: &mut Rng) -> Allow {
 
 fn gen_net(rng: &mut Rng) -> Net {
     let mode = rng.some(85, &["blocked", "restricted", "allowed"]);
+    let unix = gen_unix(rng);
     if mode == Some("restricted") {
         Net {
             mode,
             connect: rng.subset(3, PORTS),
             bind: rng.subset(1, PORTS),
             udp: rng.some(50, &[true, false]),
+            unix,
         }
     } else {
         Net {
             mode,
+            unix,
             ..Net::default()
         }
+    }
+}
+
+fn gen_unix(rng: &mut Rng) -> Vec<&'static str> {
+    if rng.chance(40) {
+        rng.subset(2, ALLOW_PATHS)
+    } else {
+        Vec::new()
     }
 }
 
@@ -510,6 +534,7 @@ fn gen_proc(rng: &mut Rng) -> Proc {
         fork: rng.some(70, &[true, false]),
         signals: rng.some(60, &["self", "sandbox", "any"]),
         ptrace: rng.some(40, &[true, false]),
+        capabilities: rng.subset(2, CAPABILITIES),
     }
 }
 
@@ -641,7 +666,7 @@ fn gen_policy(rng: &mut Rng) -> Policy {
 fn edit(rng: &mut Rng, p: &mut Policy) {
     let levels: Vec<u8> = p.rings.keys().copied().collect();
     let level = rng.pick(&levels);
-    match rng.below(16) {
+    match rng.below(18) {
         0 => match rng.below(5) {
             0 => p.compat_hard = !p.compat_hard,
             1 => p.min_abi = rng.pick(&[1, 2, 3, 4]),
@@ -756,6 +781,22 @@ fn edit(rng: &mut Rng, p: &mut Policy) {
                         _ => s.allow = rng.subset(3, ALLOW_SYSCALLS),
                     }
                 }
+                15 => {
+                    let n = r.net.get_or_insert_with(Net::default);
+                    if !n.unix.is_empty() && rng.chance(40) {
+                        n.unix.pop();
+                    } else {
+                        n.unix.push(rng.pick(ALLOW_PATHS));
+                    }
+                }
+                16 => {
+                    let p = r.process.get_or_insert_with(Proc::default);
+                    if !p.capabilities.is_empty() && rng.chance(40) {
+                        p.capabilities.pop();
+                    } else {
+                        p.capabilities.push(rng.pick(CAPABILITIES));
+                    }
+                }
                 14 => {
                     let parents: Vec<u8> = levels.iter().copied().filter(|l| *l > level).collect();
                     r.extends = if parents.is_empty() {
@@ -808,6 +849,7 @@ fn neutral_edit(rng: &mut Rng, p: &mut Policy) -> bool {
             Some(n) if n.mode == Some("restricted") && !n.bind.is_empty() => {
                 *n = Net {
                     mode: Some("blocked"),
+                    unix: std::mem::take(&mut n.unix),
                     ..Net::default()
                 };
                 true
@@ -845,6 +887,7 @@ fn neutral_edit(rng: &mut Rng, p: &mut Policy) -> bool {
                 *n = Net {
                     mode: Some("restricted"),
                     udp: Some(true),
+                    unix: std::mem::take(&mut n.unix),
                     ..Net::default()
                 };
                 true
@@ -961,6 +1004,10 @@ fn truth_requests(rng: &mut Rng) -> Vec<Request> {
                 platform: Some(rng.pick(&[Platform::Linux, Platform::Macos])),
             });
         }
+        out.push(Request::UnixConnect {
+            path: path.clone(),
+            platform: Some(rng.pick(&[Platform::Linux, Platform::Macos])),
+        });
     }
     for port in [0, 1, 21, 22, 23, 53, 80, 443, 8080, 9999, 65535] {
         out.push(Request::ConnectTcp { port });
@@ -971,6 +1018,14 @@ fn truth_requests(rng: &mut Rng) -> Vec<Request> {
     out.push(Request::Ptrace);
     for scope in [SignalScope::Own, SignalScope::Sandbox, SignalScope::Any] {
         out.push(Request::Signal { scope });
+    }
+    for family in [ListenFamily::Tcp, ListenFamily::Unix] {
+        out.push(Request::Listen { family });
+    }
+    for capability in Capability::ALL {
+        out.push(Request::Capability {
+            capability: *capability,
+        });
     }
     const REQUEST_ARGS: &[u64] = &[
         0,
@@ -1080,7 +1135,14 @@ fn escalations(rng: &mut Rng, old: &Ir, new: &Ir) -> Vec<Missed> {
             .iter()
             .map(|(a, b)| (applies(old, pair.0, a), applies(new, pair.1, b)))
             .collect();
-        'requests: for request in &requests {
+        // The first escalation of the pair, and the first of each kind held one by one.
+        let mut first = true;
+        let mut kinds: BTreeSet<&str> = BTreeSet::new();
+        for request in &requests {
+            let kind = held_kind(request);
+            if !first && kind.is_none_or(|k| kinds.contains(k)) {
+                continue;
+            }
             for ((a, b), (x, y)) in worlds.iter().zip(&applies) {
                 if !*y {
                     continue;
@@ -1098,8 +1160,9 @@ fn escalations(rng: &mut Rng, old: &Ir, new: &Ir) -> Vec<Missed> {
                         old: a.clone(),
                         new: b.clone(),
                     });
-                    // One per pair is enough to hold the diff to.
-                    break 'requests;
+                    first = false;
+                    kinds.extend(kind);
+                    break;
                 }
             }
         }
@@ -1156,8 +1219,21 @@ fn check_evidence(diff: &PolicyDiff, old: &Ir, new: &Ir) -> Result<(), String> {
     Ok(())
 }
 
+/// The request kinds whose escalations are held one by one (the others, one per pair): listen,
+/// unix sockets and capabilities, whose grants also change syscall rules that could report
+/// a gain in their place.
+fn held_kind(request: &Request) -> Option<&'static str> {
+    match request {
+        Request::Listen { .. } => Some("listen"),
+        Request::UnixConnect { .. } => Some("unix_connect"),
+        Request::Capability { .. } => Some("capability"),
+        _ => None,
+    }
+}
+
 /// Every escalation the truth finds is reported on its pair of rings, or as an `env` change
-/// that cannot be compared.
+/// that cannot be compared; one of a kind held one by one, as a gain shown by a request of
+/// that kind, unless the gain is the whole ring (it now applies, or is unconfined).
 fn check_escalations(diff: &PolicyDiff, missed: &[Missed]) -> Result<(), String> {
     let env_gain = diff
         .policy
@@ -1165,10 +1241,23 @@ fn check_escalations(diff: &PolicyDiff, missed: &[Missed]) -> Result<(), String>
         .iter()
         .any(|f| f.area == nonoc::diff::Area::Variables && f.text.contains(" env "));
     for m in missed {
-        let on_pair = diff
+        let mut gains = diff
             .comparisons
             .iter()
-            .any(|c| (c.old_ring, c.new_ring) == m.pair && !c.changes.gains.is_empty());
+            .filter(|c| (c.old_ring, c.new_ring) == m.pair)
+            .flat_map(|c| &c.changes.gains);
+        let on_pair = match held_kind(&m.request) {
+            None => gains.next().is_some(),
+            Some(kind) => gains.any(|f| {
+                f.area == nonoc::diff::Area::Ring
+                    || f.evidence.iter().any(|e| {
+                        e.probe
+                            .request
+                            .as_ref()
+                            .is_some_and(|r| held_kind(r) == Some(kind))
+                    })
+            }),
+        };
         if !diff.escalation || !(on_pair || env_gain) {
             return Err(format!(
                 "missed escalation on {:?}: {:?} (old bindings {:?}, new {:?})",

@@ -441,3 +441,124 @@ rings:
             .ends_with("no change in rights (see the notes)\n")
     );
 }
+
+/// The request kinds of unix sockets, `listen` and capabilities: a gained unix_connect grant,
+/// kept capability or `listen()` is an escalation, each with a request that shows it; the
+/// reverse is a loss; a grant under one the ring already has changes no verdict.
+#[test]
+fn unix_sockets_listen_and_capabilities_are_compared() {
+    let base = "rings:
+  2:
+    filesystem:
+      read: [/usr]
+    network: { mode: blocked, unix_connect: [/run/app] }
+    process: { capabilities: [chown] }
+  3:
+    network: { mode: restricted, connect_tcp: [443] }
+";
+    let wider = base
+        .replace(
+            "unix_connect: [/run/app]",
+            "unix_connect: [/run/app, /srv/sock]",
+        )
+        .replace(
+            "capabilities: [chown]",
+            "capabilities: [chown, net_bind_service]",
+        )
+        .replace(
+            "connect_tcp: [443] }",
+            "connect_tcp: [443], bind_tcp: [8080] }",
+        );
+    let d = diff(base, &wider);
+    assert!(d.escalation, "{}", d.render());
+    let two = &ring(&d, 2).changes;
+    let unix = gain(&two.gains, "unix_connect `/srv/sock`", &d);
+    assert_eq!(unix.area, Area::Network);
+    assert_eq!(unix.evidence[0].request, "unix_connect `/srv/sock`");
+    assert!(
+        unix.evidence[0].new.because[0].contains("network.unix_connect `/srv/sock`"),
+        "{:?}",
+        unix.evidence[0]
+    );
+    let cap = gain(&two.gains, "keep capability net_bind_service", &d);
+    assert_eq!(cap.area, Area::Process);
+    assert!(
+        !two.gains.iter().any(|g| g.text.contains("chown")),
+        "{}",
+        d.render()
+    );
+    // Ring 3 may now bind a port, and so listen() on a TCP socket.
+    let three = &ring(&d, 3).changes;
+    let listen = gain(&three.gains, "listen tcp", &d);
+    assert_eq!(listen.area, Area::Network);
+    assert_eq!(listen.evidence[0].request, "listen tcp");
+
+    // The same edits backwards: losses only.
+    let d = diff(&wider, base);
+    assert!(!d.escalation && d.gains == 0, "{}", d.render());
+    for (level, text) in [
+        (2, "unix_connect `/srv/sock`"),
+        (2, "keep capability net_bind_service"),
+        (3, "listen tcp"),
+    ] {
+        gain(&ring(&d, level).changes.losses, text, &d);
+    }
+
+    // A first unix socket grant: connecting is gained, listen() is not where `restricted`
+    // without `bind_tcp` denies it on every socket.
+    let d = diff(
+        base,
+        &base.replace(
+            "connect_tcp: [443] }",
+            "connect_tcp: [443], unix_connect: [/run/x] }",
+        ),
+    );
+    let three = &ring(&d, 3).changes;
+    gain(&three.gains, "unix_connect `/run/x`", &d);
+    assert!(
+        !three.gains.iter().any(|g| g.text.starts_with("listen")),
+        "restricted without bind_tcp denies listen() on every socket:\n{}",
+        d.render()
+    );
+    // A `blocked` ring that loses its only grant can no longer listen() on unix sockets.
+    let d = diff(
+        base,
+        &base.replace("mode: blocked, unix_connect: [/run/app]", "mode: blocked"),
+    );
+    gain(&ring(&d, 2).changes.losses, "listen unix", &d);
+
+    // `restricted` without `bind_tcp` -> `blocked`: listen() on the sockets the ring may
+    // create is no longer denied.
+    let d = diff(
+        base,
+        &base.replace(
+            "{ mode: restricted, connect_tcp: [443] }",
+            "{ mode: blocked }",
+        ),
+    );
+    assert!(d.escalation, "{}", d.render());
+    gain(&ring(&d, 3).changes.gains, "syscall `listen`", &d);
+
+    // A grant under a grant the ring has changes no verdict: a note.
+    let d = diff(
+        base,
+        &base.replace(
+            "unix_connect: [/run/app]",
+            "unix_connect: [/run/app, /run/app/sub]",
+        ),
+    );
+    assert!(
+        !d.escalation && d.gains == 0 && d.losses == 0,
+        "{}",
+        d.render()
+    );
+    assert!(
+        ring(&d, 2)
+            .changes
+            .notes
+            .iter()
+            .any(|n| n == "network.unix_connect [/run/app] -> [/run/app, /run/app/sub]"),
+        "{}",
+        d.render()
+    );
+}
