@@ -100,6 +100,12 @@ pub fn build_for(ir: &Ir, source: &[u8], targets: Targets) -> Result<(Artifact, 
                 },
                 min_abi: ir.settings.landlock_min_abi,
             },
+            unenforceable: match ir.settings.unenforceable {
+                crate::syntax::Unenforceable::Warn => nonoc_runtime::artifact::Unenforceable::Warn,
+                crate::syntax::Unenforceable::Error => {
+                    nonoc_runtime::artifact::Unenforceable::Error
+                }
+            },
         },
         variables: ir
             .variables
@@ -127,5 +133,12 @@ pub fn build_for(ir: &Ir, source: &[u8], targets: Targets) -> Result<(Artifact, 
         digest: String::new(),
     };
     let bytes = artifact.seal().map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > nonoc_runtime::artifact::MAX_ARTIFACT_BYTES {
+        return Err(format!(
+            "the artifact would be {} bytes, more than the {} a runtime reads",
+            bytes.len(),
+            nonoc_runtime::artifact::MAX_ARTIFACT_BYTES
+        ));
+    }
     Ok((artifact, bytes))
 }

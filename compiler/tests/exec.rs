@@ -40,6 +40,12 @@ fn main() -> ExitCode {
         // Anywhere: these fail before any restriction.
         Test::new("usage_errors_exit_2", 0, usage_errors),
         Test::new("artifact_problems_exit_126", 0, artifact_problems),
+        Test::new(
+            "resealed_tampering_is_refused_by_every_command",
+            0,
+            resealed_tampering,
+        ),
+        Test::new("oversized_artifacts_are_not_read", 0, oversized_artifacts),
         Test::new("bad_or_unbound_variables_exit_126", 0, bad_variables),
         Test::new("unconfined_ring_needs_the_opt_in", 0, unconfined_ring),
         // Landlock.
@@ -454,6 +460,162 @@ fn artifact_problems() {
     // confined ring needs Landlock; only the load is checked here.)
     if let Err(e) = nonoc_runtime::Artifact::load(&art) {
         panic!("the untouched artifact is rejected: {e}");
+    }
+}
+
+/// An artifact's bytes with the digest computed again over what they now hold: what someone
+/// who edits an artifact and re-seals it produces (the digest proves nothing then).
+fn reseal(text: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let body = text.trim_end_matches('\n');
+    let at = body
+        .rfind(",\"digest\":\"sha256:")
+        .unwrap_or_else(|| panic!("no digest in {body}"));
+    let content = &body[..at];
+    let mut hasher = Sha256::new();
+    hasher.update(content.as_bytes());
+    hasher.update(b"}");
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{content},\"digest\":\"sha256:{hex}\"}}\n").into_bytes()
+}
+
+/// Re-sealed tampering, each of which an older runtime accepted: a second ring 3 (a copy of
+/// the permissive ring 1, which JSON parsers keep over the first), a rule path with `..`, a
+/// seccomp program that jumps past its end. `exec`, `inspect` and `doctor` refuse each
+/// before anything is applied, naming what is wrong.
+fn resealed_tampering() {
+    use nonoc_runtime::artifact::{Artifact, SeccompArch, SeccompFilter, Target};
+    let agt = Agt::new("resealed");
+    let s = &agt.s;
+    let good = std::fs::read(&agt.artifact).unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&good).into_owned();
+    assert_eq!(
+        reseal(&text),
+        good,
+        "re-sealing the untouched artifact changes it"
+    );
+    let parsed: Artifact = serde_json::from_slice(&good).unwrap_or_else(|e| panic!("{e}"));
+
+    // A duplicate ring key: ring 1's section again as ring 3, last in the rings object.
+    let ring1 = serde_json::to_string(&parsed.rings[&1]).unwrap_or_default();
+    let content = &text[..text.rfind(",\"digest\"").unwrap_or(0)];
+    let rings = content
+        .strip_suffix('}')
+        .unwrap_or_else(|| panic!("the rings end the content: {content}"));
+    let duplicate = format!(
+        "{rings},\"3\":{ring1}}},\"digest\":\"sha256:{}\"}}\n",
+        "0".repeat(64)
+    );
+    let duplicate = reseal(&duplicate);
+    // `..` in a ring 3 rule path: `/etc/ssl/../..` is `/`.
+    let mut dotdot = parsed.clone();
+    let plan = dotdot.rings.get_mut(&3).and_then(|r| r.landlock.as_mut());
+    let rule = plan
+        .and_then(|p| {
+            p.rules
+                .iter_mut()
+                .find(|r| r.target == Target::Path("/etc/ssl".into()))
+        })
+        .unwrap_or_else(|| panic!("ring 3 reads /etc/ssl"));
+    rule.target = Target::Path("/etc/ssl/../..".into());
+    let dotdot = dotdot.seal().unwrap_or_default();
+    // A seccomp program whose arch check jumps past the end of the program.
+    let mut jump = parsed.clone();
+    for arch in [SeccompArch::X86_64, SeccompArch::Aarch64] {
+        let filter = jump
+            .rings
+            .get_mut(&3)
+            .and_then(|r| r.seccomp.get_mut(&arch))
+            .unwrap_or_else(|| panic!("ring 3 has a filter"));
+        let mut program = filter.instructions().unwrap_or_default();
+        let at = program
+            .iter()
+            .position(|i| i.code == 0x15)
+            .unwrap_or_else(|| panic!("a conditional jump"));
+        program[at].jt = 255;
+        *filter = SeccompFilter::new(&program, filter.stats.clone());
+    }
+    let jump = jump.seal().unwrap_or_default();
+
+    let marker = s.path("marker");
+    for (name, bytes, why) in [
+        ("duplicate-ring.json", duplicate, "duplicate key 3"),
+        ("dotdot.json", dotdot, "has a `..` component"),
+        ("jump.json", jump, "past the end of the program"),
+    ] {
+        let art = s.file(name, &bytes);
+        let var = format!("workspace={}", agt.workspace);
+        let run = exec(
+            s,
+            &art,
+            &["--ring", "3", "--var", &var],
+            &["touch", &marker],
+            &[],
+        );
+        run.expect_refused(why);
+        assert!(!run.stderr.contains("Landlock is applied"), "{run}");
+        assert!(!Path::new(&marker).exists(), "{name}: the command ran");
+        let run = nonoc(s, &["inspect", &art], &[]);
+        run.expect_code(1);
+        assert!(
+            run.stderr.contains("not a valid artifact") && run.stderr.contains(why),
+            "{run}"
+        );
+        let run = nonoc(s, &["doctor", &art, "--var", &var], &[]);
+        run.expect_code(1);
+        assert!(run.stderr.contains(why), "{run}");
+    }
+}
+
+/// Artifacts larger than the runtime reads are refused without reading them whole:
+/// `/dev/zero` never ends. Each command must answer within the deadline.
+fn oversized_artifacts() {
+    let s = Scratch::new("oversized");
+    let marker = s.path("marker");
+    for args in [
+        vec!["exec", "/dev/zero", "--ring", "3", "--", "touch", &marker],
+        vec!["inspect", "/dev/zero"],
+        vec!["doctor", "/dev/zero"],
+    ] {
+        let mut child = Command::new(NONOC)
+            .args(&args)
+            .current_dir(&s.root)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{NONOC}: {e}"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`nonoc {}` still reading after 60 s", args.join(" "));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            use std::io::Read as _;
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        assert!(!status.success(), "nonoc {}: {status}", args.join(" "));
+        assert!(
+            stderr.contains("larger than 16777216 bytes"),
+            "nonoc {}: {stderr}",
+            args.join(" ")
+        );
+        assert!(!Path::new(&marker).exists(), "the command ran");
     }
 }
 

@@ -29,6 +29,10 @@ use artifact::Target;
 #[non_exhaustive]
 pub enum Error {
     Io(String),
+    /// The artifact is larger than [`artifact::MAX_ARTIFACT_BYTES`]; not read past the limit.
+    TooLarge {
+        limit: u64,
+    },
     Malformed(String),
     UnknownFormat(String),
     DigestMismatch {
@@ -73,6 +77,10 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Io(m) => write!(f, "{m}"),
+            Error::TooLarge { limit } => write!(
+                f,
+                "the artifact is larger than {limit} bytes, the most this runtime reads"
+            ),
             Error::Malformed(m) => write!(f, "the artifact is malformed: {m}"),
             Error::UnknownFormat(v) => write!(
                 f,
@@ -266,13 +274,17 @@ impl<'a> Ring<'a> {
                 ring: self.level,
                 arch: Some(arch),
             })?;
-        let program = filter.instructions().map_err(|e| {
-            Error::Malformed(format!(
-                "ring {}: the {} seccomp filter: {e}",
-                self.level,
-                arch.name()
-            ))
-        })?;
+        // Checked at load too; again here, as an artifact built in code was never loaded.
+        let program = filter
+            .instructions()
+            .and_then(|p| artifact::check_bpf(&p).map(|()| p))
+            .map_err(|e| {
+                Error::Malformed(format!(
+                    "ring {}: the {} seccomp filter: {e}",
+                    self.level,
+                    arch.name()
+                ))
+            })?;
         let names: BTreeSet<&str> = plan
             .rules
             .iter()

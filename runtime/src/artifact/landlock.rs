@@ -253,12 +253,21 @@ impl<'de> Deserialize<'de> for Rights {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let names = Vec::<std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         let mut bits = 0;
-        for name in names {
-            bits |= Rights::from_name(&name).ok_or_else(|| {
+        for name in &names {
+            bits |= Rights::from_name(name).ok_or_else(|| {
                 serde::de::Error::custom(format!("unknown access right `{name}`"))
             })?;
         }
-        Ok(Rights(bits))
+        // The one form the compiler writes: whole groups by name first, then single rights
+        // in their order, each once.
+        let rights = Rights(bits);
+        let canonical = rights.names();
+        if names.len() != canonical.len() || names.iter().zip(&canonical).any(|(a, b)| a != b) {
+            return Err(serde::de::Error::custom(format!(
+                "access list {names:?} is not written as {canonical:?}"
+            )));
+        }
+        Ok(rights)
     }
 }
 
@@ -306,5 +315,15 @@ mod tests {
         }
         assert_eq!(serde_json::to_string(&Rights::ALL).unwrap(), r#"["all"]"#);
         assert!(serde_json::from_str::<Rights>(r#"["fly"]"#).is_err());
+        // Only the canonical form: no repeats, groups by name, rights in order.
+        for other in [
+            r#"["read","read"]"#,
+            r#"["read_file","read_dir"]"#,
+            r#"["read_dir","read_file"]"#,
+            r#"["execute","read"]"#,
+            r#"["all","read"]"#,
+        ] {
+            assert!(serde_json::from_str::<Rights>(other).is_err(), "{other}");
+        }
     }
 }

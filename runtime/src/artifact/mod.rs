@@ -2,9 +2,12 @@
 //! compiler. Deterministic JSON; `digest` is the sha256 of the canonical bytes of everything
 //! else (compact JSON of the artifact with an empty digest).
 
+mod bpf;
 mod landlock;
 mod seatbelt;
 mod seccomp;
+mod unique_keys;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,10 +24,18 @@ pub use seccomp::{
 
 pub use seatbelt::{PRIVATE_LINKS, ParamForm, SeatbeltParam, SeatbeltProfile, private_alias};
 
+pub use bpf::check as check_bpf;
+pub use validate::MAX_LANDLOCK_ABI;
+
 use crate::Error;
 
 /// The format string this runtime reads and the compiler writes.
 pub const FORMAT: &str = "nonoc-artifact/v1";
+
+/// The largest artifact file, in bytes, that `Artifact::load` reads (and the compiler
+/// writes): 16 MiB, hundreds of times the size of a large policy's artifact. A bigger file
+/// is refused without reading past the limit.
+pub const MAX_ARTIFACT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A compiled policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,9 +47,11 @@ pub struct Artifact {
     pub policy: PolicyInfo,
     pub settings: Settings,
     /// Declared variables, kept symbolic: the runtime binds them at apply time.
+    #[serde(deserialize_with = "unique_keys::map")]
     pub variables: BTreeMap<String, Variable>,
     /// Sorted by `min_score`, highest first.
     pub trust_tiers: Vec<TrustTier>,
+    #[serde(deserialize_with = "unique_keys::map")]
     pub rings: BTreeMap<u8, RingTargets>,
     /// `sha256:` + hex of the canonical bytes of everything else.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -67,6 +80,20 @@ pub struct PolicyInfo {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub landlock: LandlockSettings,
+    /// What to do with what a backend cannot enforce as written (the policy's
+    /// `settings.unenforceable`); at apply time: a grant not placed because it goes through a
+    /// symbolic link that a ring may replace.
+    pub unenforceable: Unenforceable,
+}
+
+/// `warn`: report what is not enforced and go on; `error`: refuse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Unenforceable {
+    #[default]
+    Warn,
+    Error,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,7 +148,11 @@ pub struct RingTargets {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub landlock: Option<LandlockPlan>,
     /// Linux seccomp filters, one per arch (absent for unconfined rings).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique_keys::map"
+    )]
     pub seccomp: BTreeMap<SeccompArch, SeccompFilter>,
     /// macOS Seatbelt profile (absent for unconfined rings, and when compiled for Linux only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,20 +160,35 @@ pub struct RingTargets {
 }
 
 impl Artifact {
-    /// Reads and verifies an artifact file.
+    /// Reads and verifies an artifact file (at most [`MAX_ARTIFACT_BYTES`] of it).
     pub fn load(path: impl AsRef<Path>) -> Result<Artifact, Error> {
+        use std::io::Read as _;
         let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::Io(format!("cannot read `{}`: {e}", path.display())))?;
+        let cannot =
+            |e: std::io::Error| Error::Io(format!("cannot read `{}`: {e}", path.display()));
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        // One byte more than the limit tells a file at the limit from a bigger one.
+        let mut bytes = Vec::new();
+        file.take(MAX_ARTIFACT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
         Artifact::from_slice(&bytes)
     }
 
-    /// Parses and verifies an artifact: known format, digest matching the bytes.
+    /// Parses and verifies an artifact: at most [`MAX_ARTIFACT_BYTES`], known format, no
+    /// duplicate keys, digest matching the bytes, every field as the compiler writes it
+    /// (paths, rights, ranges, references between rings and tiers, and each seccomp program
+    /// as the kernel would check it).
     ///
     /// The file is compact JSON with `digest` as its last member; the digest is the sha256 of
     /// the file's bytes without that member (and without the trailing newline), so checking
     /// it needs no re-serialization.
     pub fn from_slice(bytes: &[u8]) -> Result<Artifact, Error> {
+        if bytes.len() as u64 > MAX_ARTIFACT_BYTES {
+            return Err(Error::TooLarge {
+                limit: MAX_ARTIFACT_BYTES,
+            });
+        }
         let artifact: Artifact = match serde_json::from_slice(bytes) {
             Ok(a) => a,
             Err(e) => {
@@ -169,6 +215,7 @@ impl Artifact {
                 computed,
             });
         }
+        validate::validate(&artifact)?;
         Ok(artifact)
     }
 

@@ -118,6 +118,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 fn kind(e: &Error) -> &'static str {
     match e {
         Error::Io(_) => "io",
+        Error::TooLarge { .. } => "too_large",
         Error::Malformed(_) => "malformed",
         Error::UnknownFormat(_) => "unknown_format",
         Error::DigestMismatch { .. } => "digest_mismatch",
