@@ -55,6 +55,7 @@ fn main() {
         exec_vs_env(&artifact, &dir);
     }
     many_glob_matches(&dir);
+    placement_scaling(&dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -122,7 +123,7 @@ fn floor_child(artifact: &Path) {
         RulesetCreatedAttr, Scope,
     };
     use nonoc_runtime::artifact::SeccompArch;
-    use nonoc_runtime::landlock::{RealFs, bind_rules, place};
+    use nonoc_runtime::landlock::{RealFs, bind_rules, place, writable_dirs};
 
     let loaded = nonoc_runtime::Artifact::load(artifact).unwrap();
     let targets = &loaded.rings[&2];
@@ -135,7 +136,8 @@ fn floor_child(artifact: &Path) {
         &env,
     )
     .unwrap();
-    let placement = place(&bind_rules(plan, &values).unwrap(), &RealFs).unwrap();
+    let writable = writable_dirs(&loaded, &nonoc_runtime::Bindings::new(), &env).unwrap();
+    let placement = place(&bind_rules(plan, &values).unwrap(), &writable, &RealFs).unwrap();
     let paths: Vec<(String, bool)> = placement
         .grants
         .iter()
@@ -320,4 +322,81 @@ fn many_glob_matches(dir: &Path) {
         "placement, a deny glob matching {FILES} files in an allowed directory: median {:.1} ms (5 previews)",
         median(samples)
     );
+}
+
+/// `files` paths of one shape under `ws`, each directory created once: `flat`, all in one
+/// directory; `spread`, over 10 x 100 directories; `deep`, chains 100 directories deep with
+/// a `.env` and a plain file at every level. Every `.env*` is a match of coding-agent's
+/// `**/.env*` deny, inside ring 2's writable workspace.
+fn make_tree(ws: &Path, shape: &str, files: usize) {
+    std::fs::create_dir_all(ws).unwrap();
+    match shape {
+        "flat" => {
+            for i in 0..files {
+                std::fs::write(ws.join(format!(".env{i}")), b"").unwrap();
+            }
+        }
+        "spread" => {
+            for i in 0..files {
+                let d = ws.join(format!("a{}/b{}", i % 10, (i / 10) % 100));
+                std::fs::create_dir_all(&d).unwrap();
+                std::fs::write(d.join(format!(".env{i}")), b"").unwrap();
+            }
+        }
+        _ => {
+            let mut made = 0;
+            let mut chain = 0;
+            while made < files {
+                let mut d = ws.join(format!("c{chain}"));
+                for _ in 0..100 {
+                    if made >= files {
+                        break;
+                    }
+                    std::fs::create_dir_all(&d).unwrap();
+                    std::fs::write(d.join(".env"), b"").unwrap();
+                    std::fs::write(d.join("f"), b"").unwrap();
+                    d.push("d");
+                    made += 2;
+                }
+                chain += 1;
+            }
+        }
+    }
+}
+
+/// Placement as the number of paths in the workspace grows (a planted tree): ring 2 of
+/// `policies/coding-agent.yaml` previewed (placed and every path opened, as `apply` does, but
+/// not restricted) over 2,000 and 20,000 paths of each shape. The goal: 20,000 within
+/// 15 times the time of 2,000.
+fn placement_scaling(dir: &Path) {
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/coding-agent.yaml");
+    let bytes = std::fs::read(&policy).unwrap();
+    let ir = nonoc::analyze("coding-agent.yaml", &bytes).ir.unwrap();
+    let (artifact, _) = nonoc::artifact::build(&ir, &bytes).unwrap();
+    let ring = artifact.ring(2).unwrap();
+    println!("placement, coding-agent ring 2, a workspace of N paths (median of 5 previews):");
+    for shape in ["flat", "spread", "deep"] {
+        let mut medians = Vec::new();
+        for files in [2_000, 20_000] {
+            let ws = dir.join(format!("scale/{shape}{files}"));
+            make_tree(&ws, shape, files);
+            let bindings = nonoc_runtime::Bindings::new()
+                .with("workspace", ws.display().to_string())
+                .with("home", dir.join("home").display().to_string());
+            let mut samples = Vec::new();
+            for _ in 0..5 {
+                let start = Instant::now();
+                let report = ring.preview(&bindings).unwrap();
+                samples.push(start.elapsed().as_secs_f64() * 1e3);
+                assert!(report.landlock.is_some_and(|l| !l.glob_matches.is_empty()));
+            }
+            let m = median(samples);
+            println!("  {shape:<7} {files:>6} paths: {m:8.1} ms");
+            medians.push(m);
+        }
+        println!(
+            "  {shape:<7} 20,000 / 2,000: {:.1}x (goal <= 15x)",
+            medians[1] / medians[0]
+        );
+    }
 }

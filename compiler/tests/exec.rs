@@ -76,9 +76,19 @@ fn main() -> ExitCode {
         ),
         Test::new("a_denied_link_cannot_be_replaced", 1, denied_link_kept),
         Test::new(
-            "a_deny_glob_match_that_is_a_link_denies_its_target",
+            "a_deny_glob_match_that_is_a_link_denies_nothing",
             1,
             glob_match_link,
+        ),
+        Test::new(
+            "links_planted_by_ring_2_break_no_later_run",
+            1,
+            planted_glob_links,
+        ),
+        Test::new(
+            "ring_2_cannot_redirect_ring_3_through_a_link",
+            1,
+            link_across_rings,
         ),
         Test::new(
             "an_allow_through_a_planted_link_is_skipped",
@@ -1231,20 +1241,169 @@ fn denied_link_kept() {
     assert!(!run.allowed(), "{run}");
 }
 
-/// A deny-glob match that is a link: its target is denied too.
+/// A deny-glob match that is a link denies nothing by itself: its target keeps its own rules
+/// (here: readable), while a link to a file the glob matches too reaches a denied file.
 fn glob_match_link() {
     let s = Scratch::new("glob-link");
     let ws = s.dir("ws");
     s.dir("ws/app");
-    let target = s.file("ws/shared/prod.env", b"secret\n");
-    std::os::unix::fs::symlink("../shared/prod.env", format!("{ws}/app/.env"))
-        .unwrap_or_else(|e| panic!("link: {e}"));
-    let policy = link_policy(&ws, "  - glob: \"${workspace}/**/.env\"", "");
-    let art = compile(&s, "glob-link", &policy);
-    for path in [format!("{ws}/app/.env"), target] {
-        let run = exec(&s, &art, &["--ring", "1"], &["cat", &path], &[]);
-        assert!(!run.allowed(), "{path}: {run}");
+    let shared = s.file("ws/shared/prod.conf", b"shared\n");
+    let real = s.file("ws/.env", b"secret\n");
+    for (link, target) in [
+        ("app/.env", "../shared/prod.conf"),
+        ("app/.env.x", "../.env"),
+    ] {
+        std::os::unix::fs::symlink(target, format!("{ws}/{link}"))
+            .unwrap_or_else(|e| panic!("link: {e}"));
     }
+    let policy = link_policy(&ws, "  - glob: \"${workspace}/**/.env*\"", "");
+    let art = compile(&s, "glob-link", &policy);
+    let read = |path: &str| {
+        let run = exec(&s, &art, &["--ring", "1", "--report"], &["cat", path], &[]);
+        (run.allowed(), run)
+    };
+    let (allowed, run) = read(&format!("{ws}/app/.env"));
+    assert!(
+        allowed,
+        "a link matched by the glob denied its target: {run}"
+    );
+    assert_eq!(
+        run.report()["landlock"]["glob_links"],
+        serde_json::json!([format!("{ws}/app/.env"), format!("{ws}/app/.env.x")]),
+        "{run}"
+    );
+    assert!(read(&shared).0);
+    for path in [real, format!("{ws}/app/.env.x")] {
+        let (allowed, run) = read(&path);
+        assert!(!allowed, "{path}: {run}");
+    }
+}
+
+/// `policies/coding-agent.yaml`: ring 2 may write the workspace, and plants links that its
+/// `**/.env*` deny matches: to `/usr/bin/dash` (which every ring runs), to `/usr` (whose
+/// 100,000-odd entries a walk would read), to the denied `.env`. Every later run of every
+/// ring still applies and runs dash; the link to `.env` still does not read it.
+fn planted_glob_links() {
+    let s = Scratch::new("planted-glob-links");
+    let ws = s.dir("ws");
+    let main = s.file("ws/src/main.rs", b"fn main() {}\n");
+    let env = s.file("ws/.env", b"TOKEN=secret\n");
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/coding-agent.yaml");
+    let art = s.path("coding-agent.artifact.json");
+    let policy = policy.to_str().unwrap_or_default().to_owned();
+    nonoc(&s, &["compile", &policy, "-o", &art], &[]).expect_code(0);
+    let var = format!("workspace={ws}");
+    let run_in = |ring: &str, cmd: &[&str]| {
+        exec(
+            &s,
+            &art,
+            &["--ring", ring, "--var", &var, "--report"],
+            cmd,
+            &[],
+        )
+    };
+    let plant = format!(
+        "ln -s /usr/bin/dash {ws}/src/.envY && ln -s /usr {ws}/src/.envZ && ln -s ../.env {ws}/src/.envW"
+    );
+    run_in("2", &["/bin/sh", "-c", &plant]).expect_code(0);
+    for ring in ["3", "2", "1"] {
+        let run = run_in(ring, &["/usr/bin/dash", "-c", &format!("cat {main}")]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "fn main() {}\n", "ring {ring}: {run}");
+        let links = &run.report()["landlock"]["glob_links"];
+        assert_eq!(
+            links.as_array().map_or(0, Vec::len),
+            3,
+            "ring {ring}: {run}"
+        );
+        // Through the link, dash is what it is anywhere: readable and runnable.
+        let run = run_in(ring, &[&format!("{ws}/src/.envY"), "-c", "echo ran"]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "ran\n", "ring {ring}: {run}");
+        for denied in [env.clone(), format!("{ws}/src/.envW")] {
+            let run = run_in(ring, &["cat", &denied]);
+            run.expect_code(1);
+            assert!(
+                run.stderr.contains("Permission denied"),
+                "ring {ring}, {denied}: {run}"
+            );
+        }
+    }
+}
+
+/// Row 1 of the review, `policies/agt-rings.yaml`: ring 2 may write `/tmp`, and replaces a
+/// workspace under it with a link to `/etc`; the next ring 3 run (which writes nothing) must
+/// not follow the link, and its report names the grant it skipped. With
+/// `settings.unenforceable: error` the run is refused instead.
+fn link_across_rings() {
+    let s = Scratch::new("link-across-rings");
+    let tmp = std::fs::canonicalize(std::env::temp_dir())
+        .unwrap_or_else(|e| panic!("temp dir: {e}"))
+        .join(format!("nonoc-link-across-rings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(tmp.join("ws")).unwrap_or_else(|e| panic!("{}: {e}", tmp.display()));
+    let ws = tmp.join("ws").to_str().unwrap_or_default().to_owned();
+    assert!(
+        ws.starts_with("/tmp/"),
+        "ring 2 of agt-rings writes `/tmp`, not {ws}"
+    );
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/agt-rings.yaml");
+    let yaml = std::fs::read_to_string(&source).unwrap_or_else(|e| panic!("{e}"));
+    let art = compile(&s, "agt-rings", &yaml);
+    // The same rings in short, with `settings.unenforceable: error` (which agt-rings'
+    // carve-outs would not compile with).
+    let strict = format!(
+        "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: {{ name: strict-links }}\n\
+         settings: {{ unenforceable: error }}\nvariables:\n  workspace: {{ default: /app/workspace }}\n\
+         rings:\n  2:\n    filesystem:\n      read: [{SYSTEM_READ}, /tmp, \"${{workspace}}\"]\n\
+         \x20     write: [/tmp]\n      execute: [{SYSTEM_EXEC}]\n  3:\n    filesystem:\n\
+         \x20     read: [{SYSTEM_READ}, \"${{workspace}}\"]\n      execute: [{SYSTEM_EXEC}]\n"
+    );
+    let strict = compile(&s, "strict-links", &strict);
+    let var = format!("workspace={ws}");
+    let secret = ["/etc/shadow", "/etc/passwd"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("/etc/passwd");
+    let ring = |artifact: &str, level: &str, cmd: &[&str]| {
+        exec(
+            &s,
+            artifact,
+            &["--ring", level, "--var", &var, "--report"],
+            cmd,
+            &[],
+        )
+    };
+    // The first run: ring 2 swaps the workspace for a link, as its policy lets it.
+    let swap = format!("rmdir {ws} && ln -s /etc {ws}");
+    let swapped = ring(&art, "2", &["/bin/sh", "-c", &swap]);
+    let planted = Path::new(&ws).is_symlink();
+    // The next runs: ring 3, reading what the link points to, and reading its own files.
+    let attack = ring(&art, "3", &["cat", secret]);
+    let own = ring(&art, "3", &["cat", "/usr/lib/os-release"]);
+    let refused = exec(
+        &s,
+        &strict,
+        &["--ring", "3", "--var", &var],
+        &["cat", secret],
+        &[],
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    swapped.expect_code(0);
+    assert!(planted, "{swapped}");
+    assert!(
+        !attack.allowed(),
+        "ring 3 read {secret} through the link ring 2 planted: {attack}"
+    );
+    assert_eq!(
+        attack.report()["landlock"]["skipped_through_links"],
+        serde_json::json!([ws]),
+        "{attack}"
+    );
+    own.expect_code(0);
+    refused.expect_refused(&format!("`{ws}`"));
+    assert!(refused.stderr.contains("unenforceable: error"), "{refused}");
 }
 
 /// An allow path inside a directory the ring may write goes through a link the agent could

@@ -71,6 +71,9 @@ pub enum Error {
     Apply(String),
     /// Landlock is in force but the kernel refused the seccomp filter.
     SeccompAfterLandlock(String),
+    /// `settings.unenforceable: error`: these paths go through a symbolic link in a directory
+    /// a ring of the artifact may change, so their rules could not be placed.
+    LinksNotFollowed(Vec<String>),
 }
 
 impl std::fmt::Display for Error {
@@ -146,6 +149,20 @@ impl std::fmt::Display for Error {
                 )
             }
             Error::Apply(m) => write!(f, "{m}"),
+            Error::LinksNotFollowed(paths) => write!(
+                f,
+                "{} through a symbolic link in a directory a ring of this artifact may change, so the rules on them are not placed (the policy's `settings.unenforceable: error` refuses that): {}",
+                if paths.len() == 1 {
+                    "this path goes"
+                } else {
+                    "these paths go"
+                },
+                paths
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Error::SeccompAfterLandlock(m) => write!(
                 f,
                 "Landlock is applied but the kernel refused the seccomp filter ({m}): the process is only partly confined"
@@ -321,11 +338,18 @@ impl<'a> Ring<'a> {
         let env = |name: &str| std::env::var(name).ok();
         let values = bind::Bound::resolve(names, &self.artifact.variables, bindings, &env)?;
         let rules = landlock::bind_rules(plan, &values)?;
+        let writable = landlock::writable_dirs(self.artifact, bindings, &env)?;
         let kernel = sys::landlock_abi();
         let abi = self.max_abi.map_or(kernel, |cap| cap.min(kernel));
         let settings = self.artifact.settings.landlock;
         let negotiated = landlock::negotiate(plan, abi, settings.compatibility, settings.min_abi)?;
-        let prepared = landlock::prepare(plan, &rules, negotiated)?;
+        let prepared = landlock::prepare(plan, &rules, &writable, negotiated)?;
+        let skipped = &prepared.report.skipped_through_links;
+        if self.artifact.settings.unenforceable == artifact::Unenforceable::Error
+            && !skipped.is_empty()
+        {
+            return Err(Error::LinksNotFollowed(skipped.clone()));
+        }
         let report = if enforce {
             let report = prepared.restrict()?;
             sys::install_seccomp_filter(&program)

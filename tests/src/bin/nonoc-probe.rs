@@ -135,6 +135,7 @@ fn kind(e: &Error) -> &'static str {
         Error::Apply(_) => "apply",
         Error::NoSeccompFilter { .. } => "no_seccomp_filter",
         Error::SeccompAfterLandlock(_) => "seccomp_after_landlock",
+        Error::LinksNotFollowed(_) => "links_not_followed",
         _ => "other",
     }
 }
