@@ -52,6 +52,7 @@ fn main() {
             std::fs::metadata(&artifact).unwrap().len()
         );
         apply_in_process(&artifact, &dir);
+        load_alone(&artifact);
         exec_vs_env(&artifact, &dir);
     }
     many_glob_matches(&dir);
@@ -249,6 +250,30 @@ fn apply_in_process(artifact: &Path, dir: &Path) {
     line(
         "its kernel calls alone, through the crates (the floor)",
         &floor,
+    );
+}
+
+/// `Artifact::load` alone, in this (warm) process: the whole load (read, parse, digest, every
+/// field checked), and the parse alone (`serde_json` into the artifact's types, no checks).
+fn load_alone(artifact: &Path) {
+    const LOADS: usize = 2000;
+    let bytes = std::fs::read(artifact).unwrap();
+    let mut load = Vec::with_capacity(LOADS);
+    let mut parse = Vec::with_capacity(LOADS);
+    for _ in 0..LOADS {
+        let start = Instant::now();
+        let loaded = nonoc_runtime::Artifact::load(artifact).unwrap();
+        load.push(start.elapsed().as_secs_f64() * 1e6);
+        std::hint::black_box(loaded);
+        let start = Instant::now();
+        let parsed: nonoc_runtime::Artifact = serde_json::from_slice(&bytes).unwrap();
+        parse.push(start.elapsed().as_secs_f64() * 1e6);
+        std::hint::black_box(parsed);
+    }
+    println!(
+        "  Artifact::load, warm ({LOADS} loads): median {:.1} µs; of which parsing alone {:.1} µs",
+        median(load),
+        median(parse)
     );
 }
 

@@ -88,37 +88,61 @@ enum Kind {
 }
 
 /// The opcodes a seccomp filter may use (`seccomp_check_filter`, after `bpf_check_classic`'s
-/// own list, of which it is a subset), or `None`.
+/// own list, of which it is a subset), or `None`. A `match` on constants: this runs for every
+/// instruction of every filter at every load.
 fn kind(code: u16) -> Option<Kind> {
-    let alu = |op: u16| [ALU | op | K, ALU | op | X];
+    const LD_W_ABS: u16 = LD | W | ABS;
+    const LD_W_LEN: u16 = LD | W | LEN;
+    const LDX_W_LEN: u16 = LDX | W | LEN;
+    const LD_IMM: u16 = LD | IMM;
+    const LDX_IMM: u16 = LDX | IMM;
+    const LD_MEM: u16 = LD | MEM;
+    const LDX_MEM: u16 = LDX | MEM;
+    const TAX_: u16 = MISC | TAX;
+    const TXA_: u16 = MISC | TXA;
+    const NEG_: u16 = ALU | NEG;
+    const DIV_K: u16 = ALU | DIV | K;
+    const LSH_K: u16 = ALU | LSH | K;
+    const RSH_K: u16 = ALU | RSH | K;
+    const ADD_K: u16 = ALU | ADD | K;
+    const ADD_X: u16 = ALU | ADD | X;
+    const SUB_K: u16 = ALU | SUB | K;
+    const SUB_X: u16 = ALU | SUB | X;
+    const MUL_K: u16 = ALU | MUL | K;
+    const MUL_X: u16 = ALU | MUL | X;
+    const DIV_X: u16 = ALU | DIV | X;
+    const OR_K: u16 = ALU | OR | K;
+    const OR_X: u16 = ALU | OR | X;
+    const AND_K: u16 = ALU | AND | K;
+    const AND_X: u16 = ALU | AND | X;
+    const XOR_K: u16 = ALU | XOR | K;
+    const XOR_X: u16 = ALU | XOR | X;
+    const LSH_X: u16 = ALU | LSH | X;
+    const RSH_X: u16 = ALU | RSH | X;
+    const JA_: u16 = JMP | JA;
+    const JEQ_K: u16 = JMP | JEQ | K;
+    const JEQ_X: u16 = JMP | JEQ | X;
+    const JGT_K: u16 = JMP | JGT | K;
+    const JGT_X: u16 = JMP | JGT | X;
+    const JGE_K: u16 = JMP | JGE | K;
+    const JGE_X: u16 = JMP | JGE | X;
+    const JSET_K: u16 = JMP | JSET | K;
+    const JSET_X: u16 = JMP | JSET | X;
+    const RET_K: u16 = RET | K;
+    const RET_A_: u16 = RET | RET_A;
     let kind = match code {
-        c if c == LD | W | ABS => Kind::LoadAbs,
-        c if c == LD | W | LEN || c == LDX | W | LEN => Kind::Plain,
-        c if c == LD | IMM || c == LDX | IMM => Kind::Plain,
-        c if c == LD | MEM || c == LDX | MEM => Kind::LoadMem,
-        c if c == ST || c == STX => Kind::Store,
-        c if c == MISC | TAX || c == MISC | TXA => Kind::Plain,
-        c if c == ALU | NEG => Kind::Plain,
-        c if c == ALU | DIV | K => Kind::DivK,
-        c if c == ALU | LSH | K || c == ALU | RSH | K => Kind::ShiftK,
-        c if [ADD, SUB, MUL, OR, AND, XOR]
-            .iter()
-            .any(|op| alu(*op).contains(&c))
-            || c == ALU | DIV | X
-            || c == ALU | LSH | X
-            || c == ALU | RSH | X =>
-        {
-            Kind::Plain
-        }
-        c if c == JMP | JA => Kind::Jump,
-        c if [JEQ, JGT, JGE, JSET]
-            .iter()
-            .any(|op| c == JMP | op | K || c == JMP | op | X) =>
-        {
-            Kind::CondJump
-        }
-        c if c == RET | K => Kind::ReturnK,
-        c if c == RET | RET_A => Kind::ReturnA,
+        LD_W_ABS => Kind::LoadAbs,
+        LD_MEM | LDX_MEM => Kind::LoadMem,
+        ST | STX => Kind::Store,
+        DIV_K => Kind::DivK,
+        LSH_K | RSH_K => Kind::ShiftK,
+        LD_W_LEN | LDX_W_LEN | LD_IMM | LDX_IMM | TAX_ | TXA_ | NEG_ | ADD_K | ADD_X | SUB_K
+        | SUB_X | MUL_K | MUL_X | DIV_X | OR_K | OR_X | AND_K | AND_X | XOR_K | XOR_X | LSH_X
+        | RSH_X => Kind::Plain,
+        JA_ => Kind::Jump,
+        JEQ_K | JEQ_X | JGT_K | JGT_X | JGE_K | JGE_X | JSET_K | JSET_X => Kind::CondJump,
+        RET_K => Kind::ReturnK,
+        RET_A_ => Kind::ReturnA,
         _ => return None,
     };
     Some(kind)

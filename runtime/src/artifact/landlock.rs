@@ -210,20 +210,22 @@ impl Rights {
         Right::ALL.into_iter().filter(move |r| self.contains(*r))
     }
 
-    fn names(self) -> Vec<&'static str> {
-        if self == Rights::ALL {
-            return vec!["all"];
-        }
-        let mut names = Vec::new();
-        let mut rest = self.0;
-        for (name, bits) in GROUPS {
+    /// The names the set is written with: `all`, or whole groups by name, then the other
+    /// rights in their order.
+    fn names(self) -> impl Iterator<Item = &'static str> {
+        let all = self == Rights::ALL;
+        let mut rest = if all { 0 } else { self.0 };
+        let mut groups = [None; GROUPS.len()];
+        for (slot, (name, bits)) in groups.iter_mut().zip(GROUPS) {
             if rest & bits == bits {
-                names.push(name);
+                *slot = Some(name);
                 rest &= !bits;
             }
         }
-        names.extend(Rights(rest).iter().map(Right::name));
-        names
+        all.then_some("all")
+            .into_iter()
+            .chain(groups.into_iter().flatten())
+            .chain(Rights(rest).iter().map(Right::name))
     }
 
     fn from_name(name: &str) -> Option<u16> {
@@ -261,8 +263,8 @@ impl<'de> Deserialize<'de> for Rights {
         // The one form the compiler writes: whole groups by name first, then single rights
         // in their order, each once.
         let rights = Rights(bits);
-        let canonical = rights.names();
-        if names.len() != canonical.len() || names.iter().zip(&canonical).any(|(a, b)| a != b) {
+        if !rights.names().eq(names.iter().map(|n| n.as_ref())) {
+            let canonical: Vec<&str> = rights.names().collect();
             return Err(serde::de::Error::custom(format!(
                 "access list {names:?} is not written as {canonical:?}"
             )));

@@ -36,6 +36,47 @@ fn invalid(at: impl Display, why: impl Display) -> Error {
     Error::Malformed(format!("{at}: {why}"))
 }
 
+/// Where a field is, for the message: built without allocating (load runs at every agent
+/// start), written out only when something is wrong.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Ring(u8),
+    Variable(&'a str),
+    In(&'a At<'a>, Part<'a>),
+}
+
+#[derive(Clone, Copy)]
+enum Part<'a> {
+    Rule(usize),
+    Except(usize),
+    Root,
+    Default,
+    Seccomp(SeccompArch),
+    Seatbelt,
+    Param(&'a str),
+}
+
+impl Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Ring(level) => write!(f, "ring {level}"),
+            At::Variable(name) => write!(f, "variable `{}`", name.escape_debug()),
+            At::In(outer, part) => {
+                write!(f, "{outer}: ")?;
+                match part {
+                    Part::Rule(i) => write!(f, "landlock rule {i}"),
+                    Part::Except(i) => write!(f, "except {i}"),
+                    Part::Root => f.write_str("root"),
+                    Part::Default => f.write_str("default"),
+                    Part::Seccomp(arch) => write!(f, "the {} seccomp filter", arch.name()),
+                    Part::Seatbelt => f.write_str("seatbelt"),
+                    Part::Param(name) => write!(f, "parameter {name}"),
+                }
+            }
+        }
+    }
+}
+
 /// Checks every field of a parsed artifact.
 pub(super) fn validate(artifact: &Artifact) -> Result<(), Error> {
     printable("compiler.name", &artifact.compiler.name)?;
@@ -105,15 +146,15 @@ fn is_name(name: &str) -> bool {
 
 fn variables(vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
     for (name, var) in vars {
-        let at = format!("variable `{}`", name.escape_debug());
+        let at = At::Variable(name);
         if !is_name(name) {
-            return Err(invalid(&at, "not a variable name"));
+            return Err(invalid(at, "not a variable name"));
         }
         if let Some(env) = &var.env
             && !is_name(env)
         {
             return Err(invalid(
-                &at,
+                at,
                 format!(
                     "`{}` is not an environment variable name",
                     env.escape_debug()
@@ -121,7 +162,7 @@ fn variables(vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
             ));
         }
         if let Some(default) = &var.default {
-            path_template(&format!("{at}: default"), default, vars)?;
+            path_template(&At::In(&at, Part::Default), default, vars)?;
         }
     }
     // Defaults that refer to each other in a cycle (the compiler refuses them).
@@ -178,7 +219,7 @@ fn template_variable(text: &str) -> Result<Option<&str>, String> {
 /// (no `..`, `.` or empty components), no control characters, at most 4096 bytes, the
 /// variable declared. `glob`: the text of a deny glob (wildcards allowed in components).
 fn template(
-    at: &str,
+    at: &At<'_>,
     text: &str,
     vars: &BTreeMap<String, Variable>,
     glob: bool,
@@ -224,7 +265,7 @@ fn template(
     Ok(())
 }
 
-fn path_template(at: &str, text: &str, vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
+fn path_template(at: &At<'_>, text: &str, vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
     template(at, text, vars, false)
 }
 
@@ -247,20 +288,20 @@ fn ring_targets(
     vars: &BTreeMap<String, Variable>,
     seen: &mut TargetSet,
 ) -> Result<(), Error> {
-    let at = format!("ring {level}");
+    let at = At::Ring(level);
     if ring.unconfined {
         if ring.landlock.is_some() || !ring.seccomp.is_empty() || ring.seatbelt.is_some() {
-            return Err(invalid(&at, "an unconfined ring has sandbox sections"));
+            return Err(invalid(at, "an unconfined ring has sandbox sections"));
         }
         return Ok(());
     }
     let here = (ring.landlock.is_some(), ring.seatbelt.is_some());
     if here == (false, false) {
-        return Err(invalid(&at, "a confined ring has no sandbox section"));
+        return Err(invalid(at, "a confined ring has no sandbox section"));
     }
     if *seen.get_or_insert(here) != here {
         return Err(invalid(
-            &at,
+            at,
             "its sections are not for the same systems as the other rings'",
         ));
     }
@@ -270,29 +311,33 @@ fn ring_targets(
             for arch in ARCHES {
                 if !ring.seccomp.contains_key(&arch) {
                     return Err(invalid(
-                        &at,
+                        at,
                         format!("no seccomp filter for {}", arch.name()),
                     ));
                 }
             }
             for (arch, filter) in &ring.seccomp {
-                seccomp(&format!("{at}: the {} seccomp filter", arch.name()), filter)?;
+                seccomp(&At::In(&at, Part::Seccomp(*arch)), filter)?;
             }
         }
         None if !ring.seccomp.is_empty() => {
-            return Err(invalid(&at, "seccomp filters without a Landlock section"));
+            return Err(invalid(at, "seccomp filters without a Landlock section"));
         }
         None => {}
     }
     if let Some(profile) = &ring.seatbelt {
-        seatbelt(&format!("{at}: seatbelt"), profile, vars)?;
+        seatbelt(&At::In(&at, Part::Seatbelt), profile, vars)?;
     }
     Ok(())
 }
 
-fn landlock(at: &str, plan: &LandlockPlan, vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
+fn landlock(
+    at: &At<'_>,
+    plan: &LandlockPlan,
+    vars: &BTreeMap<String, Variable>,
+) -> Result<(), Error> {
     for (i, rule) in plan.rules.iter().enumerate() {
-        rule_ok(&format!("{at}: landlock rule {i}"), rule, vars)?;
+        rule_ok(&At::In(at, Part::Rule(i)), rule, vars)?;
     }
     if let Some(net) = &plan.network {
         for (name, ports) in [
@@ -316,7 +361,7 @@ fn landlock(at: &str, plan: &LandlockPlan, vars: &BTreeMap<String, Variable>) ->
     Ok(())
 }
 
-fn rule_ok(at: &str, rule: &PathRule, vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
+fn rule_ok(at: &At<'_>, rule: &PathRule, vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
     if rule.access == Rights(0) {
         return Err(invalid(at, "grants or denies no right"));
     }
@@ -331,12 +376,12 @@ fn rule_ok(at: &str, rule: &PathRule, vars: &BTreeMap<String, Variable>) -> Resu
     }
     let deny_root = target_ok(at, &rule.target, vars)?;
     for (j, except) in rule.except.iter().enumerate() {
-        let at = format!("{at}: except {j}");
+        let at = At::In(at, Part::Except(j));
         let root = target_ok(&at, except, vars)?;
         // An exception lies inside its deny (the compiler refuses one outside): a path, or a
         // glob's root, under the denied path or the deny glob's root.
         if !template_within(root, deny_root) && !template_within(deny_root, root) {
-            return Err(invalid(&at, "lies outside its deny"));
+            return Err(invalid(at, "lies outside its deny"));
         }
     }
     Ok(())
@@ -344,7 +389,7 @@ fn rule_ok(at: &str, rule: &PathRule, vars: &BTreeMap<String, Variable>) -> Resu
 
 /// Checks a target; returns its path, or its glob's root.
 fn target_ok<'a>(
-    at: &str,
+    at: &At<'_>,
     target: &'a Target,
     vars: &BTreeMap<String, Variable>,
 ) -> Result<&'a str, Error> {
@@ -360,9 +405,9 @@ fn target_ok<'a>(
     }
 }
 
-fn glob_ok(at: &str, glob: &Glob, vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
+fn glob_ok(at: &At<'_>, glob: &Glob, vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
     template(at, &glob.text, vars, true)?;
-    path_template(&format!("{at}: root"), &glob.root, vars)?;
+    path_template(&At::In(at, Part::Root), &glob.root, vars)?;
     if !template_within(&glob.text, &glob.root) {
         return Err(invalid(
             at,
@@ -394,7 +439,7 @@ fn glob_ok(at: &str, glob: &Glob, vars: &BTreeMap<String, Variable>) -> Result<(
     Ok(())
 }
 
-fn seccomp(at: &str, filter: &SeccompFilter) -> Result<(), Error> {
+fn seccomp(at: &At<'_>, filter: &SeccompFilter) -> Result<(), Error> {
     let program = filter.instructions().map_err(|e| invalid(at, e))?;
     bpf::check(&program).map_err(|e| invalid(at, e))?;
     let stats = &filter.stats;
@@ -408,7 +453,7 @@ fn seccomp(at: &str, filter: &SeccompFilter) -> Result<(), Error> {
 }
 
 fn seatbelt(
-    at: &str,
+    at: &At<'_>,
     profile: &SeatbeltProfile,
     vars: &BTreeMap<String, Variable>,
 ) -> Result<(), Error> {
@@ -435,11 +480,7 @@ fn seatbelt(
                 format!("parameter `{}` is listed twice", param.name),
             ));
         }
-        path_template(
-            &format!("{at}: parameter {}", param.name),
-            &param.path,
-            vars,
-        )?;
+        path_template(&At::In(at, Part::Param(&param.name)), &param.path, vars)?;
     }
     Ok(())
 }
@@ -501,7 +542,7 @@ mod tests {
     fn templates_as_the_compiler_writes_them() {
         let v = vars();
         for ok in ["/", "/usr", "/a b/c", "${ws}", "${ws}/x/y"] {
-            assert_eq!(path_template("t", ok, &v), Ok(()), "{ok}");
+            assert_eq!(path_template(&At::Variable("t"), ok, &v), Ok(()), "{ok}");
         }
         for (bad, why) in [
             ("usr", "absolute"),
@@ -519,13 +560,18 @@ mod tests {
             ("${home}/x", "undeclared"),
             ("/a/*", "glob"),
         ] {
-            let err = path_template("t", bad, &v).unwrap_err().to_string();
+            let err = path_template(&At::Variable("t"), bad, &v)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(why), "{bad}: {err}");
         }
         let long = format!("/{}", "a".repeat(MAX_PATH_BYTES));
-        assert!(path_template("t", &long, &v).is_err());
-        assert_eq!(template("g", "${ws}/**/.env*", &v, true), Ok(()));
-        assert!(template("g", "${ws}/**/../x", &v, true).is_err());
+        assert!(path_template(&At::Variable("t"), &long, &v).is_err());
+        assert_eq!(
+            template(&At::Variable("g"), "${ws}/**/.env*", &v, true),
+            Ok(())
+        );
+        assert!(template(&At::Variable("g"), "${ws}/**/../x", &v, true).is_err());
     }
 
     #[test]

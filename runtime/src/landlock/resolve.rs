@@ -5,7 +5,7 @@
 //! a link to `/etc`; ring 3, which reads the workspace, would then read `/etc`).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::tree::{Bound, BoundRule, Fs, Kind, Link, within};
@@ -28,12 +28,12 @@ pub struct Resolved {
 /// paths several times, and every `stat` is paid on each agent start.
 pub(super) struct Cached<'a, F: Fs> {
     inner: &'a F,
-    kinds: RefCell<HashMap<String, Kind>>,
-    links: RefCell<HashMap<String, bool>>,
-    read_links: RefCell<HashMap<String, Link>>,
+    kinds: RefCell<BTreeMap<String, Kind>>,
+    links: RefCell<BTreeMap<String, bool>>,
+    read_links: RefCell<BTreeMap<String, Link>>,
     /// Resolutions: with every `readlink` answer kept, resolving a path again gives the same
     /// answer, so it is worked out once.
-    resolved: RefCell<HashMap<String, Rc<Resolved>>>,
+    resolved: RefCell<BTreeMap<String, Rc<Resolved>>>,
 }
 
 impl<'a, F: Fs> Cached<'a, F> {
@@ -107,11 +107,13 @@ impl<F: Fs> Fs for Cached<'_, F> {
 }
 
 pub(super) fn join(dir: &str, name: &str) -> String {
-    if dir == "/" {
-        format!("/{name}")
-    } else {
-        format!("{dir}/{name}")
+    let mut path = String::with_capacity(dir.len() + 1 + name.len());
+    if dir != "/" {
+        path.push_str(dir);
     }
+    path.push('/');
+    path.push_str(name);
+    path
 }
 
 /// Resolves every symbolic link of an absolute path, component by component (as the

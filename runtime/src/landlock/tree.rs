@@ -16,7 +16,7 @@
 //! constant amount of work per path and per directory entry read (each path's own length
 //! aside), however deep the tree and however many paths a glob matches.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::glob::{Matcher, State};
@@ -165,6 +165,9 @@ struct Node {
     denies: Vec<usize>,
     /// Path exceptions naming this path (indexes into `Placer::excepts`).
     excepts: Vec<usize>,
+    /// What the path is, not following a final link, when a directory listing said so (it
+    /// then needs no `stat` of its own).
+    kind: Option<Kind>,
 }
 
 /// A denied path's rule: its rights and its exceptions (indexes into `Placer::excepts`).
@@ -202,7 +205,9 @@ enum Task {
 struct Placer<'a, F: Fs> {
     fs: &'a Cached<'a, F>,
     nodes: Vec<Node>,
-    index: HashMap<String, NodeId>,
+    index: BTreeMap<String, NodeId>,
+    /// Directory listings read by glob walks, for the splits of the same directories.
+    listed: BTreeMap<String, Vec<(String, Kind)>>,
     denies: Vec<Denied>,
     excepts: Vec<Except>,
     /// Per node, once the tree is complete: the rights the policy gives the path, and those
@@ -219,7 +224,8 @@ impl<'a, F: Fs> Placer<'a, F> {
         let mut placer = Placer {
             fs,
             nodes: Vec::new(),
-            index: HashMap::new(),
+            index: BTreeMap::new(),
+            listed: BTreeMap::new(),
             denies: Vec::new(),
             excepts: Vec::new(),
             desired: Vec::new(),
@@ -307,7 +313,12 @@ impl<'a, F: Fs> Placer<'a, F> {
         parent
     }
 
+    /// A directory's entries: kept from an earlier read of this apply (a glob's walk, then the
+    /// split of the same directory), or read now.
     fn read(&mut self, dir: &str) -> Result<Vec<(String, Kind)>, Error> {
+        if let Some(entries) = self.listed.remove(dir) {
+            return Ok(entries);
+        }
         let entries = self
             .fs
             .entries(dir)
@@ -320,6 +331,11 @@ impl<'a, F: Fs> Placer<'a, F> {
             )));
         }
         Ok(entries)
+    }
+
+    /// Keeps a directory's entries for a later `read` in this apply.
+    fn keep(&mut self, dir: String, entries: Vec<(String, Kind)>) {
+        self.listed.insert(dir, entries);
     }
 
     fn step(&mut self, matcher: &Matcher, state: &State, name: &str) -> State {
@@ -412,17 +428,19 @@ impl<'a, F: Fs> Placer<'a, F> {
         Ok(())
     }
 
-    /// Records a denied path found by a glob.
-    fn deny_at(&mut self, path: &str, deny: usize) {
+    /// Records a denied path found by a glob (`listed`: its kind, from a directory listing).
+    fn deny_at(&mut self, path: &str, deny: usize, listed: Option<Kind>) {
         let id = self.node(path);
         self.nodes[id].point = true;
         self.nodes[id].denies.push(deny);
+        self.nodes[id].kind = self.nodes[id].kind.or(listed);
     }
 
     /// Records an exception's match (a point: rights grow back there).
-    fn except_at(&mut self, path: &str) {
+    fn except_at(&mut self, path: &str, listed: Option<Kind>) {
         let id = self.node(path);
         self.nodes[id].point = true;
+        self.nodes[id].kind = self.nodes[id].kind.or(listed);
     }
 
     /// The existing paths a deny glob matches inside allowed directories that grant some of
@@ -464,7 +482,7 @@ impl<'a, F: Fs> Placer<'a, F> {
                     if !found.contains(&current) {
                         found.push(current.clone());
                         let kind = self.fs.kind(&current);
-                        self.matched(walk, &current, kind, &states, deny)?;
+                        self.matched(walk, &current, kind, None, &states, deny)?;
                     }
                     covered = true;
                     break;
@@ -523,7 +541,7 @@ impl<'a, F: Fs> Placer<'a, F> {
                 if kind == Kind::Symlink {
                     self.out.glob_links.push(path);
                 } else {
-                    self.matched(walk, &path, kind, &states, deny)?;
+                    self.matched(walk, &path, kind, Some(kind), &states, deny)?;
                     found.push(path);
                 }
                 continue;
@@ -531,12 +549,14 @@ impl<'a, F: Fs> Placer<'a, F> {
             if kind != Kind::Dir || states[0].is_empty() {
                 continue;
             }
-            for (name, kind) in self.read(&path)? {
-                let next = self.step_all(walk, &states, &name);
-                if walk.deny.matched(&next[0]) || kind == Kind::Dir && !next[0].is_empty() {
-                    stack.push((join(&path, &name), kind, next));
+            let entries = self.read(&path)?;
+            for (name, kind) in &entries {
+                let next = self.step_all(walk, &states, name);
+                if walk.deny.matched(&next[0]) || *kind == Kind::Dir && !next[0].is_empty() {
+                    stack.push((join(&path, name), *kind, next));
                 }
             }
+            self.keep(path, entries);
         }
         Ok(())
     }
@@ -547,16 +567,17 @@ impl<'a, F: Fs> Placer<'a, F> {
         walk: &GlobWalk,
         path: &str,
         kind: Kind,
+        listed: Option<Kind>,
         states: &[State],
         deny: usize,
     ) -> Result<(), Error> {
-        self.deny_at(path, deny);
+        self.deny_at(path, deny, listed);
         if walk.excepts.is_empty() {
             return Ok(());
         }
         let excepts = states[1..].to_vec();
         if kind == Kind::Dir || walk.excepts.iter().zip(&excepts).any(|(m, s)| m.matched(s)) {
-            self.walk_excepts(path, Some(kind), &walk.excepts, excepts)?;
+            self.walk_excepts(path, listed, &walk.excepts, excepts)?;
         }
         Ok(())
     }
@@ -573,7 +594,7 @@ impl<'a, F: Fs> Placer<'a, F> {
         let mut stack = vec![(start.to_owned(), kind, states)];
         while let Some((path, kind, states)) = stack.pop() {
             if matchers.iter().zip(&states).any(|(m, s)| m.matched(s)) {
-                self.except_at(&path);
+                self.except_at(&path, kind);
                 continue;
             }
             if states.iter().all(Vec::is_empty) {
@@ -583,14 +604,16 @@ impl<'a, F: Fs> Placer<'a, F> {
             if kind != Kind::Dir {
                 continue;
             }
-            for (name, kind) in self.read(&path)? {
+            let entries = self.read(&path)?;
+            for (name, kind) in &entries {
                 let next: Vec<State> = matchers
                     .iter()
                     .zip(&states)
-                    .map(|(m, s)| self.step(m, s, &name))
+                    .map(|(m, s)| self.step(m, s, name))
                     .collect();
-                stack.push((join(&path, &name), Some(kind), next));
+                stack.push((join(&path, name), Some(*kind), next));
             }
+            self.keep(path, entries);
         }
         Ok(())
     }
@@ -658,14 +681,13 @@ impl<'a, F: Fs> Placer<'a, F> {
                 .fold(0, |m, d| m | d.mask);
             self.desired[id] = allowed & !denied;
             self.out.work += 1 + active.len();
-            let children: Vec<NodeId> = self.nodes[id].children.values().copied().collect();
-            for child in children.into_iter().rev() {
+            let mut work = 0;
+            for &child in self.nodes[id].children.values().rev() {
                 let states = if frame.states.iter().all(Vec::is_empty) {
                     Rc::clone(&frame.states)
                 } else {
                     let path = &self.nodes[child].path;
                     let name = path.rsplit('/').next().unwrap_or_default();
-                    let mut work = 0;
                     let next: Vec<State> = glob_excepts
                         .iter()
                         .zip(frame.states.iter())
@@ -677,7 +699,6 @@ impl<'a, F: Fs> Placer<'a, F> {
                             }
                         })
                         .collect();
-                    self.out.work += work;
                     Rc::new(next)
                 };
                 stack.push(Frame {
@@ -688,6 +709,7 @@ impl<'a, F: Fs> Placer<'a, F> {
                     states,
                 });
             }
+            self.out.work += work;
         }
         // Children are created after their parents: the reverse order is bottom up.
         for id in (1..n).rev() {
@@ -737,7 +759,11 @@ impl<'a, F: Fs> Placer<'a, F> {
         };
         while let Some(c) = chain.pop() {
             self.out.work += 1;
-            known = known || self.fs.is_symlink(&self.nodes[c].path);
+            known = known
+                || match self.nodes[c].kind {
+                    Some(kind) => kind == Kind::Symlink,
+                    None => self.fs.is_symlink(&self.nodes[c].path),
+                };
             self.through_link[c] = Some(known);
         }
         known
@@ -767,7 +793,11 @@ impl<'a, F: Fs> Placer<'a, F> {
             return;
         }
         let path = self.nodes[id].path.clone();
-        let is_dir = self.fs.kind(&path) == Kind::Dir;
+        let is_dir = match self.nodes[id].kind {
+            Some(Kind::Dir) => true,
+            Some(Kind::File) => false,
+            _ => self.fs.kind(&path) == Kind::Dir,
+        };
         self.grant(&path, mask, granted, is_dir, follow);
     }
 
@@ -818,7 +848,11 @@ impl<'a, F: Fs> Placer<'a, F> {
             self.grant_node(id, here, granted);
             let nearest = self.nearest_points(id);
             for point in nearest.into_iter().rev() {
-                if self.fs.kind(&self.nodes[point].path) != Kind::Missing {
+                let exists = match self.nodes[point].kind {
+                    Some(kind) => kind != Kind::Missing,
+                    None => self.fs.kind(&self.nodes[point].path) != Kind::Missing,
+                };
+                if exists {
                     tasks.push(Task::Visit(point, granted | here));
                 }
             }
@@ -832,7 +866,11 @@ impl<'a, F: Fs> Placer<'a, F> {
             .split
             .push((path.clone(), here & !common & !granted));
         let granted = granted | common;
-        if self.fs.kind(&path) != Kind::Dir {
+        let kind = match self.nodes[id].kind {
+            Some(kind) if kind != Kind::Symlink => kind,
+            _ => self.fs.kind(&path),
+        };
+        if kind != Kind::Dir {
             return Ok(());
         }
         let mut next = Vec::new();
@@ -842,8 +880,12 @@ impl<'a, F: Fs> Placer<'a, F> {
                 // would grant the target (and points below a link are not this tree's).
                 continue;
             }
-            match self.nodes[id].children.get(&name) {
-                Some(child) => next.push(Task::Visit(*child, granted)),
+            match self.nodes[id].children.get(&name).copied() {
+                Some(child) => {
+                    let known = &mut self.nodes[child].kind;
+                    *known = known.or(Some(kind));
+                    next.push(Task::Visit(child, granted));
+                }
                 // An entry no point lies at or under has the rights of the directory.
                 None => next.push(Task::Entry {
                     path: join(&path, &name),
@@ -870,6 +912,7 @@ impl Node {
             named_by_allow: false,
             denies: Vec::new(),
             excepts: Vec::new(),
+            kind: None,
         }
     }
 }
