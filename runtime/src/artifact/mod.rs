@@ -167,8 +167,13 @@ impl Artifact {
         let cannot =
             |e: std::io::Error| Error::Io(format!("cannot read `{}`: {e}", path.display()));
         let file = std::fs::File::open(path).map_err(cannot)?;
-        // One byte more than the limit tells a file at the limit from a bigger one.
-        let mut bytes = Vec::new();
+        // Sized by the file's length when it has one (one read, as `fs::read` does); one byte
+        // more than the limit tells a file at the limit from a bigger one.
+        let len = file
+            .metadata()
+            .map_or(0, |m| m.len())
+            .min(MAX_ARTIFACT_BYTES);
+        let mut bytes = Vec::with_capacity(usize::try_from(len + 1).unwrap_or(0));
         file.take(MAX_ARTIFACT_BYTES + 1)
             .read_to_end(&mut bytes)
             .map_err(cannot)?;
