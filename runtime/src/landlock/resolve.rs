@@ -189,20 +189,42 @@ fn unresolved(mut at: String, mut queue: Vec<String>) -> String {
     at
 }
 
-/// The directories some confined ring of the artifact may replace entries of (as written
-/// and as resolved): a link in one of them may have been planted by an agent.
+/// The directories some confined ring of the artifact may replace entries of: each writable
+/// rule path as written, and where it resolves, when that resolution itself follows no link
+/// a ring may have planted (such a rule's grant is not placed, so its target is not
+/// writable: a ring that plants `/tmp/ws` -> `/` does not make every link of the system
+/// suspect). A link in one of these directories may have been planted by an agent.
 pub(super) struct Writers {
     dirs: Vec<String>,
 }
 
 impl Writers {
     pub(super) fn new<F: Fs>(writable: &[String], fs: &Cached<'_, F>) -> Writers {
-        let mut dirs: Vec<String> = Vec::new();
-        for dir in writable {
-            for d in [dir.clone(), fs.real_path(dir)] {
-                if !dirs.contains(&d) {
-                    dirs.push(d);
+        let mut dirs: Vec<String> = writable.to_vec();
+        let mut pending: Vec<&String> = writable.iter().collect();
+        // Until no resolution is added: adding one may make another's links suspect, never
+        // the other way round, and a target added early stays (more links unfollowed).
+        loop {
+            let mut added = false;
+            let mut still = Vec::new();
+            for dir in pending {
+                let resolution = fs.resolution(dir);
+                let suspect = resolution
+                    .holders
+                    .iter()
+                    .any(|h| dirs.iter().any(|w| within(h, w)));
+                if suspect {
+                    still.push(dir);
+                } else {
+                    if !dirs.contains(&resolution.real) {
+                        dirs.push(resolution.real.clone());
+                        added = true;
+                    }
                 }
+            }
+            pending = still;
+            if !added {
+                break;
             }
         }
         Writers { dirs }
@@ -431,6 +453,17 @@ mod tests {
         let cached = Cached::new(&fs);
         let writers = Writers::new(&["/tmp".to_owned()], &cached);
         assert!(writers.planted("/srv/ws/sub/shadow", &cached));
+        // A writable directory replaced by a link to `/` (held in the writable `/tmp`): its
+        // grant is not placed, so `/` does not count as writable, and the system's links
+        // stay followed.
+        let planted = Links::new(&[
+            ("/tmp/ws", Link::To("/".into())),
+            ("/lib", Link::To("usr/lib".into())),
+        ]);
+        let cached = Cached::new(&planted);
+        let writers = Writers::new(&["/tmp".to_owned(), "/tmp/ws".to_owned()], &cached);
+        assert!(!writers.planted("/lib", &cached));
+        assert!(writers.planted("/tmp/ws", &cached));
         // The first link alone lies in a directory no ring writes.
         assert!(!writers.planted("/srv/ws", &cached));
         let none = Writers::new(&[], &cached);
