@@ -92,6 +92,12 @@ pub fn build(
                 },
                 min_abi: ir.settings.landlock_min_abi,
             },
+            unenforceable: match ir.settings.unenforceable {
+                crate::syntax::Unenforceable::Warn => nonoc_runtime::artifact::Unenforceable::Warn,
+                crate::syntax::Unenforceable::Error => {
+                    nonoc_runtime::artifact::Unenforceable::Error
+                }
+            },
         },
         variables: crate::ir::declared(ir),
         trust_tiers: ir
@@ -107,6 +113,13 @@ pub fn build(
         digest: String::new(),
     };
     let bytes = artifact.seal().map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > nonoc_runtime::artifact::MAX_ARTIFACT_BYTES {
+        return Err(format!(
+            "the artifact would be {} bytes, more than the {} a runtime reads",
+            bytes.len(),
+            nonoc_runtime::artifact::MAX_ARTIFACT_BYTES
+        ));
+    }
     Ok((artifact, bytes))
 }
 

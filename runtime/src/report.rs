@@ -61,8 +61,13 @@ pub struct LandlockReport {
     pub carve_outs: Vec<(String, Vec<Right>)>,
     /// Deny globs and the existing paths they matched inside allowed directories.
     pub glob_matches: Vec<(String, Vec<String>)>,
-    /// Allow paths not granted because they go through a symbolic link inside a directory
-    /// the ring may change (the agent could have planted the link).
+    /// Deny-glob matches that are symbolic links: they deny nothing by themselves (the
+    /// target keeps its own rules) and get no rule.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub glob_links: Vec<String>,
+    /// Paths not followed because they go through a symbolic link inside a directory that a
+    /// ring of the artifact may change (an agent could have planted the link): allow paths,
+    /// not granted, and deny-glob roots, whose globs then match nothing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_through_links: Vec<String>,
 }

@@ -4,9 +4,9 @@
 #[cfg(target_os = "linux")]
 use std::collections::BTreeSet;
 
-use crate::artifact::{Artifact, RingTargets};
 #[cfg(target_os = "linux")]
-use crate::artifact::{LandlockPlan, SeccompArch, Target};
+use crate::artifact::{self, LandlockPlan, SeccompArch, Target, Unenforceable};
+use crate::artifact::{Artifact, RingTargets};
 use crate::bind;
 #[cfg(target_os = "linux")]
 use crate::report::{SeccompReport, linux_not_enforced};
@@ -139,24 +139,33 @@ impl<'a> Ring<'a> {
                 ring: self.level,
                 arch: Some(arch),
             })?;
-        let program = filter.instructions().map_err(|e| {
-            Error::Malformed(format!(
-                "ring {}: the {} seccomp filter: {e}",
-                self.level,
-                arch.name()
-            ))
-        })?;
+        // Checked at load too; again here, as an artifact built in code was never loaded.
+        let program = filter
+            .instructions()
+            .and_then(|p| artifact::check_bpf(&p).map(|()| p))
+            .map_err(|e| {
+                Error::Malformed(format!(
+                    "ring {}: the {} seccomp filter: {e}",
+                    self.level,
+                    arch.name()
+                ))
+            })?;
         let (values, rules) = self.bind_landlock(plan, bindings)?;
         let unix_connect = plan
             .unix_connect
             .iter()
             .map(|p| values.expand(p))
             .collect::<Result<Vec<String>, Error>>()?;
+        let writable = landlock::writable_dirs(self.artifact, bindings, &bind::process_env)?;
         let kernel = sys::landlock_abi();
         let abi = self.max_abi.map_or(kernel, |cap| cap.min(kernel));
         let settings = self.artifact.settings.landlock;
         let negotiated = landlock::negotiate(plan, abi, settings.compatibility, settings.min_abi)?;
-        let prepared = landlock::prepare(plan, &rules, negotiated)?;
+        let prepared = landlock::prepare(plan, &rules, &writable, negotiated)?;
+        let skipped = &prepared.report.skipped_through_links;
+        if self.artifact.settings.unenforceable == Unenforceable::Error && !skipped.is_empty() {
+            return Err(Error::LinksNotFollowed(skipped.clone()));
+        }
         let report = if enforce {
             let report = prepared.restrict()?;
             sys::install_seccomp_filter(&program).map_err(Error::SeccompAfterLandlock)?;
@@ -222,7 +231,8 @@ impl<'a> Ring<'a> {
             .as_ref()
             .ok_or(Error::NoLinuxTarget(self.level))?;
         let (_, rules) = self.bind_landlock(plan, bindings)?;
-        let placement = landlock::place(&rules, &landlock::RealFs)?;
+        let writable = landlock::writable_dirs(self.artifact, bindings, &bind::process_env)?;
+        let placement = landlock::place(&rules, &writable, &landlock::RealFs)?;
         Ok(placement
             .grants
             .into_iter()

@@ -467,13 +467,17 @@ fn refusals() {
         SeccompArch::Aarch64 => SeccompArch::X86_64,
     };
 
-    // Only the other arch's filter: refused before anything is applied.
+    // Only the other arch's filter: refused by the loader (the compiler writes both), before
+    // anything is applied.
     let run = probe_edited(|a| {
         a.rings.get_mut(&2).unwrap().seccomp.remove(&host);
     });
     let (kind, message) = run.apply_error.clone().expect("must refuse");
-    assert_eq!(kind, "no_seccomp_filter", "{message}");
-    assert!(message.contains(host.name()), "{message}");
+    assert_eq!(kind, "malformed", "{message}");
+    assert!(
+        message.contains(&format!("no seccomp filter for {}", host.name())),
+        "{message}"
+    );
     assert_eq!(run.status, Some(126));
 
     // The other arch's program under this arch's name: the runtime cannot tell, but the
@@ -505,8 +509,9 @@ fn refusals() {
     let (kind, message) = run.apply_error.clone().expect("must refuse");
     assert_eq!(kind, "malformed", "{message}");
 
-    // A program the kernel refuses (a jump past the end): Landlock is in force already, the
-    // runtime says so, and the probe stops (exit 126) instead of running unfiltered.
+    // A program the kernel would refuse (a jump past the end): refused by the loader, as the
+    // kernel's checker would, before Landlock is applied (it used to be found only by the
+    // kernel, after Landlock was in force).
     let run = probe_edited(|a| {
         let bad = [
             Instruction {
@@ -530,8 +535,9 @@ fn refusals() {
         *slot = SeccompFilter::new(&bad, stats);
     });
     let (kind, message) = run.apply_error.clone().expect("must refuse");
-    assert_eq!(kind, "seccomp_after_landlock", "{message}");
-    assert!(message.contains("partly confined"), "{message}");
+    assert_eq!(kind, "malformed", "{message}");
+    assert!(message.contains("past the end of the program"), "{message}");
+    assert!(!message.contains("partly confined"), "{message}");
     assert_eq!(run.status, Some(126));
     assert!(run.results.is_empty());
 }

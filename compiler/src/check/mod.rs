@@ -13,7 +13,7 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::syntax::PolicyFile;
 
 /// Highest Landlock ABI this compiler knows.
-pub const MAX_LANDLOCK_ABI: i64 = 7;
+pub const MAX_LANDLOCK_ABI: i64 = nonoc_runtime::artifact::MAX_LANDLOCK_ABI as i64;
 
 /// Checks of the document header and settings.
 pub fn header(file: &PolicyFile, diags: &mut Diagnostics) {

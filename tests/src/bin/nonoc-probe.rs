@@ -127,6 +127,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 fn kind(e: &Error) -> &'static str {
     match e {
         Error::Read { .. } => "io",
+        Error::TooLarge { .. } => "too_large",
         Error::Malformed(_) => "malformed",
         Error::UnknownFormat(_) => "unknown_format",
         Error::DigestMismatch { .. } => "digest_mismatch",
@@ -143,6 +144,7 @@ fn kind(e: &Error) -> &'static str {
         Error::Apply(_) | Error::System { .. } => "apply",
         Error::NoSeccompFilter { .. } => "no_seccomp_filter",
         Error::SeccompAfterLandlock(_) => "seccomp_after_landlock",
+        Error::LinksNotFollowed(_) => "links_not_followed",
         _ => "other",
     }
 }
