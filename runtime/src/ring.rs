@@ -169,6 +169,15 @@ impl<'a> Ring<'a> {
                     prepared =
                         self.prepare_linux(bindings, Mode::Fallback(why), options, cwd.clone())?;
                 }
+                Err(f)
+                    if f.step.is_namespace_entry()
+                        && self.artifact.settings.isolation == Isolation::Required =>
+                {
+                    return Err(Error::IsolationUnavailable {
+                        ring: self.level,
+                        why: confine::describe_entry_failure(f),
+                    });
+                }
                 Err(f) => {
                     let cwd = cwd.as_ref().and_then(|c| c.to_str());
                     let masks: Vec<String> = ns

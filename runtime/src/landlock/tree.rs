@@ -663,7 +663,8 @@ impl<F: Fs> Placer<'_, F> {
                     Bound::Glob { root, .. } => within(root, &path) || within(&path, root),
                 })
             });
-            let kind = if self.fs.is_symlink(&path) {
+            // A link in any component: a mount would land where the link points.
+            let kind = if self.fs.is_symlink(&path) || self.fs.real_path(&path) != path {
                 Kind::Symlink
             } else {
                 self.fs.kind(&path)
@@ -750,7 +751,11 @@ impl<F: Fs> Placer<'_, F> {
         let mut stack = vec![start.to_owned()];
         while let Some(path) = stack.pop() {
             if glob_matches(root, alternatives, &path) {
-                found.push(path);
+                // A glob covers what exists at apply time (the walk meets only entries that
+                // do; the start, named by the glob's root, may not).
+                if path != start || self.fs.kind(&path) != Kind::Missing {
+                    found.push(path);
+                }
                 continue;
             }
             if self.fs.kind(&path) != Kind::Dir {
@@ -1115,6 +1120,23 @@ mod tests {
             mask,
             except: vec![],
         }
+    }
+
+    #[test]
+    fn a_glob_matching_only_a_missing_path_covers_nothing() {
+        // `/home/u/.git` (a glob without wildcards) does not exist: nothing is split for it.
+        let rule = glob("/home/u/.git", "/home/u/.git", vec![vec![]], W);
+        let p = place(&[allow("/home", R | W), rule], &tree()).unwrap();
+        assert_eq!(p.glob_matches, vec![("/home/u/.git".into(), vec![])]);
+        assert!(p.split.is_empty(), "{:?}", p.split);
+        // The same glob of a path that exists covers it.
+        let rule = glob("/home/u/.ssh", "/home/u/.ssh", vec![vec![]], W);
+        let p = place(&[allow("/home", R | W), rule], &tree()).unwrap();
+        assert_eq!(
+            p.glob_matches,
+            vec![("/home/u/.ssh".into(), vec!["/home/u/.ssh".into()])]
+        );
+        assert!(!p.split.is_empty());
     }
 
     #[test]

@@ -186,8 +186,9 @@ pub enum Session {
     Keep,
     /// `setsid`, which must succeed (a forked child is never a process group leader).
     New,
-    /// `setsid` where it is allowed; in a process group leader (a shell's job), give up the
-    /// controlling terminal instead (`TIOCNOTTY`), staying in the caller's process group.
+    /// `setsid` where it is allowed; a process group leader (a shell's job) or a session
+    /// leader gives up its controlling terminal instead (`TIOCNOTTY`), staying in its process
+    /// group.
     NewOrDetach,
 }
 
@@ -199,7 +200,8 @@ pub enum SessionOutcome {
     New,
     /// In the caller's process group, without a controlling terminal.
     Detached,
-    /// Already a session leader: its terminal, if any, is its own session's.
+    /// A session leader in the background of its own terminal: it keeps it (giving it up
+    /// would hang up the terminal's foreground job).
     Leader,
 }
 
@@ -367,13 +369,10 @@ pub fn enter_session(session: Session) -> Result<SessionOutcome, Failure> {
         return Err(Failure::with(Step::Session, 0, e));
     }
     // A process group leader (a shell's job) cannot start a session; a session leader
-    // already has one.
+    // already has one. Either gives up its controlling terminal instead.
     #[expect(unsafe_code, reason = "getsid and getpid have no safe wrapper in std")]
     // SAFETY: both take and return integers only.
     let leader = unsafe { libc::getsid(0) == libc::getpid() };
-    if leader {
-        return Ok(SessionOutcome::Leader);
-    }
     #[expect(unsafe_code, reason = "open(2) of a constant path")]
     // SAFETY: the path is a NUL-terminated constant; no memory is written.
     let tty = unsafe {
@@ -387,14 +386,48 @@ pub fn enter_session(session: Session) -> Result<SessionOutcome, Failure> {
         return Ok(SessionOutcome::Detached);
     }
     let tty = Fd(tty);
-    #[expect(unsafe_code, reason = "ioctl has no safe wrapper")]
-    // SAFETY: TIOCNOTTY takes no argument; `tty` is an open descriptor. A process that is not
-    // a session leader only loses its own controlling terminal (no signal is sent).
-    let rc = unsafe { libc::ioctl(tty.0, libc::TIOCNOTTY) };
-    if rc != 0 {
-        return Err(Failure::at(Step::Session, 0));
+    if !leader {
+        #[expect(unsafe_code, reason = "ioctl has no safe wrapper")]
+        // SAFETY: TIOCNOTTY takes no argument; `tty` is an open descriptor. A process that is
+        // not a session leader only loses its own controlling terminal (no signal is sent).
+        let rc = unsafe { libc::ioctl(tty.0, libc::TIOCNOTTY) };
+        if rc != 0 {
+            return Err(Failure::at(Step::Session, 0));
+        }
+        return Ok(SessionOutcome::Detached);
     }
-    Ok(SessionOutcome::Detached)
+    // A session leader giving up its terminal hangs up the terminal's foreground process
+    // group: only when that group is its own (whose hang-up it ignores meanwhile); a session
+    // leader in the background of its own terminal keeps it.
+    #[expect(unsafe_code, reason = "tcgetpgrp and getpgrp have no safe wrapper")]
+    // SAFETY: integer arguments and results only.
+    let foreground = unsafe { libc::tcgetpgrp(tty.0) == libc::getpgrp() };
+    if !foreground {
+        return Ok(SessionOutcome::Leader);
+    }
+    // SAFETY: an all-zero `sigaction` is a valid value (SIG_DFL, empty mask, no flags).
+    #[expect(unsafe_code, reason = "zeroed plain-data structs for sigaction")]
+    let (mut ignore, mut old): (libc::sigaction, libc::sigaction) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    ignore.sa_sigaction = libc::SIG_IGN;
+    #[expect(unsafe_code, reason = "sigaction has no safe wrapper")]
+    // SAFETY: both structs are valid for the call; SIG_IGN installs no handler of ours.
+    let rc = unsafe { libc::sigaction(libc::SIGHUP, &raw const ignore, &raw mut old) };
+    zero_or(libc::c_long::from(rc), Step::Session, 0)?;
+    #[expect(unsafe_code, reason = "ioctl has no safe wrapper")]
+    // SAFETY: TIOCNOTTY takes no argument; `tty` is an open descriptor. The SIGHUP it sends
+    // this process group is ignored (discarded) just now.
+    let rc = unsafe { libc::ioctl(tty.0, libc::TIOCNOTTY) };
+    let failure = (rc != 0).then(|| Failure::at(Step::Session, 0));
+    #[expect(unsafe_code, reason = "sigaction has no safe wrapper")]
+    // SAFETY: `old` is what the first call returned; restoring it is valid.
+    unsafe {
+        libc::sigaction(libc::SIGHUP, &raw const old, std::ptr::null_mut());
+    }
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(SessionOutcome::Detached),
+    }
 }
 
 fn write_file(path: &std::ffi::CStr, bytes: &[u8], step: Step) -> Result<(), Failure> {
