@@ -369,9 +369,9 @@ pub fn doctor(
 /// why not.
 fn isolation_line() -> String {
     match nonoc_runtime::isolation_available() {
-        Ok(true) => "namespaces: mount namespaces available (CAP_SYS_ADMIN: no user namespace needed); tier namespace for rings that need masks".to_owned(),
-        Ok(false) => "user namespaces: available (unprivileged); tier namespace for rings that need masks".to_owned(),
-        Err(why) => format!("user namespaces: unavailable ({why}); tier landlock: denies inside allowed directories are carved out"),
+        Ok(true) => "isolation: mount namespaces available (CAP_SYS_ADMIN, no user namespace needed): tier namespace for rings that need masks".to_owned(),
+        Ok(false) => "isolation: user namespaces available (unprivileged): tier namespace for rings that need masks".to_owned(),
+        Err(why) => format!("isolation: user namespaces unavailable ({why}): tier landlock, denies inside allowed directories are carved out"),
     }
 }
 
