@@ -77,13 +77,21 @@ fn main() -> ExitCode {
             inherited_descriptors,
         ),
         Test::new("a_root_agent_keeps_no_capability", 1, no_capabilities),
+        Test::new("a_mask_cannot_be_undone_as_root", 1, || undo_a_mask(None)),
+        Test::new("a_mask_cannot_be_undone_as_an_unprivileged_user", 1, || {
+            undo_a_mask(Some(NOBODY))
+        }),
         Test::new(
             "what_cannot_be_masked_is_carved_out_and_reported",
             1,
             unmaskable,
         ),
         Test::new("a_mount_point_can_be_masked", 1, mount_point_target),
-        Test::new("too_many_masks_is_an_apply_error", 1, too_many_masks),
+        Test::new(
+            "too_many_masks_fall_back_or_fail_under_required",
+            1,
+            too_many_masks,
+        ),
         Test::new("doctor_and_explain_name_the_tier", 1, doctor_and_explain),
     ];
     if !prerequisites() {
@@ -168,10 +176,16 @@ def run(op, a):
         with open("/proc/self/mountinfo") as f:
             return "= %d" % sum(1 for l in f if l.split()[4].startswith(a[0]))
     elif op == "wait": sys.stdin.buffer.read(); return "= done"
+    elif op in ("umount", "userns"):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        rc = libc.umount2(a[0].encode(), 2) if op == "umount" else libc.unshare(0x10020000)
+        if rc != 0:
+            raise OSError(ctypes.get_errno(), op)
     else: raise SystemExit("unknown operation " + op)
     return "ok"
 ARITY = {"rename": 2, "chown": 2, "ids": 0, "caps": 0, "ctty": 0, "tiocsti": 0,
-         "session": 0, "wait": 0}
+         "session": 0, "wait": 0, "userns": 0}
 args = sys.argv[1:]
 while args:
     op, n = args[0], ARITY.get(args[0], 1)
@@ -940,6 +954,58 @@ fn no_capabilities() {
     assert_eq!(std::fs::metadata(&other).map(|m| m.uid()).ok(), Some(0));
 }
 
+/// The command cannot unmount a mask, rename it away, or get around it in a user and mount
+/// namespace of its own (the ring allows `unshare`: no hardening preset).
+fn undo_a_mask(user: Option<u32>) {
+    let tree = agt_tree("undo");
+    if let Some(uid) = user {
+        tree.chown(uid);
+    }
+    let artifact = tree.compile(
+        "undo",
+        &tool_policy("      - { path: \"${t}/ws/.git\", access: [write] }"),
+    );
+    let (git, config) = (tree.path("ws/.git"), tree.path("ws/.git/config"));
+    let run = exec(
+        &artifact,
+        2,
+        user,
+        &[("TREE", tree.root.as_str())],
+        &[
+            "umount",
+            &git,
+            "rename",
+            &git,
+            &tree.path("ws/g"),
+            "userns",
+            "umount",
+            &git,
+            "write",
+            &config,
+        ],
+    );
+    assert!(run.output.status.success(), "{}", run.stderr());
+    assert_eq!(tier(&run.report()), "namespace");
+    run.expect(&format!("umount {git}"), "EPERM");
+    run.expect(&format!("rename {git} {}", tree.path("ws/g")), "EBUSY");
+    // In its own user namespace the command has every capability there, and still cannot
+    // unmount the mask: it came into that namespace locked to what it covers (`EINVAL`,
+    // checked before Landlock, which refuses every mount call of a sandboxed process).
+    run.expect("userns", "ok");
+    let umounts: Vec<&str> = run
+        .results
+        .iter()
+        .filter(|(op, _)| *op == format!("umount {git}"))
+        .map(|(_, r)| r.as_str())
+        .collect();
+    assert_eq!(umounts, ["EPERM", "EINVAL"], "{}", run.stdout());
+    run.expect(&format!("write {config}"), "EROFS");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap_or_default(),
+        "[core]\n"
+    );
+}
+
 /// A denied path that does not exist, one that is a symbolic link, one with an exception
 /// inside: carved out, each named in the report with why.
 fn unmaskable() {
@@ -1048,23 +1114,35 @@ fn mount_point_target() {
     }
 }
 
-/// More masks than the runtime mounts in one apply: a coded apply error, nothing runs.
+/// More masks than the runtime mounts in one apply: the carve-outs instead, said in the
+/// report; under `isolation: required`, a coded apply error, and nothing runs.
 fn too_many_masks() {
     let tree = Tree::new("masks");
     for i in 0..4100 {
         tree.file(&format!("ws/d{}/f{i}.env", i % 50), "x\n");
     }
-    let artifact = tree.compile(
-        "masks",
-        &tool_policy("      - { glob: \"${t}/ws/**/*.env\", access: [read] }"),
+    let deny = "      - { glob: \"${t}/ws/**/*.env\", access: [read] }";
+    let env = [("TREE", tree.root.as_str())];
+    let artifact = tree.compile("masks", &tool_policy(deny));
+    let file = tree.path("ws/d0/f0.env");
+    let run = exec(&artifact, 2, None, &env, &["read", &file]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    run.expect(&format!("read {file}"), "EACCES");
+    let report = run.report();
+    assert_eq!(tier(&report), "landlock", "{report}");
+    let why = report["isolation"]["unavailable"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        why.contains("needs 4100 masks") && why.contains("at most 4096"),
+        "{why}"
     );
-    let run = exec(
-        &artifact,
-        2,
-        None,
-        &[("TREE", tree.root.as_str())],
-        &["ids"],
+    let required = tool_policy(deny).replace(
+        "variables:",
+        "settings: { isolation: required }\nvariables:",
     );
+    let artifact = tree.compile("masks-required", &required);
+    let run = exec(&artifact, 2, None, &env, &["read", &file]);
     assert_eq!(run.output.status.code(), Some(126), "{}", run.stderr());
     assert!(run.results.is_empty());
     assert!(
