@@ -26,14 +26,16 @@ use serde_json::Value;
 
 mod support;
 
-#[expect(
-    unused_imports,
-    reason = "the tree lives in /tmp on purpose (see `Tree`)"
-)]
-use support::outside_tmp as _;
-use support::{Test, run_tests};
+use support::{Test, outside_tmp, run_tests};
 
-const NONOC: &str = env!("CARGO_BIN_EXE_nonoc");
+/// The `nonoc` binary under test: this build's, or `NONOC_TEST_BIN` (to run these tests
+/// against another build, e.g. one from before a change, and see them fail there).
+fn nonoc() -> &'static str {
+    static BIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        std::env::var("NONOC_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nonoc").to_owned())
+    });
+    &BIN
+}
 const PYTHON: &str = "/usr/bin/python3";
 /// The unprivileged user the tests switch to.
 const NOBODY: u32 = 65534;
@@ -262,8 +264,17 @@ struct Tree {
 
 impl Tree {
     fn new(tag: &str) -> Tree {
+        Tree::new_in(Path::new("/tmp"), tag)
+    }
+
+    /// A tree under `base` (the artifact and policy files beside it).
+    fn new_in(base: &Path, tag: &str) -> Tree {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let root = format!("/tmp/nonoc-isolation-{}-{n}-{tag}", std::process::id());
+        let root = format!(
+            "{}/nonoc-isolation-{}-{n}-{tag}",
+            base.display(),
+            std::process::id()
+        );
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("{root}: {e}"));
         Tree { root }
@@ -307,7 +318,7 @@ impl Tree {
         let policy = format!("{}.{name}.yaml", self.root);
         let artifact = format!("{}.{name}.json", self.root);
         std::fs::write(&policy, yaml).unwrap_or_else(|e| panic!("{policy}: {e}"));
-        let out = Command::new(NONOC)
+        let out = Command::new(nonoc())
             .args(["compile", &policy, "--target", "linux", "-o", &artifact])
             .output()
             .unwrap_or_else(|e| panic!("nonoc compile: {e}"));
@@ -323,8 +334,11 @@ impl Tree {
 impl Drop for Tree {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
+        let base = Path::new(&self.root)
+            .parent()
+            .map_or_else(|| PathBuf::from("/tmp"), Path::to_path_buf);
         for ext in ["yaml", "json"] {
-            for entry in std::fs::read_dir("/tmp").into_iter().flatten().flatten() {
+            for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
                 let name = entry.path().display().to_string();
                 if name.starts_with(&format!("{}.", self.root)) && name.ends_with(ext) {
                     let _ = std::fs::remove_file(name);
@@ -389,7 +403,7 @@ fn parse(output: Output) -> Run {
 /// `nonoc exec ARTIFACT --ring RING --report -- python3 PROBE OPS...`, as `user` (root when
 /// `None`), with `env` only (and PATH).
 fn exec(artifact: &str, ring: u8, user: Option<u32>, env: &[(&str, &str)], ops: &[&str]) -> Run {
-    let mut cmd = Command::new(NONOC);
+    let mut cmd = Command::new(nonoc());
     cmd.args([
         "exec",
         artifact,
@@ -568,7 +582,7 @@ fn without_user_namespaces() {
     let p = |rel: &str| tree.path(rel);
     let exec_without_userns = |artifact: &str, ops: &[&str]| {
         let mut cmd = Command::new(PYTHON);
-        cmd.args(["-I", "-S", "-c", WITHOUT_USERNS, NONOC, "exec", artifact]);
+        cmd.args(["-I", "-S", "-c", WITHOUT_USERNS, nonoc(), "exec", artifact]);
         cmd.args([
             "--ring", "2", "--report", "--", PYTHON, "-I", "-S", "-c", PROBE,
         ]);
@@ -646,7 +660,7 @@ fn without_user_namespaces() {
 
 fn exec_without_userns_ring3(artifact: &str, env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(PYTHON);
-    cmd.args(["-I", "-S", "-c", WITHOUT_USERNS, NONOC, "exec", artifact]);
+    cmd.args(["-I", "-S", "-c", WITHOUT_USERNS, nonoc(), "exec", artifact]);
     cmd.args(["--ring", "3", "--", PYTHON, "-I", "-S", "-c", PROBE, "ids"]);
     run(cmd, Some(NOBODY), env)
 }
@@ -691,7 +705,7 @@ fn ids_and_ownership(user: Option<u32>) {
     let git = |args: &[&str], inside: Option<&str>| {
         let mut cmd = match inside {
             Some(artifact) => {
-                let mut c = Command::new(NONOC);
+                let mut c = Command::new(nonoc());
                 c.args(["exec", artifact, "--ring", "2", "--", "git"]);
                 c
             }
@@ -731,7 +745,10 @@ fn ids_and_ownership(user: Option<u32>) {
 /// `git status` and `git commit` (where `.git` is writable), `python3 -m venv` and `pip
 /// --version`, run by `nonoc exec` in a ring of the namespace tier.
 fn toolchains() {
-    let tree = Tree::new("tools");
+    // Outside /tmp: what the toolchains write stays under the build's own directory.
+    let base = outside_tmp();
+    std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+    let tree = Tree::new_in(&base, "tools");
     tree.file("ws/main.py", "print('hi')\n");
     tree.file("cache/secret", "secret\n");
     tree.dir("home");
@@ -752,7 +769,7 @@ fn toolchains() {
     );
     let ws = tree.path("ws");
     let sh = |script: &str| {
-        let mut cmd = Command::new(NONOC);
+        let mut cmd = Command::new(nonoc());
         cmd.args([
             "exec", &artifact, "--ring", "2", "--report", "--", "/bin/sh", "-c",
         ]);
@@ -801,7 +818,7 @@ fn mount_table(user: Option<u32>) {
     let env = [("TREE", tree.root.as_str())];
     let table = || std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let before = table();
-    let mut cmd = Command::new(NONOC);
+    let mut cmd = Command::new(nonoc());
     cmd.args([
         "exec", &artifact, "--ring", "2", "--", PYTHON, "-I", "-S", "-c", PROBE,
     ]);
@@ -861,7 +878,7 @@ fn no_controlling_terminal() {
         cmd.args(["-I", "-S", "-c", IN_A_TERMINAL, "/bin/bash", "-c", &script]);
         let env = [
             ("TREE", tree.root.as_str()),
-            ("NONOC", NONOC),
+            ("NONOC", nonoc()),
             ("ART", artifact.as_str()),
             ("PROBE", PROBE),
         ];
@@ -898,7 +915,7 @@ fn inherited_descriptors() {
             "-c",
             WITH_FD_5,
             "/etc/hostname",
-            NONOC,
+            nonoc(),
             "exec",
             &artifact,
         ]);
@@ -1163,10 +1180,10 @@ fn doctor_and_explain() {
     let doctor = |user: Option<u32>, without_userns: bool| {
         let mut cmd = if without_userns {
             let mut c = Command::new(PYTHON);
-            c.args(["-I", "-S", "-c", WITHOUT_USERNS, NONOC]);
+            c.args(["-I", "-S", "-c", WITHOUT_USERNS, nonoc()]);
             c
         } else {
-            Command::new(NONOC)
+            Command::new(nonoc())
         };
         cmd.args(["doctor", &artifact]);
         let run = run(cmd, user, &env);
@@ -1206,7 +1223,7 @@ fn doctor_and_explain() {
     let file = format!("{}.off.yaml", tree.root);
     std::fs::write(&file, off).unwrap_or_else(|e| panic!("{e}"));
     let new = format!("{ws}/new.txt");
-    let mut cmd = Command::new(NONOC);
+    let mut cmd = Command::new(nonoc());
     cmd.args(["explain", &file, "--ring", "2", "--write", &new]);
     let run = run(cmd, None, &env);
     assert!(run.stdout().starts_with("allow\n"), "{}", run.stdout());

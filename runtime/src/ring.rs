@@ -418,12 +418,18 @@ impl<'a> Ring<'a> {
                 flags: entry.flags(mounted > 0, net),
                 maps: entry.maps(),
                 masks: confine::sys_masks(&collector)?,
-                cwd: match (&cwd, mounted > 0) {
-                    (Some(dir), true) => {
+                // Entered again only where a mask covers it: a descriptor of the directory
+                // below the mask would still reach what the mask hides.
+                cwd: cwd
+                    .as_ref()
+                    .filter(|dir| {
+                        dir.to_str().is_some_and(|dir| {
+                            collector.mounted().any(|m| landlock::within(dir, &m.path))
+                        })
+                    })
+                    .and_then(|dir| {
                         std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()
-                    }
-                    _ => None,
-                },
+                    }),
                 loopback: None,
             }),
             _ => None,
