@@ -368,6 +368,8 @@ pub struct MaskCollector {
     /// Try masks at all (the isolation layer is on and the host may allow it).
     pub enabled: bool,
     pub chosen: Vec<Chosen>,
+    /// The mounted masks by path: what a point below one of them would add.
+    pub takes_at: std::collections::BTreeMap<String, u16>,
     /// Points that needed a mask (whether or not they got one).
     pub needed: usize,
     pub unmasked: Vec<(String, String)>,
@@ -382,12 +384,16 @@ impl MaskCollector {
         }
         match choose(point) {
             Ok((kind, also)) => {
-                let redundant = self.chosen.iter().any(|c| {
-                    !c.redundant
-                        && crate::landlock::within(&point.path, &c.path)
-                        && c.kind.takes() & point.denied & point.granted
-                            == point.denied & point.granted
+                // Placement offers parents before children: a mask above is already chosen.
+                let withheld = point.denied & point.granted;
+                let redundant = ancestors(&point.path).any(|dir| {
+                    self.takes_at
+                        .get(dir)
+                        .is_some_and(|takes| takes & withheld == withheld)
                 });
+                if !redundant {
+                    self.takes_at.insert(point.path.clone(), kind.takes());
+                }
                 self.chosen.push(Chosen {
                     path: point.path.clone(),
                     kind,
@@ -419,6 +425,21 @@ impl MaskCollector {
             })
             .collect()
     }
+}
+
+/// `path`, then each directory above it up to `/`.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(path);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = match current.rfind('/') {
+            _ if current == "/" => None,
+            Some(0) => Some("/"),
+            Some(i) => current.get(..i),
+            None => None,
+        };
+        Some(current)
+    })
 }
 
 /// How this process enters namespaces.
