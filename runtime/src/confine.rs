@@ -370,6 +370,8 @@ pub struct MaskCollector {
     pub chosen: Vec<Chosen>,
     /// The mounted masks by path: what a point below one of them would add.
     pub takes_at: std::collections::BTreeMap<String, u16>,
+    /// How many masks the ring wanted when that was more than [`MAX_MASKS`] (none taken).
+    pub too_many: Option<usize>,
     /// Points that needed a mask (whether or not they got one).
     pub needed: usize,
     pub unmasked: Vec<(String, String)>,
@@ -408,6 +410,21 @@ impl MaskCollector {
                 false
             }
         }
+    }
+
+    /// Answers placement for every point at once: more than [`MAX_MASKS`] to mount, and
+    /// none is taken (`too_many` says how many were wanted).
+    pub fn offer_all(&mut self, points: &[DenyPoint]) -> Vec<bool> {
+        let taken: Vec<bool> = points.iter().map(|p| self.offer(p)).collect();
+        let mounted = self.mounted().count();
+        if mounted <= MAX_MASKS {
+            return taken;
+        }
+        self.too_many = Some(mounted);
+        self.chosen.clear();
+        self.takes_at.clear();
+        self.unmasked.clear();
+        vec![false; points.len()]
     }
 
     /// The masks to mount, parents first.
@@ -760,5 +777,26 @@ mod tests {
         let mounted: Vec<&str> = c.mounted().map(|m| m.path.as_str()).collect();
         assert_eq!(mounted, ["/w/.git", "/w/.git/secret"]);
         assert_eq!(c.needed, 3);
+    }
+
+    #[test]
+    fn more_masks_than_one_apply_mounts_takes_none() {
+        let points: Vec<DenyPoint> = (0..=MAX_MASKS)
+            .map(|i| point(&format!("/w/f{i}.env"), READ, READ, Kind::File))
+            .collect();
+        let mut c = MaskCollector {
+            enabled: true,
+            ..MaskCollector::default()
+        };
+        let taken = c.offer_all(&points);
+        assert!(taken.iter().all(|t| !t));
+        assert_eq!(c.too_many, Some(MAX_MASKS + 1));
+        assert_eq!(c.mounted().count(), 0);
+        let mut c = MaskCollector {
+            enabled: true,
+            ..MaskCollector::default()
+        };
+        assert!(c.offer_all(&points[..MAX_MASKS]).iter().all(|t| *t));
+        assert_eq!(c.too_many, None);
     }
 }

@@ -380,23 +380,20 @@ impl<'a> Ring<'a> {
             enabled: entry.is_ok(),
             ..confine::MaskCollector::default()
         };
-        let mut placement =
-            landlock::place_masked(&rules, &landlock::RealFs, &mut |p| collector.offer(p))?;
-        let mounted = collector.mounted().count();
-        if mounted > confine::MAX_MASKS {
+        let placement = landlock::place_masked(&rules, &landlock::RealFs, &mut |points| {
+            collector.offer_all(points)
+        })?;
+        if let Some(wanted) = collector.too_many {
             let why = format!(
-                "ring {} needs {mounted} masks; at most {} are mounted in one apply (a deny glob matching that many paths is better written as a deny of their directory)",
+                "ring {} needs {wanted} masks; at most {} are mounted in one apply (a deny glob matching that many paths is better written as a deny of their directory)",
                 self.level,
                 confine::MAX_MASKS
             );
             if setting == Isolation::Required {
                 return Err(Error::Apply(why));
             }
-            // Best effort: the carve-outs instead, said in the report.
+            // Best effort: the carve-outs instead (placement made them), said in the report.
             entry = Err(why);
-            collector = confine::MaskCollector::default();
-            placement =
-                landlock::place_masked(&rules, &landlock::RealFs, &mut |p| collector.offer(p))?;
         }
         let mounted = collector.mounted().count();
         if let Err(why) = &entry

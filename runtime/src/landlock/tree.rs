@@ -485,19 +485,22 @@ pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
         real_paths: RefCell::new(BTreeMap::new()),
     };
     let (rules, through_links) = without_planted_links(rules, &cached);
-    let mut placement = place_cached(&resolved(&rules, &cached), &cached, &mut |_| false)?;
+    let mut placement = place_cached(&resolved(&rules, &cached), &cached, &mut |points| {
+        vec![false; points.len()]
+    })?;
     placement.through_links = through_links;
     Ok(placement)
 }
 
-/// Places rules for the isolation layer: each deny point strictly inside an allowed directory
-/// that grants some of its denied rights is offered to `mask`; the points it takes are left
-/// out of the placement (no directory is split for them; the caller masks them in a mount
-/// namespace) and listed in `Placement::masked`. The others are carved out as by [`place`].
+/// Places rules for the isolation layer: the deny points strictly inside an allowed directory
+/// that grants some of their denied rights are offered to `mask` at once, parents before
+/// children; the points it takes (`true` at their index) are left out of the placement (no
+/// directory is split for them; the caller masks them in a mount namespace) and listed in
+/// `Placement::masked`. The others are carved out as by [`place`].
 pub fn place_masked<F: Fs>(
     rules: &[BoundRule],
     fs: &F,
-    mask: &mut dyn FnMut(&DenyPoint) -> bool,
+    mask: &mut dyn FnMut(&[DenyPoint]) -> Vec<bool>,
 ) -> Result<Placement, Error> {
     let cached = Cached {
         inner: fs,
@@ -515,7 +518,7 @@ pub fn place_masked<F: Fs>(
 fn place_cached<F: Fs>(
     rules: &[BoundRule],
     fs: &F,
-    mask: &mut dyn FnMut(&DenyPoint) -> bool,
+    mask: &mut dyn FnMut(&[DenyPoint]) -> Vec<bool>,
 ) -> Result<Placement, Error> {
     let allows: Vec<(String, u16)> = rules
         .iter()
@@ -628,9 +631,10 @@ impl<F: Fs> Placer<'_, F> {
 
     /// Offers every deny point that would split an allowed directory to `mask`, and takes
     /// the ones it accepts out of the placement.
-    fn leave_to_masks(&mut self, mask: &mut dyn FnMut(&DenyPoint) -> bool) {
-        let paths: Vec<String> = self.denies_at.keys().cloned().collect();
-        for path in paths {
+    fn leave_to_masks(&mut self, mask: &mut dyn FnMut(&[DenyPoint]) -> Vec<bool>) {
+        let mut offered = Vec::new();
+        for path in self.denies_at.keys() {
+            let path = path.clone();
             let Some(indexes) = self.denies_at.get(&path) else {
                 continue;
             };
@@ -669,17 +673,20 @@ impl<F: Fs> Placer<'_, F> {
             } else {
                 self.fs.kind(&path)
             };
-            let point = DenyPoint {
-                path: path.clone(),
+            offered.push(DenyPoint {
+                path,
                 denied,
                 granted,
                 kind,
                 except_inside,
-            };
-            if mask(&point) {
-                self.denies_at.remove(&path);
-                if !self.allows.iter().any(|(a, _)| *a == path) {
-                    self.points.remove(&path);
+            });
+        }
+        let taken = mask(&offered);
+        for (point, take) in offered.into_iter().zip(taken) {
+            if take {
+                self.denies_at.remove(&point.path);
+                if !self.allows.iter().any(|(a, _)| *a == point.path) {
+                    self.points.remove(&point.path);
                 }
                 self.out.masked.push(point);
             }
