@@ -380,9 +380,11 @@ impl<'a> Ring<'a> {
             enabled: entry.is_ok(),
             ..confine::MaskCollector::default()
         };
-        let placement = landlock::place_masked(&rules, &landlock::RealFs, &mut |points| {
-            collector.offer_all(points)
-        })?;
+        let inspect = collector.enabled;
+        let placement =
+            landlock::place_masked(&rules, &landlock::RealFs, inspect, &mut |points| {
+                collector.offer_all(points)
+            })?;
         if let Some(wanted) = collector.too_many {
             let why = format!(
                 "ring {} needs {wanted} masks; at most {} are mounted in one apply (a deny glob matching that many paths is better written as a deny of their directory)",

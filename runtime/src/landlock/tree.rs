@@ -485,7 +485,7 @@ pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
         real_paths: RefCell::new(BTreeMap::new()),
     };
     let (rules, through_links) = without_planted_links(rules, &cached);
-    let mut placement = place_cached(&resolved(&rules, &cached), &cached, &mut |points| {
+    let mut placement = place_cached(&resolved(&rules, &cached), &cached, false, &mut |points| {
         vec![false; points.len()]
     })?;
     placement.through_links = through_links;
@@ -496,10 +496,13 @@ pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
 /// that grants some of their denied rights are offered to `mask` at once, parents before
 /// children; the points it takes (`true` at their index) are left out of the placement (no
 /// directory is split for them; the caller masks them in a mount namespace) and listed in
-/// `Placement::masked`. The others are carved out as by [`place`].
+/// `Placement::masked`. The others are carved out as by [`place`]. `inspect: false` offers
+/// the points without looking at what they are (`kind` is then `Kind::Missing`): for a caller
+/// that will take none and only counts them.
 pub fn place_masked<F: Fs>(
     rules: &[BoundRule],
     fs: &F,
+    inspect: bool,
     mask: &mut dyn FnMut(&[DenyPoint]) -> Vec<bool>,
 ) -> Result<Placement, Error> {
     let cached = Cached {
@@ -510,7 +513,7 @@ pub fn place_masked<F: Fs>(
         real_paths: RefCell::new(BTreeMap::new()),
     };
     let (rules, through_links) = without_planted_links(rules, &cached);
-    let mut placement = place_cached(&resolved(&rules, &cached), &cached, mask)?;
+    let mut placement = place_cached(&resolved(&rules, &cached), &cached, inspect, mask)?;
     placement.through_links = through_links;
     Ok(placement)
 }
@@ -518,6 +521,7 @@ pub fn place_masked<F: Fs>(
 fn place_cached<F: Fs>(
     rules: &[BoundRule],
     fs: &F,
+    inspect: bool,
     mask: &mut dyn FnMut(&[DenyPoint]) -> Vec<bool>,
 ) -> Result<Placement, Error> {
     let allows: Vec<(String, u16)> = rules
@@ -539,7 +543,7 @@ fn place_cached<F: Fs>(
     for rule in rules.iter().filter(|r| !r.allow) {
         placer.add_deny(rule)?;
     }
-    placer.leave_to_masks(mask);
+    placer.leave_to_masks(inspect, mask);
     for (path, _) in &placer.allows {
         placer.points.insert(path.clone());
     }
@@ -631,7 +635,7 @@ impl<F: Fs> Placer<'_, F> {
 
     /// Offers every deny point that would split an allowed directory to `mask`, and takes
     /// the ones it accepts out of the placement.
-    fn leave_to_masks(&mut self, mask: &mut dyn FnMut(&[DenyPoint]) -> Vec<bool>) {
+    fn leave_to_masks(&mut self, inspect: bool, mask: &mut dyn FnMut(&[DenyPoint]) -> Vec<bool>) {
         let mut offered = Vec::new();
         for path in self.denies_at.keys() {
             let path = path.clone();
@@ -667,8 +671,11 @@ impl<F: Fs> Placer<'_, F> {
                     Bound::Glob { root, .. } => within(root, &path) || within(&path, root),
                 })
             });
-            // A link in any component: a mount would land where the link points.
-            let kind = if self.fs.is_symlink(&path) || self.fs.real_path(&path) != path {
+            // A link in any component: a mount would land where the link points. (Not looked
+            // at when nothing will be masked: the carve-outs need no more system calls.)
+            let kind = if !inspect {
+                Kind::Missing
+            } else if self.fs.is_symlink(&path) || self.fs.real_path(&path) != path {
                 Kind::Symlink
             } else {
                 self.fs.kind(&path)
