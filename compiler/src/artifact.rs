@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{Lowered, MacosRing, Targets};
 use crate::ir::Ir;
-use crate::syntax::Compatibility;
+use crate::syntax::{Compatibility, Isolation};
 
 /// Assembles the sealed artifact with the sections of `targets` from what the backends made
 /// of each ring (`lowered`, from [`crate::analyze_for`] with those targets or more). `Err`
@@ -97,6 +97,11 @@ pub fn build(
                 crate::syntax::Unenforceable::Error => {
                     nonoc_runtime::artifact::Unenforceable::Error
                 }
+            },
+            isolation: match ir.settings.isolation {
+                Isolation::BestEffort => nonoc_runtime::artifact::Isolation::BestEffort,
+                Isolation::Required => nonoc_runtime::artifact::Isolation::Required,
+                Isolation::Off => nonoc_runtime::artifact::Isolation::Off,
             },
         },
         variables: crate::ir::declared(ir),

@@ -1,6 +1,7 @@
 //! What `nonoc explain` answers: whether a ring allows or denies one request, the rules (or
 //! the default) that decided it, notes where the verdict promises less than it seems to, and
-//! what each backend does with the request.
+//! what each backend does with the request, and (Linux) when this host's isolation tier
+//! refuses a request the policy allows.
 
 use serde::Serialize;
 
@@ -39,6 +40,10 @@ pub struct Explanation {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub backends: Backends,
+    /// Why the request, which the policy allows, fails on this host anyway (the isolation
+    /// tier's carve-out or a mask; Linux).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// One rule or default behind the verdict.
@@ -75,15 +80,16 @@ pub fn ring(ir: &ir::Ir, level: u8) -> Result<&Ring, String> {
     })
 }
 
-/// Why `ring` allows or denies the request as typed, for a policy read from `file`, with
-/// what can be bound bound. `Err` (a usage error) for a request that is not one.
+/// Why `ring` allows or denies the request as typed, for the policy `analysis` read (its IR
+/// `ir`), with what can be bound bound. `Err` (a usage error) for a request that is not one.
 pub fn explain(
     ir: &ir::Ir,
-    file: &str,
+    analysis: &crate::Analysis,
     ring: &Ring,
     asked: &ExplainRequest,
     partial: &PartialBindings,
 ) -> Result<Explanation, String> {
+    let file = analysis.source.name.as_str();
     let request = build_request(ir, partial, asked)?;
     let bindings = &partial.bindings;
     let decision = ir::decide(ring, &request, bindings);
@@ -96,6 +102,14 @@ pub fn explain(
                 ring.level
             )
         }),
+    };
+    let host = match (&request, decision.verdict) {
+        (Request::Path { path, access, .. }, Verdict::Allow) => {
+            path.expand(bindings).and_then(|p| {
+                crate::isolation::host_note(ir, analysis, ring.level, &p, *access, bindings)
+            })
+        }
+        _ => None,
     };
     Ok(Explanation {
         verdict: decision.verdict,
@@ -115,6 +129,7 @@ pub fn explain(
             .collect(),
         notes: notes(ring, &request, &decision, bindings),
         backends,
+        host,
     })
 }
 

@@ -5,7 +5,8 @@
 //! path templates), [`ir`] (each ring checked and merged; [`ir::decide`]), [`check`] (header,
 //! `tests:` and the lints on the IR), [`backend`] (Landlock, seccomp, Seatbelt, each run once
 //! by [`analyze`]), [`artifact`]. [`explain`], [`inspect`], [`diff`] and [`kernel`] compute
-//! what those commands show. The command line in `main.rs` is a thin layer over [`cli`].
+//! what those commands show; [`isolation`] what this host's isolation tier does to a request
+//! (`explain`'s `on this host` line). The command line in `main.rs` is a thin layer over [`cli`].
 
 pub mod artifact;
 pub mod backend;
@@ -17,6 +18,7 @@ pub mod diff;
 pub mod explain;
 pub mod inspect;
 pub mod ir;
+pub mod isolation;
 pub mod kernel;
 pub mod resolve;
 pub mod sarif;

@@ -88,6 +88,14 @@ pub enum Error {
     /// that a ring of the artifact may change (an agent could have planted the link), so the
     /// rules on them could not be placed.
     LinksNotFollowed(Vec<String>),
+    /// `settings.isolation: required`, and the ring needs masks (or a network namespace)
+    /// that this host does not let the process create: nothing was applied.
+    IsolationUnavailable {
+        /// The ring's level.
+        ring: u8,
+        /// Why the namespaces are not available here.
+        why: String,
+    },
     /// A system call of the apply failed (the process is unconfined, but for
     /// `no_new_privs` when the restriction itself failed).
     System {
@@ -127,8 +135,9 @@ pub enum ErrorKind {
     /// normalized path.
     Variable,
     /// The ring cannot be enforced as written here, and the policy refuses less: the kernel
-    /// lacks what it requires (`hard_requirement`), or a path goes through a symbolic link a
-    /// ring may have planted (`unenforceable: error`).
+    /// lacks what it requires (`hard_requirement`, or `isolation: required` where namespaces
+    /// are unavailable), or a path goes through a symbolic link a ring may have planted
+    /// (`unenforceable: error`).
     Unsupported,
     /// The system refused a step of the apply; the process is unconfined.
     Apply,
@@ -156,7 +165,9 @@ impl Error {
             Error::Unbound(_) | Error::UndeclaredVariable(_) | Error::BadValue { .. } => {
                 ErrorKind::Variable
             }
-            Error::Unsupported { .. } | Error::LinksNotFollowed(_) => ErrorKind::Unsupported,
+            Error::Unsupported { .. }
+            | Error::LinksNotFollowed(_)
+            | Error::IsolationUnavailable { .. } => ErrorKind::Unsupported,
             Error::System { .. } | Error::Apply(_) => ErrorKind::Apply,
             Error::SeccompAfterLandlock(_) => ErrorKind::PartlyApplied,
         }
@@ -256,6 +267,10 @@ impl std::fmt::Display for Error {
                     .map(|p| format!("`{p}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
+            ),
+            Error::IsolationUnavailable { ring, why } => write!(
+                f,
+                "ring {ring} needs the isolation layer (mount namespaces for its denies inside allowed directories) and the policy sets `isolation: required`, but {why}"
             ),
             Error::System { context, source } => write!(f, "{context}: {source}"),
             Error::Apply(m) => write!(f, "{m}"),

@@ -538,6 +538,24 @@ fn texts_the_compiler_never_writes_are_refused() {
     );
     // A setting left out.
     refused(&swap(",\"unenforceable\":\"warn\"", ""), "unenforceable");
+    // `settings.isolation`: `required` and `off` as written, `best_effort` only by leaving
+    // the field out (the compiler writes nothing for the default), no other value.
+    let isolation = |value: &str| {
+        swap(
+            "\"unenforceable\":\"warn\"",
+            &format!("\"unenforceable\":\"warn\",\"isolation\":{value}"),
+        )
+    };
+    for value in ["\"required\"", "\"off\""] {
+        let artifact = Artifact::from_slice(&isolation(value)).unwrap();
+        assert_eq!(format!("\"{}\"", artifact.settings.isolation.name()), value);
+    }
+    refused(
+        &isolation("\"best_effort\""),
+        "`best_effort` is written by leaving the field out",
+    );
+    refused(&isolation("\"on\""), "unknown variant `on`");
+    refused(&isolation("null"), "malformed");
     // A ring key written another way.
     refused(&swap("\"rings\":{\"1\"", "\"rings\":{\"01\""), "malformed");
 }

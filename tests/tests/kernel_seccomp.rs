@@ -119,17 +119,46 @@ fn syscall_ops(other: u32) -> Vec<Op> {
     ops
 }
 
-/// A process started outside any sandbox, for a ring to try to change; killed on drop.
+/// A process started outside any sandbox, for a ring to try to change; killed on drop. It
+/// runs as the caller's user with no capability (its bounding set emptied before `execve`):
+/// a confined process, which keeps none, may change a process of its own user that holds no
+/// more capabilities than it does (the kernel's `cap_safe_nice`), so what refuses it is the
+/// filter, not the capabilities the sandbox dropped.
 struct Outsider(std::process::Child);
 
 impl Outsider {
     fn start() -> Outsider {
-        let child = Command::new("sleep")
-            .arg("300")
-            .stdin(std::process::Stdio::null())
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new("sleep");
+        command.arg("300").stdin(std::process::Stdio::null());
+        #[expect(unsafe_code, reason = "a pre_exec hook is unsafe")]
+        // SAFETY: the hook runs between fork and execve and makes only prctl calls with
+        // integer arguments (async-signal-safe); it allocates nothing.
+        unsafe {
+            command.pre_exec(|| {
+                for cap in 0..64 {
+                    // EINVAL above the kernel's last capability; EPERM without CAP_SETPCAP,
+                    // where the process has nothing to drop anyway.
+                    libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
+                }
+                Ok(())
+            });
+        }
+        let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start `sleep`: {e}"));
         Outsider(child)
+    }
+
+    /// The outsider's effective capabilities (`CapEff` of /proc/PID/status).
+    fn capabilities(&self) -> String {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .unwrap()
+            .trim()
+            .to_owned()
     }
 
     fn pid(&self) -> u32 {
@@ -642,6 +671,7 @@ fn terminal_injection() {
 /// `signals: any` ring the same calls change the process (so the refusal is the filter's).
 fn other_processes() {
     let outsider = Outsider::start();
+    assert_eq!(outsider.capabilities(), "0000000000000000");
     let before = outsider.core_limit_and_nice();
     let pid = outsider.pid();
     let parent = std::process::id();

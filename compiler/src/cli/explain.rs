@@ -117,7 +117,7 @@ pub fn run(args: &ExplainArgs, ctx: &mut Context<'_>) -> Outcome {
     let ring = crate::explain::ring(&ir, args.ring).map_err(CliError::usage)?;
     let given = args.vars.bindings()?;
     let partial = bind_partial(&ir, &given, ctx.env).map_err(CliError::usage)?;
-    let explanation = crate::explain::explain(&ir, &analysis.source.name, ring, &request, &partial)
+    let explanation = crate::explain::explain(&ir, &analysis, ring, &request, &partial)
         .map_err(CliError::usage)?;
     if args.format == Format::Json {
         let text = serde_json::to_string_pretty(&explanation).map_err(|e| {
@@ -153,6 +153,9 @@ fn human(e: &Explanation) -> String {
     text.push_str(&format!("seccomp: {}\n", e.backends.seccomp));
     if let Some(seatbelt) = &e.backends.seatbelt {
         text.push_str(&format!("Seatbelt: {seatbelt}\n"));
+    }
+    if let Some(host) = &e.host {
+        text.push_str(&format!("on this host: {host}\n"));
     }
     text
 }

@@ -29,7 +29,7 @@ pub struct IrSettings {
     pub landlock_min_abi: u32,
     pub unenforceable: Unenforceable,
     pub monotonic: bool,
-    /// Carried for the runtime's isolation layer; nothing enforces it yet.
+    /// `settings.isolation`: written to the artifact for the runtime's isolation layer.
     pub isolation: Isolation,
 }
 

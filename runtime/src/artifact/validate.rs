@@ -14,7 +14,7 @@ use std::fmt::Display;
 use super::landlock::{Component, Effect, Glob, LandlockPlan, PathRule, Rights, Target};
 use super::seatbelt::SeatbeltProfile;
 use super::seccomp::{SeccompArch, SeccompFilter};
-use super::{RingTargets, Unverified, Variable, bpf};
+use super::{Isolation, RingTargets, Unverified, Variable, bpf};
 use crate::Error;
 use crate::bind::{MAX_PATH_BYTES, check_bound_value};
 
@@ -107,6 +107,19 @@ pub(super) fn validate(artifact: &Unverified) -> Result<(), Error> {
         ring_targets(*level, ring, vars, &mut targets)?;
     }
     trust_tiers(artifact)
+}
+
+/// `settings.isolation` as the compiler writes it: `required` or `off`; `best_effort`, the
+/// default, only by leaving the field out (`deserialize_with`).
+pub(super) fn isolation<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Isolation, D::Error> {
+    match <Isolation as serde::Deserialize>::deserialize(deserializer)? {
+        Isolation::BestEffort => Err(serde::de::Error::custom(
+            "settings.isolation: `best_effort` is written by leaving the field out",
+        )),
+        setting => Ok(setting),
+    }
 }
 
 /// A name the compiler writes as given: no control characters, not empty.

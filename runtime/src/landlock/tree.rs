@@ -8,6 +8,8 @@
 //! lose, for themselves and for entries created in them later, the rights the deny withholds
 //! (stricter than the policy, never more permissive). Deny globs are first expanded into the
 //! existing paths they match, inside allowed directories, with a bound on the entries read.
+//! Where the isolation layer masks a denied path in a mount namespace instead
+//! ([`place_masked`]), nothing is split for it.
 //!
 //! The paths where rights change (allow paths, denied paths, exceptions) are kept in a tree of
 //! path components. Each path's rights are worked out once, from its parent's, and each
@@ -22,7 +24,7 @@ use std::rc::Rc;
 use super::glob::{Matcher, State};
 use super::resolve::{Cached, Writers, join, resolved, without_planted_links};
 use crate::Error;
-use crate::artifact::Component;
+use crate::artifact::{Component, Right};
 
 /// Entries read while expanding globs and splitting directories, at most, per apply.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -131,7 +133,30 @@ pub struct Placement {
     /// Units of work placement did (directory entries, tree nodes, glob automaton steps),
     /// for tests that hold its cost to the size of its input.
     pub work: usize,
+    /// Deny points left to the isolation layer ([`place_masked`]): not carved out.
+    pub masked: Vec<DenyPoint>,
 }
+
+/// A concrete denied path strictly inside an allowed directory that grants some of the rights
+/// it denies: what a carve-out splits the directories above for, or what the isolation layer
+/// may mask instead ([`place_masked`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DenyPoint {
+    /// The denied path (resolved; a link only when the deny names one).
+    pub path: String,
+    /// The rights denied there (every deny at the path).
+    pub denied: u16,
+    /// The rights the allow rules give the path (the allowed directories above it and any
+    /// allow rule at or below it): what the deny withholds is `denied & granted`.
+    pub granted: u16,
+    /// What the path is now (`Kind::Symlink` for a link, not followed).
+    pub kind: Kind,
+    /// A deny's exception lies strictly inside the path (a mask would hide it too).
+    pub except_inside: bool,
+}
+
+/// What the isolation layer is asked about deny points (see [`place_masked`]).
+type MaskHook<'m> = (bool, &'m mut dyn FnMut(&[DenyPoint]) -> Vec<bool>);
 
 /// Whether `path` is `dir` or lies under it.
 pub fn within(path: &str, dir: &str) -> bool {
@@ -142,13 +167,40 @@ pub fn within(path: &str, dir: &str) -> bool {
 /// `writable`: the directories (bound paths) that some confined ring of the artifact may
 /// replace entries of, this ring included; a link in one of them is not followed to place a
 /// grant (the link rule of the policy language).
+#[cfg(any(test, feature = "compiler"))]
 pub fn place<F: Fs>(rules: &[BoundRule], writable: &[String], fs: &F) -> Result<Placement, Error> {
+    place_with(rules, writable, fs, None)
+}
+
+/// Places rules for the isolation layer: the deny points strictly inside an allowed directory
+/// that grants some of their denied rights are offered to `mask` at once, parents before
+/// children; the points it takes (`true` at their index) are left out of the placement (no
+/// directory is split for them; the caller masks them in a mount namespace) and listed in
+/// `Placement::masked`. The others are carved out as by `place`. `inspect: false` offers
+/// the points without looking at what they are (`kind` is then `Kind::Missing`): for a caller
+/// that will take none and only counts them.
+pub fn place_masked<F: Fs>(
+    rules: &[BoundRule],
+    writable: &[String],
+    fs: &F,
+    inspect: bool,
+    mask: &mut dyn FnMut(&[DenyPoint]) -> Vec<bool>,
+) -> Result<Placement, Error> {
+    place_with(rules, writable, fs, Some((inspect, mask)))
+}
+
+fn place_with<F: Fs>(
+    rules: &[BoundRule],
+    writable: &[String],
+    fs: &F,
+    mask: Option<MaskHook<'_>>,
+) -> Result<Placement, Error> {
     let cached = Cached::new(fs);
     let writers = Writers::new(writable, &cached);
     let (rules, mut through_links) = without_planted_links(rules, &writers, &cached);
     let (rules, roots) = resolved(&rules, &writers, &cached);
     through_links.extend(roots);
-    let mut placement = Placer::new(&cached).run(&rules)?;
+    let mut placement = Placer::new(&cached).run(&rules, mask)?;
     placement.through_links = through_links;
     Ok(placement)
 }
@@ -172,12 +224,16 @@ struct Node {
     /// What the path is, not following a final link, when a directory listing said so (it
     /// then needs no `stat` of its own).
     kind: Option<Kind>,
+    /// An exception makes this path a point (rights grow back here).
+    excepted: bool,
 }
 
-/// A denied path's rule: its rights and its exceptions (indexes into `Placer::excepts`).
+/// A denied path's rule: its rights, its exceptions (indexes into `Placer::excepts`) and the
+/// rule it comes from.
 struct Denied {
     mask: u16,
     excepts: Vec<usize>,
+    rule: usize,
 }
 
 /// An exception of a deny rule.
@@ -218,6 +274,11 @@ struct Placer<'a, F: Fs> {
     /// every point strictly below it keeps.
     desired: Vec<u16>,
     below: Vec<u16>,
+    /// Per node: the rights of the allow rules strictly above the path, and at or below it;
+    /// whether an exception of a deny at the path covers the path.
+    allowed_above: Vec<u16>,
+    allowed_below: Vec<u16>,
+    excepted_here: Vec<bool>,
     /// Per node: whether the path, or an ancestor below its nearest allow path, is a link.
     through_link: Vec<Option<bool>>,
     out: Placement,
@@ -234,6 +295,9 @@ impl<'a, F: Fs> Placer<'a, F> {
             excepts: Vec::new(),
             desired: Vec::new(),
             below: Vec::new(),
+            allowed_above: Vec::new(),
+            allowed_below: Vec::new(),
+            excepted_here: Vec::new(),
             through_link: Vec::new(),
             out: Placement::default(),
         };
@@ -242,7 +306,7 @@ impl<'a, F: Fs> Placer<'a, F> {
         placer
     }
 
-    fn run(mut self, rules: &[BoundRule]) -> Result<Placement, Error> {
+    fn run(mut self, rules: &[BoundRule], mask: Option<MaskHook<'_>>) -> Result<Placement, Error> {
         for rule in rules.iter().filter(|r| r.allow) {
             // Allow rules take no globs (compiler-checked, and checked at load).
             if let BoundTarget::Path(path) = &rule.target {
@@ -257,6 +321,11 @@ impl<'a, F: Fs> Placer<'a, F> {
             self.add_deny(i, rule, rules)?;
         }
         self.rights();
+        if let Some((inspect, mask)) = mask
+            && self.leave_to_masks(rules, inspect, mask)
+        {
+            self.rights();
+        }
         let mut roots: Vec<NodeId> = (0..self.nodes.len())
             .filter(|id| self.nodes[*id].named_by_allow && self.allow_ancestor(*id).is_none())
             .collect();
@@ -380,6 +449,7 @@ impl<'a, F: Fs> Placer<'a, F> {
         self.denies.push(Denied {
             mask: rule.mask,
             excepts,
+            rule: index,
         });
         match &rule.target {
             BoundTarget::Path(path) => {
@@ -424,6 +494,7 @@ impl<'a, F: Fs> Placer<'a, F> {
                 self.out.work += 1;
                 if self.nodes[c].denies.contains(&deny) {
                     self.nodes[id].point = true;
+                    self.nodes[id].excepted = true;
                     break;
                 }
                 current = self.nodes[c].parent;
@@ -444,6 +515,7 @@ impl<'a, F: Fs> Placer<'a, F> {
     fn except_at(&mut self, path: &str, listed: Option<Kind>) {
         let id = self.node(path);
         self.nodes[id].point = true;
+        self.nodes[id].excepted = true;
         self.nodes[id].kind = self.nodes[id].kind.or(listed);
     }
 
@@ -483,9 +555,10 @@ impl<'a, F: Fs> Placer<'a, F> {
                 states = self.step_all(walk, &states, name);
                 current = join(&current, name);
                 if i + 1 < names.len() && within(&current, root) && walk.deny.matched(&states[0]) {
-                    if !found.contains(&current) {
+                    // A glob covers what exists at apply time.
+                    let kind = self.fs.kind(&current);
+                    if kind != Kind::Missing && !found.contains(&current) {
                         found.push(current.clone());
-                        let kind = self.fs.kind(&current);
                         self.matched(walk, &current, kind, None, &states, deny)?;
                     }
                     covered = true;
@@ -544,6 +617,9 @@ impl<'a, F: Fs> Placer<'a, F> {
             if walk.deny.matched(&states[0]) {
                 if kind == Kind::Symlink {
                     self.out.glob_links.push(path);
+                } else if kind == Kind::Missing {
+                    // A glob covers what exists at apply time (the walk meets only entries
+                    // that do; the start, named by the glob's root, may not).
                 } else {
                     self.matched(walk, &path, kind, Some(kind), &states, deny)?;
                     found.push(path);
@@ -629,6 +705,9 @@ impl<'a, F: Fs> Placer<'a, F> {
         let n = self.nodes.len();
         self.desired = vec![0; n];
         self.below = vec![u16::MAX; n];
+        self.allowed_above = vec![0; n];
+        self.allowed_below = vec![0; n];
+        self.excepted_here = vec![false; n];
         self.through_link = vec![None; n];
         let glob_excepts: Vec<(usize, Matcher)> = self
             .excepts
@@ -684,6 +763,11 @@ impl<'a, F: Fs> Placer<'a, F> {
                 .filter(|d| !d.excepts.iter().any(|e| covered[*e]))
                 .fold(0, |m, d| m | d.mask);
             self.desired[id] = allowed & !denied;
+            self.allowed_above[id] = frame.allowed;
+            self.excepted_here[id] = node
+                .denies
+                .iter()
+                .any(|d| self.denies[*d].excepts.iter().any(|e| covered[*e]));
             self.out.work += 1 + active.len();
             let mut work = 0;
             for &child in self.nodes[id].children.values().rev() {
@@ -716,17 +800,101 @@ impl<'a, F: Fs> Placer<'a, F> {
             self.out.work += work;
         }
         // Children are created after their parents: the reverse order is bottom up.
-        for id in (1..n).rev() {
-            let node = &self.nodes[id];
-            let keeps = if node.point {
-                self.desired[id] & self.below[id]
+        let read_dir = Right::ReadDir.bit();
+        for id in (0..n).rev() {
+            self.allowed_below[id] |= self.nodes[id].allow;
+            let keeps = if self.nodes[id].point {
+                // A file keeps `read_dir` for the directories above it: it governs listing
+                // a directory and means nothing for a file (listing the directory that holds
+                // a read-denied file shows its name, as the policy allows; the file's content
+                // stays denied by its own rule).
+                let file = self.desired[id] & read_dir == 0 && self.is_file(id);
+                (self.desired[id] | if file { read_dir } else { 0 }) & self.below[id]
             } else {
                 self.below[id]
             };
-            if let Some(parent) = node.parent {
+            if let Some(parent) = self.nodes[id].parent {
                 self.below[parent] &= keeps;
+                self.allowed_below[parent] |= self.allowed_below[id];
             }
         }
+    }
+
+    /// Whether a node's path is a file (following a final link, as rules do).
+    fn is_file(&self, id: NodeId) -> bool {
+        match self.nodes[id].kind {
+            Some(Kind::File) => true,
+            Some(Kind::Dir) => false,
+            _ => self.fs.kind(&self.nodes[id].path) == Kind::File,
+        }
+    }
+
+    /// Offers every deny point that would split an allowed directory to `mask`, and takes
+    /// the ones it accepts out of the placement. Whether any was taken (the rights are then
+    /// worked out again).
+    fn leave_to_masks(
+        &mut self,
+        rules: &[BoundRule],
+        inspect: bool,
+        mask: &mut dyn FnMut(&[DenyPoint]) -> Vec<bool>,
+    ) -> bool {
+        let mut offered = Vec::new();
+        let mut ids = Vec::new();
+        for id in 0..self.nodes.len() {
+            let node = &self.nodes[id];
+            // An exception that covers the point itself: the point is not (wholly) denied.
+            if node.denies.is_empty() || self.excepted_here[id] {
+                continue;
+            }
+            let denied = node.denies.iter().fold(0, |m, d| m | self.denies[*d].mask);
+            if self.allowed_above[id] & denied == 0 {
+                // Nothing above grants what the deny withholds: no directory is split for it.
+                continue;
+            }
+            let path = &node.path;
+            let granted = self.allowed_above[id] | self.allowed_below[id];
+            let except_inside = node.denies.iter().any(|d| {
+                rules[self.denies[*d].rule].except.iter().any(|e| match e {
+                    BoundTarget::Path(p) => p != path && within(p, path),
+                    BoundTarget::Glob { root, .. } => within(root, path) || within(path, root),
+                })
+            });
+            // A link in any component: a mount would land where the link points. (Not looked
+            // at when nothing will be masked: the carve-outs need no more system calls.)
+            let kind = if !inspect {
+                Kind::Missing
+            } else if self.fs.is_symlink(path) || self.fs.real_path(path) != *path {
+                Kind::Symlink
+            } else {
+                self.fs.kind(path)
+            };
+            self.out.work += 1;
+            offered.push(DenyPoint {
+                path: path.clone(),
+                denied,
+                granted,
+                kind,
+                except_inside,
+            });
+            ids.push(id);
+        }
+        // Parents before children.
+        let mut order: Vec<usize> = (0..offered.len()).collect();
+        order.sort_by(|a, b| offered[*a].path.cmp(&offered[*b].path));
+        let offered: Vec<DenyPoint> = order.iter().map(|i| offered[*i].clone()).collect();
+        let ids: Vec<NodeId> = order.iter().map(|i| ids[*i]).collect();
+        let taken = mask(&offered);
+        let mut any = false;
+        for ((point, id), take) in offered.into_iter().zip(ids).zip(taken) {
+            if take {
+                let node = &mut self.nodes[id];
+                node.denies.clear();
+                node.point = node.named_by_allow || node.excepted;
+                self.out.masked.push(point);
+                any = true;
+            }
+        }
+        any
     }
 
     /// The nearest ancestor named by an allow rule.
@@ -917,6 +1085,7 @@ impl Node {
             denies: Vec::new(),
             excepts: Vec::new(),
             kind: None,
+            excepted: false,
         }
     }
 }
@@ -1112,10 +1281,181 @@ mod tests {
             p.glob_matches,
             vec![("/home/**/id".into(), vec!["/home/u/.ssh/id".into()])]
         );
+        // The file's content is denied on the whole way down; listing the directories on the
+        // way is not (a read deny of a file takes only `read_file` from them).
+        assert!(p.grants.iter().all(|g| !within("/home/u/.ssh/id", &g.path)
+            || g.mask & Right::ReadFile.bit() == 0));
+    }
+
+    #[test]
+    fn a_read_denied_file_leaves_listing_to_the_directories_above() {
+        // Only `read_file` is lost on the way: listing `/home/u` shows the file's name, which
+        // the policy allows; reading it stays denied by its own rule.
+        let p = place(
+            &[allow("/home", R | W), deny("/home/u/notes", R)],
+            &[],
+            &tree(),
+        )
+        .unwrap();
+        let read_dir = Right::ReadDir.bit();
+        assert_eq!(
+            p.split,
+            vec![
+                ("/home".into(), Right::ReadFile.bit()),
+                ("/home/u".into(), Right::ReadFile.bit())
+            ]
+        );
+        let home = p.grants.iter().find(|g| g.path == "/home").unwrap();
+        assert_eq!(
+            home.mask,
+            (R | W) & !Right::ReadFile.bit(),
+            "{:?}",
+            p.grants
+        );
+        assert_ne!(home.mask & read_dir, 0);
         assert!(
             p.grants
                 .iter()
-                .all(|g| !within("/home/u/.ssh/id", &g.path) || g.mask & R == 0)
+                .all(|g| g.path != "/home/u/notes" || g.mask & R == 0)
+        );
+        // A denied directory still takes `read_dir` from the way down: listing it is reading it.
+        let p = place(
+            &[allow("/home", R | W), deny("/home/u/.ssh", R)],
+            &[],
+            &tree(),
+        )
+        .unwrap();
+        assert_eq!(p.split[0], ("/home".into(), R));
+    }
+
+    #[test]
+    fn a_glob_matching_only_a_missing_path_covers_nothing() {
+        // `/home/u/.git` (a glob without wildcards) does not exist: nothing is split for it.
+        let rule = glob("/home/u/.git", "/home/u/.git", vec![vec![]], W);
+        let p = place(&[allow("/home", R | W), rule], &[], &tree()).unwrap();
+        assert_eq!(p.glob_matches, vec![("/home/u/.git".into(), vec![])]);
+        assert!(p.split.is_empty(), "{:?}", p.split);
+        // The same glob of a path that exists covers it.
+        let rule = glob("/home/u/.ssh", "/home/u/.ssh", vec![vec![]], W);
+        let p = place(&[allow("/home", R | W), rule], &[], &tree()).unwrap();
+        assert_eq!(
+            p.glob_matches,
+            vec![("/home/u/.ssh".into(), vec!["/home/u/.ssh".into()])]
+        );
+        assert!(!p.split.is_empty());
+        // A `DIR/**` whose DIR is missing, matching DIR itself: nothing either.
+        let rule = glob(
+            "/home/u/.git/**",
+            "/home/u/.git",
+            vec![vec![Component::AnyDepth]],
+            W,
+        );
+        let p = place(&[allow("/home", R | W), rule], &[], &tree()).unwrap();
+        assert_eq!(p.glob_matches, vec![("/home/u/.git/**".into(), vec![])]);
+        assert!(p.split.is_empty(), "{:?}", p.split);
+    }
+
+    /// The isolation layer's hook: every deny point inside an allowed directory that grants
+    /// what it denies is offered, parents first, with what it denies and what the allows
+    /// give it; a point taken splits nothing, one refused is carved out as by `place`.
+    #[test]
+    fn deny_points_taken_by_masks_split_nothing() {
+        let rules = [
+            allow("/home", R | W),
+            allow("/home/u/src", R),
+            deny("/home/u", W),
+            deny("/home/u/.ssh", R | W),
+            // Nothing above grants what it denies: not a point.
+            deny("/home/v", 0b1_0000),
+        ];
+        let mut seen = Vec::new();
+        let p = place_masked(&rules, &[], &tree(), true, &mut |points| {
+            seen = points.to_vec();
+            vec![true; points.len()]
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                DenyPoint {
+                    path: "/home/u".into(),
+                    denied: W,
+                    granted: R | W,
+                    kind: Kind::Dir,
+                    except_inside: false,
+                },
+                DenyPoint {
+                    path: "/home/u/.ssh".into(),
+                    denied: R | W,
+                    granted: R | W,
+                    kind: Kind::Dir,
+                    except_inside: false,
+                },
+            ]
+        );
+        assert_eq!(p.masked, seen);
+        assert!(p.split.is_empty(), "{:?}", p.split);
+        // `/home/u/src` gets nothing beyond what `/home` gives it.
+        assert_eq!(paths(&p), [("/home", R | W)]);
+        // Refused: the carve-outs, exactly as `place` makes them.
+        let p = place_masked(&rules, &[], &tree(), true, &mut |points| {
+            vec![false; points.len()]
+        })
+        .unwrap();
+        let plain = place(&rules, &[], &tree()).unwrap();
+        assert!(p.masked.is_empty());
+        assert_eq!((p.grants, p.split), (plain.grants, plain.split));
+        // Only the parent taken: the child is carved out beneath it.
+        let p = place_masked(&rules, &[], &tree(), false, &mut |points| {
+            assert!(points.iter().all(|p| p.kind == Kind::Missing));
+            points.iter().map(|p| p.path == "/home/u").collect()
+        })
+        .unwrap();
+        assert_eq!(
+            p.split,
+            [("/home".to_owned(), R | W), ("/home/u".to_owned(), R | W)]
+        );
+    }
+
+    /// A point whose deny has an exception inside it says so, and one covered by an
+    /// exception of its own deny is no point; a link is offered as a link.
+    #[test]
+    fn deny_points_name_exceptions_and_links() {
+        let mut rule = deny("/home/u", R | W);
+        rule.except = vec![BoundTarget::Path("/home/u/src".into())];
+        let mut seen = Vec::new();
+        place_masked(
+            &[allow("/home", R | W), rule],
+            &[],
+            &tree(),
+            true,
+            &mut |points| {
+                seen = points.to_vec();
+                vec![false; points.len()]
+            },
+        )
+        .unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].except_inside);
+        let fs = tree().link("/home/u/cfg", "/home/v");
+        let mut seen = Vec::new();
+        place_masked(
+            &[allow("/home", R | W), deny("/home/u/cfg", W)],
+            &[],
+            &fs,
+            true,
+            &mut |points| {
+                seen = points.to_vec();
+                vec![false; points.len()]
+            },
+        )
+        .unwrap();
+        // The deny is kept at the link as written (offered as a link: a mount there would
+        // land on its target) and placed where the link resolves.
+        let offered: Vec<(&str, Kind)> = seen.iter().map(|p| (p.path.as_str(), p.kind)).collect();
+        assert_eq!(
+            offered,
+            [("/home/u/cfg", Kind::Symlink), ("/home/v", Kind::Dir)]
         );
     }
 
@@ -1341,11 +1681,12 @@ mod tests {
             p.grants
         );
         // `/ws/src` is not split for the links; `/ws` is, for the real `.env`, whose read is
-        // withheld (and a link to it reaches it where it is).
-        assert_eq!(p.split, [("/ws".to_owned(), R)]);
+        // withheld (and a link to it reaches it where it is); a file's read deny leaves
+        // listing `/ws` alone.
+        assert_eq!(p.split, [("/ws".to_owned(), Right::ReadFile.bit())]);
         assert!(p.grants.contains(&Grant {
             path: "/ws/src".into(),
-            mask: R,
+            mask: Right::ReadFile.bit(),
             is_dir: true,
             follow: false
         }));
@@ -1378,8 +1719,9 @@ mod tests {
 
     /// A workspace of `n` files in the shapes a planted tree can take: flat, spread over
     /// directories, deep chains, every directory holding a match, with an exception glob
-    /// too. Returns the work placement did.
-    fn work_for(shape: &str, n: usize) -> (usize, usize) {
+    /// too. Returns the work placement did; `masked`: with the isolation layer taking every
+    /// other deny point.
+    fn work_for(shape: &str, n: usize, masked: bool) -> (usize, usize) {
         let mut paths: Vec<(String, Kind)> =
             vec![("/".into(), Kind::Dir), ("/ws".into(), Kind::Dir)];
         let dir = |p: String, paths: &mut Vec<(String, Kind)>| {
@@ -1451,7 +1793,17 @@ mod tests {
             ]],
         }];
         let rules = [allow("/ws", R | W), env, deny("/ws/secret", R)];
-        let p = place(&rules, &["/ws".to_owned()], &fs).unwrap();
+        let writable = ["/ws".to_owned()];
+        let p = if masked {
+            let p = place_masked(&rules, &writable, &fs, true, &mut |points| {
+                (0..points.len()).map(|i| i % 2 == 0).collect()
+            })
+            .unwrap();
+            assert!(!p.masked.is_empty());
+            p
+        } else {
+            place(&rules, &writable, &fs).unwrap()
+        };
         let matched: usize = p.glob_matches.iter().map(|(_, m)| m.len()).sum();
         assert!(matched > 0);
         (p.work, paths.len())
@@ -1462,17 +1814,20 @@ mod tests {
     /// paths make it included (where placement took time in the fourth power of the depth).
     /// The work counts entries read, tree nodes, glob automaton steps and visits: a
     /// deterministic stand-in for time, which `cargo bench -p nonoc --bench apply` measures.
+    /// The same with the isolation layer masking half the deny points.
     #[test]
     fn placement_work_is_linear_in_the_paths() {
-        for shape in ["flat", "spread", "deep", "chain"] {
-            let (small, small_paths) = work_for(shape, 2_000);
-            let (large, large_paths) = work_for(shape, 20_000);
-            let ratio = large as f64 / small as f64;
-            let paths_ratio = large_paths as f64 / small_paths as f64;
-            assert!(
-                ratio <= 12.0 && ratio <= paths_ratio * 1.2,
-                "{shape}: work {small} for {small_paths} paths, {large} for {large_paths} ({ratio:.1}x)"
-            );
+        for masked in [false, true] {
+            for shape in ["flat", "spread", "deep", "chain"] {
+                let (small, small_paths) = work_for(shape, 2_000, masked);
+                let (large, large_paths) = work_for(shape, 20_000, masked);
+                let ratio = large as f64 / small as f64;
+                let paths_ratio = large_paths as f64 / small_paths as f64;
+                assert!(
+                    ratio <= 12.0 && ratio <= paths_ratio * 1.2,
+                    "{shape} (masked: {masked}): work {small} for {small_paths} paths, {large} for {large_paths} ({ratio:.1}x)"
+                );
+            }
         }
     }
 
@@ -1585,6 +1940,12 @@ mod tests {
                     .iter()
                     .filter(|g| within(path, &g.path))
                     .fold(0, |m, g| m | g.mask);
+                // `read_dir` means nothing for a file (a read-denied file leaves it to the
+                // directories above).
+                let (got, want) = match fs.kind(path) {
+                    Kind::File => (got & !Right::ReadDir.bit(), want & !Right::ReadDir.bit()),
+                    _ => (got, want),
+                };
                 let split = p.split.iter().any(|(d, _)| d == path);
                 let ok = if split { got & !want == 0 } else { got == want };
                 assert!(
