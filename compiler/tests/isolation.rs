@@ -77,6 +77,11 @@ fn main() -> ExitCode {
             inherited_descriptors,
         ),
         Test::new("a_root_agent_keeps_no_capability", 1, no_capabilities),
+        Test::new(
+            "a_root_agent_keeps_only_the_capabilities_its_ring_lists",
+            1,
+            kept_capabilities,
+        ),
         Test::new("a_mask_cannot_be_undone_as_root", 1, || undo_a_mask(None)),
         Test::new("a_mask_cannot_be_undone_as_an_unprivileged_user", 1, || {
             undo_a_mask(Some(NOBODY))
@@ -162,6 +167,7 @@ def run(op, a):
     elif op == "rmdir": os.rmdir(a[0])
     elif op == "rename": os.rename(a[0], a[1])
     elif op == "chown": os.chown(a[0], int(a[1]), -1)
+    elif op == "chmod": os.chmod(a[0], int(a[1], 8))
     elif op == "fd":
         import fcntl; fcntl.fcntl(int(a[0]), fcntl.F_GETFD)
     elif op == "ctty": os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
@@ -184,7 +190,7 @@ def run(op, a):
             raise OSError(ctypes.get_errno(), op)
     else: raise SystemExit("unknown operation " + op)
     return "ok"
-ARITY = {"rename": 2, "chown": 2, "ids": 0, "caps": 0, "ctty": 0, "tiocsti": 0,
+ARITY = {"rename": 2, "chown": 2, "chmod": 2, "ids": 0, "caps": 0, "ctty": 0, "tiocsti": 0,
          "session": 0, "wait": 0, "userns": 0}
 args = sys.argv[1:]
 while args:
@@ -967,6 +973,52 @@ fn no_capabilities() {
     assert_eq!(report["process"]["bounding_set_dropped"], Value::Bool(true));
     use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(&other).map(|m| m.uid()).ok(), Some(0));
+}
+
+/// A ring's `process.capabilities` are kept, and only they: with `capabilities: [chown]` a
+/// root agent gives a file to another user (which it could not without `CAP_CHOWN`: see
+/// `no_capabilities`), and still cannot change the mode of a file another user owns
+/// (`CAP_FOWNER`, not kept). Landlock governs neither call: the capabilities decide.
+fn kept_capabilities() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tree = Tree::new("keep");
+    tree.dir("ws");
+    let mine = tree.file("other/mine", "x\n");
+    let theirs = tree.file("other/theirs", "x\n");
+    std::os::unix::fs::chown(&theirs, Some(4321), Some(4321))
+        .unwrap_or_else(|e| panic!("chown {theirs}: {e}"));
+    let mode = |p: &str| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .ok()
+    };
+    let before = mode(&theirs);
+    let policy = tool_policy("      - { path: \"${t}/ws/x\" }").replace(
+        "process: { fork: true, signals: sandbox }",
+        "process: { fork: true, signals: sandbox, capabilities: [chown] }",
+    );
+    let artifact = tree.compile("keep", &policy);
+    let run = exec(
+        &artifact,
+        2,
+        None,
+        &[("TREE", tree.root.as_str())],
+        &["caps", "chown", &mine, "1234", "chmod", &theirs, "0600"],
+    );
+    assert!(run.output.status.success(), "{}", run.stderr());
+    // CAP_CHOWN (bit 0) in the effective, permitted, inheritable, bounding and ambient sets;
+    // nothing else anywhere.
+    run.expect("caps", "= 1 1 1 1 1");
+    run.expect(&format!("chown {mine} 1234"), "ok");
+    run.expect(&format!("chmod {theirs} 0600"), "EPERM");
+    let report = run.report();
+    assert_eq!(
+        report["process"]["capabilities_kept"],
+        serde_json::json!([0])
+    );
+    assert_eq!(report["process"]["bounding_set_dropped"], Value::Bool(true));
+    assert_eq!(std::fs::metadata(&mine).map(|m| m.uid()).ok(), Some(1234));
+    assert_eq!(mode(&theirs), before);
 }
 
 /// The command cannot unmount a mask, rename it away, or get around it in a user and mount
