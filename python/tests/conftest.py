@@ -66,3 +66,13 @@ def run_python(script: str, *args: str, timeout: float = 60) -> dict:
     lines = proc.stdout.strip().splitlines()
     assert lines, f"no output\nstderr:\n{proc.stderr}"
     return json.loads(lines[-1])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    """With NONOC_REQUIRE_LANDLOCK=1 (CI) no test may skip: a skip is reported as a failure."""
+    report = yield
+    if report.skipped and os.environ.get("NONOC_REQUIRE_LANDLOCK") == "1":
+        report.outcome = "failed"
+        report.longrepr = f"skipped where every test must run (NONOC_REQUIRE_LANDLOCK=1): {report.longrepr}"
+    return report
