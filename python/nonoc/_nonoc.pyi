@@ -76,6 +76,9 @@ class Artifact:
     @property
     def rings(self) -> list[int]:
         """The levels of its rings, in increasing order."""
+    @property
+    def variables(self) -> list[str]:
+        """The names of the variables the policy declares, sorted."""
     def ring(self, level: SupportsIndex) -> Ring:
         """The ring at ``level`` (an int or an IntEnum such as AGT's ``ExecutionRing``);
         raises ``RingNotFoundError`` (a ``KeyError``)."""

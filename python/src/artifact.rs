@@ -111,6 +111,13 @@ impl PyArtifact {
         self.artifact.levels().map(u32::from).collect()
     }
 
+    /// The names of the variables the policy declares, sorted: `Ring.apply` binds them from
+    /// `vars`, then each one's environment variable, then its default.
+    #[getter]
+    fn variables(&self) -> Vec<String> {
+        self.artifact.variable_names().map(str::to_owned).collect()
+    }
+
     /// The ring at `level` (an int, or an IntEnum such as AGT's `ExecutionRing`).
     ///
     /// Raises `RingNotFoundError` (a `KeyError`) when the artifact has no such ring.

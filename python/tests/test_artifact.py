@@ -27,6 +27,7 @@ def test_save_and_load(agt: nonoc.Artifact, tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p != path], "the temporary file was left behind"
     loaded = nonoc.Artifact.load(path)
     assert (loaded.digest, loaded.policy_name, loaded.rings) == (agt.digest, "agt-rings", [0, 1, 2, 3])
+    assert loaded.variables == ["home", "workspace"]
     assert nonoc.Artifact.load(str(path)).digest == agt.digest
     assert nonoc.Artifact.from_bytes(bytearray(agt.to_bytes())).digest == agt.digest
 

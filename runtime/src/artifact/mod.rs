@@ -272,6 +272,11 @@ impl Artifact {
         self.rings.keys().copied()
     }
 
+    /// The names of the variables the policy declares (bound at apply time), sorted.
+    pub fn variable_names(&self) -> impl Iterator<Item = &str> {
+        self.variables.keys().map(String::as_str)
+    }
+
     /// The ring at a level.
     pub fn ring(&self, level: u8) -> Result<crate::Ring<'_>, Error> {
         match self.rings.get(&level) {
