@@ -77,3 +77,18 @@ class UnconfinedRingError(ApplyError):
 class PartlyConfinedError(ApplyError):
     """Landlock is in force but the kernel refused the seccomp filter: the process is only
     partly confined and must not go on as if the ring were applied."""
+
+
+# Shown as `nonoc.ApplyError`, where users import them from.
+for _cls in (
+    NonocError,
+    PolicyError,
+    ArtifactError,
+    RingNotFoundError,
+    VariableError,
+    ApplyError,
+    UnconfinedRingError,
+    PartlyConfinedError,
+):
+    _cls.__module__ = "nonoc"
+del _cls
