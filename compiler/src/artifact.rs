@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::backend;
 use crate::data::Arch;
 use crate::ir::Ir;
-use crate::syntax::Compatibility;
+use crate::syntax::{Compatibility, Isolation};
 
 /// Which systems an artifact carries sections for (`nonoc compile --target`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +99,11 @@ pub fn build_for(ir: &Ir, source: &[u8], targets: Targets) -> Result<(Artifact, 
                     }
                 },
                 min_abi: ir.settings.landlock_min_abi,
+            },
+            isolation: match ir.settings.isolation {
+                Isolation::BestEffort => nonoc_runtime::artifact::Isolation::BestEffort,
+                Isolation::Required => nonoc_runtime::artifact::Isolation::Required,
+                Isolation::Off => nonoc_runtime::artifact::Isolation::Off,
             },
         },
         variables: ir

@@ -85,6 +85,10 @@ pub enum Command {
         /// Print the enforcement report as JSON on stderr.
         #[arg(long)]
         report: bool,
+        /// Keep this inherited file descriptor open for CMD (every other one but 0, 1 and 2
+        /// is closed); repeatable.
+        #[arg(long = "pass-fd", value_name = "N")]
+        pass_fds: Vec<i32>,
         /// The command and its arguments.
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<std::ffi::OsString>,
@@ -148,6 +152,7 @@ impl Command {
             vars,
             allow_unconfined,
             report,
+            pass_fds,
             command,
         } = self
         else {
@@ -164,6 +169,7 @@ impl Command {
             vars,
             allow_unconfined,
             report,
+            pass_fds,
             command,
         })
     }

@@ -42,6 +42,8 @@ pub struct ExecArgs {
     pub vars: Vec<String>,
     pub allow_unconfined: bool,
     pub report: bool,
+    /// `--pass-fd N`, in the order given.
+    pub pass_fds: Vec<i32>,
     pub command: Vec<OsString>,
 }
 
@@ -50,8 +52,8 @@ pub struct ExecArgs {
 /// page faults the apply itself does not need (docs/performance.md).
 ///
 /// The plain form: `exec`, then in any order one artifact path, exactly one of `--ring N` and
-/// `--trust-score S` (decimal digits), any `--var NAME=VALUE`, `--allow-unconfined` and
-/// `--report` at most once each (a value joined with `=` or in the next argument, never
+/// `--trust-score S` (decimal digits), any `--var NAME=VALUE` and `--pass-fd N` (decimal
+/// digits), `--allow-unconfined` and `--report` at most once each (a value joined with `=` or in the next argument, never
 /// starting with `-`), then `--` and a command. Anything else returns `None`, and clap
 /// parses the arguments (and explains any error): both routes reach the same [`run`] with the
 /// same [`ExecArgs`], which a test checks against clap.
@@ -63,6 +65,7 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
     let mut artifact: Option<PathBuf> = None;
     let (mut ring, mut trust_score) = (None, None);
     let mut vars = Vec::new();
+    let mut pass_fds = Vec::new();
     let (mut allow_unconfined, mut report) = (false, false);
     let mut tokens = rest.iter();
     let set_once = |slot: &mut bool| (!std::mem::replace(slot, true)).then_some(());
@@ -103,6 +106,11 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
                 trust_score = Some(v.parse::<u32>().ok()?);
             }
             "--var" => vars.push(value()?.to_owned()),
+            "--pass-fd" => {
+                let v = value()?;
+                digits(v)?;
+                pass_fds.push(v.parse::<i32>().ok()?);
+            }
             "--allow-unconfined" if joined.is_none() => set_once(&mut allow_unconfined)?,
             "--report" if joined.is_none() => set_once(&mut report)?,
             _ => return None,
@@ -123,6 +131,7 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
         vars,
         allow_unconfined,
         report,
+        pass_fds,
         command,
     })
 }
@@ -143,6 +152,7 @@ pub fn run(args: &ExecArgs, err: &mut dyn Write) -> u8 {
         bindings,
         allow_unconfined: args.allow_unconfined,
         report: args.report,
+        pass_fds: &args.pass_fds,
         command: &args.command,
     };
     exec(options, err)
@@ -156,6 +166,8 @@ pub struct ExecOptions<'a> {
     pub bindings: Bindings,
     pub allow_unconfined: bool,
     pub report: bool,
+    /// Inherited descriptors to keep open for the command (every other but 0, 1, 2 closes).
+    pub pass_fds: &'a [i32],
     pub command: &'a [std::ffi::OsString],
 }
 
@@ -178,6 +190,22 @@ pub fn exec(options: ExecOptions<'_>, err: &mut dyn Write) -> u8 {
         let _ = writeln!(
             err,
             "nonoc exec: warning: not enforced on this kernel: {dropped}"
+        );
+    }
+    // The carve-out fallback costs the split directories rights the policy gives them.
+    if let (Some(isolation), Some(landlock)) = (&report.isolation, &report.landlock)
+        && let Some(why) = &isolation.unavailable
+        && !landlock.carve_outs.is_empty()
+    {
+        let dirs: Vec<&str> = landlock
+            .carve_outs
+            .iter()
+            .map(|(d, _)| d.as_str())
+            .collect();
+        let _ = writeln!(
+            err,
+            "nonoc exec: warning: tier landlock ({why}): denies inside allowed directories are carved out, and {} cannot have new entries created directly in them",
+            dirs.join(", ")
         );
     }
     let Some((program, args)) = options.command.split_first() else {
@@ -204,8 +232,16 @@ fn apply(options: &ExecOptions<'_>) -> Result<EnforcementReport, String> {
         Selector::TrustScore(score) => artifact.ring_for_trust_score(score),
     }
     .map_err(|e| e.to_string())?;
+    // The command gets a session of its own (no way into the caller's terminal) and no
+    // inherited descriptor but 0, 1, 2 and the ones passed on.
+    let mut confine = nonoc_runtime::Options::new()
+        .new_session(true)
+        .close_fds(true);
+    for fd in options.pass_fds {
+        confine = confine.pass_fd(*fd);
+    }
     ring.allow_unconfined(options.allow_unconfined)
-        .apply(&options.bindings)
+        .apply_with(&options.bindings, &confine)
         .map_err(|e| e.to_string())
 }
 
@@ -242,6 +278,7 @@ pub fn doctor(
             );
         }
     }
+    let _ = writeln!(out, "{}", isolation_line());
     let Some(path) = artifact else {
         return crate::cli::EXIT_OK;
     };
@@ -259,6 +296,7 @@ pub fn doctor(
         artifact.policy.name,
         artifact.digest
     );
+    let mut code = crate::cli::EXIT_OK;
     for level in artifact.rings.keys() {
         let Ok(ring) = artifact.ring(*level) else {
             continue;
@@ -280,6 +318,21 @@ pub fn doctor(
                     format!("landlock partly enforced: {}", dropped.join("; "))
                 };
                 let _ = writeln!(out, "ring {level}: {status}; {} rules", ll.rules);
+                if let Some(isolation) = &report.isolation {
+                    let _ = writeln!(out, "  {}", tier_line(isolation, &ll));
+                    for mask in &isolation.masks {
+                        let also: Vec<&str> = mask.also_denied.iter().map(|r| r.name()).collect();
+                        let also = if also.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (also takes {})", also.join(", "))
+                        };
+                        let _ = writeln!(out, "  mask: `{}` {}{also}", mask.path, mask.kind.name());
+                    }
+                    for (path, why) in &isolation.unmasked {
+                        let _ = writeln!(out, "  not masked: `{path}`: {why}");
+                    }
+                }
                 if let Some(sc) = &report.seccomp {
                     let _ = writeln!(
                         out,
@@ -305,10 +358,45 @@ pub fn doctor(
             }
             Err(e) => {
                 let _ = writeln!(out, "ring {level}: cannot be applied here: {e}");
+                code = crate::cli::EXIT_FAILED;
             }
         }
     }
-    crate::cli::EXIT_OK
+    code
+}
+
+/// `doctor`'s line on the isolation layer: whether this process may enter namespaces, and
+/// why not.
+fn isolation_line() -> String {
+    match nonoc_runtime::isolation_available() {
+        Ok(true) => "isolation: mount namespaces available (CAP_SYS_ADMIN, no user namespace needed): tier namespace for rings that need masks".to_owned(),
+        Ok(false) => "isolation: user namespaces available (unprivileged): tier namespace for rings that need masks".to_owned(),
+        Err(why) => format!("isolation: user namespaces unavailable ({why}): tier landlock, denies inside allowed directories are carved out"),
+    }
+}
+
+/// The tier a ring gets here, in words.
+fn tier_line(
+    isolation: &nonoc_runtime::IsolationReport,
+    landlock: &nonoc_runtime::LandlockReport,
+) -> String {
+    match (isolation.tier, &isolation.unavailable) {
+        (nonoc_runtime::Tier::Namespace, _) => format!(
+            "tier namespace: {} mask{} in fresh {}mount namespaces",
+            isolation.masks.len(),
+            if isolation.masks.len() == 1 { "" } else { "s" },
+            if isolation.user_namespace {
+                "user and "
+            } else {
+                ""
+            }
+        ),
+        (_, Some(why)) => format!(
+            "tier landlock ({why}): {} directories split",
+            landlock.carve_outs.len()
+        ),
+        _ => "tier landlock (no deny inside an allowed directory: nothing to mask)".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -358,6 +446,17 @@ mod tests {
                 "--",
                 "cmd",
             ],
+            &[
+                "exec",
+                "a.json",
+                "--ring",
+                "2",
+                "--pass-fd",
+                "5",
+                "--pass-fd=7",
+                "--",
+                "cmd",
+            ],
         ];
         for args in plain {
             let args = os(args);
@@ -394,6 +493,17 @@ mod tests {
                 "exec", "a.json", "--report", "--report", "--ring", "3", "--", "x",
             ],
             &["exec", "a.json", "--report=true", "--ring", "3", "--", "x"],
+            &[
+                "exec",
+                "a.json",
+                "--pass-fd",
+                "-1",
+                "--ring",
+                "3",
+                "--",
+                "x",
+            ],
+            &["exec", "a.json", "--pass-fd", "x", "--ring", "3", "--", "x"],
             &["exec", "a.json", "-r", "3", "--", "x"],
             &["exec", "", "--ring", "3", "--", "x"],
             &["compile", "a.yaml"],
@@ -413,6 +523,7 @@ mod tests {
                 Just("700"), Just("--trust-score=1001"), Just("--var"), Just("a=b"),
                 Just("--var=c=d"), Just("--report"), Just("--allow-unconfined"),
                 Just("a.json"), Just("b.json"), Just("--"), Just("-h"), Just("-x"),
+                Just("--pass-fd"), Just("5"), Just("--pass-fd=9"),
                 Just(""), Just("cmd"), Just("-"), Just("99999999999"),
             ],
             0..12,

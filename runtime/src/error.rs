@@ -78,6 +78,14 @@ pub enum Error {
         /// What it lacks.
         dropped: Vec<Dropped>,
     },
+    /// `settings.isolation: required`, and the ring needs masks (or a network namespace)
+    /// that this host does not let the process create: nothing was applied.
+    IsolationUnavailable {
+        /// The ring's level.
+        ring: u8,
+        /// Why the namespaces are not available here.
+        why: String,
+    },
     /// A system call of the apply failed (the process is unconfined, but for
     /// `no_new_privs` when the restriction itself failed).
     System {
@@ -115,7 +123,8 @@ pub enum ErrorKind {
     /// A variable is unbound, undeclared, or bound to a value that is not an absolute
     /// normalized path.
     Variable,
-    /// The kernel lacks what the ring requires (`hard_requirement`).
+    /// The kernel lacks what the ring requires (`hard_requirement`, or `isolation: required`
+    /// where namespaces are unavailable).
     Unsupported,
     /// The system refused a step of the apply; the process is unconfined.
     Apply,
@@ -142,7 +151,9 @@ impl Error {
             Error::Unbound(_) | Error::UndeclaredVariable(_) | Error::BadValue { .. } => {
                 ErrorKind::Variable
             }
-            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Unsupported { .. } | Error::IsolationUnavailable { .. } => {
+                ErrorKind::Unsupported
+            }
             Error::System { .. } | Error::Apply(_) => ErrorKind::Apply,
             Error::SeccompAfterLandlock(_) => ErrorKind::PartlyApplied,
         }
@@ -225,6 +236,10 @@ impl std::fmt::Display for Error {
                     list.join("; ")
                 )
             }
+            Error::IsolationUnavailable { ring, why } => write!(
+                f,
+                "ring {ring} needs the isolation layer (mount namespaces for its denies inside allowed directories) and the policy sets `isolation: required`, but {why}"
+            ),
             Error::System { context, source } => write!(f, "{context}: {source}"),
             Error::Apply(m) => write!(f, "{m}"),
             Error::SeccompAfterLandlock(e) => write!(

@@ -3,6 +3,20 @@
 use serde::Serialize;
 
 use crate::artifact::{Right, ScopeName, SeccompArch, SeccompStats};
+#[cfg(target_os = "linux")]
+pub use crate::confine::{IsolationReport, ProcessReport};
+
+/// The isolation layer's report (Linux only; never present elsewhere).
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct IsolationReport {}
+
+/// The process report (Linux only; never present elsewhere).
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ProcessReport {}
 
 /// What [`Ring::apply`](crate::Ring::apply) enforced (or, from
 /// [`Ring::preview`](crate::Ring::preview), would enforce).
@@ -21,6 +35,12 @@ pub struct EnforcementReport {
     /// The seccomp filter (Linux).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<SeccompReport>,
+    /// The isolation layer (Linux): the tier, the masks, what could not be masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<IsolationReport>,
+    /// The session, capabilities and descriptors of the process (Linux).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessReport>,
     /// What the ring asks for and the system's sandbox cannot enforce, said plainly (the
     /// Seatbelt profile's notes on macOS; empty on Linux, where `landlock.dropped` says it).
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -8,7 +8,7 @@ use crate::ir::rule_index::RuleIndex;
 use crate::ir::{
     Access, AccessSet, Effect, FsRule, FsTarget, Ir, PathTemplate, Platform, Ring, SyscallAction,
 };
-use crate::syntax::NetworkMode;
+use crate::syntax::{Isolation, NetworkMode};
 
 /// The lints for an artifact of `targets`: the Seatbelt profile's only when macOS is one.
 pub fn lints(ir: &Ir, targets: Targets, diags: &mut Diagnostics) {
@@ -283,6 +283,21 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
     out
 }
 
+/// How Linux enforces a deny inside an allowed directory under `settings.isolation`, and the
+/// help that says what it costs (NC0802).
+pub(crate) fn deny_inside_allow(isolation: Isolation) -> (&'static str, &'static str) {
+    match isolation {
+        Isolation::Off => (
+            "a Landlock carve-out",
+            "at apply time the allowed directory is split along the path to the denied entry: siblings keep their rights, and the split directories lose the right to create new entries directly in them",
+        ),
+        Isolation::BestEffort | Isolation::Required => (
+            "a mount mask, or a Landlock carve-out where namespaces are unavailable",
+            "with namespaces (root, or unprivileged user namespaces) the denied path is masked and the allowed directory keeps every right; without, the allowed directory is split along the path to the denied entry and the split directories lose the right to create new entries directly in them; `nonoc doctor` says which this host gives",
+        ),
+    }
+}
+
 /// Deny rules Landlock enforces by a carve-out, and deny globs it enforces on existing files.
 fn partial_enforcement(ir: &Ir, diags: &mut Diagnostics) {
     let mut seen: BTreeSet<(usize, Code)> = BTreeSet::new();
@@ -320,14 +335,17 @@ fn partial_enforcement(ir: &Ir, diags: &mut Diagnostics) {
                 continue;
             };
             let (message, help) = match &deny.target {
-                FsTarget::Path(path) => (
-                    format!(
-                        "deny of `{}` inside allowed `{}` is enforced on Linux by a Landlock carve-out",
-                        path.as_str(),
-                        allowed.as_str()
-                    ),
-                    "at apply time the allowed directory is split along the path to the denied entry: siblings keep their rights, and the split directories lose the right to create new entries directly in them",
-                ),
+                FsTarget::Path(path) => {
+                    let (how, help) = deny_inside_allow(ir.settings.isolation);
+                    (
+                        format!(
+                            "deny of `{}` inside allowed `{}` is enforced on Linux by {how}",
+                            path.as_str(),
+                            allowed.as_str()
+                        ),
+                        help,
+                    )
+                }
                 FsTarget::Glob(glob) => (
                     format!(
                         "deny glob `{}` is enforced on Linux only on files that exist when the sandbox is applied",

@@ -239,15 +239,18 @@ fn partial_enforcement(ir: &Ir, diags: &mut Diagnostics) {
                     continue;
                 }
                 let (code, message, help) = match &deny.target {
-                    FsTarget::Path(path) if path != allowed && path.is_within(allowed) => (
-                        Code::DenyInsideAllow,
-                        format!(
-                            "deny of `{}` inside allowed `{}` is enforced on Linux by a Landlock carve-out",
-                            path.as_str(),
-                            allowed.as_str()
-                        ),
-                        "at apply time the allowed directory is split along the path to the denied entry: siblings keep their rights, and the split directories lose the right to create new entries directly in them",
-                    ),
+                    FsTarget::Path(path) if path != allowed && path.is_within(allowed) => {
+                        let (how, help) = super::lints::deny_inside_allow(ir.settings.isolation);
+                        (
+                            Code::DenyInsideAllow,
+                            format!(
+                                "deny of `{}` inside allowed `{}` is enforced on Linux by {how}",
+                                path.as_str(),
+                                allowed.as_str()
+                            ),
+                            help,
+                        )
+                    }
                     FsTarget::Glob(glob) if root.is_within(allowed) || allowed.is_within(&root) => {
                         (
                             Code::DenyGlobPartial,

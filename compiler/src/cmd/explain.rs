@@ -130,6 +130,10 @@ pub struct Explanation {
     pub request: String,
     pub because: Vec<JsonReason>,
     pub backends: Backends,
+    /// Why the request, which the policy allows, fails on this host anyway (the isolation
+    /// tier's carve-out or a mask; Linux).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// One rule or default behind the verdict.
@@ -237,6 +241,14 @@ pub fn explain_with_env(
             )
         }),
     };
+    let host = match (&request, decision.verdict) {
+        (Request::Path { path, access, .. }, Verdict::Allow) => {
+            path.expand(bindings).and_then(|p| {
+                super::isolation::host_note(&ir, &analysis.bytes, asked.ring, &p, *access, bindings)
+            })
+        }
+        _ => None,
+    };
     let file = analysis.source.name.as_str();
     let explanation = Explanation {
         verdict: decision.verdict,
@@ -255,6 +267,7 @@ pub fn explain_with_env(
             })
             .collect(),
         backends,
+        host,
     };
     match asked.format {
         Format::Json => match serde_json::to_string_pretty(&explanation) {
@@ -291,6 +304,9 @@ fn human(e: &Explanation) -> String {
     text.push_str(&format!("seccomp: {}\n", e.backends.seccomp));
     if let Some(seatbelt) = &e.backends.seatbelt {
         text.push_str(&format!("Seatbelt: {seatbelt}\n"));
+    }
+    if let Some(host) = &e.host {
+        text.push_str(&format!("on this host: {host}\n"));
     }
     text
 }

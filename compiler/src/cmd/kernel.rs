@@ -40,6 +40,29 @@ pub struct Prober<'a> {
     pub artifact: Vec<u8>,
     /// How long one probe may take before it is killed ([`PROBE_DEADLINE`]).
     pub deadline: Duration,
+    /// The isolation tier each applied ring got, as its report says (`ring 2: namespace, 2
+    /// masks`), for `nonoc test --kernel` to name.
+    pub tiers: std::sync::Mutex<std::collections::BTreeMap<u8, String>>,
+}
+
+/// The tier a report names, in words (`namespace, 2 masks`).
+fn tier_of(report: &serde_json::Value) -> Option<(u8, String)> {
+    let ring = u8::try_from(report.get("ring")?.as_u64()?).ok()?;
+    let isolation = report.get("isolation")?;
+    let tier = isolation.get("tier")?.as_str()?;
+    let masks = isolation
+        .get("masks")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, Vec::len);
+    let words = match (tier, isolation.get("unavailable").and_then(|u| u.as_str())) {
+        ("namespace", _) => format!(
+            "namespace, {masks} mask{}",
+            if masks == 1 { "" } else { "s" }
+        ),
+        (tier, Some(why)) => format!("{tier} ({why})"),
+        (tier, None) => tier.to_owned(),
+    };
+    Some((ring, words))
 }
 
 /// How long one probe may take. A probe answers in milliseconds (its TCP connect gives up
@@ -141,7 +164,16 @@ impl Prober<'_> {
             match head {
                 "not-run" => probed.not_run = Some(rest.to_owned()),
                 "apply-error" => probed.apply_error = Some(rest.to_owned()),
-                "report" => probed.applied = true,
+                "report" => {
+                    probed.applied = true;
+                    if let Some((ring, tier)) =
+                        serde_json::from_str(rest).ok().as_ref().and_then(tier_of)
+                    {
+                        if let Ok(mut tiers) = self.tiers.lock() {
+                            tiers.insert(ring, tier);
+                        }
+                    }
+                }
                 "note" => probed.notes.push(rest.to_owned()),
                 "allowed" => probed.answer = Some(Answer::Allowed),
                 "denied" => probed.answer = Some(Answer::Denied(rest.to_owned())),
@@ -327,6 +359,7 @@ mod tests {
             // More than a pipe holds: the writer blocks too, as the probe never reads.
             artifact: vec![b'{'; 1 << 20],
             deadline: Duration::from_millis(300),
+            tiers: Default::default(),
         };
         let start = Instant::now();
         let probed = prober
@@ -348,6 +381,7 @@ mod tests {
             exe: Path::new("/bin/sh"),
             artifact: vec![b'{'; 1 << 20],
             deadline: PROBE_DEADLINE,
+            tiers: Default::default(),
         };
         // Reads the whole artifact first, as the real probe does, then answers.
         let script = "wc -c >/dev/null; echo report; echo denied EACCES";

@@ -6,6 +6,7 @@
 pub mod diff;
 pub mod explain;
 pub mod inspect;
+mod isolation;
 pub mod kernel;
 pub mod probe;
 pub mod test;

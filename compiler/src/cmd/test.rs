@@ -109,6 +109,7 @@ pub fn test_with_env(
                 exe,
                 artifact,
                 deadline: super::kernel::PROBE_DEADLINE,
+                tiers: Default::default(),
             }),
             Err(e) => {
                 let _ = writeln!(err, "error: cannot compile the policy for the kernel: {e}");
@@ -152,7 +153,15 @@ pub fn test_with_env(
             failed += 1;
         }
     }
-    if prober.is_some() {
+    if let Some(prober) = &prober {
+        let tiers = prober.tiers.lock().map(|t| t.clone()).unwrap_or_default();
+        if !tiers.is_empty() {
+            let list: Vec<String> = tiers
+                .iter()
+                .map(|(ring, tier)| format!("ring {ring} {tier}"))
+                .collect();
+            let _ = writeln!(out, "kernel tiers: {}", list.join("; "));
+        }
         let _ = writeln!(
             out,
             "kernel (Landlock ABI {}): {agreed} agreed, {disagreed} disagreed, {not_run} not run",

@@ -69,6 +69,7 @@ pub fn lower(
                 .unwrap_or(1),
             unenforceable: settings.unenforceable,
             monotonic: settings.monotonic.unwrap_or(true),
+            isolation: settings.isolation,
         },
         variables: resolved.variables.clone(),
         trust_tiers: resolved.trust_tiers.clone(),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{AccessSet, GlobTemplate, PathTemplate};
-use crate::syntax::{Compatibility, NetworkMode, SignalScope, Unenforceable};
+use crate::syntax::{Compatibility, Isolation, NetworkMode, SignalScope, Unenforceable};
 
 pub use crate::syntax::Platform;
 
@@ -28,6 +28,8 @@ pub struct IrSettings {
     pub landlock_min_abi: u32,
     pub unenforceable: Unenforceable,
     pub monotonic: bool,
+    /// `settings.isolation`: written to the artifact for the runtime's isolation layer.
+    pub isolation: Isolation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

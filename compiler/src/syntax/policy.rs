@@ -62,6 +62,11 @@ pub struct Settings {
     pub unenforceable: Unenforceable,
     /// Whether the monotonicity lint runs (default true).
     pub monotonic: Option<bool>,
+    /// The isolation layer (fresh user and mount namespaces beneath Landlock and seccomp, for
+    /// rings that need masks): `best_effort` uses it where the host allows, `required` makes
+    /// its absence an apply error, `off` never uses it.
+    #[serde(default)]
+    pub isolation: Isolation,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -80,6 +85,26 @@ pub enum Compatibility {
     #[default]
     BestEffort,
     HardRequirement,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    #[default]
+    BestEffort,
+    Required,
+    Off,
+}
+
+impl Isolation {
+    /// The name as the policy language writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::BestEffort => "best_effort",
+            Isolation::Required => "required",
+            Isolation::Off => "off",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]

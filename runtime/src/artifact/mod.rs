@@ -20,9 +20,11 @@ pub use seatbelt::ParamForm;
 pub use seatbelt::SeatbeltProfile;
 #[cfg(feature = "compiler")]
 pub use seatbelt::{PRIVATE_LINKS, SeatbeltParam, private_alias};
-pub use seccomp::{Instruction, SeccompArch, SeccompFilter, SeccompStats};
+#[cfg(feature = "compiler")]
+pub use seccomp::Instruction;
 #[cfg(feature = "compiler")]
 pub use seccomp::{MAX_INSTRUCTIONS, to_bytes};
+pub use seccomp::{SeccompArch, SeccompFilter, SeccompStats};
 
 use crate::Error;
 
@@ -116,6 +118,41 @@ pub struct PolicyInfo {
 pub struct Settings {
     /// How to apply the Landlock plans.
     pub landlock: LandlockSettings,
+    /// `settings.isolation` of the policy: whether a deny inside an allowed directory is
+    /// enforced in fresh mount namespaces (masks) where the host allows it. Absent means
+    /// `best_effort` (artifacts written before the setting existed read the same).
+    #[serde(default, skip_serializing_if = "Isolation::is_default")]
+    pub isolation: Isolation,
+}
+
+/// `settings.isolation` of the policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Masks in fresh user and mount namespaces where the host allows it; the Landlock
+    /// carve-outs elsewhere (the report names the tier).
+    #[default]
+    BestEffort,
+    /// A ring that needs masks and cannot have them is an apply error.
+    Required,
+    /// Landlock and seccomp only: the carve-outs, everywhere.
+    Off,
+}
+
+impl Isolation {
+    /// The name as the policy language writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::BestEffort => "best_effort",
+            Isolation::Required => "required",
+            Isolation::Off => "off",
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Isolation::BestEffort
+    }
 }
 
 /// `settings.landlock` of the policy.

@@ -7,7 +7,9 @@ mod tree;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 
-pub use tree::{Bound, BoundRule, Fs, Grant, Kind, Link, place};
+#[cfg(feature = "compiler")]
+pub use tree::place;
+pub use tree::{Bound, BoundRule, DenyPoint, Fs, Grant, Kind, Link, place_masked, within};
 
 use crate::Error;
 use crate::artifact::{Compatibility, Effect, LandlockPlan, Right, ScopeName, Target};
@@ -262,13 +264,12 @@ pub struct Prepared {
     pub report: LandlockReport,
 }
 
-/// Places the rules, opens every path and builds the ruleset; nothing is restricted yet.
-pub fn prepare(
+/// Opens every path of a placement and builds the ruleset; nothing is restricted yet.
+pub fn prepare_placed(
     plan: &LandlockPlan,
-    rules: &[BoundRule],
+    placement: &tree::Placement,
     negotiated: Negotiated,
 ) -> Result<Prepared, Error> {
-    let placement = place(rules, &RealFs)?;
     let mut report = LandlockReport {
         abi: negotiated.abi,
         handled: rights_of(negotiated.handled),
@@ -349,16 +350,10 @@ pub fn prepare(
 }
 
 impl Prepared {
-    /// Sets no_new_privs and restricts the calling thread (and its future children).
-    pub fn restrict(self) -> Result<LandlockReport, Error> {
-        crate::sys::set_no_new_privs().map_err(|e| Error::system("cannot set no_new_privs", e))?;
-        // Without Landlock here (best effort), no_new_privs still stops privilege gains
-        // through execve.
-        if let Some(ruleset) = &self.ruleset {
-            crate::sys::landlock_restrict_self(ruleset.as_fd())
-                .map_err(|e| Error::system("landlock: cannot restrict this thread", e))?;
-        }
-        Ok(self.report)
+    /// The ruleset (none when Landlock is unavailable) and the report, for the confining
+    /// sequence to restrict with.
+    pub fn into_parts(self) -> (Option<OwnedFd>, LandlockReport) {
+        (self.ruleset, self.report)
     }
 }
 

@@ -137,6 +137,26 @@ pub struct Placement {
     /// write: the agent could have planted it.
     pub through_links: Vec<String>,
     pub entries_read: usize,
+    /// Deny points left to the isolation layer ([`place_masked`]): not carved out.
+    pub masked: Vec<DenyPoint>,
+}
+
+/// A concrete denied path strictly inside an allowed directory that grants some of the rights
+/// it denies: what a carve-out splits the directories above for, or what the isolation layer
+/// may mask instead ([`place_masked`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DenyPoint {
+    /// The denied path (resolved; a link only when the deny names one).
+    pub path: String,
+    /// The rights denied there (every deny at the path).
+    pub denied: u16,
+    /// The rights the allow rules give the path (the allowed directories above it and any
+    /// allow rule at or below it): what the deny withholds is `denied & granted`.
+    pub granted: u16,
+    /// What the path is now (`Kind::Symlink` for a link, not followed).
+    pub kind: Kind,
+    /// A deny's exception lies strictly inside the path (a mask would hide it too).
+    pub except_inside: bool,
 }
 
 /// Whether `path` is `dir` or lies under it.
@@ -455,6 +475,7 @@ fn resolved<F: Fs>(rules: &[BoundRule], fs: &F) -> Vec<BoundRule> {
 }
 
 /// Places rules: the grants to add so that no path gets more than the policy allows.
+#[cfg(any(test, feature = "compiler"))]
 pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
     let cached = Cached {
         inner: fs,
@@ -464,12 +485,38 @@ pub fn place<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
         real_paths: RefCell::new(BTreeMap::new()),
     };
     let (rules, through_links) = without_planted_links(rules, &cached);
-    let mut placement = place_cached(&resolved(&rules, &cached), &cached)?;
+    let mut placement = place_cached(&resolved(&rules, &cached), &cached, &mut |_| false)?;
     placement.through_links = through_links;
     Ok(placement)
 }
 
-fn place_cached<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> {
+/// Places rules for the isolation layer: each deny point strictly inside an allowed directory
+/// that grants some of its denied rights is offered to `mask`; the points it takes are left
+/// out of the placement (no directory is split for them; the caller masks them in a mount
+/// namespace) and listed in `Placement::masked`. The others are carved out as by [`place`].
+pub fn place_masked<F: Fs>(
+    rules: &[BoundRule],
+    fs: &F,
+    mask: &mut dyn FnMut(&DenyPoint) -> bool,
+) -> Result<Placement, Error> {
+    let cached = Cached {
+        inner: fs,
+        kinds: RefCell::new(BTreeMap::new()),
+        links: RefCell::new(BTreeMap::new()),
+        read_links: RefCell::new(BTreeMap::new()),
+        real_paths: RefCell::new(BTreeMap::new()),
+    };
+    let (rules, through_links) = without_planted_links(rules, &cached);
+    let mut placement = place_cached(&resolved(&rules, &cached), &cached, mask)?;
+    placement.through_links = through_links;
+    Ok(placement)
+}
+
+fn place_cached<F: Fs>(
+    rules: &[BoundRule],
+    fs: &F,
+    mask: &mut dyn FnMut(&DenyPoint) -> bool,
+) -> Result<Placement, Error> {
     let allows: Vec<(String, u16)> = rules
         .iter()
         .filter(|r| r.allow)
@@ -489,6 +536,7 @@ fn place_cached<F: Fs>(rules: &[BoundRule], fs: &F) -> Result<Placement, Error> 
     for rule in rules.iter().filter(|r| !r.allow) {
         placer.add_deny(rule)?;
     }
+    placer.leave_to_masks(mask);
     for (path, _) in &placer.allows {
         placer.points.insert(path.clone());
     }
@@ -578,6 +626,66 @@ impl<F: Fs> Placer<'_, F> {
         Ok(())
     }
 
+    /// Offers every deny point that would split an allowed directory to `mask`, and takes
+    /// the ones it accepts out of the placement.
+    fn leave_to_masks(&mut self, mask: &mut dyn FnMut(&DenyPoint) -> bool) {
+        let paths: Vec<String> = self.denies_at.keys().cloned().collect();
+        for path in paths {
+            let Some(indexes) = self.denies_at.get(&path) else {
+                continue;
+            };
+            let denies: Vec<&Denied> = indexes.iter().map(|&i| &self.denies[i]).collect();
+            // An exception that covers the point itself: the point is not (wholly) denied.
+            if denies
+                .iter()
+                .any(|d| d.except.iter().any(|e| e.covers(&path)))
+            {
+                continue;
+            }
+            let denied = denies.iter().fold(0, |m, d| m | d.mask);
+            let above = self
+                .allows
+                .iter()
+                .filter(|(a, _)| *a != path && within(&path, a))
+                .fold(0, |m, (_, r)| m | r);
+            if above & denied == 0 {
+                // Nothing above grants what the deny withholds: no directory is split for it.
+                continue;
+            }
+            let granted = self
+                .allows
+                .iter()
+                .filter(|(a, _)| within(&path, a) || within(a, &path))
+                .fold(0, |m, (_, r)| m | r);
+            let except_inside = denies.iter().any(|d| {
+                d.except.iter().any(|e| match e {
+                    Bound::Path(p) => p != &path && within(p, &path),
+                    Bound::Glob { root, .. } => within(root, &path) || within(&path, root),
+                })
+            });
+            // A link in any component: a mount would land where the link points.
+            let kind = if self.fs.is_symlink(&path) || self.fs.real_path(&path) != path {
+                Kind::Symlink
+            } else {
+                self.fs.kind(&path)
+            };
+            let point = DenyPoint {
+                path: path.clone(),
+                denied,
+                granted,
+                kind,
+                except_inside,
+            };
+            if mask(&point) {
+                self.denies_at.remove(&path);
+                if !self.allows.iter().any(|(a, _)| *a == path) {
+                    self.points.remove(&path);
+                }
+                self.out.masked.push(point);
+            }
+        }
+    }
+
     /// The existing paths a deny glob matches inside allowed directories that grant some of
     /// the denied rights.
     fn expand(&mut self, glob: &Bound, mask: u16) -> Result<Vec<String>, Error> {
@@ -643,7 +751,11 @@ impl<F: Fs> Placer<'_, F> {
         let mut stack = vec![start.to_owned()];
         while let Some(path) = stack.pop() {
             if glob_matches(root, alternatives, &path) {
-                found.push(path);
+                // A glob covers what exists at apply time (the walk meets only entries that
+                // do; the start, named by the glob's root, may not).
+                if path != start || self.fs.kind(&path) != Kind::Missing {
+                    found.push(path);
+                }
                 continue;
             }
             if self.fs.kind(&path) != Kind::Dir {
@@ -675,6 +787,19 @@ impl<F: Fs> Placer<'_, F> {
             .filter(|d| !d.except.iter().any(|e| e.covers(path)))
             .fold(0, |m, d| m | d.mask);
         allowed & !denied
+    }
+
+    /// What a directory above `path` may keep for `path`'s sake: the rights the policy gives
+    /// `path`, and for a file also `read_dir`, which governs listing a directory and means
+    /// nothing for a file (listing the directory that holds a read-denied file shows its name,
+    /// as the policy allows; the file's content stays denied by its own rule).
+    fn desired_above(&self, path: &str) -> u16 {
+        let desired = self.desired(path);
+        if self.fs.kind(path) == Kind::File {
+            desired | Right::ReadDir.bit()
+        } else {
+            desired
+        }
     }
 
     /// Points strictly below `path`, in order.
@@ -741,7 +866,7 @@ impl<F: Fs> Placer<'_, F> {
     fn visit(&mut self, path: &str, granted: u16) -> Result<(), Error> {
         let here = self.desired(path);
         let below = self.points_below(path);
-        let common = below.iter().fold(here, |m, p| m & self.desired(p));
+        let common = below.iter().fold(here, |m, p| m & self.desired_above(p));
         if common == here {
             // Nothing below has less: grant here, then add what nested points add.
             self.grant(path, here, granted);
@@ -922,6 +1047,37 @@ mod tests {
     }
 
     #[test]
+    fn a_read_denied_file_leaves_listing_to_the_directories_above() {
+        // Only `read_file` is lost on the way: listing `/home/u` shows the file's name, which
+        // the policy allows; reading it stays denied by its own rule.
+        let p = place(&[allow("/home", R | W), deny("/home/u/notes", R)], &tree()).unwrap();
+        let read_dir = Right::ReadDir.bit();
+        assert_eq!(
+            p.split,
+            vec![
+                ("/home".into(), Right::ReadFile.bit()),
+                ("/home/u".into(), Right::ReadFile.bit())
+            ]
+        );
+        let home = p.grants.iter().find(|g| g.path == "/home").unwrap();
+        assert_eq!(
+            home.mask,
+            (R | W) & !Right::ReadFile.bit(),
+            "{:?}",
+            p.grants
+        );
+        assert_ne!(home.mask & read_dir, 0);
+        assert!(
+            p.grants
+                .iter()
+                .all(|g| g.path != "/home/u/notes" || g.mask & R == 0)
+        );
+        // A denied directory still takes `read_dir` from the way down: listing it is reading it.
+        let p = place(&[allow("/home", R | W), deny("/home/u/.ssh", R)], &tree()).unwrap();
+        assert_eq!(p.split[0], ("/home".into(), R));
+    }
+
+    #[test]
     fn partial_deny_keeps_the_rest_on_the_way() {
         let p = place(&[allow("/home", R | W), deny("/home/u/.ssh", W)], &tree()).unwrap();
         let home = p.grants.iter().find(|g| g.path == "/home").unwrap();
@@ -947,11 +1103,10 @@ mod tests {
             p.glob_matches,
             vec![("/home/**/id".into(), vec!["/home/u/.ssh/id".into()])]
         );
-        assert!(
-            p.grants
-                .iter()
-                .all(|g| !within("/home/u/.ssh/id", &g.path) || g.mask & R == 0)
-        );
+        // The file's content is denied on the whole way down; listing the directories on the
+        // way is not (a read deny of a file takes only `read_file` from them).
+        assert!(p.grants.iter().all(|g| !within("/home/u/.ssh/id", &g.path)
+            || g.mask & Right::ReadFile.bit() == 0));
     }
 
     fn glob(text: &str, root: &str, alternatives: Vec<Vec<Component>>, mask: u16) -> BoundRule {
@@ -965,6 +1120,23 @@ mod tests {
             mask,
             except: vec![],
         }
+    }
+
+    #[test]
+    fn a_glob_matching_only_a_missing_path_covers_nothing() {
+        // `/home/u/.git` (a glob without wildcards) does not exist: nothing is split for it.
+        let rule = glob("/home/u/.git", "/home/u/.git", vec![vec![]], W);
+        let p = place(&[allow("/home", R | W), rule], &tree()).unwrap();
+        assert_eq!(p.glob_matches, vec![("/home/u/.git".into(), vec![])]);
+        assert!(p.split.is_empty(), "{:?}", p.split);
+        // The same glob of a path that exists covers it.
+        let rule = glob("/home/u/.ssh", "/home/u/.ssh", vec![vec![]], W);
+        let p = place(&[allow("/home", R | W), rule], &tree()).unwrap();
+        assert_eq!(
+            p.glob_matches,
+            vec![("/home/u/.ssh".into(), vec!["/home/u/.ssh".into()])]
+        );
+        assert!(!p.split.is_empty());
     }
 
     #[test]
