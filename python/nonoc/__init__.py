@@ -13,7 +13,8 @@ the artifact and applies its ring to itself at start::
     print(report.to_json())
 
 Functions: ``compile``, ``compile_str``, ``check``, ``landlock_abi``.
-Classes: ``Artifact``, ``Ring``, ``Report``, ``Diagnostic``.
+Classes: ``Artifact``, ``Ring`` (``apply`` in-process; ``run`` one command confined, like
+``subprocess.run``), ``RunResult``, ``Report``, ``Diagnostic``.
 Exceptions: ``NonocError`` and its subclasses ``PolicyError``, ``ArtifactError``,
 ``RingNotFoundError``, ``VariableError``, ``ApplyError``, ``UnconfinedRingError``,
 ``PartlyConfinedError``.
@@ -61,3 +62,11 @@ __all__ = [
     "compile_str",
     "landlock_abi",
 ]
+
+try:
+    # `Ring.run` and its result: Linux (the runtime's spawn helper).
+    from nonoc._nonoc import RunResult
+except ImportError:  # pragma: no cover - other systems
+    pass
+else:
+    __all__.append("RunResult")

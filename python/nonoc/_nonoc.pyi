@@ -1,7 +1,7 @@
 """Type stubs of the extension module ``nonoc._nonoc`` (re-exported by ``nonoc``)."""
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, SupportsIndex, TypedDict, final
 
 __version__: str
@@ -96,14 +96,63 @@ class Ring:
     def unconfined(self) -> bool:
         """True when the ring applies no sandbox (needs ``allow_unconfined=True``)."""
     def preview(
-        self, vars: Mapping[str, _Value] | None = None, *, allow_unconfined: bool = False
+        self,
+        vars: Mapping[str, _Value] | None = None,
+        *,
+        allow_unconfined: bool = False,
+        writable: Iterable[_Value] | None = None,
     ) -> Report:
         """What ``apply`` would enforce here, without confining anything."""
     def apply(
-        self, vars: Mapping[str, _Value] | None = None, *, allow_unconfined: bool = False
+        self,
+        vars: Mapping[str, _Value] | None = None,
+        *,
+        allow_unconfined: bool = False,
+        writable: Iterable[_Value] | None = None,
     ) -> Report:
         """Confines the calling process to the ring, irrevocably; raises ``ApplyError``
-        (``UnconfinedRingError``, ``PartlyConfinedError``) or ``VariableError``."""
+        (``UnconfinedRingError``, ``PartlyConfinedError``) or ``VariableError``.
+        ``writable`` narrows the ring: writes only inside those paths."""
+    def run(
+        self,
+        args: _Path | Sequence[_Path],
+        *,
+        vars: Mapping[str, _Value] | None = None,
+        cwd: _Path | None = None,
+        env: Mapping[str | bytes, str | bytes] | None = None,
+        input: bytes | bytearray | None = None,
+        timeout: float | None = None,
+        capture_output: bool = False,
+        allow_unconfined: bool = False,
+        writable: Iterable[_Value] | None = None,
+        memory_limit: int | None = None,
+        network: bool = True,
+    ) -> RunResult:
+        """Runs a command confined by the ring, like ``subprocess.run`` (Linux); the caller
+        is never confined. A failure before the command runs raises ``ApplyError``."""
+
+@final
+class RunResult:
+    """The result of ``Ring.run``."""
+
+    @property
+    def args(self) -> list[Any]:
+        """The command's arguments, as given."""
+    @property
+    def returncode(self) -> int:
+        """The exit status; ``-N`` when signal N ended it."""
+    @property
+    def stdout(self) -> bytes | None:
+        """Standard output with ``capture_output=True``, else None."""
+    @property
+    def stderr(self) -> bytes | None:
+        """Standard error with ``capture_output=True``, else None."""
+    @property
+    def timed_out(self) -> bool:
+        """True when the timeout killed the command's process group."""
+    @property
+    def report(self) -> Report:
+        """What was enforced in the command's process."""
 
 class Dropped(TypedDict, total=False):
     """Something the ring asks for that the kernel cannot enforce (best effort)."""
@@ -163,6 +212,12 @@ class Report:
     @property
     def seccomp(self) -> SeccompReport | None:
         """The seccomp filter (Linux)."""
+    @property
+    def isolation(self) -> dict[str, Any] | None:
+        """The isolation layer (Linux): tier, masks, namespaces."""
+    @property
+    def process(self) -> dict[str, Any] | None:
+        """The process (Linux): session, capabilities, descriptors."""
     @property
     def not_enforced(self) -> list[str]:
         """What the system's sandbox cannot enforce, said plainly (macOS)."""

@@ -20,7 +20,11 @@ execution); what AGT allows then runs inside the artifact's ring of the same lev
     ...
     provider.destroy_session("agent-1", handle.session_id)
 
-A ``SandboxConfig`` can only narrow the ring, never widen it.
+A ``SandboxConfig`` can only narrow the ring, never widen it: ``network_enabled=False`` (a
+network namespace with only loopback), ``read_only_fs=True`` (writes only in the session's
+workspace and ``output_dir``), ``memory_mb`` (the address-space limit), ``timeout_seconds``
+(the process group killed, ``killed=True``), ``output_max_bytes`` and ``env_vars`` (the
+whole environment, with ``PATH``). Each execution is one ``nonoc.Ring.run``.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 import uuid
 import warnings
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import nonoc
@@ -44,6 +50,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     from agent_sandbox.sandbox_provider import (
         ExecutionHandle,
+        ExecutionStatus,
         SandboxConfig,
         SandboxProvider,
         SandboxResult,
@@ -84,7 +91,11 @@ class NonocSandboxProvider(SandboxProvider):
     ``artifact_or_path`` is a ``nonoc.Artifact`` or the path of an artifact file (its policy
     must declare a ``workspace`` variable: each session's workspace is bound to it).
     ``sessions_root`` is where session workspaces are made (a private temporary directory
-    by default); ``interpreter`` runs the Python code of ``execute_code``.
+    by default); ``interpreter`` runs the Python code of ``execute_code`` (the ring must let
+    it read and execute its installation). ``breach_detector`` makes each session's
+    ``RingBreachDetector``: AGT's defaults (a baseline of 10 calls a second) trip the
+    circuit breaker on two executions less than 20 ms apart, which a quick ring reaches;
+    pass ``lambda: RingBreachDetector(baseline_rate=...)`` to tune it.
     """
 
     def __init__(
@@ -93,6 +104,7 @@ class NonocSandboxProvider(SandboxProvider):
         *,
         sessions_root: str | os.PathLike[str] | None = None,
         interpreter: str = sys.executable,
+        breach_detector: Callable[[], RingBreachDetector] = RingBreachDetector,
     ) -> None:
         if isinstance(artifact_or_path, nonoc.Artifact):
             self._artifact = artifact_or_path
@@ -109,6 +121,7 @@ class NonocSandboxProvider(SandboxProvider):
             self._sessions_root = Path(sessions_root)
             self._sessions_root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._interpreter = interpreter
+        self._breach_detector = breach_detector
         self._state_lock = threading.RLock()
         self._sessions: dict[tuple[str, str], _Session] = {}
 
@@ -120,8 +133,8 @@ class NonocSandboxProvider(SandboxProvider):
     # --- SandboxProvider --------------------------------------------------------------
 
     def is_available(self) -> bool:
-        """True where this system can enforce the artifact's rings and this nonoc can run
-        commands in them (``nonoc.Ring.run``)."""
+        """True where this system can enforce the artifact's rings and run commands in them
+        (Linux with Landlock)."""
         if not hasattr(nonoc.Ring, "run"):
             return False
         if sys.platform == "linux" and nonoc.landlock_abi() == 0:
@@ -170,7 +183,7 @@ class NonocSandboxProvider(SandboxProvider):
             cfg.network_enabled = cfg.network_enabled and constraints.network_allowed
             if not constraints.filesystem_scope or constraints.filesystem_scope == "none":
                 cfg.read_only_fs = True
-            detector = RingBreachDetector()
+            detector = self._breach_detector()
 
         session_id = uuid.uuid4().hex[:8]
         workspace = self._sessions_root / f"{agent_id}-{session_id}"
@@ -211,10 +224,20 @@ class NonocSandboxProvider(SandboxProvider):
         context: dict[str, Any] | None = None,
     ) -> ExecutionHandle:
         """Runs Python code with the configured interpreter inside the session's ring, in its
-        workspace. AGT's gate first: ``PermissionError`` when it denies."""
+        workspace (``interpreter -c code``). AGT's gate first: ``PermissionError`` when it
+        denies. ``context`` is not passed to the code."""
+        if not isinstance(code, str):
+            raise TypeError(f"code must be a str, not {type(code).__name__}")
         session = self._session(agent_id, session_id)
         self._gate(agent_id, session_id, session)
-        return self._not_yet()
+        result = self._execute(session, [self._interpreter, "-c", code])
+        return ExecutionHandle(
+            execution_id=uuid.uuid4().hex[:8],
+            agent_id=agent_id,
+            session_id=session_id,
+            status=ExecutionStatus.COMPLETED if result.success else ExecutionStatus.FAILED,
+            result=result,
+        )
 
     def run(
         self,
@@ -225,10 +248,23 @@ class NonocSandboxProvider(SandboxProvider):
         session_id: str | None = None,
     ) -> SandboxResult:
         """Runs a command inside the ring of the agent's session (``session_id``, or the
-        agent's only session). AGT's gate first: ``PermissionError`` when it denies."""
+        agent's only session), in its workspace. An agent without a session gets one for
+        this command alone, made from ``config`` and destroyed after it (``config`` is
+        ignored when the agent has a session: the session's applies). AGT's gate first:
+        ``PermissionError`` when it denies."""
+        if isinstance(command, (str, bytes)) or not command:
+            raise ValueError("command must be a non-empty list of arguments")
+        with self._state_lock:
+            has_session = any(aid == agent_id for (aid, _) in self._sessions)
+        if session_id is None and not has_session:
+            handle = self.create_session(agent_id, config=config)
+            try:
+                return self.run(agent_id, command, session_id=handle.session_id)
+            finally:
+                self.destroy_session(agent_id, handle.session_id)
         session, session_id = self._find(agent_id, session_id)
         self._gate(agent_id, session_id, session)
-        return self._not_yet()
+        return self._execute(session, list(command))
 
     def destroy_session(self, agent_id: str, session_id: str) -> None:
         """Drops the session's state (AGT's gate included) and removes its workspace."""
@@ -298,12 +334,61 @@ class NonocSandboxProvider(SandboxProvider):
                 f"Ring enforcement denied subprocess for agent {agent_id!r}: {result.reason}"
             )
 
-    @staticmethod
-    def _not_yet() -> Any:
-        raise NotImplementedError(
-            "running code in a ring needs nonoc.Ring.run, which this version of nonoc does "
-            "not have yet"
+    def _execute(self, session: _Session, command: list[str]) -> SandboxResult:
+        """Runs ``command`` in the session's ring, narrowed by its config."""
+        cfg = session.config
+        env = {str(k): str(v) for k, v in cfg.env_vars.items()}
+        env.setdefault("PATH", os.environ.get("PATH", os.defpath))
+        writable = None
+        if cfg.read_only_fs:
+            # Writes stay where the ring allows them inside the session's own directories
+            # (and /dev/null); everywhere else they are withdrawn.
+            writable = [str(session.workspace), "/dev/null"]
+            if cfg.output_dir is not None:
+                writable.append(os.path.abspath(os.fspath(cfg.output_dir)))
+        timeout = cfg.timeout_seconds if cfg.timeout_seconds and cfg.timeout_seconds > 0 else None
+        memory = cfg.memory_mb * 1024 * 1024 if cfg.memory_mb and cfg.memory_mb > 0 else None
+        start = time.monotonic()
+        try:
+            done = session.ring.run(
+                command,
+                vars=session.variables,
+                cwd=session.workspace,
+                env=env,
+                timeout=timeout,
+                capture_output=True,
+                writable=writable,
+                memory_limit=memory,
+                network=cfg.network_enabled,
+            )
+        except nonoc.NonocError as e:
+            # Nothing ran: the ring could not be entered.
+            return SandboxResult(
+                success=False,
+                exit_code=-1,
+                stderr=f"nonoc: {e}",
+                duration_seconds=round(time.monotonic() - start, 3),
+            )
+        limit = cfg.output_max_bytes
+        return SandboxResult(
+            success=done.returncode == 0 and not done.timed_out,
+            exit_code=done.returncode,
+            stdout=_truncate(done.stdout or b"", limit),
+            stderr=_truncate(done.stderr or b"", limit),
+            duration_seconds=round(time.monotonic() - start, 3),
+            killed=done.timed_out,
+            kill_reason=f"timed out after {timeout} s" if done.timed_out else "",
         )
+
+
+_TRUNCATED = "\n[...output truncated at {} bytes]\n"
+
+
+def _truncate(data: bytes, limit: int | None) -> str:
+    """The output as text, cut at ``limit`` bytes with a marker saying so."""
+    if limit is not None and limit >= 0 and len(data) > limit:
+        return data[:limit].decode("utf-8", errors="replace") + _TRUNCATED.format(limit)
+    return data.decode("utf-8", errors="replace")
 
 
 def _validate_agent_id(agent_id: str) -> None:

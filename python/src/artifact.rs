@@ -182,13 +182,18 @@ impl PyRing {
         py: Python<'_>,
         vars: Option<&Bound<'_, PyAny>>,
         allow_unconfined: bool,
+        writable: Option<&Bound<'_, PyAny>>,
         apply: bool,
     ) -> PyResult<PyReport> {
         let bindings = bindings(vars)?;
+        let writable = writable_paths(writable)?;
         let artifact = Arc::clone(&self.artifact);
         let level = self.level;
         let result = py.detach(move || {
-            let ring = artifact.ring(level)?.allow_unconfined(allow_unconfined);
+            let mut ring = artifact.ring(level)?.allow_unconfined(allow_unconfined);
+            if let Some(paths) = writable {
+                ring = ring.writable_only(paths);
+            }
             if apply {
                 ring.apply(&bindings)
             } else {
@@ -224,15 +229,17 @@ impl PyRing {
     /// return.
     ///
     /// `vars` maps variable names to values (str or path); a variable left out takes its
-    /// environment variable, then its default.
-    #[pyo3(signature = (vars=None, *, allow_unconfined=false))]
+    /// environment variable, then its default. `writable` (a list of paths) narrows the
+    /// ring: writes only inside those paths, and there only what the ring allows.
+    #[pyo3(signature = (vars=None, *, allow_unconfined=false, writable=None))]
     fn preview(
         &self,
         py: Python<'_>,
         vars: Option<&Bound<'_, PyAny>>,
         allow_unconfined: bool,
+        writable: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyReport> {
-        self.enforce(py, vars, allow_unconfined, false)
+        self.enforce(py, vars, allow_unconfined, writable, false)
     }
 
     /// Confines the calling process to the ring, irrevocably: Landlock, then the seccomp
@@ -243,14 +250,80 @@ impl PyRing {
     /// threads (Landlock before ABI 8 confines only the calling thread). An error before the
     /// restriction leaves the process unconfined; `PartlyConfinedError` means Landlock holds
     /// but the seccomp filter does not, and the process must not go on as if confined.
-    #[pyo3(signature = (vars=None, *, allow_unconfined=false))]
+    #[pyo3(signature = (vars=None, *, allow_unconfined=false, writable=None))]
     fn apply(
         &self,
         py: Python<'_>,
         vars: Option<&Bound<'_, PyAny>>,
         allow_unconfined: bool,
+        writable: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyReport> {
-        self.enforce(py, vars, allow_unconfined, true)
+        self.enforce(py, vars, allow_unconfined, writable, true)
+    }
+
+    /// Runs a command confined by the ring, like `subprocess.run`; the calling process is
+    /// never confined. Everything that can fail (binding the variables, opening the paths,
+    /// the filter) is done before the fork; the child then makes raw system calls only until
+    /// it executes the command, so this is safe in a multi-threaded process. A failure
+    /// before the command runs raises `ApplyError` (with the failed step's errno) and the
+    /// command does not run.
+    ///
+    /// `args` is the program and its arguments; `cwd` its working directory; `env` its whole
+    /// environment (None: this process's); `input` bytes for its standard input;
+    /// `capture_output` collects its standard output and error as bytes; `timeout` (seconds)
+    /// kills its process group when it runs out (`timed_out` is then True). Narrowing the
+    /// ring: `writable` (paths) keeps writes inside those paths only, `memory_limit` (bytes)
+    /// caps its address space (`RLIMIT_AS`) and `network=False` runs it in a fresh network
+    /// namespace with only loopback. The GIL is released while it runs.
+    #[pyo3(signature = (args, *, vars=None, cwd=None, env=None, input=None, timeout=None,
+                        capture_output=false, allow_unconfined=false, writable=None,
+                        memory_limit=None, network=true))]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the keyword arguments of subprocess.run"
+    )]
+    #[cfg(target_os = "linux")]
+    fn run(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyAny>,
+        vars: Option<&Bound<'_, PyAny>>,
+        cwd: Option<&Bound<'_, PyAny>>,
+        env: Option<&Bound<'_, PyAny>>,
+        input: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+        capture_output: bool,
+        allow_unconfined: bool,
+        writable: Option<&Bound<'_, PyAny>>,
+        memory_limit: Option<u64>,
+        network: bool,
+    ) -> PyResult<crate::run::PyRunResult> {
+        let writable = writable_paths(writable)?;
+        let (list, argv) = crate::run::arguments(args)?;
+        let request = crate::run::Request {
+            args: argv,
+            cwd: cwd.filter(|c| !c.is_none()).map(os_path).transpose()?,
+            env: crate::run::environment(env)?,
+            input: crate::run::input_bytes(input)?,
+            timeout: crate::run::timeout(timeout)?,
+            capture_output,
+            memory_limit,
+            no_network: !network,
+        };
+        let bindings = bindings(vars)?;
+        let artifact = Arc::clone(&self.artifact);
+        let level = self.level;
+        let outcome = py.detach(move || {
+            let mut ring = artifact.ring(level)?.allow_unconfined(allow_unconfined);
+            if let Some(paths) = writable {
+                ring = ring.writable_only(paths);
+            }
+            crate::run::run(&ring, &bindings, request)
+        });
+        match outcome {
+            Ok(outcome) => crate::run::PyRunResult::new(py, list.unbind(), outcome),
+            Err(e) => Err(runtime_error(py, e)),
+        }
     }
 
     fn __repr__(&self) -> String {
@@ -335,6 +408,29 @@ pub fn bindings(vars: Option<&Bound<'_, PyAny>>) -> PyResult<Bindings> {
         bindings.insert(name, value);
     }
     Ok(bindings)
+}
+
+/// `writable`: an iterable of paths (str or `os.PathLike`, UTF-8), or None.
+fn writable_paths(writable: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>> {
+    let Some(writable) = writable.filter(|w| !w.is_none()) else {
+        return Ok(None);
+    };
+    if writable.is_instance_of::<PyString>() || writable.hasattr("__fspath__")? {
+        return Err(PyTypeError::new_err(
+            "writable must be a list of paths, not a single path",
+        ));
+    }
+    let items = writable.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "writable must be a list of paths, not {}",
+            type_name(writable)
+        ))
+    })?;
+    let mut paths = Vec::new();
+    for item in items {
+        paths.push(path_text(&item?, "a writable path")?);
+    }
+    Ok(Some(paths))
 }
 
 /// A str or `os.PathLike` value as UTF-8 text (the runtime's variables are UTF-8).

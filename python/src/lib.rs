@@ -6,6 +6,10 @@ mod artifact;
 mod diagnostic;
 mod errors;
 mod report;
+#[cfg(target_os = "linux")]
+mod run;
+#[cfg(target_os = "linux")]
+mod sys;
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -179,6 +183,8 @@ fn _nonoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyArtifact>()?;
     m.add_class::<PyRing>()?;
     m.add_class::<PyReport>()?;
+    #[cfg(target_os = "linux")]
+    m.add_class::<run::PyRunResult>()?;
     m.add_class::<PyDiagnostic>()?;
     Ok(())
 }

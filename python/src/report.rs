@@ -9,8 +9,9 @@ use serde_json::Value;
 /// What `Ring.apply` enforced, or `Ring.preview` would enforce, on this system.
 ///
 /// The attributes are those of the runtime's enforcement report: `ring`, `unconfined`,
-/// `variables` (each variable as bound), `landlock` and `seccomp` (dicts, or None where the
-/// system has no such layer or the ring is unconfined) and `not_enforced` (what the ring asks
+/// `variables` (each variable as bound), `landlock`, `seccomp`, `isolation` and `process`
+/// (dicts, or None where the system has no such layer or the ring is unconfined) and
+/// `not_enforced` (what the ring asks
 /// for and the system's sandbox cannot enforce, on macOS; on Linux `landlock["dropped"]` says
 /// it). `as_dict()` and `to_json()` give the whole report.
 #[pyclass(module = "nonoc", name = "Report", frozen)]
@@ -72,6 +73,21 @@ impl PyReport {
     #[getter]
     fn seccomp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.field(py, "seccomp")
+    }
+
+    /// The isolation layer (Linux): `tier` (`"namespace"` or `"landlock"`), `setting`,
+    /// `unavailable`, `user_namespace`, `network_namespace`, `masks` and `unmasked`; None
+    /// elsewhere and for an unconfined ring.
+    #[getter]
+    fn isolation<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "isolation")
+    }
+
+    /// The process (Linux): `session`, `capabilities_kept`, `bounding_set_dropped`,
+    /// `inherited_fds_closed` and `passed_fds`; None elsewhere and for an unconfined ring.
+    #[getter]
+    fn process<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "process")
     }
 
     /// What the ring asks for and the system's sandbox cannot enforce, said plainly (macOS).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,169 @@ def test_the_policy_must_declare_a_workspace(tmp_path: Path) -> None:
 def test_is_available_needs_a_section_for_this_system(tmp_path: Path) -> None:
     macos_only = nonoc.compile(POLICIES / "agt-rings.yaml", target="macos")
     assert NonocSandboxProvider(macos_only, sessions_root=tmp_path).is_available() is False
+
+
+# --- running code: the kernel's walls --------------------------------------------------------
+
+import json  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+
+from hypervisor.rings.breach_detector import RingBreachDetector  # noqa: E402
+
+# Ring 3 of agt-rings reads and executes /usr only: the system's interpreter lives there.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+PROBE = """
+import json, os, socket
+out = {}
+def attempt(name, action):
+    try:
+        action()
+        out[name] = "ok"
+    except OSError as e:
+        out[name] = e.errno
+def connect():
+    with socket.create_connection(("127.0.0.1", PORT), timeout=2):
+        pass
+def write(path):
+    with open(path, "w") as f:
+        f.write("x")
+attempt("write_workspace", lambda: write("in-workspace.txt"))
+attempt("write_tmp", lambda: write(TMP_FILE))
+attempt("connect", connect)
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture
+def runner(artifact: nonoc.Artifact, tmp_path: Path) -> NonocSandboxProvider:
+    require_landlock()
+    return NonocSandboxProvider(
+        artifact,
+        sessions_root=tmp_path / "sessions",
+        interpreter=SYSTEM_PYTHON,
+        # Executions here follow each other within milliseconds.
+        breach_detector=lambda: RingBreachDetector(baseline_rate=1000.0),
+    )
+
+
+@pytest.fixture
+def listener():
+    """A TCP listener on 127.0.0.1 at a port ring 2 may connect to (80 or 443)."""
+    for port in (443, 80):
+        server = socket.socket()
+        try:
+            server.bind(("127.0.0.1", port))
+        except OSError:
+            server.close()
+            continue
+        server.listen(8)
+        stop = threading.Event()
+
+        def serve() -> None:
+            server.settimeout(0.1)
+            while not stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                    conn.close()
+                except OSError:
+                    pass
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        yield port
+        stop.set()
+        thread.join()
+        server.close()
+        return
+    pytest.fail("neither port 443 nor port 80 is free on 127.0.0.1")
+
+
+def probe(provider: NonocSandboxProvider, config: SandboxConfig, port: int, tmp_path: Path) -> dict:
+    handle = provider.create_session("agent", config=config)
+    code = PROBE.replace("PORT", str(port)).replace("TMP_FILE", repr(str(tmp_path / "outside.txt")))
+    execution = provider.execute_code("agent", handle.session_id, code)
+    result = execution.result
+    assert result is not None and result.success, result
+    out = json.loads(result.stdout)
+    out["workspace"] = provider.session_workspace("agent", handle.session_id)
+    return out
+
+
+def test_ring_3_cannot_write_or_reach_the_network(runner, listener, tmp_path: Path) -> None:
+    assert runner.is_available()
+    out = probe(runner, SandboxConfig(network_enabled=True, read_only_fs=False), listener, tmp_path)
+    assert out["write_workspace"] == errno.EACCES
+    assert out["write_tmp"] == errno.EACCES
+    assert out["connect"] in (errno.EACCES, errno.EPERM)
+    assert not (out["workspace"] / "in-workspace.txt").exists()
+
+
+def test_ring_2_writes_its_workspace_and_reaches_its_ports(runner, listener, tmp_path: Path) -> None:
+    out = probe(runner, SandboxConfig(ring=ExecutionRing.RING_2_STANDARD, network_enabled=True, read_only_fs=False), listener, tmp_path)
+    assert out == {"write_workspace": "ok", "write_tmp": "ok", "connect": "ok", "workspace": out["workspace"]}
+    assert (out["workspace"] / "in-workspace.txt").read_text() == "x"
+
+
+def test_network_enabled_false_narrows_ring_2(runner, listener, tmp_path: Path) -> None:
+    out = probe(runner, SandboxConfig(ring=2, network_enabled=False, read_only_fs=False), listener, tmp_path)
+    assert out["connect"] in (errno.ECONNREFUSED, errno.ENETUNREACH)
+    assert out["write_workspace"] == "ok"
+
+
+def test_read_only_fs_narrows_ring_2_to_its_workspace(runner, listener, tmp_path: Path) -> None:
+    # SandboxConfig's defaults: read_only_fs=True, network_enabled=False.
+    out = probe(runner, SandboxConfig(ring=2), listener, tmp_path)
+    assert out["write_workspace"] == "ok"
+    assert out["write_tmp"] == errno.EACCES
+    assert not (tmp_path / "outside.txt").exists()
+
+
+def test_timeout_kills(runner) -> None:
+    handle = runner.create_session("agent", config=SandboxConfig(ring=2, timeout_seconds=0.5))
+    result = runner.execute_code("agent", handle.session_id, "import time; time.sleep(30)").result
+    assert result.killed and not result.success
+    assert result.kill_reason == "timed out after 0.5 s" and result.exit_code == -9
+    assert result.duration_seconds < 10
+
+
+def test_memory_mb_limits(runner) -> None:
+    code = "b = bytearray(400 * 1024 * 1024); print(len(b))"
+    small = runner.create_session("agent", config=SandboxConfig(ring=2, memory_mb=200))
+    result = runner.execute_code("agent", small.session_id, code).result
+    assert not result.success and "MemoryError" in result.stderr
+    large = runner.create_session("agent", config=SandboxConfig(ring=2, memory_mb=2048))
+    result = runner.execute_code("agent", large.session_id, code).result
+    assert result.success and result.stdout == f"{400 * 1024 * 1024}\n"
+
+
+def test_output_is_truncated(runner) -> None:
+    handle = runner.create_session("agent", config=SandboxConfig(ring=2, output_max_bytes=1000))
+    result = runner.execute_code("agent", handle.session_id, "import sys; print('x' * 5000); sys.stderr.write('y' * 3000)").result
+    assert result.success
+    assert result.stdout == "x" * 1000 + "\n[...output truncated at 1000 bytes]\n"
+    assert result.stderr == "y" * 1000 + "\n[...output truncated at 1000 bytes]\n"
+
+
+def test_env_vars_are_the_whole_environment_but_path(runner, monkeypatch) -> None:
+    monkeypatch.setenv("NONOC_SHOULD_NOT_LEAK", "1")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    handle = runner.create_session("agent", config=SandboxConfig(ring=2, env_vars={"TOOL_MODE": "fast"}))
+    result = runner.run("agent", ["/usr/bin/env"], session_id=handle.session_id)
+    assert result.success, result
+    assert sorted(result.stdout.splitlines()) == ["PATH=/usr/bin:/bin", "TOOL_MODE=fast"]
+    # Without a session, `run` makes one from the config for this command alone.
+    before = set((runner._sessions_root).iterdir())
+    result = runner.run("loner", ["/usr/bin/env"], SandboxConfig(env_vars={"A": "1", "PATH": "/bin"}))
+    assert sorted(result.stdout.splitlines()) == ["A=1", "PATH=/bin"]
+    assert set(runner._sessions_root.iterdir()) == before
+
+
+def test_a_session_that_cannot_run_the_interpreter_fails_closed(artifact: nonoc.Artifact, tmp_path: Path) -> None:
+    require_landlock()
+    # The test's own interpreter lives outside what ring 2 may execute.
+    provider = NonocSandboxProvider(artifact, sessions_root=tmp_path, interpreter="/root/.no-such-python")
+    handle = provider.create_session("agent", config=SandboxConfig(ring=2))
+    result = provider.execute_code("agent", handle.session_id, "print(1)").result
+    assert not result.success and result.exit_code == -1 and result.stderr.startswith("nonoc: cannot run")

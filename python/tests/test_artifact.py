@@ -134,8 +134,10 @@ def test_report_attributes_are_the_runtime_report(agt: nonoc.Artifact, tmp_path:
     assert report.landlock["abi"] == nonoc.landlock_abi()
     assert "write_file" in report.landlock["handled"]
     assert report.seccomp == whole["seccomp"] and report.seccomp["stats"]["length"] > 0
+    assert report.isolation == whole["isolation"] and report.isolation["tier"] in ("namespace", "landlock")
+    assert report.process == whole["process"] and report.process["session"] == "kept"
     assert report.not_enforced == []
-    assert set(whole) == {"ring", "unconfined", "variables", "landlock", "seccomp"}
+    assert set(whole) == {"ring", "unconfined", "variables", "landlock", "seccomp", "isolation", "process"}
 
 
 def test_an_unconfined_ring_needs_the_opt_in(agt: nonoc.Artifact) -> None:

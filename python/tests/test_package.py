@@ -37,7 +37,7 @@ def test_stubs_and_py_typed_ship() -> None:
     files = importlib.resources.files("nonoc")
     assert files.joinpath("py.typed").is_file()
     stubs = files.joinpath("_nonoc.pyi").read_text()
-    for name in ("def compile(", "def compile_str(", "def check(", "class Artifact", "class Ring", "class Report", "class Diagnostic"):
+    for name in ("def compile(", "def compile_str(", "def check(", "class Artifact", "class Ring", "class Report", "class Diagnostic", "class RunResult", "def run("):
         assert name in stubs
 
 
