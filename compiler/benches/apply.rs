@@ -54,8 +54,88 @@ fn main() {
         apply_in_process(&artifact, &dir);
         exec_vs_env(&artifact, &dir);
     }
+    exec_by_tier(&dir);
     many_glob_matches(&dir);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `nonoc exec` of agt-rings ring 2 on a workspace with a `.git` (a deny inside the writable
+/// workspace): the `namespace` tier (a read-only mask in a fresh mount namespace) against the
+/// `landlock` tier (`isolation: off`, the carve-out), alternated; and ring 3, which needs no
+/// mask, with the isolation layer on and off: it must cost the same (no namespace at all).
+fn exec_by_tier(dir: &Path) {
+    let nonoc = std::env::var_os("NONOC_BENCH_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_nonoc")), PathBuf::from);
+    let tiers = dir.join("tiers");
+    std::fs::create_dir_all(tiers.join("workspace/.git/hooks")).unwrap();
+    std::fs::create_dir_all(tiers.join("home")).unwrap();
+    std::fs::write(tiers.join("workspace/.git/config"), b"[core]\n").unwrap();
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/agt-rings.yaml");
+    let yaml = std::fs::read_to_string(&policy).unwrap();
+    let compile = |name: &str, yaml: &str| {
+        let analysis = nonoc::analyze("agt-rings.yaml", yaml.as_bytes());
+        let ir = analysis.ir.expect("agt-rings.yaml compiles");
+        let targets = nonoc::artifact::Targets {
+            linux: true,
+            macos: false,
+        };
+        let (_, sealed) = nonoc::artifact::build_for(&ir, yaml.as_bytes(), targets).unwrap();
+        let path = tiers.join(name);
+        std::fs::write(&path, sealed).unwrap();
+        path
+    };
+    let on = compile("on.json", &yaml);
+    let off = compile(
+        "off.json",
+        &yaml.replace("settings:\n", "settings:\n  isolation: off\n"),
+    );
+    let exec = |artifact: &Path, ring: &str| {
+        time(
+            Command::new(&nonoc)
+                .arg("exec")
+                .arg(artifact)
+                .args(["--ring", ring, "--", "/bin/true"])
+                .envs(vars(&tiers)),
+        )
+    };
+    // The tier each artifact gets here, from its report.
+    let tier = |artifact: &Path, ring: &str| {
+        let out = Command::new(&nonoc)
+            .arg("exec")
+            .arg(artifact)
+            .args(["--ring", ring, "--report", "--", "/bin/true"])
+            .envs(vars(&tiers))
+            .output()
+            .unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stderr).expect("one report line on stderr");
+        let masks = report["isolation"]["masks"].as_array().map_or(0, Vec::len);
+        format!("{} ({masks} masks)", report["isolation"]["tier"])
+    };
+    println!(
+        "nonoc exec by tier ({RUNS} runs each, alternated): ring 2 {} / {}, ring 3 {} / {}",
+        tier(&on, "2"),
+        tier(&off, "2"),
+        tier(&on, "3"),
+        tier(&off, "3")
+    );
+    let (mut ns, mut ll, mut r3_on, mut r3_off) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        ns.push(exec(&on, "2"));
+        ll.push(exec(&off, "2"));
+        r3_on.push(exec(&on, "3"));
+        r3_off.push(exec(&off, "3"));
+    }
+    let (ns, ll) = (median(ns), median(ll));
+    let (r3_on, r3_off) = (median(r3_on), median(r3_off));
+    println!("  ring 2, tier namespace (a read-only mask): median {ns:.0} µs");
+    println!("  ring 2, tier landlock (the carve-out):     median {ll:.0} µs");
+    println!(
+        "  the namespace tier adds {:.0} µs (goal <= 500 µs)",
+        ns - ll
+    );
+    println!("  ring 3 (no mask), isolation on:  median {r3_on:.0} µs");
+    println!("  ring 3 (no mask), isolation off: median {r3_off:.0} µs");
 }
 
 fn compile(dir: &Path, linux_only: bool) -> PathBuf {

@@ -26,14 +26,16 @@ use serde_json::Value;
 
 mod support;
 
-#[expect(
-    unused_imports,
-    reason = "the tree lives in /tmp on purpose (see `Tree`)"
-)]
-use support::outside_tmp as _;
-use support::{Test, run_tests};
+use support::{Test, outside_tmp, run_tests};
 
-const NONOC: &str = env!("CARGO_BIN_EXE_nonoc");
+/// The `nonoc` binary under test: this build's, or `NONOC_TEST_BIN` (to run these tests
+/// against another build, e.g. one from before a change, and see them fail there).
+fn nonoc() -> &'static str {
+    static BIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        std::env::var("NONOC_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nonoc").to_owned())
+    });
+    &BIN
+}
 const PYTHON: &str = "/usr/bin/python3";
 /// The unprivileged user the tests switch to.
 const NOBODY: u32 = 65534;
@@ -77,13 +79,21 @@ fn main() -> ExitCode {
             inherited_descriptors,
         ),
         Test::new("a_root_agent_keeps_no_capability", 1, no_capabilities),
+        Test::new("a_mask_cannot_be_undone_as_root", 1, || undo_a_mask(None)),
+        Test::new("a_mask_cannot_be_undone_as_an_unprivileged_user", 1, || {
+            undo_a_mask(Some(NOBODY))
+        }),
         Test::new(
             "what_cannot_be_masked_is_carved_out_and_reported",
             1,
             unmaskable,
         ),
         Test::new("a_mount_point_can_be_masked", 1, mount_point_target),
-        Test::new("too_many_masks_is_an_apply_error", 1, too_many_masks),
+        Test::new(
+            "too_many_masks_fall_back_or_fail_under_required",
+            1,
+            too_many_masks,
+        ),
         Test::new("doctor_and_explain_name_the_tier", 1, doctor_and_explain),
     ];
     if !prerequisites() {
@@ -168,10 +178,16 @@ def run(op, a):
         with open("/proc/self/mountinfo") as f:
             return "= %d" % sum(1 for l in f if l.split()[4].startswith(a[0]))
     elif op == "wait": sys.stdin.buffer.read(); return "= done"
+    elif op in ("umount", "userns"):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        rc = libc.umount2(a[0].encode(), 2) if op == "umount" else libc.unshare(0x10020000)
+        if rc != 0:
+            raise OSError(ctypes.get_errno(), op)
     else: raise SystemExit("unknown operation " + op)
     return "ok"
 ARITY = {"rename": 2, "chown": 2, "ids": 0, "caps": 0, "ctty": 0, "tiocsti": 0,
-         "session": 0, "wait": 0}
+         "session": 0, "wait": 0, "userns": 0}
 args = sys.argv[1:]
 while args:
     op, n = args[0], ARITY.get(args[0], 1)
@@ -248,8 +264,17 @@ struct Tree {
 
 impl Tree {
     fn new(tag: &str) -> Tree {
+        Tree::new_in(Path::new("/tmp"), tag)
+    }
+
+    /// A tree under `base` (the artifact and policy files beside it).
+    fn new_in(base: &Path, tag: &str) -> Tree {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let root = format!("/tmp/nonoc-isolation-{}-{n}-{tag}", std::process::id());
+        let root = format!(
+            "{}/nonoc-isolation-{}-{n}-{tag}",
+            base.display(),
+            std::process::id()
+        );
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("{root}: {e}"));
         Tree { root }
@@ -293,7 +318,7 @@ impl Tree {
         let policy = format!("{}.{name}.yaml", self.root);
         let artifact = format!("{}.{name}.json", self.root);
         std::fs::write(&policy, yaml).unwrap_or_else(|e| panic!("{policy}: {e}"));
-        let out = Command::new(NONOC)
+        let out = Command::new(nonoc())
             .args(["compile", &policy, "--target", "linux", "-o", &artifact])
             .output()
             .unwrap_or_else(|e| panic!("nonoc compile: {e}"));
@@ -309,8 +334,11 @@ impl Tree {
 impl Drop for Tree {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
+        let base = Path::new(&self.root)
+            .parent()
+            .map_or_else(|| PathBuf::from("/tmp"), Path::to_path_buf);
         for ext in ["yaml", "json"] {
-            for entry in std::fs::read_dir("/tmp").into_iter().flatten().flatten() {
+            for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
                 let name = entry.path().display().to_string();
                 if name.starts_with(&format!("{}.", self.root)) && name.ends_with(ext) {
                     let _ = std::fs::remove_file(name);
@@ -375,7 +403,7 @@ fn parse(output: Output) -> Run {
 /// `nonoc exec ARTIFACT --ring RING --report -- python3 PROBE OPS...`, as `user` (root when
 /// `None`), with `env` only (and PATH).
 fn exec(artifact: &str, ring: u8, user: Option<u32>, env: &[(&str, &str)], ops: &[&str]) -> Run {
-    let mut cmd = Command::new(NONOC);
+    let mut cmd = Command::new(nonoc());
     cmd.args([
         "exec",
         artifact,
@@ -554,7 +582,7 @@ fn without_user_namespaces() {
     let p = |rel: &str| tree.path(rel);
     let exec_without_userns = |artifact: &str, ops: &[&str]| {
         let mut cmd = Command::new(PYTHON);
-        cmd.args(["-I", "-S", "-c", WITHOUT_USERNS, NONOC, "exec", artifact]);
+        cmd.args(["-I", "-S", "-c", WITHOUT_USERNS, nonoc(), "exec", artifact]);
         cmd.args([
             "--ring", "2", "--report", "--", PYTHON, "-I", "-S", "-c", PROBE,
         ]);
@@ -632,7 +660,7 @@ fn without_user_namespaces() {
 
 fn exec_without_userns_ring3(artifact: &str, env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(PYTHON);
-    cmd.args(["-I", "-S", "-c", WITHOUT_USERNS, NONOC, "exec", artifact]);
+    cmd.args(["-I", "-S", "-c", WITHOUT_USERNS, nonoc(), "exec", artifact]);
     cmd.args(["--ring", "3", "--", PYTHON, "-I", "-S", "-c", PROBE, "ids"]);
     run(cmd, Some(NOBODY), env)
 }
@@ -677,7 +705,7 @@ fn ids_and_ownership(user: Option<u32>) {
     let git = |args: &[&str], inside: Option<&str>| {
         let mut cmd = match inside {
             Some(artifact) => {
-                let mut c = Command::new(NONOC);
+                let mut c = Command::new(nonoc());
                 c.args(["exec", artifact, "--ring", "2", "--", "git"]);
                 c
             }
@@ -717,7 +745,10 @@ fn ids_and_ownership(user: Option<u32>) {
 /// `git status` and `git commit` (where `.git` is writable), `python3 -m venv` and `pip
 /// --version`, run by `nonoc exec` in a ring of the namespace tier.
 fn toolchains() {
-    let tree = Tree::new("tools");
+    // Outside /tmp: what the toolchains write stays under the build's own directory.
+    let base = outside_tmp();
+    std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+    let tree = Tree::new_in(&base, "tools");
     tree.file("ws/main.py", "print('hi')\n");
     tree.file("cache/secret", "secret\n");
     tree.dir("home");
@@ -738,7 +769,7 @@ fn toolchains() {
     );
     let ws = tree.path("ws");
     let sh = |script: &str| {
-        let mut cmd = Command::new(NONOC);
+        let mut cmd = Command::new(nonoc());
         cmd.args([
             "exec", &artifact, "--ring", "2", "--report", "--", "/bin/sh", "-c",
         ]);
@@ -787,7 +818,7 @@ fn mount_table(user: Option<u32>) {
     let env = [("TREE", tree.root.as_str())];
     let table = || std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let before = table();
-    let mut cmd = Command::new(NONOC);
+    let mut cmd = Command::new(nonoc());
     cmd.args([
         "exec", &artifact, "--ring", "2", "--", PYTHON, "-I", "-S", "-c", PROBE,
     ]);
@@ -847,7 +878,7 @@ fn no_controlling_terminal() {
         cmd.args(["-I", "-S", "-c", IN_A_TERMINAL, "/bin/bash", "-c", &script]);
         let env = [
             ("TREE", tree.root.as_str()),
-            ("NONOC", NONOC),
+            ("NONOC", nonoc()),
             ("ART", artifact.as_str()),
             ("PROBE", PROBE),
         ];
@@ -884,7 +915,7 @@ fn inherited_descriptors() {
             "-c",
             WITH_FD_5,
             "/etc/hostname",
-            NONOC,
+            nonoc(),
             "exec",
             &artifact,
         ]);
@@ -938,6 +969,58 @@ fn no_capabilities() {
     assert_eq!(report["process"]["bounding_set_dropped"], Value::Bool(true));
     use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(&other).map(|m| m.uid()).ok(), Some(0));
+}
+
+/// The command cannot unmount a mask, rename it away, or get around it in a user and mount
+/// namespace of its own (the ring allows `unshare`: no hardening preset).
+fn undo_a_mask(user: Option<u32>) {
+    let tree = agt_tree("undo");
+    if let Some(uid) = user {
+        tree.chown(uid);
+    }
+    let artifact = tree.compile(
+        "undo",
+        &tool_policy("      - { path: \"${t}/ws/.git\", access: [write] }"),
+    );
+    let (git, config) = (tree.path("ws/.git"), tree.path("ws/.git/config"));
+    let run = exec(
+        &artifact,
+        2,
+        user,
+        &[("TREE", tree.root.as_str())],
+        &[
+            "umount",
+            &git,
+            "rename",
+            &git,
+            &tree.path("ws/g"),
+            "userns",
+            "umount",
+            &git,
+            "write",
+            &config,
+        ],
+    );
+    assert!(run.output.status.success(), "{}", run.stderr());
+    assert_eq!(tier(&run.report()), "namespace");
+    run.expect(&format!("umount {git}"), "EPERM");
+    run.expect(&format!("rename {git} {}", tree.path("ws/g")), "EBUSY");
+    // In its own user namespace the command has every capability there, and still cannot
+    // unmount the mask: it came into that namespace locked to what it covers (`EINVAL`,
+    // checked before Landlock, which refuses every mount call of a sandboxed process).
+    run.expect("userns", "ok");
+    let umounts: Vec<&str> = run
+        .results
+        .iter()
+        .filter(|(op, _)| *op == format!("umount {git}"))
+        .map(|(_, r)| r.as_str())
+        .collect();
+    assert_eq!(umounts, ["EPERM", "EINVAL"], "{}", run.stdout());
+    run.expect(&format!("write {config}"), "EROFS");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap_or_default(),
+        "[core]\n"
+    );
 }
 
 /// A denied path that does not exist, one that is a symbolic link, one with an exception
@@ -1048,23 +1131,35 @@ fn mount_point_target() {
     }
 }
 
-/// More masks than the runtime mounts in one apply: a coded apply error, nothing runs.
+/// More masks than the runtime mounts in one apply: the carve-outs instead, said in the
+/// report; under `isolation: required`, a coded apply error, and nothing runs.
 fn too_many_masks() {
     let tree = Tree::new("masks");
     for i in 0..4100 {
         tree.file(&format!("ws/d{}/f{i}.env", i % 50), "x\n");
     }
-    let artifact = tree.compile(
-        "masks",
-        &tool_policy("      - { glob: \"${t}/ws/**/*.env\", access: [read] }"),
+    let deny = "      - { glob: \"${t}/ws/**/*.env\", access: [read] }";
+    let env = [("TREE", tree.root.as_str())];
+    let artifact = tree.compile("masks", &tool_policy(deny));
+    let file = tree.path("ws/d0/f0.env");
+    let run = exec(&artifact, 2, None, &env, &["read", &file]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    run.expect(&format!("read {file}"), "EACCES");
+    let report = run.report();
+    assert_eq!(tier(&report), "landlock", "{report}");
+    let why = report["isolation"]["unavailable"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        why.contains("needs 4100 masks") && why.contains("at most 4096"),
+        "{why}"
     );
-    let run = exec(
-        &artifact,
-        2,
-        None,
-        &[("TREE", tree.root.as_str())],
-        &["ids"],
+    let required = tool_policy(deny).replace(
+        "variables:",
+        "settings: { isolation: required }\nvariables:",
     );
+    let artifact = tree.compile("masks-required", &required);
+    let run = exec(&artifact, 2, None, &env, &["read", &file]);
     assert_eq!(run.output.status.code(), Some(126), "{}", run.stderr());
     assert!(run.results.is_empty());
     assert!(
@@ -1085,10 +1180,10 @@ fn doctor_and_explain() {
     let doctor = |user: Option<u32>, without_userns: bool| {
         let mut cmd = if without_userns {
             let mut c = Command::new(PYTHON);
-            c.args(["-I", "-S", "-c", WITHOUT_USERNS, NONOC]);
+            c.args(["-I", "-S", "-c", WITHOUT_USERNS, nonoc()]);
             c
         } else {
-            Command::new(NONOC)
+            Command::new(nonoc())
         };
         cmd.args(["doctor", &artifact]);
         let run = run(cmd, user, &env);
@@ -1128,7 +1223,7 @@ fn doctor_and_explain() {
     let file = format!("{}.off.yaml", tree.root);
     std::fs::write(&file, off).unwrap_or_else(|e| panic!("{e}"));
     let new = format!("{ws}/new.txt");
-    let mut cmd = Command::new(NONOC);
+    let mut cmd = Command::new(nonoc());
     cmd.args(["explain", &file, "--ring", "2", "--write", &new]);
     let run = run(cmd, None, &env);
     assert!(run.stdout().starts_with("allow\n"), "{}", run.stdout());

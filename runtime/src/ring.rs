@@ -403,20 +403,30 @@ impl<'a> Ring<'a> {
             (Mode::InProcess, _) => confine::known_or_predicted(),
             (Mode::Preview | Mode::Spawn, _) => confine::probed().clone(),
         };
+        let mut entry = entry;
         let mut collector = confine::MaskCollector {
             enabled: entry.is_ok(),
             ..confine::MaskCollector::default()
         };
-        let placement =
+        let mut placement =
             landlock::place_masked(&rules, &landlock::RealFs, &mut |p| collector.offer(p))?;
         let mounted = collector.mounted().count();
         if mounted > confine::MAX_MASKS {
-            return Err(Error::Apply(format!(
+            let why = format!(
                 "ring {} needs {mounted} masks; at most {} are mounted in one apply (a deny glob matching that many paths is better written as a deny of their directory)",
                 self.level,
                 confine::MAX_MASKS
-            )));
+            );
+            if setting == Isolation::Required {
+                return Err(Error::Apply(why));
+            }
+            // Best effort: the carve-outs instead, said in the report.
+            entry = Err(why);
+            collector = confine::MaskCollector::default();
+            placement =
+                landlock::place_masked(&rules, &landlock::RealFs, &mut |p| collector.offer(p))?;
         }
+        let mounted = collector.mounted().count();
         if let Err(why) = &entry
             && setting == Isolation::Required
             && (collector.needed > 0 || net)
@@ -436,12 +446,18 @@ impl<'a> Ring<'a> {
                 flags: entry.flags(mounted > 0, net),
                 maps: entry.maps(),
                 masks: confine::sys_masks(&collector)?,
-                cwd: match (&cwd, mounted > 0) {
-                    (Some(dir), true) => {
+                // Entered again only where a mask covers it: a descriptor of the directory
+                // below the mask would still reach what the mask hides.
+                cwd: cwd
+                    .as_ref()
+                    .filter(|dir| {
+                        dir.to_str().is_some_and(|dir| {
+                            collector.mounted().any(|m| landlock::within(dir, &m.path))
+                        })
+                    })
+                    .and_then(|dir| {
                         std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()
-                    }
-                    _ => None,
-                },
+                    }),
                 loopback: None,
             }),
             _ => None,

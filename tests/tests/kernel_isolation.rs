@@ -153,7 +153,7 @@ fn ring_artifact(tree: &TempTree, body: &str) -> Artifact {
 
 fn bindings(tree: &TempTree) -> Bindings {
     let mut b = Bindings::new();
-    b.insert("t", &tree.path(""));
+    b.insert("t", tree.path(""));
     b
 }
 

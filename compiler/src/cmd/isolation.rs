@@ -74,8 +74,7 @@ fn masked(
     let mask = isolation
         .masks
         .iter()
-        .filter(|m| within(dir, &m.path) && m.also_denied.contains(&right))
-        .last()?;
+        .rfind(|m| within(dir, &m.path) && m.also_denied.contains(&right))?;
     let what = if creating {
         format!("new files in `{dir}`")
     } else {

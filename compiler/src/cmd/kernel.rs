@@ -168,10 +168,9 @@ impl Prober<'_> {
                     probed.applied = true;
                     if let Some((ring, tier)) =
                         serde_json::from_str(rest).ok().as_ref().and_then(tier_of)
+                        && let Ok(mut tiers) = self.tiers.lock()
                     {
-                        if let Ok(mut tiers) = self.tiers.lock() {
-                            tiers.insert(ring, tier);
-                        }
+                        tiers.insert(ring, tier);
                     }
                 }
                 "note" => probed.notes.push(rest.to_owned()),

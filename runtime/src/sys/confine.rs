@@ -1239,6 +1239,51 @@ pub fn probe(flags: libc::c_int, maps: Option<&(Vec<u8>, Vec<u8>)>) -> Result<()
 mod tests {
     use super::*;
 
+    /// The capability step keeps what it is told and drops the rest from all five sets, in a
+    /// child started through `confine_command` (as root: `CAP_CHOWN` kept, every other one
+    /// gone, the bounding set included; otherwise nothing to keep and none held).
+    #[test]
+    fn the_capability_step_keeps_only_what_it_is_told() {
+        let (read, write) = pipe().unwrap();
+        let root = ids().0 == 0;
+        let plan = Plan {
+            session: Session::New,
+            namespaces: None,
+            rlimits: Vec::new(),
+            keep_fds: Some(Vec::new()),
+            capabilities: Some(Capabilities {
+                keep: 1, // CAP_CHOWN
+                last_cap: 40,
+                bounding: root,
+            }),
+            landlock: None,
+            seccomp: Vec::new(),
+        };
+        let mut command = std::process::Command::new("/bin/sh");
+        command.args([
+            "-c",
+            "grep -E '^Cap(Eff|Prm|Inh|Bnd|Amb)' /proc/self/status",
+        ]);
+        confine_command(&mut command, plan, write);
+        let output = command.output().unwrap();
+        drop(command);
+        assert_eq!(read_failure(&read), None);
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let set = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}:\t")))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                .unwrap_or_else(|| panic!("{name} in {text}"))
+        };
+        let kept = if root { 1 } else { 0 };
+        assert_eq!(set("CapEff"), kept, "{text}");
+        assert_eq!(set("CapPrm"), kept, "{text}");
+        assert_eq!(set("CapAmb"), kept, "{text}");
+        if root {
+            assert_eq!(set("CapBnd"), 1, "{text}");
+        }
+    }
+
     #[test]
     fn failures_round_trip_through_their_bytes() {
         for step in Step::ALL {
