@@ -22,6 +22,21 @@ use crate::seatbelt;
 use crate::sys::confine as sys;
 use crate::{Bindings, EnforcementReport, Error};
 
+/// Every right that changes the filesystem: what [`Ring::writable_only`] withdraws.
+#[cfg(target_os = "linux")]
+const WRITE_RIGHTS: u16 = crate::artifact::Right::WriteFile.bit()
+    | crate::artifact::Right::Truncate.bit()
+    | crate::artifact::Right::MakeReg.bit()
+    | crate::artifact::Right::MakeDir.bit()
+    | crate::artifact::Right::MakeSym.bit()
+    | crate::artifact::Right::MakeSock.bit()
+    | crate::artifact::Right::MakeFifo.bit()
+    | crate::artifact::Right::MakeChar.bit()
+    | crate::artifact::Right::MakeBlock.bit()
+    | crate::artifact::Right::RemoveFile.bit()
+    | crate::artifact::Right::RemoveDir.bit()
+    | crate::artifact::Right::Refer.bit();
+
 /// One ring of an artifact, ready to apply: [`Artifact::ring`] and
 /// [`Artifact::ring_for_trust_score`] make one.
 #[derive(Debug, Clone)]
@@ -32,6 +47,7 @@ pub struct Ring<'a> {
     targets: &'a RingTargets,
     allow_unconfined: bool,
     max_abi: Option<u32>,
+    writable_only: Option<Vec<String>>,
 }
 
 impl<'a> Ring<'a> {
@@ -42,6 +58,7 @@ impl<'a> Ring<'a> {
             targets,
             allow_unconfined: false,
             max_abi: None,
+            writable_only: None,
         }
     }
 
@@ -68,6 +85,17 @@ impl<'a> Ring<'a> {
     #[must_use]
     pub fn max_abi(mut self, abi: u32) -> Self {
         self.max_abi = Some(abi);
+        self
+    }
+
+    /// Narrows the ring: the process may write only inside these paths (absolute and
+    /// normalized), and there only what the ring itself allows; every write right the ring
+    /// grants elsewhere is withdrawn. It is a deny of every write right on `/` with these
+    /// paths as its exceptions, placed as the policy's own denies are (Landlock carve-outs
+    /// of the directories above them, in the report). Linux.
+    #[must_use]
+    pub fn writable_only(mut self, paths: impl IntoIterator<Item = String>) -> Self {
+        self.writable_only = Some(paths.into_iter().collect());
         self
     }
 
@@ -536,7 +564,21 @@ impl<'a> Ring<'a> {
             bindings,
             &bind::process_env,
         )?;
-        let rules = landlock::bind_rules(plan, &values)?;
+        let mut rules = landlock::bind_rules(plan, &values)?;
+        if let Some(paths) = &self.writable_only {
+            let mut except = Vec::with_capacity(paths.len());
+            for path in paths {
+                bind::check_bound_value(path)
+                    .map_err(|why| Error::Apply(format!("the writable path `{path}` is {why}")))?;
+                except.push(landlock::BoundTarget::Path(path.clone()));
+            }
+            rules.push(landlock::BoundRule {
+                allow: false,
+                target: landlock::BoundTarget::Path("/".to_owned()),
+                mask: WRITE_RIGHTS,
+                except,
+            });
+        }
         Ok((values, rules))
     }
 
@@ -588,6 +630,11 @@ impl Ring<'_> {
     /// macOS: binds, then applies the Seatbelt profile to the whole process.
     #[cfg(target_os = "macos")]
     fn run_seatbelt(&self, bindings: &Bindings, enforce: bool) -> Result<EnforcementReport, Error> {
+        if self.writable_only.is_some() {
+            return Err(Error::Apply(
+                "narrowing a ring's writes (`writable_only`) is Linux-only".to_owned(),
+            ));
+        }
         let profile = self
             .targets
             .seatbelt

@@ -369,6 +369,26 @@ impl Artifact {
         Ok(bytes)
     }
 
+    /// The artifact's digest, `sha256:` + hex (verified when it was loaded).
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The `metadata.name` of the policy it was compiled from.
+    pub fn policy_name(&self) -> &str {
+        &self.policy.name
+    }
+
+    /// The levels of its rings, in increasing order.
+    pub fn levels(&self) -> impl Iterator<Item = u8> + '_ {
+        self.rings.keys().copied()
+    }
+
+    /// The names of the variables the policy declares (bound at apply time), sorted.
+    pub fn variable_names(&self) -> impl Iterator<Item = &str> {
+        self.variables.keys().map(String::as_str)
+    }
+
     /// The ring at a level.
     pub fn ring(&self, level: u8) -> Result<crate::Ring<'_>, Error> {
         match self.rings.get(&level) {
