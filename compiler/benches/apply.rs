@@ -52,10 +52,95 @@ fn main() {
             std::fs::metadata(&artifact).unwrap().len()
         );
         apply_in_process(&artifact, &dir);
+        load_alone(&artifact);
         exec_vs_env(&artifact, &dir);
     }
+    exec_by_tier(&dir);
     many_glob_matches(&dir);
+    placement_scaling(&dir);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `nonoc exec` of agt-rings ring 2 on a workspace with a `.git` (a deny inside the writable
+/// workspace): the `namespace` tier (a read-only mask in a fresh mount namespace) against the
+/// `landlock` tier (`isolation: off`, the carve-out), alternated; and ring 3, which needs no
+/// mask, with the isolation layer on and off: it must cost the same (no namespace at all).
+fn exec_by_tier(dir: &Path) {
+    let nonoc = std::env::var_os("NONOC_BENCH_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_nonoc")), PathBuf::from);
+    let tiers = dir.join("tiers");
+    std::fs::create_dir_all(tiers.join("workspace/.git/hooks")).unwrap();
+    std::fs::create_dir_all(tiers.join("home")).unwrap();
+    std::fs::write(tiers.join("workspace/.git/config"), b"[core]\n").unwrap();
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/agt-rings.yaml");
+    let yaml = std::fs::read_to_string(&policy).unwrap();
+    let compile = |name: &str, yaml: &str| {
+        let targets = nonoc::backend::Targets::LINUX;
+        let analysis = nonoc::analyze_for("agt-rings.yaml", yaml.as_bytes(), targets);
+        let ir = analysis.ir.as_ref().expect("agt-rings.yaml compiles");
+        let (_, sealed) =
+            nonoc::artifact::build(ir, &analysis.lowered, yaml.as_bytes(), targets).unwrap();
+        let path = tiers.join(name);
+        std::fs::write(&path, sealed).unwrap();
+        path
+    };
+    let on = compile("on.json", &yaml);
+    let off = compile(
+        "off.json",
+        &yaml.replace("settings:\n", "settings:\n  isolation: off\n"),
+    );
+    let exec = |artifact: &Path, ring: &str| {
+        time(
+            Command::new(&nonoc)
+                .arg("exec")
+                .arg(artifact)
+                .args(["--ring", ring, "--", "/bin/true"])
+                .envs(vars(&tiers))
+                // The carve-out's warning, once per run.
+                .stderr(std::process::Stdio::null()),
+        )
+    };
+    // The tier each artifact gets here, from its report.
+    let tier = |artifact: &Path, ring: &str| {
+        let out = Command::new(&nonoc)
+            .arg("exec")
+            .arg(artifact)
+            .args(["--ring", ring, "--report", "--", "/bin/true"])
+            .envs(vars(&tiers))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let report: serde_json::Value = serde_json::from_str(stderr.lines().next().unwrap_or(""))
+            .expect("the report is the first line on stderr");
+        let masks = report["isolation"]["masks"].as_array().map_or(0, Vec::len);
+        format!("{} ({masks} masks)", report["isolation"]["tier"])
+    };
+    println!(
+        "nonoc exec by tier ({RUNS} runs each, alternated): ring 2 {} / {}, ring 3 {} / {}",
+        tier(&on, "2"),
+        tier(&off, "2"),
+        tier(&on, "3"),
+        tier(&off, "3")
+    );
+    let (mut ns, mut ll, mut r3_on, mut r3_off) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        ns.push(exec(&on, "2"));
+        ll.push(exec(&off, "2"));
+        r3_on.push(exec(&on, "3"));
+        r3_off.push(exec(&off, "3"));
+    }
+    let paired: Vec<f64> = ns.iter().zip(&ll).map(|(a, b)| a - b).collect();
+    let (ns, ll) = (median(ns), median(ll));
+    let (r3_on, r3_off) = (median(r3_on), median(r3_off));
+    println!("  ring 2, tier namespace (a read-only mask): median {ns:.0} µs");
+    println!("  ring 2, tier landlock (the carve-out):     median {ll:.0} µs");
+    println!(
+        "  the namespace tier adds {:.0} µs (difference of medians; median of paired differences {:.0} µs; goal <= 500 µs)",
+        ns - ll,
+        median(paired)
+    );
+    println!("  ring 3 (no mask), isolation on:  median {r3_on:.0} µs");
+    println!("  ring 3 (no mask), isolation off: median {r3_off:.0} µs");
 }
 
 fn compile(dir: &Path, linux_only: bool) -> PathBuf {
@@ -240,6 +325,45 @@ fn apply_in_process(artifact: &Path, dir: &Path) {
     );
 }
 
+/// The artifact's fields, parsed without a check (`Artifact` itself is read only by
+/// `Artifact::from_slice`, which checks everything).
+#[derive(serde::Deserialize)]
+#[expect(dead_code, reason = "only parsed")]
+struct Parsed {
+    format: String,
+    compiler: nonoc_runtime::artifact::CompilerInfo,
+    policy: nonoc_runtime::artifact::PolicyInfo,
+    settings: nonoc_runtime::artifact::Settings,
+    variables: std::collections::BTreeMap<String, nonoc_runtime::artifact::Variable>,
+    trust_tiers: Vec<nonoc_runtime::artifact::TrustTier>,
+    rings: std::collections::BTreeMap<u8, nonoc_runtime::artifact::RingTargets>,
+    digest: String,
+}
+
+/// `Artifact::load` alone, in this (warm) process: the whole load (read, parse, digest, every
+/// field checked), and the parse alone (`serde_json` into the artifact's types, no checks).
+fn load_alone(artifact: &Path) {
+    const LOADS: usize = 2000;
+    let bytes = std::fs::read(artifact).unwrap();
+    let mut load = Vec::with_capacity(LOADS);
+    let mut parse = Vec::with_capacity(LOADS);
+    for _ in 0..LOADS {
+        let start = Instant::now();
+        let loaded = nonoc_runtime::Artifact::load(artifact).unwrap();
+        load.push(start.elapsed().as_secs_f64() * 1e6);
+        std::hint::black_box(loaded);
+        let start = Instant::now();
+        let parsed: Parsed = serde_json::from_slice(&bytes).unwrap();
+        parse.push(start.elapsed().as_secs_f64() * 1e6);
+        std::hint::black_box(parsed);
+    }
+    println!(
+        "  Artifact::load, warm ({LOADS} loads): median {:.1} µs; of which parsing alone {:.1} µs",
+        median(load),
+        median(parse)
+    );
+}
+
 fn time(cmd: &mut Command) -> f64 {
     let start = Instant::now();
     let status = cmd.status().unwrap();
@@ -312,4 +436,88 @@ fn many_glob_matches(dir: &Path) {
         "placement, a deny glob matching {FILES} files in an allowed directory: median {:.1} ms (5 previews)",
         median(samples)
     );
+}
+
+/// `files` paths of one shape under `ws`, each directory created once: `flat`, all in one
+/// directory; `spread`, over 10 x 100 directories; `deep`, chains 100 directories deep with
+/// a `.env` and a plain file at every level. Every `.env*` is a match of coding-agent's
+/// `**/.env*` deny, inside ring 2's writable workspace.
+fn make_tree(ws: &Path, shape: &str, files: usize) {
+    std::fs::create_dir_all(ws).unwrap();
+    match shape {
+        "flat" => {
+            for i in 0..files {
+                std::fs::write(ws.join(format!(".env{i}")), b"").unwrap();
+            }
+        }
+        "spread" => {
+            for i in 0..files {
+                let d = ws.join(format!("a{}/b{}", i % 10, (i / 10) % 100));
+                std::fs::create_dir_all(&d).unwrap();
+                std::fs::write(d.join(format!(".env{i}")), b"").unwrap();
+            }
+        }
+        _ => {
+            let mut made = 0;
+            let mut chain = 0;
+            while made < files {
+                let mut d = ws.join(format!("c{chain}"));
+                for _ in 0..100 {
+                    if made >= files {
+                        break;
+                    }
+                    std::fs::create_dir_all(&d).unwrap();
+                    std::fs::write(d.join(".env"), b"").unwrap();
+                    std::fs::write(d.join("f"), b"").unwrap();
+                    d.push("d");
+                    made += 2;
+                }
+                chain += 1;
+            }
+        }
+    }
+}
+
+/// Placement as the number of paths in the workspace grows (a planted tree): ring 2 of
+/// `policies/coding-agent.yaml` previewed (placed and every path opened, as `apply` does, but
+/// not restricted) over 2,000 and 20,000 paths of each shape. The goal: 20,000 within
+/// 15 times the time of 2,000.
+fn placement_scaling(dir: &Path) {
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/coding-agent.yaml");
+    let bytes = std::fs::read(&policy).unwrap();
+    let analysis = nonoc::analyze("coding-agent.yaml", &bytes);
+    let ir = analysis.ir.as_ref().unwrap();
+    let (artifact, _) = nonoc::artifact::build(
+        ir,
+        &analysis.lowered,
+        &bytes,
+        nonoc::backend::Targets::LINUX,
+    )
+    .unwrap();
+    let ring = artifact.ring(2).unwrap();
+    println!("placement, coding-agent ring 2, a workspace of N paths (median of 5 previews):");
+    for shape in ["flat", "spread", "deep"] {
+        let mut medians = Vec::new();
+        for files in [2_000, 20_000] {
+            let ws = dir.join(format!("scale/{shape}{files}"));
+            make_tree(&ws, shape, files);
+            let bindings = nonoc_runtime::Bindings::new()
+                .with("workspace", ws.display().to_string())
+                .with("home", dir.join("home").display().to_string());
+            let mut samples = Vec::new();
+            for _ in 0..5 {
+                let start = Instant::now();
+                let report = ring.preview(&bindings).unwrap();
+                samples.push(start.elapsed().as_secs_f64() * 1e3);
+                assert!(report.landlock.is_some_and(|l| !l.glob_matches.is_empty()));
+            }
+            let m = median(samples);
+            println!("  {shape:<7} {files:>6} paths: {m:8.1} ms");
+            medians.push(m);
+        }
+        println!(
+            "  {shape:<7} 20,000 / 2,000: {:.1}x (goal <= 15x)",
+            medians[1] / medians[0]
+        );
+    }
 }

@@ -197,7 +197,7 @@ fn theirs(ring: &Ring, arch: Arch) -> Vec<Instruction> {
         !ring.syscalls.default_allow,
         "the bench expects an allowlist"
     );
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let mut rules: BTreeMap<i64, Vec<SeccompCondition>> = BTreeMap::new();
     for name in &ring.syscalls.allow {
         if let Some(s) = data::syscall(arch, name) {
             rules.insert(i64::from(s.number), Vec::new());
@@ -211,6 +211,8 @@ fn theirs(ring: &Ring, arch: Arch) -> Vec<Instruction> {
             // Not allowed: the deny action applies whatever the arguments.
             continue;
         };
+        // The call is allowed when no rule matches: one seccompiler rule whose conditions
+        // (all must hold) are the negations of each deny rule's one condition.
         assert_eq!(rule.action, ring.syscalls.deny_action, "two actions only");
         assert_eq!(rule.args.len(), 1, "{}: one condition per rule", rule.name);
         let c = &rule.args[0];
@@ -224,9 +226,19 @@ fn theirs(ring: &Ring, arch: Arch) -> Vec<Instruction> {
             Some(ArgKind::Int) => SeccompCmpArgLen::Dword,
             _ => SeccompCmpArgLen::Qword,
         };
-        let cond = SeccompCondition::new(c.index, width, SeccompCmpOp::Ne, c.value).unwrap();
-        entry.push(SeccompRule::new(vec![cond]).unwrap());
+        entry.push(SeccompCondition::new(c.index, width, SeccompCmpOp::Ne, c.value).unwrap());
     }
+    let rules: BTreeMap<i64, Vec<SeccompRule>> = rules
+        .into_iter()
+        .map(|(nr, conditions)| {
+            let rules = if conditions.is_empty() {
+                Vec::new()
+            } else {
+                vec![SeccompRule::new(conditions).unwrap()]
+            };
+            (nr, rules)
+        })
+        .collect();
     let target = match arch {
         Arch::X86_64 => TargetArch::x86_64,
         Arch::Aarch64 => TargetArch::aarch64,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{Lowered, MacosRing, Targets};
 use crate::ir::Ir;
-use crate::syntax::Compatibility;
+use crate::syntax::{Compatibility, Isolation};
 
 /// Assembles the sealed artifact with the sections of `targets` from what the backends made
 /// of each ring (`lowered`, from [`crate::analyze_for`] with those targets or more). `Err`
@@ -68,6 +68,7 @@ pub fn build(
                 landlock,
                 seatbelt,
                 seccomp,
+                capabilities: ring.process.capabilities.clone(),
             },
         );
     }
@@ -91,6 +92,17 @@ pub fn build(
                 },
                 min_abi: ir.settings.landlock_min_abi,
             },
+            unenforceable: match ir.settings.unenforceable {
+                crate::syntax::Unenforceable::Warn => nonoc_runtime::artifact::Unenforceable::Warn,
+                crate::syntax::Unenforceable::Error => {
+                    nonoc_runtime::artifact::Unenforceable::Error
+                }
+            },
+            isolation: match ir.settings.isolation {
+                Isolation::BestEffort => nonoc_runtime::artifact::Isolation::BestEffort,
+                Isolation::Required => nonoc_runtime::artifact::Isolation::Required,
+                Isolation::Off => nonoc_runtime::artifact::Isolation::Off,
+            },
         },
         variables: crate::ir::declared(ir),
         trust_tiers: ir
@@ -106,6 +118,13 @@ pub fn build(
         digest: String::new(),
     };
     let bytes = artifact.seal().map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > nonoc_runtime::artifact::MAX_ARTIFACT_BYTES {
+        return Err(format!(
+            "the artifact would be {} bytes, more than the {} a runtime reads",
+            bytes.len(),
+            nonoc_runtime::artifact::MAX_ARTIFACT_BYTES
+        ));
+    }
     Ok((artifact, bytes))
 }
 

@@ -106,10 +106,13 @@ codes! {
     ExceptOutsideDeny = "NC0408", Error, "an `except` entry lies outside its deny";
     DenyTarget = "NC0409", Error, "a deny rule needs exactly one of `path` and `glob`";
     EmptyAccess = "NC0410", Error, "an access list is empty";
+    PathInvisibleChar = "NC0411", Error, "a path or glob holds an invisible, zero-width or direction-changing character";
+    PathConfusableChar = "NC0412", Warning, "a path or glob mixes letters that look alike across scripts";
     // network and process
     PortRange = "NC0501", Error, "a port is outside 1..=65535";
     HostName = "NC0502", Error, "a network rule names a host";
     PortsWithoutRestricted = "NC0503", Error, "ports are listed but the network mode is not `restricted`";
+    UnknownCapability = "NC0504", Error, "a name in `process.capabilities` is not a Linux capability";
     // syscalls
     UnknownSyscall = "NC0601", Error, "a syscall name is unknown on every target arch";
     SyscallOneArch = "NC0602", Warning, "a syscall exists on one target arch only";

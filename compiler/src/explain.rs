@@ -1,16 +1,20 @@
 //! What `nonoc explain` answers: whether a ring allows or denies one request, the rules (or
-//! the default) that decided it, and what each backend does with the request.
+//! the default) that decided it, notes where the verdict promises less than it seems to, and
+//! what each backend does with the request, and (Linux) when this host's isolation tier
+//! refuses a request the policy allows.
 
 use serde::Serialize;
 
 use crate::backend::{landlock, seccomp};
 use crate::data::{self, Arch};
+use crate::ir::presets::{AF_INET, AF_UNIX, SOCK_STREAM};
 use crate::ir::{
-    self, BoundVariables, Decision, Effect, FsRule, FsTarget, PartialBindings, PathError,
-    PathTemplate, Platform, Request, Right, Ring, Verdict, describe_request,
+    self, BoundVariables, Capability, Decision, Effect, FsRule, FsTarget, ListenFamily,
+    PartialBindings, PathError, PathTemplate, Platform, Request, Right, Ring, Verdict,
+    describe_request,
 };
 
-/// The request to explain, as typed on the command line (the handler checks it).
+/// The request to explain, as typed on the command line ([`explain`] checks it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExplainRequest {
     Read(String),
@@ -19,6 +23,9 @@ pub enum ExplainRequest {
     ConnectTcp(String),
     BindTcp(String),
     Syscall(String),
+    Listen(ListenFamily),
+    UnixConnect(String),
+    Capability(String),
 }
 
 /// What `explain` prints with `--format json`.
@@ -28,7 +35,15 @@ pub struct Explanation {
     pub ring: u8,
     pub request: String,
     pub because: Vec<JsonReason>,
+    /// What the verdict does not say by itself (what `execute` governs, what the kernel
+    /// cannot check here).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub backends: Backends,
+    /// Why the request, which the policy allows, fails on this host anyway (the isolation
+    /// tier's carve-out or a mask; Linux).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// One rule or default behind the verdict.
@@ -65,15 +80,16 @@ pub fn ring(ir: &ir::Ir, level: u8) -> Result<&Ring, String> {
     })
 }
 
-/// Why `ring` allows or denies the request as typed, for a policy read from `file`, with
-/// what can be bound bound. `Err` (a usage error) for a request that is not one.
+/// Why `ring` allows or denies the request as typed, for the policy `analysis` read (its IR
+/// `ir`), with what can be bound bound. `Err` (a usage error) for a request that is not one.
 pub fn explain(
     ir: &ir::Ir,
-    file: &str,
+    analysis: &crate::Analysis,
     ring: &Ring,
     asked: &ExplainRequest,
     partial: &PartialBindings,
 ) -> Result<Explanation, String> {
+    let file = analysis.source.name.as_str();
     let request = build_request(ir, partial, asked)?;
     let bindings = &partial.bindings;
     let decision = ir::decide(ring, &request, bindings);
@@ -86,6 +102,14 @@ pub fn explain(
                 ring.level
             )
         }),
+    };
+    let host = match (&request, decision.verdict) {
+        (Request::Path { path, access, .. }, Verdict::Allow) => {
+            path.expand(bindings).and_then(|p| {
+                crate::isolation::host_note(ir, analysis, ring.level, &p, *access, bindings)
+            })
+        }
+        _ => None,
     };
     Ok(Explanation {
         verdict: decision.verdict,
@@ -103,7 +127,9 @@ pub fn explain(
                 text: r.origin.as_ref().map(|o| o.text.clone()),
             })
             .collect(),
+        notes: notes(ring, &request, &decision, bindings),
         backends,
+        host,
     })
 }
 
@@ -114,6 +140,7 @@ fn build_request(
     asked: &ExplainRequest,
 ) -> Result<Request, String> {
     let path = |flag: &str, text: &str, access: Right| -> Result<Request, String> {
+        // `access` is unused for `--unix-connect`, which takes the request's path only.
         let template = PathTemplate::parse(text).map_err(|e| {
             format!(
                 "`--{flag} {text}`: the path must be absolute and normalized ({})",
@@ -152,6 +179,18 @@ fn build_request(
         ExplainRequest::BindTcp(p) => Ok(Request::BindTcp {
             port: port("bind-tcp", p)?,
         }),
+        ExplainRequest::Listen(family) => Ok(Request::Listen { family: *family }),
+        ExplainRequest::UnixConnect(p) => match path("unix-connect", p, Right::ReadFile)? {
+            Request::Path { path, platform, .. } => Ok(Request::UnixConnect { path, platform }),
+            other => Ok(other),
+        },
+        ExplainRequest::Capability(name) => Capability::from_name(name)
+            .map(|capability| Request::Capability { capability })
+            .ok_or_else(|| {
+                format!(
+                    "`--capability {name}`: not a Linux capability (names are lower case without `CAP_`, e.g. `net_bind_service`)"
+                )
+            }),
         ExplainRequest::Syscall(name) => {
             if Arch::ALL
                 .iter()
@@ -206,8 +245,59 @@ fn landlock_says(
                 )
             }
         }
+        Request::UnixConnect { .. } if ring.network.unix_connect.is_empty() => {
+            "not involved (the seccomp filter denies socket(AF_UNIX): the ring has no network.unix_connect grant)".to_owned()
+        }
+        Request::UnixConnect { .. } => format!(
+            "not enforced by path: Landlock restricts connecting to unix sockets only from ABI 9, which the runtime does not use; with its network.unix_connect grant (`{}`) the ring may connect to any socket path",
+            ring.network
+                .unix_connect
+                .iter()
+                .map(|g| g.path.as_str())
+                .collect::<Vec<_>>()
+                .join("`, `")
+        ),
+        Request::Listen { .. } => "not involved: Landlock checks bind() to a port, not the ephemeral port listen() binds on an unbound socket".to_owned(),
+        Request::Capability { .. } => "not involved (the runtime drops the capabilities the ring does not keep before the command runs)".to_owned(),
         _ => "not involved".to_owned(),
     }
+}
+
+/// Notes where the verdict promises less than it seems to.
+fn notes(ring: &Ring, request: &Request, decision: &Decision, b: &BoundVariables) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Request::Path {
+        path,
+        access: Right::Execute,
+        platform,
+    } = request
+        && decision.verdict == Verdict::Deny
+        && !ring.unconfined
+    {
+        let readable = ir::decide(
+            ring,
+            &Request::Path {
+                path: path.clone(),
+                access: Right::ReadFile,
+                platform: *platform,
+            },
+            b,
+        )
+        .is_allow();
+        let runnable: Vec<String> = ring
+            .filesystem
+            .iter()
+            .filter(|r| r.effect == Effect::Allow && r.access.contains(Right::Execute))
+            .map(|r| format!("`{}`", shown(&r.target, b)))
+            .collect();
+        if readable && !runnable.is_empty() {
+            out.push(format!(
+                "`execute` governs execve only: the ring may read this file and may execute programs under {}, so a program it may run (the dynamic loader, an interpreter such as `python3 FILE` or `sh FILE`) can still load or run what it may read",
+                runnable.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 fn landlock_path(
@@ -302,6 +392,47 @@ fn seccomp_says(ring: &Ring, request: &Request, decision: &Decision) -> String {
                 .collect::<Vec<_>>()
                 .join("; ")
         }
+        Request::UnixConnect { .. } | Request::Listen { .. } if !ring.unconfined => {
+            let calls: &[(&str, [u64; 6])] = match request {
+                Request::Listen {
+                    family: ListenFamily::Tcp,
+                } => &[
+                    ("socket", [AF_INET, SOCK_STREAM, 0, 0, 0, 0]),
+                    ("listen", [0; 6]),
+                ],
+                Request::Listen {
+                    family: ListenFamily::Unix,
+                } => &[
+                    ("socket", [AF_UNIX, SOCK_STREAM, 0, 0, 0, 0]),
+                    ("listen", [0; 6]),
+                ],
+                _ => &[("socket", [AF_UNIX, SOCK_STREAM, 0, 0, 0, 0])],
+            };
+            calls
+                .iter()
+                .map(|(name, args)| {
+                    let decision = ir::decide(
+                        ring,
+                        &Request::Syscall {
+                            name: (*name).to_owned(),
+                            args: args.to_vec(),
+                        },
+                        &BoundVariables::default(),
+                    );
+                    let what = match (*name, args[0]) {
+                        ("socket", AF_UNIX) => "socket(AF_UNIX, SOCK_STREAM)",
+                        ("socket", _) => "socket(AF_INET, SOCK_STREAM)",
+                        _ => "listen()",
+                    };
+                    let on: Vec<String> = Arch::ALL
+                        .iter()
+                        .map(|arch| seccomp_with(ring, *arch, name, *args, &decision))
+                        .collect();
+                    format!("{what}: {}", on.join("; "))
+                })
+                .collect::<Vec<_>>()
+                .join("; then ")
+        }
         Request::ConnectTcp { .. } | Request::BindTcp { .. } if !ring.unconfined => {
             match ring.network.mode {
                 crate::syntax::NetworkMode::Blocked => format!(
@@ -318,6 +449,17 @@ fn seccomp_says(ring: &Ring, request: &Request, decision: &Decision) -> String {
 /// The filter's answer on one arch for the syscall with zero arguments, run in the BPF
 /// simulator; compared with `decide`'s action.
 fn seccomp_on(ring: &Ring, arch: Arch, name: &str, decision: &Decision) -> String {
+    seccomp_with(ring, arch, name, [0; 6], decision)
+}
+
+/// [`seccomp_on`] with these arguments.
+fn seccomp_with(
+    ring: &Ring,
+    arch: Arch,
+    name: &str,
+    args: [u64; 6],
+    decision: &Decision,
+) -> String {
     let Some(syscall) = data::syscall(arch, name) else {
         return format!("{}: no such syscall", arch.name());
     };
@@ -330,7 +472,7 @@ fn seccomp_on(ring: &Ring, arch: Arch, name: &str, decision: &Decision) -> Strin
         &seccomp::SeccompData {
             nr: syscall.number,
             arch: arch.audit_arch(),
-            args: [0; 6],
+            args,
         },
     );
     let mut text = format!(

@@ -41,6 +41,29 @@ pub struct Prober<'a> {
     pub artifact: Vec<u8>,
     /// How long one probe may take before it is killed ([`PROBE_DEADLINE`]).
     pub deadline: Duration,
+    /// The isolation tier each applied ring got, as its report says (`ring 2: namespace, 2
+    /// masks`), for `nonoc test --kernel` to name.
+    pub tiers: std::sync::Mutex<std::collections::BTreeMap<u8, String>>,
+}
+
+/// The tier a report names, in words (`namespace, 2 masks`).
+fn tier_of(report: &serde_json::Value) -> Option<(u8, String)> {
+    let ring = u8::try_from(report.get("ring")?.as_u64()?).ok()?;
+    let isolation = report.get("isolation")?;
+    let tier = isolation.get("tier")?.as_str()?;
+    let masks = isolation
+        .get("masks")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, Vec::len);
+    let words = match (tier, isolation.get("unavailable").and_then(|u| u.as_str())) {
+        ("namespace", _) => format!(
+            "namespace, {masks} mask{}",
+            if masks == 1 { "" } else { "s" }
+        ),
+        (tier, Some(why)) => format!("{tier} ({why})"),
+        (tier, None) => tier.to_owned(),
+    };
+    Some((ring, words))
 }
 
 /// How long one probe may take. A probe answers in milliseconds (its TCP connect gives up
@@ -142,7 +165,15 @@ impl Prober<'_> {
             match head {
                 "not-run" => probed.not_run = Some(rest.to_owned()),
                 "apply-error" => probed.apply_error = Some(rest.to_owned()),
-                "report" => probed.applied = true,
+                "report" => {
+                    probed.applied = true;
+                    if let Some((ring, tier)) =
+                        serde_json::from_str(rest).ok().as_ref().and_then(tier_of)
+                        && let Ok(mut tiers) = self.tiers.lock()
+                    {
+                        tiers.insert(ring, tier);
+                    }
+                }
                 "note" => probed.notes.push(rest.to_owned()),
                 "allowed" => probed.answer = Some(Answer::Allowed),
                 "denied" => probed.answer = Some(Answer::Denied(rest.to_owned())),
@@ -284,12 +315,47 @@ fn operation(
         Request::Ptrace => {
             return Err("`ptrace` requests are asked as `syscall: ptrace`".to_owned());
         }
+        // The socket is created for real; `listen()` is asked through the probe's filter.
+        Request::Listen { family } => {
+            let (nr, gate) = gated("listen", 2, ring)?;
+            vec![
+                "listen".to_owned(),
+                family.name().to_owned(),
+                nr.to_string(),
+                gate.to_string(),
+            ]
+        }
+        Request::UnixConnect { path, platform } => {
+            if let Some(p) = platform.filter(|p| *p != host) {
+                return Err(format!(
+                    "a {} test cannot be asked of the {} kernel",
+                    p.name(),
+                    host.name()
+                ));
+            }
+            let Some(path) = path.expand(bindings) else {
+                return Err(format!("`{}` uses an unbound variable", path.as_str()));
+            };
+            vec!["unix-connect".to_owned(), path]
+        }
+        Request::Capability { capability } => {
+            vec!["capability".to_owned(), capability.name().to_owned()]
+        }
     })
 }
 
 /// `syscall NR GATE ARGS...`: the call by this arch's number, with an argument the ring's
 /// rules for it never examine as the gate of the probe's filter.
 fn syscall(name: &str, args: &[u64], ring: Option<&ir::Ring>) -> Result<Vec<String>, String> {
+    let (nr, gate) = gated(name, args.len(), ring)?;
+    let mut words = vec!["syscall".to_owned(), nr.to_string(), gate.to_string()];
+    words.extend(args.iter().map(u64::to_string));
+    Ok(words)
+}
+
+/// This arch's number of syscall `name`, and an argument from `fixed` on (the arguments
+/// before it carry the request) that no rule of the ring examines, for the probe's gate.
+fn gated(name: &str, fixed: usize, ring: Option<&ir::Ring>) -> Result<(u32, usize), String> {
     let arch = Arch::host();
     let Some(call) = crate::data::syscall(arch, name) else {
         return Err(format!("`{name}` is not a system call on {}", arch.name()));
@@ -300,7 +366,7 @@ fn syscall(name: &str, args: &[u64], ring: Option<&ir::Ring>) -> Result<Vec<Stri
         .filter(|rule| rule.name == name)
         .flat_map(|rule| rule.args.iter().map(|a| a.index))
         .collect();
-    let Some(gate) = (args.len()..6)
+    let Some(gate) = (fixed..6)
         .rev()
         .find(|i| u8::try_from(*i).is_ok_and(|i| !examined.contains(&i)))
     else {
@@ -308,13 +374,7 @@ fn syscall(name: &str, args: &[u64], ring: Option<&ir::Ring>) -> Result<Vec<Stri
             "the ring's rules examine every argument of `{name}` the test leaves free; the probe needs one"
         ));
     };
-    let mut words = vec![
-        "syscall".to_owned(),
-        call.number.to_string(),
-        gate.to_string(),
-    ];
-    words.extend(args.iter().map(u64::to_string));
-    Ok(words)
+    Ok((call.number, gate))
 }
 
 #[cfg(test)]
@@ -328,6 +388,7 @@ mod tests {
             // More than a pipe holds: the writer blocks too, as the probe never reads.
             artifact: vec![b'{'; 1 << 20],
             deadline: Duration::from_millis(300),
+            tiers: Default::default(),
         };
         let start = Instant::now();
         let probed = prober
@@ -349,6 +410,7 @@ mod tests {
             exe: Path::new("/bin/sh"),
             artifact: vec![b'{'; 1 << 20],
             deadline: PROBE_DEADLINE,
+            tiers: Default::default(),
         };
         // Reads the whole artifact first, as the real probe does, then answers.
         let script = "wc -c >/dev/null; echo report; echo denied EACCES";

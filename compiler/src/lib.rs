@@ -1,9 +1,12 @@
 //! nonoc compiles ring policies (YAML) into OS sandbox artifacts.
 //!
-//! The pipeline is the module layout: [`syntax`] (YAML to serde types with spans),
-//! [`resolve`] (variables, ring levels, `extends`, trust tiers), [`check`] (value checks and
-//! lints), [`ir`] (the resolved policy and [`ir::decide`]). The command line in `main.rs` is a
-//! thin layer over [`cli`].
+//! The pipeline is the module layout, each stage using only those before it: [`syntax`] (YAML
+//! to serde types with spans), [`resolve`] (variables, ring levels, `extends`, trust tiers,
+//! path templates), [`ir`] (each ring checked and merged; [`ir::decide`]), [`check`] (header,
+//! `tests:` and the lints on the IR), [`backend`] (Landlock, seccomp, Seatbelt, each run once
+//! by [`analyze`]), [`artifact`]. [`explain`], [`inspect`], [`diff`] and [`kernel`] compute
+//! what those commands show; [`isolation`] what this host's isolation tier does to a request
+//! (`explain`'s `on this host` line). The command line in `main.rs` is a thin layer over [`cli`].
 
 pub mod artifact;
 pub mod backend;
@@ -11,9 +14,11 @@ pub mod check;
 pub mod cli;
 pub mod data;
 pub mod diagnostic;
+pub mod diff;
 pub mod explain;
 pub mod inspect;
 pub mod ir;
+pub mod isolation;
 pub mod kernel;
 pub mod resolve;
 pub mod sarif;
@@ -38,6 +43,38 @@ pub struct Analysis {
     /// [`artifact::build`] assembles).
     pub lowered: Lowered,
     pub diagnostics: Diagnostics,
+}
+
+/// Reads a policy file and runs [`analyze_for`] on it. Reading stops after
+/// [`syntax::MAX_INPUT_BYTES`] bytes: a larger file (or an endless one, such as `/dev/zero`)
+/// is one `NC0004` diagnostic, never read whole. `Err` when the file cannot be read.
+pub fn analyze_file(path: &std::path::Path, targets: Targets) -> std::io::Result<Analysis> {
+    use std::io::Read;
+    let limit = syntax::MAX_INPUT_BYTES;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    let name = path.display().to_string();
+    if bytes.len() <= limit {
+        return Ok(analyze_for(&name, &bytes, targets));
+    }
+    let mut diagnostics = Diagnostics::default();
+    diagnostics.push(
+        diagnostic::Diagnostic::new(
+            Code::ParserBudget,
+            None,
+            format!("the file is larger than the limit of {limit} bytes; nonoc stopped reading it there"),
+        )
+        .help("a ring policy is a small document; check that this is the right file (a device or a pipe never ends)"),
+    );
+    Ok(Analysis {
+        source: Source::new(&name, String::new()),
+        bytes: Vec::new(),
+        ir: None,
+        lowered: Lowered::default(),
+        diagnostics,
+    })
 }
 
 /// Runs the pipeline (parse, resolve, lower, check, backends) on a policy file's bytes, for an

@@ -228,6 +228,44 @@ fn check_a_missing_file() {
     assert_eq!(run.code, 2, "{run}");
 }
 
+/// A policy is read up to the size limit and no further: an endless file (`/dev/zero`) is
+/// one coded diagnostic, for every command that reads a policy, and nothing is written.
+#[test]
+fn an_endless_policy_is_refused_at_the_size_limit() {
+    let dir = scratch("an_endless_policy_is_refused_at_the_size_limit");
+    let run = nonoc(&dir, &["check", "/dev/zero"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("NC0004"), "{run}");
+    assert!(
+        run.stderr
+            .contains("larger than the limit of 4194304 bytes"),
+        "{run}"
+    );
+    let run = nonoc(&dir, &["compile", "/dev/zero", "-o", "out.json"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("NC0004"), "{run}");
+    assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
+    for args in [
+        ["test", "/dev/zero"].as_slice(),
+        [
+            "explain",
+            "/dev/zero",
+            "--ring",
+            "3",
+            "--read",
+            "/etc/passwd",
+        ]
+        .as_slice(),
+    ] {
+        let run = nonoc(&dir, args);
+        assert_eq!(run.code, 1, "{args:?}: {run}");
+        assert!(run.stderr.contains("NC0004"), "{args:?}: {run}");
+    }
+    let run = nonoc(&dir, &["check", "--format", "json", "/dev/zero"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert_eq!(run.json()[0]["code"], "NC0004", "{run}");
+}
+
 #[test]
 fn bad_command_lines_exit_2() {
     let dir = scratch("bad_command_lines_exit_2");

@@ -272,14 +272,67 @@ fn diff_finds_a_widened_ring() {
     let r = run_diff(&old, &new, false, Format::Json);
     let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(json["escalation"], true);
-    let gains = json["rings"]["2"]["gains"].as_array().unwrap();
-    assert!(
-        gains
+    let ring = |level: u64| {
+        json["comparisons"]
+            .as_array()
+            .unwrap()
             .iter()
-            .any(|g| g["area"] == "network" && g["text"] == "connect_tcp 22"),
-        "{gains:?}"
+            .find(|c| c["level"] == level)
+    };
+    let two = ring(2).unwrap();
+    assert_eq!((&two["old_ring"], &two["new_ring"]), (&2.into(), &2.into()));
+    let gains = two["gains"].as_array().unwrap();
+    let port = gains
+        .iter()
+        .find(|g| g["area"] == "network" && g["text"] == "connect_tcp 22")
+        .unwrap_or_else(|| panic!("{gains:?}"));
+    // The same evidence as the human output, as data.
+    let e = &port["evidence"][0];
+    assert_eq!(e["subject"], "ring 2");
+    assert_eq!(e["request"], "connect_tcp 22");
+    assert_eq!(e["old"]["verdict"], "deny");
+    assert_eq!(e["new"]["verdict"], "allow");
+    assert_eq!(two["scores"][0]["tier"], "standard");
+    // Ring 3 gains nothing and has no textual change: it is not listed.
+    assert!(ring(3).is_none());
+}
+
+/// A unix socket grant and a kept capability are escalations (v1.1).
+#[test]
+fn diff_finds_unix_sockets_and_capabilities() {
+    let dir = scratch("diff_finds_unix_sockets_and_capabilities");
+    let old = write(&dir, "old.yaml", &agt_rings());
+    let new = write(
+        &dir,
+        "new.yaml",
+        &variant(&[(
+            "    network:\n      mode: blocked\n    process:\n      fork: false",
+            "    network:\n      mode: blocked\n      unix_connect: [/run/app.sock]\n    process:\n      capabilities: [net_bind_service]\n      fork: false",
+        )]),
     );
-    assert!(json["rings"].get("3").is_none());
+    let r = run_diff(&old, &new, true, Format::Json);
+    assert_eq!(r.code, 1, "{r}");
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let three = json["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["level"] == 3)
+        .unwrap();
+    let gains = three["gains"].as_array().unwrap();
+    for (area, text) in [
+        ("network", "unix_connect `/run/app.sock`"),
+        ("process", "keep capability net_bind_service"),
+    ] {
+        assert!(
+            gains
+                .iter()
+                .any(|g| g["area"] == area && g["text"].as_str().unwrap().starts_with(text)),
+            "{gains:?}"
+        );
+    }
+    let r = run_diff(&new, &old, true, Format::Json);
+    assert_eq!(r.code, 0, "{r}");
 }
 
 #[test]
@@ -322,14 +375,58 @@ fn diff_reports_a_tier_moved_to_a_more_privileged_ring() {
     let r = run_diff(&old, &new, true, Format::Human);
     assert_eq!(r.code, 1, "{r}");
     insta::assert_snapshot!(diff_snapshot(&r));
-    // And back: a loss, no escalation.
+    // And back: losses only, no escalation.
     let r = run_diff(&new, &old, true, Format::Human);
     assert_eq!(r.code, 0, "{r}");
     assert!(
         r.stdout
-            .contains("- scores 700..=899: ring 1 -> ring 2 (tier `trusted`)"),
+            .starts_with("scores 700..=899 (tier `trusted`): ring 1 -> ring 2:\n  - read `/`"),
         "{r}"
     );
+    assert!(!r.stdout.contains("\n  + "), "{r}");
+}
+
+#[test]
+fn diff_names_a_variable_change_with_the_rules_it_moves() {
+    let dir = scratch("diff_names_a_variable_change");
+    let old = write(&dir, "old.yaml", &agt_rings());
+    let new = write(
+        &dir,
+        "new.yaml",
+        &variant(&[
+            ("default: /root", "default: /root/sub"),
+            (
+                "compatibility: best_effort",
+                "compatibility: hard_requirement",
+            ),
+        ]),
+    );
+    // With the defaults the deny of `${home}/.ssh` moves away from `/root/.ssh`, which ring 1
+    // reads through its grant of `/`.
+    let r = run_diff(&old, &new, true, Format::Human);
+    assert_eq!(r.code, 1, "{r}");
+    insta::assert_snapshot!(diff_snapshot(&r));
+    let r = run_diff(&old, &new, true, Format::Json);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let policy = &json["policy"];
+    let variable = policy["gains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["area"] == "variables")
+        .unwrap_or_else(|| panic!("{policy}"));
+    assert!(
+        variable["text"].as_str().unwrap().contains(
+            "the deny of `${home}/.ssh` now covers `/root/sub/.ssh`, no longer `/root/.ssh`"
+        ),
+        "{variable}"
+    );
+    assert_eq!(variable["evidence"][0]["subject"], "ring 1");
+    // The compatibility change strengthens enforcement: a loss.
+    assert_eq!(policy["losses"][0]["area"], "settings");
+    // The other direction of the same change of default is an escalation too: the deny moves.
+    let r = run_diff(&new, &old, true, Format::Human);
+    assert_eq!(r.code, 1, "{r}");
 }
 
 #[test]
@@ -354,12 +451,17 @@ rings:
     // Fewer excepts: the deny covers more, a loss only.
     let r = run_diff(&wide, &narrow, true, Format::Human);
     assert_eq!(r.code, 0, "{r}");
-    assert!(r.stdout.contains("- deny now covers"), "{r}");
+    assert!(r.stdout.contains("  - read `/srv/secret/b`"), "{r}");
     assert!(!r.stdout.contains("+ "), "{r}");
     // More excepts: a gain.
     let r = run_diff(&narrow, &wide, true, Format::Human);
     assert_eq!(r.code, 1, "{r}");
-    assert!(r.stdout.contains("+ deny no longer covers"), "{r}");
+    assert!(r.stdout.contains("  + read `/srv/secret/b`"), "{r}");
+    assert!(
+        r.stdout
+            .contains("before: denied by `/srv/secret` (read_file) at line 5 (global deny)"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -375,10 +477,11 @@ fn diff_of_rings_added_and_an_unconfined_one() {
         "confined.yaml",
         "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: r }\nrings:\n  3:\n    filesystem:\n      read: [/usr]\n  4:\n    filesystem:\n      read: [/usr]\n",
     );
+    // A ring no tier selects is still reachable with `--ring`: compared against nothing.
     let r = run_diff(&old, &confined, true, Format::Human);
-    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(r.code, 1, "{r}");
     assert!(
-        r.stdout.contains("~ ring added, selected by no trust tier"),
+        r.stdout.starts_with("ring 4 (new):\n  + read `/usr`"),
         "{r}"
     );
     let unconfined = write(
@@ -388,11 +491,19 @@ fn diff_of_rings_added_and_an_unconfined_one() {
     );
     let r = run_diff(&old, &unconfined, true, Format::Human);
     assert_eq!(r.code, 1, "{r}");
-    assert!(r.stdout.contains("+ ring added, unconfined"), "{r}");
+    assert!(
+        r.stdout.contains(
+            "ring 0 (new):\n  + unconfined: applies no sandbox, every request is allowed"
+        ),
+        "{r}"
+    );
     // Removing a ring is a loss.
     let r = run_diff(&confined, &old, true, Format::Human);
     assert_eq!(r.code, 0, "{r}");
-    assert!(r.stdout.contains("- ring removed"), "{r}");
+    assert!(
+        r.stdout.starts_with("ring 4 (removed):\n  - read `/usr`"),
+        "{r}"
+    );
 }
 
 #[test]

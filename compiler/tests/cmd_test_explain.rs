@@ -8,10 +8,11 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use nonoc::cli::explain::{ExplainArgs, RequestArgs};
+use nonoc::cli::explain::{ExplainArgs, ListenArg, RequestArgs};
 use nonoc::cli::test::{TestArgs, run_probing_with};
 use nonoc::cli::{Context, Format, Outcome, Style, VarArgs, finish};
 use nonoc::explain::ExplainRequest;
+use nonoc::ir::ListenFamily;
 
 const STYLE: Style = Style {
     color: false,
@@ -129,6 +130,9 @@ fn run_explain(
         connect_tcp: None,
         bind_tcp: None,
         syscall: None,
+        listen: None,
+        unix_connect: None,
+        capability: None,
     };
     match request {
         ExplainRequest::Read(p) => flags.read = Some(p),
@@ -137,6 +141,14 @@ fn run_explain(
         ExplainRequest::ConnectTcp(p) => flags.connect_tcp = Some(p),
         ExplainRequest::BindTcp(p) => flags.bind_tcp = Some(p),
         ExplainRequest::Syscall(name) => flags.syscall = Some(name),
+        ExplainRequest::Listen(family) => {
+            flags.listen = Some(match family {
+                ListenFamily::Tcp => ListenArg::Tcp,
+                ListenFamily::Unix => ListenArg::Unix,
+            });
+        }
+        ExplainRequest::UnixConnect(p) => flags.unix_connect = Some(p),
+        ExplainRequest::Capability(name) => flags.capability = Some(name),
     }
     let args = ExplainArgs {
         policy: policy.to_owned(),
@@ -494,6 +506,121 @@ fn explain_ports() {
         assert_eq!(first_line(&run), verdict, "{request:?}: {}", run.snapshot());
         assert!(run.stdout.contains(text), "{request:?}: {}", run.snapshot());
     }
+}
+
+/// v1.1 requests: `--listen`, `--unix-connect`, `--capability`, each with what the filter
+/// does, and `--execute` noting what `execute` does not stop.
+#[test]
+fn explain_listen_unix_sockets_capabilities_and_execute() {
+    let agt = example("agt-rings");
+    let v11 = workspace().join("tests/fixtures/valid/08-unix-sockets-listen-capabilities.yaml");
+    use nonoc::ir::ListenFamily::{Tcp, Unix};
+    let cases = [
+        (
+            &agt,
+            2,
+            ExplainRequest::Listen(Tcp),
+            "deny",
+            "then listen(): x86_64 (nr 50): errno EPERM",
+        ),
+        (
+            &agt,
+            1,
+            ExplainRequest::Listen(Tcp),
+            "allow",
+            "network.mode: allowed",
+        ),
+        (
+            &agt,
+            3,
+            ExplainRequest::Listen(Tcp),
+            "deny",
+            "no TCP socket can be created",
+        ),
+        (
+            &v11,
+            3,
+            ExplainRequest::Listen(Unix),
+            "allow",
+            "socket(AF_UNIX, SOCK_STREAM): x86_64 (nr 41): allow",
+        ),
+        (
+            &agt,
+            3,
+            ExplainRequest::UnixConnect("/var/run/docker.sock".into()),
+            "deny",
+            "seccomp: socket(AF_UNIX, SOCK_STREAM): x86_64 (nr 41): errno EPERM",
+        ),
+        (
+            &v11,
+            1,
+            ExplainRequest::UnixConnect("/run/docker.sock".into()),
+            "deny",
+            "Landlock: not enforced by path",
+        ),
+        (
+            &v11,
+            1,
+            ExplainRequest::UnixConnect("/run/user/1000/bus".into()),
+            "allow",
+            "allowed by network.unix_connect `/run`",
+        ),
+        (
+            &v11,
+            1,
+            ExplainRequest::Capability("net_bind_service".into()),
+            "allow",
+            "process.capabilities keeps `net_bind_service`",
+        ),
+        (
+            &agt,
+            1,
+            ExplainRequest::Capability("sys_admin".into()),
+            "deny",
+            "process.capabilities is empty: every capability is dropped",
+        ),
+        (
+            &agt,
+            2,
+            ExplainRequest::Execute("/tmp/script.sh".into()),
+            "deny",
+            "note: `execute` governs execve only: the ring may read this file and may execute programs under `/usr/bin`, `/usr/lib`",
+        ),
+    ];
+    for (path, ring, request, verdict, text) in cases {
+        let run = run_explain(path, ring, request.clone(), &[], Format::Human);
+        assert_eq!(run.code, 0, "{request:?}: {}", run.snapshot());
+        assert_eq!(first_line(&run), verdict, "{request:?}: {}", run.snapshot());
+        assert!(run.stdout.contains(text), "{request:?}: {}", run.snapshot());
+    }
+    // No note where the file cannot be read either, or may be executed.
+    for file in ["/root/.ssh/tool", "/usr/bin/env"] {
+        let run = run_explain(
+            &agt,
+            1,
+            ExplainRequest::Execute(file.into()),
+            &[],
+            Format::Json,
+        );
+        assert!(
+            !run.stdout.contains("\"notes\""),
+            "{file}: {}",
+            run.snapshot()
+        );
+    }
+    let run = run_explain(
+        &agt,
+        1,
+        ExplainRequest::Capability("CAP_SYS_ADMIN".into()),
+        &[],
+        Format::Human,
+    );
+    assert_eq!(run.code, 2, "{}", run.snapshot());
+    assert!(
+        run.stderr.contains("not a Linux capability"),
+        "{}",
+        run.snapshot()
+    );
 }
 
 #[test]

@@ -26,9 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-mod support;
-
-use support::{Test, outside_tmp, run_tests};
+use nonoc_test_runner::{Test, outside_tmp, run as run_tests};
 
 const NONOC: &str = env!("CARGO_BIN_EXE_nonoc");
 
@@ -40,6 +38,12 @@ fn main() -> ExitCode {
         // Anywhere: these fail before any restriction.
         Test::new("usage_errors_exit_2", 0, usage_errors),
         Test::new("artifact_problems_exit_126", 0, artifact_problems),
+        Test::new(
+            "resealed_tampering_is_refused_by_every_command",
+            0,
+            resealed_tampering,
+        ),
+        Test::new("oversized_artifacts_are_not_read", 0, oversized_artifacts),
         Test::new("bad_or_unbound_variables_exit_126", 0, bad_variables),
         Test::new("unconfined_ring_needs_the_opt_in", 0, unconfined_ring),
         // Landlock.
@@ -70,9 +74,19 @@ fn main() -> ExitCode {
         ),
         Test::new("a_denied_link_cannot_be_replaced", 1, denied_link_kept),
         Test::new(
-            "a_deny_glob_match_that_is_a_link_denies_its_target",
+            "a_deny_glob_match_that_is_a_link_denies_nothing",
             1,
             glob_match_link,
+        ),
+        Test::new(
+            "links_planted_by_ring_2_break_no_later_run",
+            1,
+            planted_glob_links,
+        ),
+        Test::new(
+            "ring_2_cannot_redirect_ring_3_through_a_link",
+            1,
+            link_across_rings,
         ),
         Test::new(
             "an_allow_through_a_planted_link_is_skipped",
@@ -86,6 +100,14 @@ fn main() -> ExitCode {
         Test {
             needs_program: Some("/usr/bin/unshare"),
             ..Test::new("seccomp_holds_in_the_command", 1, seccomp_in_the_command)
+        },
+        Test {
+            needs_program: Some("/usr/bin/python3"),
+            ..Test::new(
+                "listen_unix_sockets_and_other_processes_in_the_command",
+                1,
+                escapes_in_the_command,
+            )
         },
     ])
 }
@@ -101,7 +123,10 @@ struct Scratch {
 
 impl Scratch {
     fn new(test: &str) -> Scratch {
-        let dir = outside_tmp().join("exec").join(test);
+        let dir = outside_tmp(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .join("exec")
+            .join(test);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         // The kernel resolves links; policies and `--var` see the paths as written.
@@ -456,6 +481,162 @@ fn artifact_problems() {
     // confined ring needs Landlock; only the load is checked here.)
     if let Err(e) = nonoc_runtime::Artifact::load(&art) {
         panic!("the untouched artifact is rejected: {e}");
+    }
+}
+
+/// An artifact's bytes with the digest computed again over what they now hold: what someone
+/// who edits an artifact and re-seals it produces (the digest proves nothing then).
+fn reseal(text: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let body = text.trim_end_matches('\n');
+    let at = body
+        .rfind(",\"digest\":\"sha256:")
+        .unwrap_or_else(|| panic!("no digest in {body}"));
+    let content = &body[..at];
+    let mut hasher = Sha256::new();
+    hasher.update(content.as_bytes());
+    hasher.update(b"}");
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{content},\"digest\":\"sha256:{hex}\"}}\n").into_bytes()
+}
+
+/// Re-sealed tampering, each of which an older runtime accepted: a second ring 3 (a copy of
+/// the permissive ring 1, which JSON parsers keep over the first), a rule path with `..`, a
+/// seccomp program that jumps past its end. `exec`, `inspect` and `doctor` refuse each
+/// before anything is applied, naming what is wrong.
+fn resealed_tampering() {
+    use nonoc_runtime::artifact::{Artifact, SeccompArch, SeccompFilter, Target};
+    let agt = Agt::new("resealed");
+    let s = &agt.s;
+    let good = std::fs::read(&agt.artifact).unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&good).into_owned();
+    assert_eq!(
+        reseal(&text),
+        good,
+        "re-sealing the untouched artifact changes it"
+    );
+    let parsed = Artifact::from_slice(&good).unwrap_or_else(|e| panic!("{e}"));
+
+    // A duplicate ring key: ring 1's section again as ring 3, last in the rings object.
+    let ring1 = serde_json::to_string(&parsed.rings[&1]).unwrap_or_default();
+    let content = &text[..text.rfind(",\"digest\"").unwrap_or(0)];
+    let rings = content
+        .strip_suffix('}')
+        .unwrap_or_else(|| panic!("the rings end the content: {content}"));
+    let duplicate = format!(
+        "{rings},\"3\":{ring1}}},\"digest\":\"sha256:{}\"}}\n",
+        "0".repeat(64)
+    );
+    let duplicate = reseal(&duplicate);
+    // `..` in a ring 3 rule path: `/etc/ssl/../..` is `/`.
+    let mut dotdot = parsed.clone();
+    let plan = dotdot.rings.get_mut(&3).and_then(|r| r.landlock.as_mut());
+    let rule = plan
+        .and_then(|p| {
+            p.rules
+                .iter_mut()
+                .find(|r| r.target == Target::Path("/etc/ssl".into()))
+        })
+        .unwrap_or_else(|| panic!("ring 3 reads /etc/ssl"));
+    rule.target = Target::Path("/etc/ssl/../..".into());
+    let dotdot = dotdot.seal().unwrap_or_default();
+    // A seccomp program whose arch check jumps past the end of the program.
+    let mut jump = parsed.clone();
+    for arch in [SeccompArch::X86_64, SeccompArch::Aarch64] {
+        let filter = jump
+            .rings
+            .get_mut(&3)
+            .and_then(|r| r.seccomp.get_mut(&arch))
+            .unwrap_or_else(|| panic!("ring 3 has a filter"));
+        let mut program = filter.instructions().unwrap_or_default();
+        let at = program
+            .iter()
+            .position(|i| i.code == 0x15)
+            .unwrap_or_else(|| panic!("a conditional jump"));
+        program[at].jt = 255;
+        *filter = SeccompFilter::new(&program, filter.stats.clone());
+    }
+    let jump = jump.seal().unwrap_or_default();
+
+    let marker = s.path("marker");
+    for (name, bytes, why) in [
+        ("duplicate-ring.json", duplicate, "duplicate key 3"),
+        ("dotdot.json", dotdot, "has a `..` component"),
+        ("jump.json", jump, "past the end of the program"),
+    ] {
+        let art = s.file(name, &bytes);
+        let var = format!("workspace={}", agt.workspace);
+        let run = exec(
+            s,
+            &art,
+            &["--ring", "3", "--var", &var],
+            &["touch", &marker],
+            &[],
+        );
+        run.expect_refused(why);
+        assert!(!run.stderr.contains("Landlock is applied"), "{run}");
+        assert!(!Path::new(&marker).exists(), "{name}: the command ran");
+        let run = nonoc(s, &["inspect", &art], &[]);
+        run.expect_code(1);
+        assert!(
+            run.stderr.contains("not a valid artifact") && run.stderr.contains(why),
+            "{run}"
+        );
+        let run = nonoc(s, &["doctor", &art, "--var", &var], &[]);
+        run.expect_code(1);
+        assert!(run.stderr.contains(why), "{run}");
+    }
+}
+
+/// Artifacts larger than the runtime reads are refused without reading them whole:
+/// `/dev/zero` never ends. Each command must answer within the deadline.
+fn oversized_artifacts() {
+    let s = Scratch::new("oversized");
+    let marker = s.path("marker");
+    for args in [
+        vec!["exec", "/dev/zero", "--ring", "3", "--", "touch", &marker],
+        vec!["inspect", "/dev/zero"],
+        vec!["doctor", "/dev/zero"],
+    ] {
+        let mut child = Command::new(NONOC)
+            .args(&args)
+            .current_dir(&s.root)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{NONOC}: {e}"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`nonoc {}` still reading after 60 s", args.join(" "));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            use std::io::Read as _;
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        assert!(!status.success(), "nonoc {}: {status}", args.join(" "));
+        assert!(
+            stderr.contains("larger than 16777216 bytes"),
+            "nonoc {}: {stderr}",
+            args.join(" ")
+        );
+        assert!(!Path::new(&marker).exists(), "the command ran");
     }
 }
 
@@ -839,18 +1020,12 @@ fn confinement() {
     let run = agt.exec(&["--ring", "3"], &["/bin/sh", "-c", &format!(": > {kept}")]);
     assert_ne!(run.code(), Some(0), "{run}");
     assert_eq!(std::fs::read_to_string(&kept).unwrap_or_default(), "kept\n");
-    // No descriptor of the runtime's (rule paths, the ruleset) reaches the command: it has
-    // the same ones as a plain child of this process. Ring 1 reads /proc.
+    // No descriptor of the runtime's (rule paths, the ruleset) reaches the command, nor any
+    // this process inherited (a plain child of it gets those): 0, 1, 2 and the one `ls`
+    // opens to list the directory. Ring 1 reads /proc.
     let run = agt.exec(&["--ring", "1"], &["ls", "/proc/self/fd"]);
     run.expect_code(0);
-    let plain = Command::new("ls")
-        .arg("/proc/self/fd")
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("ls: {e}"));
-    assert_eq!(run.stdout, String::from_utf8_lossy(&plain.stdout), "{run}");
+    assert_eq!(run.stdout, "0\n1\n2\n3\n", "{run}");
 }
 
 /// `--allow-unconfined` is an opt-in for unconfined rings, not a way out of a confined one.
@@ -1073,20 +1248,169 @@ fn denied_link_kept() {
     assert!(!run.allowed(), "{run}");
 }
 
-/// A deny-glob match that is a link: its target is denied too.
+/// A deny-glob match that is a link denies nothing by itself: its target keeps its own rules
+/// (here: readable), while a link to a file the glob matches too reaches a denied file.
 fn glob_match_link() {
     let s = Scratch::new("glob-link");
     let ws = s.dir("ws");
     s.dir("ws/app");
-    let target = s.file("ws/shared/prod.env", b"secret\n");
-    std::os::unix::fs::symlink("../shared/prod.env", format!("{ws}/app/.env"))
-        .unwrap_or_else(|e| panic!("link: {e}"));
-    let policy = link_policy(&ws, "  - glob: \"${workspace}/**/.env\"", "");
-    let art = compile(&s, "glob-link", &policy);
-    for path in [format!("{ws}/app/.env"), target] {
-        let run = exec(&s, &art, &["--ring", "1"], &["cat", &path], &[]);
-        assert!(!run.allowed(), "{path}: {run}");
+    let shared = s.file("ws/shared/prod.conf", b"shared\n");
+    let real = s.file("ws/.env", b"secret\n");
+    for (link, target) in [
+        ("app/.env", "../shared/prod.conf"),
+        ("app/.env.x", "../.env"),
+    ] {
+        std::os::unix::fs::symlink(target, format!("{ws}/{link}"))
+            .unwrap_or_else(|e| panic!("link: {e}"));
     }
+    let policy = link_policy(&ws, "  - glob: \"${workspace}/**/.env*\"", "");
+    let art = compile(&s, "glob-link", &policy);
+    let read = |path: &str| {
+        let run = exec(&s, &art, &["--ring", "1", "--report"], &["cat", path], &[]);
+        (run.allowed(), run)
+    };
+    let (allowed, run) = read(&format!("{ws}/app/.env"));
+    assert!(
+        allowed,
+        "a link matched by the glob denied its target: {run}"
+    );
+    assert_eq!(
+        run.report()["landlock"]["glob_links"],
+        serde_json::json!([format!("{ws}/app/.env"), format!("{ws}/app/.env.x")]),
+        "{run}"
+    );
+    assert!(read(&shared).0);
+    for path in [real, format!("{ws}/app/.env.x")] {
+        let (allowed, run) = read(&path);
+        assert!(!allowed, "{path}: {run}");
+    }
+}
+
+/// `policies/coding-agent.yaml`: ring 2 may write the workspace, and plants links that its
+/// `**/.env*` deny matches: to `/usr/bin/dash` (which every ring runs), to `/usr` (whose
+/// 100,000-odd entries a walk would read), to the denied `.env`. Every later run of every
+/// ring still applies and runs dash; the link to `.env` still does not read it.
+fn planted_glob_links() {
+    let s = Scratch::new("planted-glob-links");
+    let ws = s.dir("ws");
+    let main = s.file("ws/src/main.rs", b"fn main() {}\n");
+    let env = s.file("ws/.env", b"TOKEN=secret\n");
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/coding-agent.yaml");
+    let art = s.path("coding-agent.artifact.json");
+    let policy = policy.to_str().unwrap_or_default().to_owned();
+    nonoc(&s, &["compile", &policy, "-o", &art], &[]).expect_code(0);
+    let var = format!("workspace={ws}");
+    let run_in = |ring: &str, cmd: &[&str]| {
+        exec(
+            &s,
+            &art,
+            &["--ring", ring, "--var", &var, "--report"],
+            cmd,
+            &[],
+        )
+    };
+    let plant = format!(
+        "ln -s /usr/bin/dash {ws}/src/.envY && ln -s /usr {ws}/src/.envZ && ln -s ../.env {ws}/src/.envW"
+    );
+    run_in("2", &["/bin/sh", "-c", &plant]).expect_code(0);
+    for ring in ["3", "2", "1"] {
+        let run = run_in(ring, &["/usr/bin/dash", "-c", &format!("cat {main}")]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "fn main() {}\n", "ring {ring}: {run}");
+        let links = &run.report()["landlock"]["glob_links"];
+        assert_eq!(
+            links.as_array().map_or(0, Vec::len),
+            3,
+            "ring {ring}: {run}"
+        );
+        // Through the link, dash is what it is anywhere: readable and runnable.
+        let run = run_in(ring, &[&format!("{ws}/src/.envY"), "-c", "echo ran"]);
+        run.expect_code(0);
+        assert_eq!(run.stdout, "ran\n", "ring {ring}: {run}");
+        for denied in [env.clone(), format!("{ws}/src/.envW")] {
+            let run = run_in(ring, &["cat", &denied]);
+            run.expect_code(1);
+            assert!(
+                run.stderr.contains("Permission denied"),
+                "ring {ring}, {denied}: {run}"
+            );
+        }
+    }
+}
+
+/// Row 1 of the review, `policies/agt-rings.yaml`: ring 2 may write `/tmp`, and replaces a
+/// workspace under it with a link to `/etc`; the next ring 3 run (which writes nothing) must
+/// not follow the link, and its report names the grant it skipped. With
+/// `settings.unenforceable: error` the run is refused instead.
+fn link_across_rings() {
+    let s = Scratch::new("link-across-rings");
+    let tmp = std::fs::canonicalize(std::env::temp_dir())
+        .unwrap_or_else(|e| panic!("temp dir: {e}"))
+        .join(format!("nonoc-link-across-rings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(tmp.join("ws")).unwrap_or_else(|e| panic!("{}: {e}", tmp.display()));
+    let ws = tmp.join("ws").to_str().unwrap_or_default().to_owned();
+    assert!(
+        ws.starts_with("/tmp/"),
+        "ring 2 of agt-rings writes `/tmp`, not {ws}"
+    );
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/agt-rings.yaml");
+    let yaml = std::fs::read_to_string(&source).unwrap_or_else(|e| panic!("{e}"));
+    let art = compile(&s, "agt-rings", &yaml);
+    // The same rings in short, with `settings.unenforceable: error` (which agt-rings'
+    // carve-outs would not compile with).
+    let strict = format!(
+        "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: {{ name: strict-links }}\n\
+         settings: {{ unenforceable: error }}\nvariables:\n  workspace: {{ default: /app/workspace }}\n\
+         rings:\n  2:\n    filesystem:\n      read: [{SYSTEM_READ}, /tmp, \"${{workspace}}\"]\n\
+         \x20     write: [/tmp]\n      execute: [{SYSTEM_EXEC}]\n  3:\n    filesystem:\n\
+         \x20     read: [{SYSTEM_READ}, \"${{workspace}}\"]\n      execute: [{SYSTEM_EXEC}]\n"
+    );
+    let strict = compile(&s, "strict-links", &strict);
+    let var = format!("workspace={ws}");
+    let secret = ["/etc/shadow", "/etc/passwd"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("/etc/passwd");
+    let ring = |artifact: &str, level: &str, cmd: &[&str]| {
+        exec(
+            &s,
+            artifact,
+            &["--ring", level, "--var", &var, "--report"],
+            cmd,
+            &[],
+        )
+    };
+    // The first run: ring 2 swaps the workspace for a link, as its policy lets it.
+    let swap = format!("rmdir {ws} && ln -s /etc {ws}");
+    let swapped = ring(&art, "2", &["/bin/sh", "-c", &swap]);
+    let planted = Path::new(&ws).is_symlink();
+    // The next runs: ring 3, reading what the link points to, and reading its own files.
+    let attack = ring(&art, "3", &["cat", secret]);
+    let own = ring(&art, "3", &["cat", "/usr/lib/os-release"]);
+    let refused = exec(
+        &s,
+        &strict,
+        &["--ring", "3", "--var", &var],
+        &["cat", secret],
+        &[],
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    swapped.expect_code(0);
+    assert!(planted, "{swapped}");
+    assert!(
+        !attack.allowed(),
+        "ring 3 read {secret} through the link ring 2 planted: {attack}"
+    );
+    assert_eq!(
+        attack.report()["landlock"]["skipped_through_links"],
+        serde_json::json!([ws]),
+        "{attack}"
+    );
+    own.expect_code(0);
+    refused.expect_refused(&format!("`{ws}`"));
+    assert!(refused.stderr.contains("unenforceable: error"), "{refused}");
 }
 
 /// An allow path inside a directory the ring may write goes through a link the agent could
@@ -1109,4 +1433,49 @@ fn allow_link_planted() {
     let run = exec(&s, &art, &["--ring", "1", "--report"], &["cat", &tool], &[]);
     assert!(!run.allowed(), "an allow followed a planted link: {run}");
     assert!(run.stderr.contains("skipped_through_links"), "{run}");
+}
+
+/// What a program in the ring sees (issue 11, rows 3 to 5): in agt ring 2 (TCP connect
+/// only) `listen()` on an unbound TCP socket, unix sockets and another process's limits are
+/// refused with EPERM, while `socketpair` and the process's own limits stay; in ring 1
+/// (`mode: allowed`) the TCP listen works. Python reports each call by its errno.
+fn escapes_in_the_command() {
+    const SCRIPT: &str = r#"
+import errno, os, resource, socket, sys
+def attempt(name, call):
+    try:
+        call()
+        print(name, "ok")
+    except OSError as e:
+        print(name, errno.errorcode.get(e.errno, e.errno))
+other = int(sys.argv[1])
+attempt("listen", lambda: socket.socket().listen(1))
+attempt("unix", lambda: socket.socket(socket.AF_UNIX))
+attempt("socketpair", lambda: socket.socketpair())
+attempt("prlimit-other", lambda: resource.prlimit(other, resource.RLIMIT_CORE, (0, 0)))
+attempt("prlimit-self", lambda: resource.prlimit(0, resource.RLIMIT_CORE, (0, 0)))
+attempt("setpriority-other", lambda: os.setpriority(os.PRIO_PROCESS, other, 5))
+"#;
+    let agt = Agt::new("escapes");
+    let mut outsider = Command::new("sleep")
+        .arg("300")
+        .spawn()
+        .unwrap_or_else(|e| panic!("sleep: {e}"));
+    let pid = outsider.id().to_string();
+    let run = agt.exec(&["--ring", "2"], &["/usr/bin/python3", "-c", SCRIPT, &pid]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "listen EPERM\nunix EPERM\nsocketpair ok\nprlimit-other EPERM\nprlimit-self ok\nsetpriority-other EPERM\n",
+        "{run}"
+    );
+    let run = agt.exec(&["--ring", "1"], &["/usr/bin/python3", "-c", SCRIPT, &pid]);
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .starts_with("listen ok\nunix EPERM\nsocketpair ok\n"),
+        "{run}"
+    );
+    let _ = outsider.kill();
+    let _ = outsider.wait();
 }

@@ -21,9 +21,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
-mod support;
-
-use support::{Test, outside_tmp, run_tests};
+use nonoc_test_runner::{Test, outside_tmp, run as run_tests};
 
 const NONOC: &str = env!("CARGO_BIN_EXE_nonoc");
 
@@ -42,6 +40,11 @@ fn main() -> ExitCode {
         Test::new("variables_flag_then_env_then_default", 1, variables),
         Test::new("tcp_connect_and_bind", 4, tcp),
         Test::new("signals_by_scope", 6, signals),
+        Test::new(
+            "listen_unix_sockets_and_capabilities",
+            4,
+            listen_unix_capabilities,
+        ),
     ])
 }
 
@@ -57,7 +60,10 @@ struct Scratch {
 
 impl Scratch {
     fn new(test: &str) -> Scratch {
-        let dir = outside_tmp().join("test_kernel").join(test);
+        let dir = outside_tmp(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .join("test_kernel")
+            .join(test);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let root = std::fs::canonicalize(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -110,8 +116,11 @@ impl Scratch {
 struct Run {
     args: Vec<String>,
     code: Option<i32>,
+    /// Without the `kernel tiers:` line.
     stdout: String,
     stderr: String,
+    /// What the `kernel tiers:` line says.
+    tiers: Option<String>,
 }
 
 impl fmt::Display for Run {
@@ -159,11 +168,23 @@ fn kernel_test(s: &Scratch, policy: &str, args: &[&str], env: &[(&str, &str)]) -
             .replace(&s.root, "<dir>")
             .replace(&format!("(Landlock ABI {abi})"), "(Landlock ABI N)")
     };
+    // The tiers line depends on the host (whether it gives namespaces): kept apart.
+    let stdout = clean(&output.stdout);
+    let tiers = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("kernel tiers: "))
+        .map(str::to_owned);
+    let stdout = stdout
+        .lines()
+        .filter(|l| !l.starts_with("kernel tiers: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
     Run {
         args: all.iter().map(|a| (*a).to_owned()).collect(),
         code: output.status.code(),
-        stdout: clean(&output.stdout),
+        stdout,
         stderr: clean(&output.stderr),
+        tiers,
     }
 }
 
@@ -212,16 +233,17 @@ fn cannot_apply() {
     let s = Scratch::new("cannot_apply");
     let odd = Path::new(&s.path("ws")).join(std::ffi::OsStr::from_bytes(b"odd-\xff"));
     std::fs::write(&odd, "x").unwrap_or_else(|e| panic!("{}: {e}", odd.display()));
+    // The carve-out reads the directory (a mask would not need to).
     let policy = s.policy(
         "cannot-apply",
-        "rings:\n  3:\n    filesystem:\n      read: [\"${ws}\"]\n    deny:\n      - path: \"${ws}/secret\"\ntests:\n  - { ring: 3, udp: true, expect: deny }\n",
+        "settings: { isolation: off }\nrings:\n  3:\n    filesystem:\n      read: [\"${ws}\"]\n    deny:\n      - path: \"${ws}/secret\"\ntests:\n  - { ring: 3, udp: true, expect: deny }\n",
     );
     let run = kernel_test(&s, &policy, &[], &[]);
     assert_eq!(run.code, Some(1), "{run}");
     let lines = run.lines();
     assert!(
         lines[0].starts_with(
-            "<dir>/cannot-apply.yaml:15:5: ring 3, udp: kernel: the ring cannot be applied here: "
+            "<dir>/cannot-apply.yaml:16:5: ring 3, udp: kernel: the ring cannot be applied here: "
         ),
         "{run}"
     );
@@ -269,6 +291,17 @@ fn agree() {
         &run,
         0,
         "kernel (Landlock ABI N): 24 agreed, 0 disagreed, 0 not run\n24 passed, 0 failed\n",
+    );
+    // Each ring's tier, as this host gives it: the deny of `${ws}/secret` inside the readable
+    // workspace is masked where namespaces are available.
+    let tier = match nonoc_runtime::isolation_available() {
+        Ok(_) => "namespace, 1 mask".to_owned(),
+        Err(why) => format!("landlock ({why})"),
+    };
+    assert_eq!(
+        run.tiers.as_deref(),
+        Some(format!("ring 2 {tier}; ring 3 {tier}").as_str()),
+        "{run}"
     );
 }
 
@@ -489,5 +522,62 @@ tests:
         &run,
         0,
         "kernel (Landlock ABI N): 4 agreed, 0 disagreed, 0 not run\n4 passed, 0 failed\n",
+    );
+}
+
+/// v1.1 requests: `listen`, `unix_connect` and `capability`. The unix sockets are served by
+/// this test; a path without a socket is not run; a path the ring's grant does not cover is
+/// still reachable on this kernel, which the run says with the report's note.
+fn listen_unix_capabilities() {
+    let s = Scratch::new("listen_unix_capabilities");
+    std::fs::create_dir_all(s.path("ws/sock")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(s.path("other")).unwrap_or_else(|e| panic!("{e}"));
+    let _granted = std::os::unix::net::UnixListener::bind(s.path("ws/sock/daemon.sock"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _other = std::os::unix::net::UnixListener::bind(s.path("other/daemon.sock"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = r#"rings:
+  3:
+    network: { mode: blocked }
+  2:
+    network: { mode: restricted, connect_tcp: [443] }
+  1:
+    network: { mode: allowed, unix_connect: ["${ws}/sock"] }
+    process: { capabilities: [net_bind_service] }
+tests:
+  - { ring: 3, listen: tcp, expect: deny }
+  - { ring: 2, listen: tcp, expect: deny }
+  - { ring: 2, listen: unix, expect: deny }
+  - { ring: 1, listen: tcp, expect: allow }
+  - { ring: 1, listen: unix, expect: allow }
+  - { ring: 3, unix_connect: "${ws}/sock/daemon.sock", expect: deny }
+  - { ring: 2, unix_connect: "${ws}/sock/daemon.sock", expect: deny }
+  - { ring: 1, unix_connect: "${ws}/sock/daemon.sock", expect: allow }
+  - { ring: 1, unix_connect: "${ws}/sock/missing.sock", expect: allow }
+  - { ring: 1, capability: net_bind_service, expect: allow }
+"#;
+    let policy = s.policy("v11", body);
+    let run = kernel_test(&s, &policy, &[], &[]);
+    let file = "<dir>/v11.yaml";
+    expect(
+        &run,
+        0,
+        &format!(
+            "{file}:25:5: ring 1, unix_connect `${{ws}}/sock/missing.sock`: not run by the kernel: no unix socket at `<dir>/ws/sock/missing.sock` on this host (ENOENT)\n\
+             kernel (Landlock ABI N): 9 agreed, 0 disagreed, 1 not run\n\
+             10 passed, 0 failed\n"
+        ),
+    );
+    // Outside the grant: `decide` denies, the kernel cannot, and the run says why.
+    let other = s.path("other/daemon.sock");
+    let body = format!(
+        "rings:\n  1:\n    network: {{ mode: blocked, unix_connect: [\"${{ws}}/sock\"] }}\ntests:\n  - {{ ring: 1, unix_connect: \"{other}\", expect: deny }}\n"
+    );
+    let policy = s.policy("outside", &body);
+    let run = kernel_test(&s, &policy, &[], &[]);
+    assert_eq!(run.code, Some(1), "{run}");
+    assert!(
+        run.stdout.contains("kernel: expected deny, the kernel allowed it (network.unix_connect is not enforced by path (Landlock restricts it only from ABI 9"),
+        "{run}"
     );
 }

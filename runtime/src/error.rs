@@ -21,6 +21,12 @@ pub enum Error {
         /// What reading it returned.
         source: std::io::Error,
     },
+    /// The artifact is larger than `limit` bytes (16 MiB), the most the runtime reads: it was
+    /// not read past the limit.
+    TooLarge {
+        /// The most the runtime reads, in bytes.
+        limit: u64,
+    },
     /// The artifact is not valid JSON of its format, or holds a value the runtime cannot
     /// use (a seccomp program that does not decode, say).
     Malformed(String),
@@ -78,6 +84,18 @@ pub enum Error {
         /// What it lacks.
         dropped: Vec<Dropped>,
     },
+    /// `settings.unenforceable: error`: these paths go through a symbolic link in a directory
+    /// that a ring of the artifact may change (an agent could have planted the link), so the
+    /// rules on them could not be placed.
+    LinksNotFollowed(Vec<String>),
+    /// `settings.isolation: required`, and the ring needs masks (or a network namespace)
+    /// that this host does not let the process create: nothing was applied.
+    IsolationUnavailable {
+        /// The ring's level.
+        ring: u8,
+        /// Why the namespaces are not available here.
+        why: String,
+    },
     /// A system call of the apply failed (the process is unconfined, but for
     /// `no_new_privs` when the restriction itself failed).
     System {
@@ -100,7 +118,8 @@ pub enum Error {
 pub enum ErrorKind {
     /// The artifact could not be read.
     Io,
-    /// The artifact is malformed, of another format, or modified since it was compiled.
+    /// The artifact is too large, malformed, of another format, or modified since it was
+    /// compiled.
     InvalidArtifact,
     /// The ring asked for does not exist (no such level, a trust score out of range or that
     /// no tier selects).
@@ -115,7 +134,10 @@ pub enum ErrorKind {
     /// A variable is unbound, undeclared, or bound to a value that is not an absolute
     /// normalized path.
     Variable,
-    /// The kernel lacks what the ring requires (`hard_requirement`).
+    /// The ring cannot be enforced as written here, and the policy refuses less: the kernel
+    /// lacks what it requires (`hard_requirement`, or `isolation: required` where namespaces
+    /// are unavailable), or a path goes through a symbolic link a ring may have planted
+    /// (`unenforceable: error`).
     Unsupported,
     /// The system refused a step of the apply; the process is unconfined.
     Apply,
@@ -128,9 +150,10 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Read { .. } => ErrorKind::Io,
-            Error::Malformed(_) | Error::UnknownFormat(_) | Error::DigestMismatch { .. } => {
-                ErrorKind::InvalidArtifact
-            }
+            Error::TooLarge { .. }
+            | Error::Malformed(_)
+            | Error::UnknownFormat(_)
+            | Error::DigestMismatch { .. } => ErrorKind::InvalidArtifact,
             Error::NoSuchRing(_) | Error::TrustScoreRange(_) | Error::NoTier(_) => {
                 ErrorKind::NoRing
             }
@@ -142,7 +165,9 @@ impl Error {
             Error::Unbound(_) | Error::UndeclaredVariable(_) | Error::BadValue { .. } => {
                 ErrorKind::Variable
             }
-            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Unsupported { .. }
+            | Error::LinksNotFollowed(_)
+            | Error::IsolationUnavailable { .. } => ErrorKind::Unsupported,
             Error::System { .. } | Error::Apply(_) => ErrorKind::Apply,
             Error::SeccompAfterLandlock(_) => ErrorKind::PartlyApplied,
         }
@@ -161,6 +186,10 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Read { path, source } => write!(f, "cannot read `{}`: {source}", path.display()),
+            Error::TooLarge { limit } => write!(
+                f,
+                "the artifact is larger than {limit} bytes, the most this runtime reads"
+            ),
             Error::Malformed(m) => write!(f, "the artifact is malformed: {m}"),
             Error::UnknownFormat(v) => write!(
                 f,
@@ -225,6 +254,24 @@ impl std::fmt::Display for Error {
                     list.join("; ")
                 )
             }
+            Error::LinksNotFollowed(paths) => write!(
+                f,
+                "{} through a symbolic link in a directory a ring of this artifact may change, so the rules on them are not placed (the policy's `settings.unenforceable: error` refuses that): {}",
+                if paths.len() == 1 {
+                    "this path goes"
+                } else {
+                    "these paths go"
+                },
+                paths
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Error::IsolationUnavailable { ring, why } => write!(
+                f,
+                "ring {ring} needs the isolation layer (mount namespaces for its denies inside allowed directories) and the policy sets `isolation: required`, but {why}"
+            ),
             Error::System { context, source } => write!(f, "{context}: {source}"),
             Error::Apply(m) => write!(f, "{m}"),
             Error::SeccompAfterLandlock(e) => write!(

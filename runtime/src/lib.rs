@@ -13,6 +13,8 @@ mod artifact;
 pub mod bind;
 #[cfg(not(feature = "compiler"))]
 mod bind;
+#[cfg(target_os = "linux")]
+mod confine;
 #[cfg(all(feature = "egress", target_os = "linux"))]
 pub mod egress;
 mod error;
@@ -29,10 +31,14 @@ pub mod seatbelt;
 mod seatbelt;
 mod sys;
 
-pub use artifact::{Artifact, Right, ScopeName, SeccompArch, SeccompStats};
+pub use artifact::{Artifact, Isolation, Right, ScopeName, SeccompArch, SeccompStats};
 pub use bind::Bindings;
+#[cfg(target_os = "linux")]
+pub use confine::{Child, MaskKind, MaskReport, Options, Resource, Tier};
 pub use error::{Error, ErrorKind};
-pub use report::{Dropped, EnforcementReport, LandlockReport, SeccompReport};
+pub use report::{
+    Dropped, EnforcementReport, IsolationReport, LandlockReport, ProcessReport, SeccompReport,
+};
 pub use ring::Ring;
 
 /// The Landlock ABI of the running kernel (0 when Landlock is unavailable).
@@ -41,4 +47,18 @@ pub fn landlock_abi() -> u32 {
     return sys::landlock_abi();
     #[cfg(not(target_os = "linux"))]
     return 0;
+}
+
+/// Whether this process can enter the isolation layer's namespaces on this host, found out
+/// once per process by trying in a child that then exits: `Ok(true)` with `CAP_SYS_ADMIN`
+/// (root: a mount namespace needs no user namespace), `Ok(false)` through an unprivileged user
+/// namespace, `Err(why)` when it cannot (rings that need masks then get the Landlock
+/// carve-outs, or an apply error under `isolation: required`). Always `Err` off Linux.
+pub fn isolation_available() -> Result<bool, String> {
+    #[cfg(target_os = "linux")]
+    return confine::probed()
+        .clone()
+        .map(|entry| entry == confine::Entry::Privileged);
+    #[cfg(not(target_os = "linux"))]
+    return Err(format!("no isolation layer on {}", std::env::consts::OS));
 }

@@ -79,6 +79,13 @@ pub fn signal_self() -> Result<(), i32> {
     sys::signal_self()
 }
 
+/// Creates an unbound, unconnected socket (`socket(domain, kind | SOCK_CLOEXEC, 0)`), as
+/// the first half of a `listen()` probe: the ring's filter answers this call for real.
+/// `Err(errno)` when refused.
+pub fn socket(domain: i32, kind: i32) -> Result<std::os::fd::OwnedFd, i32> {
+    sys::socket(domain, kind)
+}
+
 /// The probe filter: for this arch, call `nr` with argument `gate` equal to [`GATE`] gets
 /// errno [`SENTINEL`]; everything else is allowed.
 fn program(arch: u32, nr: u32, gate: usize) -> Vec<crate::artifact::Instruction> {

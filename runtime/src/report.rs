@@ -3,6 +3,20 @@
 use serde::Serialize;
 
 use crate::artifact::{Right, ScopeName, SeccompArch, SeccompStats};
+#[cfg(target_os = "linux")]
+pub use crate::confine::{IsolationReport, ProcessReport};
+
+/// The isolation layer's report (Linux only; never present elsewhere).
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct IsolationReport {}
+
+/// The process report (Linux only; never present elsewhere).
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ProcessReport {}
 
 /// What [`Ring::apply`](crate::Ring::apply) enforced (or, from
 /// [`Ring::preview`](crate::Ring::preview), would enforce).
@@ -21,8 +35,15 @@ pub struct EnforcementReport {
     /// The seccomp filter (Linux).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<SeccompReport>,
-    /// What the ring asks for and the system's sandbox cannot enforce, said plainly (the
-    /// Seatbelt profile's notes on macOS; empty on Linux, where `landlock.dropped` says it).
+    /// The isolation layer (Linux): the tier, the masks, what could not be masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<IsolationReport>,
+    /// The session, capabilities and descriptors of the process (Linux).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessReport>,
+    /// What the ring asks for and the system's sandbox cannot enforce, said plainly: the
+    /// Seatbelt profile's notes on macOS; on Linux what `landlock.dropped` cannot say (the
+    /// socket paths of `network.unix_connect`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_enforced: Vec<String>,
 }
@@ -60,8 +81,13 @@ pub struct LandlockReport {
     pub carve_outs: Vec<(String, Vec<Right>)>,
     /// Deny globs and the existing paths they matched inside allowed directories.
     pub glob_matches: Vec<(String, Vec<String>)>,
-    /// Allow paths not granted because they go through a symbolic link inside a directory
-    /// the ring may change (the agent could have planted the link).
+    /// Deny-glob matches that are symbolic links: they deny nothing by themselves (the
+    /// target keeps its own rules) and get no rule.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub glob_links: Vec<String>,
+    /// Paths not followed because they go through a symbolic link inside a directory that a
+    /// ring of the artifact may change (an agent could have planted the link): allow paths,
+    /// not granted, and deny-glob roots, whose globs then match nothing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_through_links: Vec<String>,
 }
@@ -120,5 +146,47 @@ impl std::fmt::Display for Dropped {
                 "{scope:?} scope is not enforced (needs Landlock ABI {needs_abi})"
             ),
         }
+    }
+}
+
+/// What a Linux ring asks for beyond what Landlock and seccomp enforce here: the socket
+/// paths of `network.unix_connect` (`granted`, bound), which only Landlock ABI 9 can check
+/// and the runtime does not ask it to. `abi`: the Landlock ABI in use.
+pub fn linux_not_enforced(abi: u32, granted: &[String]) -> Vec<String> {
+    if granted.is_empty() {
+        return Vec::new();
+    }
+    let why = if abi < 9 {
+        format!("Landlock restricts it only from ABI 9, this kernel has ABI {abi}")
+    } else {
+        "this runtime does not use Landlock's ABI 9 rule for it yet".to_owned()
+    };
+    let list: Vec<String> = granted.iter().map(|p| format!("`{p}`")).collect();
+    vec![format!(
+        "network.unix_connect is not enforced by path ({why}): the ring may create unix sockets and connect to any socket path, not only under {}",
+        list.join(", ")
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_socket_grants_are_reported_not_enforced_by_path() {
+        assert!(linux_not_enforced(7, &[]).is_empty());
+        let notes = linux_not_enforced(7, &["/run/app".to_owned(), "/srv/s".to_owned()]);
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("only from ABI 9, this kernel has ABI 7")
+                && notes[0].contains("`/run/app`, `/srv/s`")
+                && notes[0].contains("any socket path"),
+            "{notes:?}"
+        );
+        let notes = linux_not_enforced(9, &["/run/app".to_owned()]);
+        assert!(
+            notes[0].contains("does not use Landlock's ABI 9 rule"),
+            "{notes:?}"
+        );
     }
 }

@@ -4,17 +4,38 @@
 #[cfg(target_os = "linux")]
 use std::collections::BTreeSet;
 
-use crate::artifact::{Artifact, RingTargets};
 #[cfg(target_os = "linux")]
-use crate::artifact::{LandlockPlan, SeccompArch, Target};
+use crate::artifact::{self, Isolation, LandlockPlan, SeccompArch, Target, Unenforceable};
+use crate::artifact::{Artifact, RingTargets};
 use crate::bind;
 #[cfg(target_os = "linux")]
-use crate::report::SeccompReport;
+use crate::confine::{self, Child, IsolationReport, Options, ProcessReport, Tier};
+#[cfg(target_os = "linux")]
+use crate::landlock;
+#[cfg(target_os = "linux")]
+use crate::report::LandlockReport;
+#[cfg(target_os = "linux")]
+use crate::report::{SeccompReport, linux_not_enforced};
 #[cfg(any(feature = "compiler", target_os = "macos"))]
 use crate::seatbelt;
-use crate::{Bindings, EnforcementReport, Error};
 #[cfg(target_os = "linux")]
-use crate::{landlock, sys};
+use crate::sys::confine as sys;
+use crate::{Bindings, EnforcementReport, Error};
+
+/// Every right that changes the filesystem: what [`Ring::writable_only`] withdraws.
+#[cfg(target_os = "linux")]
+const WRITE_RIGHTS: u16 = crate::artifact::Right::WriteFile.bit()
+    | crate::artifact::Right::Truncate.bit()
+    | crate::artifact::Right::MakeReg.bit()
+    | crate::artifact::Right::MakeDir.bit()
+    | crate::artifact::Right::MakeSym.bit()
+    | crate::artifact::Right::MakeSock.bit()
+    | crate::artifact::Right::MakeFifo.bit()
+    | crate::artifact::Right::MakeChar.bit()
+    | crate::artifact::Right::MakeBlock.bit()
+    | crate::artifact::Right::RemoveFile.bit()
+    | crate::artifact::Right::RemoveDir.bit()
+    | crate::artifact::Right::Refer.bit();
 
 /// One ring of an artifact, ready to apply: [`Artifact::ring`] and
 /// [`Artifact::ring_for_trust_score`] make one.
@@ -26,6 +47,7 @@ pub struct Ring<'a> {
     targets: &'a RingTargets,
     allow_unconfined: bool,
     max_abi: Option<u32>,
+    writable_only: Option<Vec<String>>,
 }
 
 impl<'a> Ring<'a> {
@@ -36,6 +58,7 @@ impl<'a> Ring<'a> {
             targets,
             allow_unconfined: false,
             max_abi: None,
+            writable_only: None,
         }
     }
 
@@ -65,41 +88,54 @@ impl<'a> Ring<'a> {
         self
     }
 
+    /// Narrows the ring: the process may write only inside these paths (absolute and
+    /// normalized), and there only what the ring itself allows; every write right the ring
+    /// grants elsewhere is withdrawn. It is a deny of every write right on `/` with these
+    /// paths as its exceptions, placed as the policy's own denies are (Landlock carve-outs
+    /// of the directories above them, in the report). Linux.
+    #[must_use]
+    pub fn writable_only(mut self, paths: impl IntoIterator<Item = String>) -> Self {
+        self.writable_only = Some(paths.into_iter().collect());
+        self
+    }
+
     /// Everything `apply` would do short of restricting: binding, placement, ABI
-    /// negotiation, opening every path. Returns the report `apply` would return.
+    /// negotiation, opening every path, choosing the isolation tier (Linux: whether this host
+    /// lets the process enter namespaces is tried once per process in a child that then
+    /// exits). Returns the report `apply` would return.
     pub fn preview(&self, bindings: &Bindings) -> Result<EnforcementReport, Error> {
         self.run(bindings, false)
     }
 
-    /// Applies the ring to the calling thread and the processes it starts, irrevocably:
-    /// binds variables, opens every path and decodes the seccomp filter first, then sets
-    /// no_new_privs, restricts with Landlock and installs the seccomp filter last. An error
-    /// before the Landlock restriction leaves the process unconfined (but for `no_new_privs`
-    /// when the restriction itself fails); an error installing the
-    /// filter after it ([`Error::SeccompAfterLandlock`]) leaves it confined by Landlock only,
-    /// and the caller must not go on as if the ring were applied.
+    /// Applies the ring to the calling process, irrevocably, with the default [`Options`]
+    /// (the session and the inherited descriptors stay as they are): binds variables, opens
+    /// every path and decodes the seccomp filter first; on Linux then, where the ring needs
+    /// masks, enters fresh mount namespaces and mounts them; drops every capability; sets
+    /// no_new_privs, restricts with Landlock and installs the seccomp filter last.
+    ///
+    /// An error before the Landlock restriction leaves the process unconfined, but for what
+    /// it changed of itself on the way (a private mount namespace, its session, its
+    /// capabilities, `no_new_privs`); an error installing the filter after it
+    /// ([`Error::SeccompAfterLandlock`]) leaves it confined by Landlock only, and the caller
+    /// must not go on as if the ring were applied.
     pub fn apply(&self, bindings: &Bindings) -> Result<EnforcementReport, Error> {
         self.run(bindings, true)
     }
 
     fn run(&self, bindings: &Bindings, enforce: bool) -> Result<EnforcementReport, Error> {
         if self.targets.unconfined {
-            if !self.allow_unconfined {
-                return Err(Error::UnconfinedRefused(self.level));
-            }
-            return Ok(EnforcementReport {
-                ring: self.level,
-                unconfined: true,
-                variables: Vec::new(),
-                landlock: None,
-                seccomp: None,
-                not_enforced: Vec::new(),
-            });
+            return self.unconfined();
         }
         #[cfg(target_os = "macos")]
         return self.run_seatbelt(bindings, enforce);
         #[cfg(target_os = "linux")]
-        return self.run_linux(bindings, enforce);
+        return if enforce {
+            self.apply_with(bindings, &Options::default())
+        } else {
+            let prepared =
+                self.prepare_linux(bindings, Mode::Preview, &Options::default(), None)?;
+            Ok(prepared.report(self.level, "kept", false))
+        };
         #[cfg(not(any(target_os = "linux", target_os = "macos")))]
         return Err(Error::Apply(format!(
             "nonoc has no sandbox for {}",
@@ -107,11 +143,220 @@ impl<'a> Ring<'a> {
         )));
     }
 
-    /// Linux: Landlock, then the seccomp filter.
+    fn unconfined(&self) -> Result<EnforcementReport, Error> {
+        if !self.allow_unconfined {
+            return Err(Error::UnconfinedRefused(self.level));
+        }
+        Ok(EnforcementReport {
+            ring: self.level,
+            unconfined: true,
+            variables: Vec::new(),
+            landlock: None,
+            seccomp: None,
+            isolation: None,
+            process: None,
+            not_enforced: Vec::new(),
+        })
+    }
+
+    /// [`apply`](Self::apply) with [`Options`]: `nonoc exec` leaves the caller's session and
+    /// marks inherited descriptors close-on-exec before it runs the command
+    /// (`Options::new().new_session(true).close_fds(true)`). Linux.
     #[cfg(target_os = "linux")]
-    fn run_linux(&self, bindings: &Bindings, enforce: bool) -> Result<EnforcementReport, Error> {
-        if enforce {
-            match sys::thread_count() {
+    pub fn apply_with(
+        &self,
+        bindings: &Bindings,
+        options: &Options,
+    ) -> Result<EnforcementReport, Error> {
+        if self.targets.unconfined {
+            return self.unconfined();
+        }
+        if options.loopback_listener.is_some() {
+            return Err(Error::Apply(
+                "a loopback listener is handed to a parent process: use `Ring::spawn`".to_owned(),
+            ));
+        }
+        let cwd = std::env::current_dir().ok();
+        let mut prepared = self.prepare_linux(bindings, Mode::InProcess, options, cwd.clone())?;
+        let session = sys::enter_session(if options.new_session {
+            sys::Session::NewOrDetach
+        } else {
+            sys::Session::Keep
+        })
+        .map_err(|f| confine::failure_error(f, &[], &options.pass_fds, None))?;
+        if let Some(ns) = prepared.namespaces.take() {
+            match sys::enter_namespaces(&ns, true) {
+                Ok(()) => prepared.namespaces = Some(ns),
+                Err(f)
+                    if f.step.is_namespace_entry()
+                        && self.artifact.settings.isolation == Isolation::BestEffort =>
+                {
+                    // Refused before any mask: the carve-outs instead, said in the report.
+                    let why = confine::describe_entry_failure(f);
+                    prepared =
+                        self.prepare_linux(bindings, Mode::Fallback(why), options, cwd.clone())?;
+                }
+                Err(f)
+                    if f.step.is_namespace_entry()
+                        && self.artifact.settings.isolation == Isolation::Required =>
+                {
+                    return Err(Error::IsolationUnavailable {
+                        ring: self.level,
+                        why: confine::describe_entry_failure(f),
+                    });
+                }
+                Err(f) => {
+                    let cwd = cwd.as_ref().and_then(|c| c.to_str());
+                    let masks: Vec<String> = ns
+                        .masks
+                        .iter()
+                        .map(|m| m.path.to_string_lossy().into_owned())
+                        .collect();
+                    return Err(confine::failure_error(f, &masks, &options.pass_fds, cwd));
+                }
+            }
+        }
+        let in_userns = prepared.isolation.user_namespace;
+        let caps = confine::capabilities(self.capabilities_to_keep(), in_userns);
+        let plan = sys::Plan {
+            session: sys::Session::Keep,
+            namespaces: None,
+            rlimits: confine::sys_rlimits(&options.rlimits),
+            keep_fds: options.close_fds.then(|| options.pass_fds.clone()),
+            capabilities: Some(caps),
+            landlock: prepared.ruleset.take(),
+            seccomp: std::mem::take(&mut prepared.program),
+        };
+        sys::enter_rest(&plan)
+            .map_err(|f| confine::failure_error(f, &[], &options.pass_fds, None))?;
+        Ok(prepared.report(self.level, session_name(session), caps.bounding))
+    }
+
+    /// Starts `command` confined by the ring, and returns at once (the parent is never
+    /// confined). Everything that allocates or can fail is done here, before the fork:
+    /// binding, placement, opening paths, the Landlock ruleset, the seccomp program, the
+    /// masks; the child then makes raw system calls only until `execve`: a session of its
+    /// own (`setsid`), the namespaces and masks where the ring needs them, the working
+    /// directory entered again below them, [`Options`]' resource limits, every inherited
+    /// descriptor but 0, 1, 2 and [`Options::pass_fd`]'s closed, capabilities dropped,
+    /// no_new_privs, Landlock, seccomp.
+    ///
+    /// `command` keeps what the caller set on it (program, arguments, environment, working
+    /// directory, stdin/stdout/stderr); do not give it a process group or a `pre_exec` hook of
+    /// your own. A step that fails in the child fails this call with an error naming the step
+    /// and its errno ([`Error::System`], whose source is the `io::Error`), and the command
+    /// does not run; a program that cannot be executed is an [`Error::System`] too. Safe to
+    /// call from a multi-threaded process. Linux.
+    #[cfg(target_os = "linux")]
+    pub fn spawn(
+        &self,
+        bindings: &Bindings,
+        mut command: std::process::Command,
+        options: &Options,
+    ) -> Result<Child, Error> {
+        if self.targets.unconfined {
+            let report = self.unconfined()?;
+            let process = command
+                .spawn()
+                .map_err(|e| Error::system(spawn_context(&command), e))?;
+            return Ok(Child {
+                process,
+                report,
+                listener: None,
+            });
+        }
+        let here = std::env::current_dir().ok();
+        let cwd = match command.get_current_dir() {
+            Some(dir) if dir.is_absolute() => Some(dir.to_path_buf()),
+            Some(dir) => here.map(|h| h.join(dir)),
+            None => here,
+        };
+        let mut prepared = self.prepare_linux(bindings, Mode::Spawn, options, cwd.clone())?;
+        let (read, write) = sys::pipe().map_err(|e| Error::system("cannot create a pipe", e))?;
+        let mut receiver = None;
+        if let (Some(port), Some(ns)) = (options.loopback_listener, prepared.namespaces.as_mut()) {
+            let (parent, child) =
+                sys::socket_pair().map_err(|e| Error::system("cannot create a socket pair", e))?;
+            ns.loopback = Some(sys::Loopback {
+                port,
+                sender: child,
+            });
+            receiver = Some(parent);
+        }
+        let in_userns = prepared.isolation.user_namespace;
+        let caps = confine::capabilities(self.capabilities_to_keep(), in_userns);
+        let masks: Vec<String> = prepared
+            .namespaces
+            .iter()
+            .flat_map(|ns| &ns.masks)
+            .map(|m| m.path.to_string_lossy().into_owned())
+            .collect();
+        let plan = sys::Plan {
+            session: sys::Session::New,
+            namespaces: prepared.namespaces.take(),
+            rlimits: confine::sys_rlimits(&options.rlimits),
+            keep_fds: Some(options.pass_fds.clone()),
+            capabilities: Some(caps),
+            landlock: prepared.ruleset.take(),
+            seccomp: std::mem::take(&mut prepared.program),
+        };
+        let context = spawn_context(&command);
+        sys::confine_command(&mut command, plan, write);
+        let spawned = command.spawn();
+        // The hook, which holds the pipe's write end and the child's end of the socket
+        // pair, goes with the command: the reads below see end of file, not a wait.
+        drop(command);
+        let process = match spawned {
+            Ok(process) => process,
+            Err(e) => {
+                return Err(match sys::read_failure(&read) {
+                    Some(f) => {
+                        let cwd = cwd.as_ref().and_then(|c| c.to_str());
+                        confine::failure_error(f, &masks, &options.pass_fds, cwd)
+                    }
+                    None => Error::system(context, e),
+                });
+            }
+        };
+        let mut report = prepared.report(self.level, "new", caps.bounding);
+        if let Some(process_report) = report.process.as_mut() {
+            process_report.inherited_fds_closed = true;
+        }
+        let listener = match receiver {
+            Some(socket) => Some(std::net::TcpListener::from(
+                sys::receive_fd(&socket)
+                    .map_err(|e| Error::system("cannot receive the loopback listener", e))?,
+            )),
+            None => None,
+        };
+        Ok(Child {
+            process,
+            report,
+            listener,
+        })
+    }
+
+    /// The capabilities the ring keeps (bit N: capability N): its `process.capabilities`
+    /// (`rings.N.capabilities` of the artifact). Every other one is dropped.
+    #[cfg(target_os = "linux")]
+    fn capabilities_to_keep(&self) -> u64 {
+        self.targets
+            .capabilities
+            .iter()
+            .fold(0, |mask, cap| mask | 1 << cap.number())
+    }
+
+    /// Prepares the ring for this process: everything but entering.
+    #[cfg(target_os = "linux")]
+    fn prepare_linux(
+        &self,
+        bindings: &Bindings,
+        mode: Mode,
+        options: &Options,
+        cwd: Option<std::path::PathBuf>,
+    ) -> Result<Prepared, Error> {
+        if matches!(mode, Mode::InProcess) {
+            match crate::sys::thread_count() {
                 Some(1) => {}
                 Some(n) => return Err(Error::MultiThreaded(n)),
                 // Without the count the other threads could stay unconfined: refuse.
@@ -139,39 +384,156 @@ impl<'a> Ring<'a> {
                 ring: self.level,
                 arch: Some(arch),
             })?;
-        let program = filter.instructions().map_err(|e| {
-            Error::Malformed(format!(
-                "ring {}: the {} seccomp filter: {e}",
-                self.level,
-                arch.name()
-            ))
-        })?;
+        // Checked at load too; again here, as an artifact built in code was never loaded.
+        let program = filter
+            .instructions()
+            .and_then(|p| artifact::check_bpf(&p).map(|()| p))
+            .map_err(|e| {
+                Error::Malformed(format!(
+                    "ring {}: the {} seccomp filter: {e}",
+                    self.level,
+                    arch.name()
+                ))
+            })?;
         let (values, rules) = self.bind_landlock(plan, bindings)?;
-        let kernel = sys::landlock_abi();
+        let unix_connect = plan
+            .unix_connect
+            .iter()
+            .map(|p| values.expand(p))
+            .collect::<Result<Vec<String>, Error>>()?;
+        let writable = landlock::writable_dirs(self.artifact, bindings, &bind::process_env)?;
+        let kernel = crate::sys::landlock_abi();
         let abi = self.max_abi.map_or(kernel, |cap| cap.min(kernel));
         let settings = self.artifact.settings.landlock;
         let negotiated = landlock::negotiate(plan, abi, settings.compatibility, settings.min_abi)?;
-        let prepared = landlock::prepare(plan, &rules, negotiated)?;
-        let report = if enforce {
-            let report = prepared.restrict()?;
-            sys::install_seccomp_filter(&program).map_err(Error::SeccompAfterLandlock)?;
-            report
-        } else {
-            prepared.report
+        let setting = self.artifact.settings.isolation;
+        let net = options.loopback_listener.is_some() && matches!(mode, Mode::Spawn);
+        let entry = match (&mode, setting) {
+            (_, Isolation::Off) => Err("the policy sets `isolation: off`".to_owned()),
+            (Mode::Fallback(why), _) => Err(why.clone()),
+            (Mode::InProcess, _) => confine::known_or_predicted(),
+            (Mode::Preview | Mode::Spawn, _) => confine::probed().clone(),
         };
-        Ok(EnforcementReport {
-            ring: self.level,
-            unconfined: false,
+        let mut entry = entry;
+        let mut collector = confine::MaskCollector {
+            enabled: entry.is_ok(),
+            ..confine::MaskCollector::default()
+        };
+        let inspect = collector.enabled;
+        let placement = landlock::place_masked(
+            &rules,
+            &writable,
+            &landlock::RealFs,
+            inspect,
+            &mut |points| collector.offer_all(points),
+        )?;
+        if self.artifact.settings.unenforceable == Unenforceable::Error
+            && !placement.through_links.is_empty()
+        {
+            return Err(Error::LinksNotFollowed(placement.through_links.clone()));
+        }
+        if let Some(wanted) = collector.too_many {
+            let why = format!(
+                "ring {} needs {wanted} masks; at most {} are mounted in one apply (a deny glob matching that many paths is better written as a deny of their directory)",
+                self.level,
+                confine::MAX_MASKS
+            );
+            if setting == Isolation::Required {
+                return Err(Error::Apply(why));
+            }
+            // Best effort: the carve-outs instead (placement made them), said in the report.
+            entry = Err(why);
+        }
+        let mounted = collector.mounted().count();
+        if let Err(why) = &entry
+            && setting == Isolation::Required
+            && (collector.needed > 0 || net)
+        {
+            return Err(Error::IsolationUnavailable {
+                ring: self.level,
+                why: why.clone(),
+            });
+        }
+        if let (Err(why), true) = (&entry, net) {
+            return Err(Error::Apply(format!(
+                "a loopback listener needs a network namespace, and {why}"
+            )));
+        }
+        let namespaces = match &entry {
+            Ok(entry) if mounted > 0 || net => Some(sys::Namespaces {
+                flags: entry.flags(mounted > 0, net),
+                maps: entry.maps(),
+                masks: confine::sys_masks(&collector)?,
+                // Entered again only where a mask covers it: a descriptor of the directory
+                // below the mask would still reach what the mask hides.
+                cwd: cwd
+                    .as_ref()
+                    .filter(|dir| {
+                        dir.to_str().is_some_and(|dir| {
+                            collector.mounted().any(|m| landlock::within(dir, &m.path))
+                        })
+                    })
+                    .and_then(|dir| {
+                        std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()
+                    }),
+                loopback: None,
+            }),
+            _ => None,
+        };
+        let user_namespace =
+            matches!(entry, Ok(confine::Entry::User { .. })) && namespaces.is_some();
+        let isolation = IsolationReport {
+            tier: if namespaces.is_some() {
+                Tier::Namespace
+            } else {
+                Tier::Landlock
+            },
+            setting,
+            unavailable: match &entry {
+                Err(why) if collector.needed > 0 => Some(why.clone()),
+                _ => None,
+            },
+            user_namespace,
+            network_namespace: net && namespaces.is_some(),
+            masks: if namespaces.is_some() {
+                collector.reports()
+            } else {
+                Vec::new()
+            },
+            unmasked: collector.unmasked.clone(),
+        };
+        let prepared = landlock::prepare_placed(plan, &placement, negotiated)?;
+        let (ruleset, landlock_report) = prepared.into_parts();
+        Ok(Prepared {
             variables: values
                 .iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
-            landlock: Some(report),
-            seccomp: Some(SeccompReport {
+            landlock: landlock_report,
+            seccomp: SeccompReport {
                 arch,
                 stats: filter.stats.clone(),
-            }),
-            not_enforced: Vec::new(),
+            },
+            isolation,
+            process: ProcessReport {
+                session: "kept",
+                capabilities_kept: confine::capability_numbers(self.capabilities_to_keep()),
+                bounding_set_dropped: false,
+                inherited_fds_closed: options.close_fds,
+                passed_fds: options.pass_fds.clone(),
+            },
+            ruleset,
+            program: program
+                .iter()
+                .map(|i| libc::sock_filter {
+                    code: i.code,
+                    jt: i.jt,
+                    jf: i.jf,
+                    k: i.k,
+                })
+                .collect(),
+            namespaces,
+            not_enforced: linux_not_enforced(abi, &unix_connect),
         })
     }
 
@@ -190,6 +552,11 @@ impl<'a> Ring<'a> {
                 Target::Path(p) => bind::variable_of(p),
                 Target::Glob(g) => bind::variable_of(&g.root),
             })
+            .chain(
+                plan.unix_connect
+                    .iter()
+                    .filter_map(|p| bind::variable_of(p)),
+            )
             .collect();
         let values = bind::BoundVariables::bind(
             names,
@@ -197,7 +564,21 @@ impl<'a> Ring<'a> {
             bindings,
             &bind::process_env,
         )?;
-        let rules = landlock::bind_rules(plan, &values)?;
+        let mut rules = landlock::bind_rules(plan, &values)?;
+        if let Some(paths) = &self.writable_only {
+            let mut except = Vec::with_capacity(paths.len());
+            for path in paths {
+                bind::check_bound_value(path)
+                    .map_err(|why| Error::Apply(format!("the writable path `{path}` is {why}")))?;
+                except.push(landlock::BoundTarget::Path(path.clone()));
+            }
+            rules.push(landlock::BoundRule {
+                allow: false,
+                target: landlock::BoundTarget::Path("/".to_owned()),
+                mask: WRITE_RIGHTS,
+                except,
+            });
+        }
         Ok((values, rules))
     }
 
@@ -212,7 +593,8 @@ impl<'a> Ring<'a> {
             .as_ref()
             .ok_or(Error::NoLinuxTarget(self.level))?;
         let (_, rules) = self.bind_landlock(plan, bindings)?;
-        let placement = landlock::place(&rules, &landlock::RealFs)?;
+        let writable = landlock::writable_dirs(self.artifact, bindings, &bind::process_env)?;
+        let placement = landlock::place(&rules, &writable, &landlock::RealFs)?;
         Ok(placement
             .grants
             .into_iter()
@@ -248,6 +630,11 @@ impl Ring<'_> {
     /// macOS: binds, then applies the Seatbelt profile to the whole process.
     #[cfg(target_os = "macos")]
     fn run_seatbelt(&self, bindings: &Bindings, enforce: bool) -> Result<EnforcementReport, Error> {
+        if self.writable_only.is_some() {
+            return Err(Error::Apply(
+                "narrowing a ring's writes (`writable_only`) is Linux-only".to_owned(),
+            ));
+        }
         let profile = self
             .targets
             .seatbelt
@@ -271,7 +658,72 @@ impl Ring<'_> {
                 .collect(),
             landlock: None,
             seccomp: None,
+            isolation: None,
+            process: None,
             not_enforced: profile.not_enforced.clone(),
         })
     }
+}
+
+/// How a ring is prepared (Linux).
+#[cfg(target_os = "linux")]
+enum Mode {
+    /// `preview`: nothing is entered.
+    Preview,
+    /// `apply`: this process enters.
+    InProcess,
+    /// `apply` again, after this process was refused namespaces at entry (why).
+    Fallback(String),
+    /// `spawn`: a forked child enters.
+    Spawn,
+}
+
+/// A ring prepared for this process (Linux): the report's parts, and what entering needs.
+#[cfg(target_os = "linux")]
+struct Prepared {
+    variables: Vec<(String, String)>,
+    landlock: LandlockReport,
+    seccomp: SeccompReport,
+    isolation: IsolationReport,
+    process: ProcessReport,
+    ruleset: Option<std::os::fd::OwnedFd>,
+    program: Vec<libc::sock_filter>,
+    namespaces: Option<sys::Namespaces>,
+    /// What the kernel cannot check of the ring (`report::linux_not_enforced`).
+    not_enforced: Vec<String>,
+}
+
+#[cfg(target_os = "linux")]
+impl Prepared {
+    fn report(&self, ring: u8, session: &'static str, bounding: bool) -> EnforcementReport {
+        EnforcementReport {
+            ring,
+            unconfined: false,
+            variables: self.variables.clone(),
+            landlock: Some(self.landlock.clone()),
+            seccomp: Some(self.seccomp.clone()),
+            isolation: Some(self.isolation.clone()),
+            process: Some(ProcessReport {
+                session,
+                bounding_set_dropped: bounding,
+                ..self.process.clone()
+            }),
+            not_enforced: self.not_enforced.clone(),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn session_name(outcome: sys::SessionOutcome) -> &'static str {
+    match outcome {
+        sys::SessionOutcome::Kept => "kept",
+        sys::SessionOutcome::New => "new",
+        sys::SessionOutcome::Detached => "detached",
+        sys::SessionOutcome::Leader => "leader",
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn spawn_context(command: &std::process::Command) -> String {
+    format!("cannot run `{}`", command.get_program().to_string_lossy())
 }

@@ -4,6 +4,9 @@
 pub mod egress;
 
 #[cfg(target_os = "linux")]
+pub mod confine;
+
+#[cfg(all(feature = "compiler", target_os = "linux"))]
 use crate::artifact::Instruction;
 
 #[cfg(target_os = "linux")]
@@ -173,20 +176,6 @@ fn add_rule<A: RuleAttr>(ruleset: std::os::fd::BorrowedFd<'_>, attr: &A) -> std:
 }
 
 #[cfg(target_os = "linux")]
-/// Restricts the calling thread with a ruleset (`landlock_restrict_self`); needs
-/// `no_new_privs` (or `CAP_SYS_ADMIN`). Irrevocable once it returns `Ok`.
-pub fn landlock_restrict_self(ruleset: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    #[expect(
-        unsafe_code,
-        reason = "landlock_restrict_self has no safe wrapper in std or libc"
-    )]
-    // SAFETY: the call takes a descriptor and flags only; it touches no memory of ours.
-    let rc = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0_u32) };
-    zero_or_errno(rc)
-}
-
-#[cfg(target_os = "linux")]
 /// Number of threads of this process (`num_threads` of `/proc/self/stat`), if it can be read.
 pub fn thread_count() -> Option<usize> {
     use std::io::Read;
@@ -217,8 +206,8 @@ fn num_threads(stat: &[u8]) -> Option<usize> {
     std::str::from_utf8(field).ok()?.parse().ok()
 }
 
-#[cfg(target_os = "linux")]
-/// Sets `no_new_privs` (when Landlock is unavailable, nothing else sets it).
+#[cfg(all(feature = "compiler", target_os = "linux"))]
+/// Sets `no_new_privs` (the probe filter needs it).
 pub fn set_no_new_privs() -> std::io::Result<()> {
     #[expect(unsafe_code, reason = "prctl has no safe wrapper in std or libc")]
     // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only and touches no memory of ours.
@@ -345,7 +334,7 @@ pub fn open_path_no_symlinks(path: &str, nofollow: bool) -> std::io::Result<std:
     unsafe { owned_fd(fd) }.map(std::fs::File::from)
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(feature = "compiler", target_os = "linux"))]
 /// Installs a seccomp filter on every thread of the process (`SECCOMP_FILTER_FLAG_TSYNC`).
 /// Needs `no_new_privs` (or `CAP_SYS_ADMIN`); irrevocable once it returns `Ok`.
 pub fn install_seccomp_filter(program: &[Instruction]) -> std::io::Result<()> {
@@ -431,6 +420,22 @@ pub fn no_core_dumps() -> std::io::Result<()> {
     // SAFETY: `limit` is a valid rlimit that outlives the call; the kernel only reads it.
     let rc = unsafe { libc::setrlimit(libc::RLIMIT_CORE, &raw const limit) };
     zero_or_errno(rc)
+}
+
+/// `socket(domain, kind | SOCK_CLOEXEC, 0)`: a socket, unbound and unconnected (std opens
+/// sockets only bound or connected).
+#[cfg(all(feature = "compiler", target_os = "linux"))]
+pub fn socket(domain: i32, kind: i32) -> Result<std::os::fd::OwnedFd, i32> {
+    #[expect(unsafe_code, reason = "std has no unbound socket")]
+    // SAFETY: socket takes integers only; the descriptor it returns is owned at once.
+    let fd = unsafe {
+        owned_fd(libc::c_long::from(libc::socket(
+            domain,
+            kind | libc::SOCK_CLOEXEC,
+            0,
+        )))
+    };
+    fd.map_err(|e| e.raw_os_error().unwrap_or(-1))
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -101,6 +101,8 @@ struct NetM {
     connect: Vec<u16>,
     bind: Vec<u16>,
     udp: Option<bool>,
+    /// `unix_connect: [/run]` (v1.1), in any mode.
+    unix: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -381,6 +383,13 @@ const REQUEST_SYSCALLS: &[&str] = &[
     "bpf",
     "read",
     "write",
+    "listen",
+    "prlimit64",
+    "setpriority",
+    "ioprio_set",
+    "sched_setaffinity",
+    "sched_setscheduler",
+    "process_madvise",
 ];
 
 const ERRNOS: &[(u16, &str)] = &[(1, "EPERM"), (13, "EACCES"), (38, "ENOSYS"), (95, "")];
@@ -445,6 +454,10 @@ const REQUEST_ARGS: &[u64] = &[
     0x1_0000_0011,
     0x8000_0000_0000_0011,
     u64::MAX,
+    0x5412,
+    0x541C,
+    0x1_0000_5412,
+    0xFFFF_FFFF_0000_541C,
 ];
 
 /// Whether argument `index` of a syscall is an `int` (the kernel reads the low 32 bits).
@@ -462,6 +475,12 @@ fn is_int(name: &str, index: usize) -> bool {
         "io_uring_register" => &[true, true, false, true],
         "process_vm_readv" | "process_vm_writev" => &[true, false, false, false, false, false],
         "read" | "write" => &[true, false, false],
+        "listen" => &[true, true],
+        "prlimit64" => &[true, true, false, false],
+        "setpriority" | "ioprio_set" => &[true, true, true],
+        "sched_setaffinity" => &[true, true, false],
+        "sched_setscheduler" => &[true, true, false],
+        "process_madvise" => &[true, false, false, true, true],
         // The kernel reads only `lower_32_bits(clone_flags)`.
         "clone" => &[true, false, false, false, false],
         // clone3, unshare, mount, ptrace: `unsigned long` and pointers
@@ -656,6 +675,9 @@ impl PolicyM {
                 if let Some(u) = n.udp {
                     parts.push(format!("udp: {u}"));
                 }
+                if n.unix {
+                    parts.push("unix_connect: [/run]".to_owned());
+                }
                 body += &format!("    network: {{ {} }}\n", parts.join(", "));
             }
             if let Some(p) = &r.process {
@@ -748,6 +770,7 @@ impl PolicyM {
             bind: Vec::new(),
             udp: false,
             udp_set: false,
+            unix: false,
             fork: false,
             signals: Scope::Own,
             ptrace: false,
@@ -767,6 +790,7 @@ impl PolicyM {
                     m.udp = u;
                     m.udp_set = true;
                 }
+                m.unix |= n.unix;
             }
             if let Some(p) = &r.process {
                 m.fork = p.fork.unwrap_or(m.fork);
@@ -794,6 +818,7 @@ struct Merged {
     bind: Vec<u16>,
     udp: bool,
     udp_set: bool,
+    unix: bool,
     fork: bool,
     signals: Scope,
     ptrace: bool,
@@ -886,11 +911,13 @@ fn network() -> impl Strategy<Value = NetM> {
         proptest::collection::vec(select(PORTS), 0..3),
         proptest::collection::vec(select(PORTS), 0..2),
         option::weighted(0.3, any::<bool>()),
+        any::<bool>(),
     )
-        .prop_map(|(mode, connect, bind, udp)| {
+        .prop_map(|(mode, connect, bind, udp, unix)| {
             if mode == Some(Mode::Blocked) {
                 NetM {
                     mode,
+                    unix,
                     ..NetM::default()
                 }
             } else {
@@ -899,6 +926,7 @@ fn network() -> impl Strategy<Value = NetM> {
                     connect,
                     bind,
                     udp,
+                    unix,
                 }
             }
         })
@@ -1459,45 +1487,17 @@ fn holds(c: &CondM, name: &str, args: &[u64]) -> bool {
 }
 
 const NAMESPACE_FLAGS: u64 = 0x7E02_0080;
-const HARDENING_PLAIN: &[&str] = &[
-    "setns",
-    "mount",
-    "umount2",
-    "pivot_root",
-    "move_mount",
-    "open_tree",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "mount_setattr",
-    "bpf",
-    "perf_event_open",
-    "userfaultfd",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "kexec_load",
-    "kexec_file_load",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "reboot",
-    "swapon",
-    "swapoff",
-    "acct",
-    "quotactl",
-    "syslog",
-    "settimeofday",
-    "clock_settime",
-    "clock_adjtime",
-    "adjtimex",
-    "open_by_handle_at",
-    "name_to_handle_at",
-    "lookup_dcookie",
-    "iopl",
-    "ioperm",
-];
+/// The hardening preset's syscalls denied outright (no argument check, the ring's action).
+/// Which syscalls the preset names is data of the language, read from its one definition; the
+/// rules with argument checks or an action of their own are modelled in `matching_actions`.
+static HARDENING_PLAIN: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    nonoc::ir::presets::preset("hardening")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.args.is_empty() && r.action.is_none())
+        .map(|r| r.name)
+        .collect()
+});
 
 /// The actions of every deny that matches a call, in the language's terms: the ring's own
 /// rules, the hardening preset, and what network and process settings imply.
@@ -1558,6 +1558,32 @@ fn matching_actions(m: &Merged, name: &str, args: &[u64]) -> Vec<SyscallAction> 
             }
         };
         if !allowed {
+            out.push(enforced);
+        }
+        // v1.1: no unix socket without a `unix_connect` grant, whatever the mode.
+        if family == 1 && !m.unix {
+            out.push(enforced);
+        }
+    }
+    // v1.1: no confined ring may push input into a terminal (TIOCSTI, TIOCLINUX).
+    if name == "ioctl" && (low(1) == 0x5412 || low(1) == 0x541C) {
+        out.push(enforced);
+    }
+    // v1.1: `listen()` where TCP sockets exist but no port may be bound.
+    if name == "listen" && m.mode == Mode::Restricted && m.bind.is_empty() {
+        out.push(enforced);
+    }
+    // v1.1: other processes' limits, priority, scheduling: only pid 0 (and the per-process
+    // `which` of pid 0) unless signals reach any process.
+    if m.signals != Scope::Any {
+        let other = match name {
+            "prlimit64" | "sched_setaffinity" | "sched_setscheduler" => low(0) != 0,
+            "setpriority" => low(0) != 0 || low(1) != 0,
+            "ioprio_set" => low(0) != 1 || low(1) != 0,
+            "process_madvise" => true,
+            _ => false,
+        };
+        if other {
             out.push(enforced);
         }
     }

@@ -33,6 +33,10 @@ const NOT_FROM_A_FILE: &[(Code, &str)] = &[
         Code::Monotonicity,
         "a warning; raised only by --deny-warnings",
     ),
+    (
+        Code::PathConfusableChar,
+        "a warning; raised only by --deny-warnings",
+    ),
 ];
 
 /// Warnings that `settings.unenforceable: error` raises to errors.
@@ -333,6 +337,10 @@ fn warning_codes_are_warnings() {
         (
             Code::Monotonicity,
             "rings:\n  2:\n    filesystem:\n      read: [/usr]\n  3:\n    filesystem:\n      read: [/etc]\n",
+        ),
+        (
+            Code::PathConfusableChar,
+            "deny:\n  - path: /root/.\u{0455}sh\nrings:\n  3:\n    filesystem:\n      read: [/usr]\n",
         ),
     ];
     for (code, rings) in cases {

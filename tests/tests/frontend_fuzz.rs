@@ -142,6 +142,18 @@ fn analyze_checked(input: &[u8]) -> Vec<Code> {
             );
         }
     }
+    // The runtime loads every artifact the compiler writes: its checks at load are no
+    // stricter than the compiler.
+    if let Some(ir) = &analysis.ir
+        && let Ok((_, bytes)) =
+            nonoc::artifact::build(ir, &analysis.lowered, input, nonoc::backend::Targets::ALL)
+        && let Err(e) = nonoc_runtime::Artifact::from_slice(&bytes)
+    {
+        panic!(
+            "the runtime refuses what the compiler wrote: {e}\ninput: {}",
+            String::from_utf8_lossy(input)
+        );
+    }
     diagnostics.iter().map(|d| d.code).collect()
 }
 

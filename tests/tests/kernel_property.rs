@@ -7,6 +7,12 @@
 //! entry rights are checked on the parent, refer) — those must be denied. The kernel is never
 //! more permissive than `decide`. See `nonoc_tests::kernel::expect`.
 //!
+//! Three runs: the `landlock` tier (`isolation: off`, the carve-outs predicted from the report),
+//! the `namespace` tier on the same random policies (masks; a carve-out only for a denied path
+//! that cannot be masked, which the report names; a mask's extra rights predicted from its
+//! kind and named in the report), and the `namespace` tier with denies a mask expresses
+//! exactly, where no carve-out, mask or glob difference may remain.
+//!
 //! Deterministic: a fixed seed (`NONOC_PROPTEST_SEED=N` picks another),
 //! `NONOC_PROPTEST_CASES` cases (default 150). `harness = false`: see the runner.
 
@@ -15,8 +21,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use nonoc_tests::kernel::runner::{self, Test};
-use nonoc_tests::kernel::{Op, ProbeArgs, Select, TempTree, compile, probe_ring};
+use nonoc_test_runner::Test;
+use nonoc_tests::kernel::{Difference, Op, ProbeArgs, Select, TempTree, compile, probe_ring};
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
@@ -26,11 +32,34 @@ const PROBE: &str = env!("CARGO_BIN_EXE_nonoc-probe");
 
 fn main() -> ExitCode {
     // The oracle reads what was enforced from the report: any Landlock ABI will do.
-    runner::run(&[Test {
-        name: "kernel_agrees_with_decide_on_random_policies",
-        needs_abi: 1,
-        run: kernel_agrees_with_decide,
-    }])
+    nonoc_test_runner::run(&[
+        Test::new("kernel_agrees_with_decide_on_random_policies", 1, || {
+            kernel_agrees_with_decide(Mode::Landlock)
+        }),
+        Test::new(
+            "kernel_agrees_with_decide_under_the_namespace_tier",
+            1,
+            || kernel_agrees_with_decide(Mode::Namespace),
+        ),
+        Test::new("masks_are_exact_where_a_mask_expresses_the_deny", 1, || {
+            kernel_agrees_with_decide(Mode::Exact)
+        }),
+    ])
+}
+
+/// Which tier the policies are applied with, and what differences from `decide` may remain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `isolation: off`: the Landlock carve-outs, with today's predictions.
+    Landlock,
+    /// The isolation layer (`isolation: required`): masks, and the carve-out only for a denied
+    /// path that cannot be masked (missing, a link, an exception inside), which the report
+    /// names.
+    Namespace,
+    /// The namespace tier with denies a mask expresses exactly: path denies of paths that
+    /// exist (no link, no exception), of every right, of `write`, or of `write` and `execute`.
+    /// No carve-out, mask or glob difference may remain, only Landlock's own rules.
+    Exact,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -128,6 +157,8 @@ impl AccessChoice {
             2 => vec!["read", "write"],
             3 => vec!["read", "execute"],
             4 => vec!["read", "write", "execute"],
+            // Only chosen by the exact mode (the generator draws 0..8).
+            8 => vec!["write", "execute"],
             _ => {
                 let mask = if self.1 & 0x3ff == 0 {
                     1
@@ -240,7 +271,7 @@ struct Built {
     ops: Vec<Op>,
 }
 
-fn build(case: &Case, universe: &[Entry], ports: &[u16; 3]) -> Built {
+fn build(case: &Case, universe: &[Entry], ports: &[u16; 3], mode: Mode) -> Built {
     let tree = TempTree::new("prop");
     tree.dir("t");
     tree.exe("outside/f0");
@@ -285,8 +316,12 @@ fn build(case: &Case, universe: &[Entry], ports: &[u16; 3]) -> Built {
         }
     };
 
-    let mut yaml = String::from(
-        "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: prop }\nvariables:\n  t: { env: NONOC_PROP_ROOT }\nrings:\n  1:\n    filesystem:\n      rules:\n",
+    let settings = match mode {
+        Mode::Landlock => "settings: { isolation: off }\n",
+        Mode::Namespace | Mode::Exact => "settings: { isolation: required }\n",
+    };
+    let mut yaml = format!(
+        "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: {{ name: prop }}\n{settings}variables:\n  t: {{ env: NONOC_PROP_ROOT }}\nrings:\n  1:\n    filesystem:\n      rules:\n",
     );
     for (target, access, os) in &case.allows {
         let _ = writeln!(
@@ -297,10 +332,34 @@ fn build(case: &Case, universe: &[Entry], ports: &[u16; 3]) -> Built {
             platform(*os)
         );
     }
-    if !case.denies.is_empty() {
+    // Exact: every deny on a path that exists and is no link, of rights a mask expresses.
+    let denies: Vec<Deny> = match mode {
+        Mode::Landlock | Mode::Namespace => case.denies.clone(),
+        Mode::Exact => case
+            .denies
+            .iter()
+            .map(|d| {
+                let i = match d.target {
+                    DenyTarget::Path(i) | DenyTarget::Glob(i) => i,
+                };
+                let rel = existing[i % existing.len()];
+                Deny {
+                    target: DenyTarget::Path(all.iter().position(|a| *a == rel).unwrap_or(0)),
+                    access: match d.access.map_or(0, |a| a.0 % 3) {
+                        0 => None,
+                        1 => Some(AccessChoice(1, 0)),
+                        _ => Some(AccessChoice(8, 0)),
+                    },
+                    except: None,
+                    platform: 2,
+                }
+            })
+            .collect(),
+    };
+    if !denies.is_empty() {
         yaml.push_str("    deny:\n");
     }
-    for deny in &case.denies {
+    for deny in &denies {
         let (target, except) = match deny.target {
             DenyTarget::Path(i) => {
                 let rel = all[i % all.len()];
@@ -442,6 +501,8 @@ struct Stats {
     differences: BTreeMap<String, usize>,
     with_carve_outs: usize,
     with_glob_matches: usize,
+    with_masks: usize,
+    with_unmasked: usize,
     abi_capped: usize,
 }
 
@@ -454,7 +515,12 @@ fn free_ports() -> [u16; 3] {
     [port(0), port(1), port(2)]
 }
 
-fn kernel_agrees_with_decide() {
+fn kernel_agrees_with_decide(mode: Mode) {
+    if mode != Mode::Landlock
+        && let Err(why) = nonoc_runtime::isolation_available()
+    {
+        panic!("the namespace tier is not available here: {why}");
+    }
     let cases = std::env::var("NONOC_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -481,7 +547,7 @@ fn kernel_agrees_with_decide() {
     let ports = free_ports();
     let stats = RefCell::new(Stats::default());
     let result = runner.run(&case(), |case| {
-        let built = build(&case, &universe, &ports);
+        let built = build(&case, &universe, &ports, mode);
         let compiled = compile("prop.yaml", &built.yaml).map_err(TestCaseError::fail)?;
         let artifact = built.tree.artifact(&compiled.bytes);
         let mut args = ProbeArgs::new(&artifact, Select::Ring(1)).var("t", &built.tree.path("t"));
@@ -493,21 +559,54 @@ fn kernel_agrees_with_decide() {
         s.with_carve_outs += usize::from(!ll.carve_outs.is_empty());
         s.with_glob_matches += usize::from(ll.glob_matches.iter().any(|(_, m)| !m.is_empty()));
         s.abi_capped += usize::from(ll.abi < nonoc_runtime::landlock_abi());
+        let isolation = probed.run.report().isolation.clone().unwrap_or_default();
+        s.with_masks += usize::from(!isolation.masks.is_empty());
+        s.with_unmasked += usize::from(!isolation.unmasked.is_empty());
+        let mut failures = probed.failures.clone();
         for j in &probed.judged {
             s.ops.entry(j.op.name()).or_default()[usize::from(j.expected.kernel)] += 1;
-            if let Some((kind, _)) = &j.expected.difference {
+            if let Some((kind, why)) = &j.expected.difference {
                 *s.differences.entry(kind.to_string()).or_default() += 1;
+                // What the isolation layer is for: no difference of its own where a mask
+                // expresses the deny exactly.
+                if mode == Mode::Exact
+                    && matches!(
+                        kind,
+                        Difference::CarveOut | Difference::Mask | Difference::GlobBase
+                    )
+                {
+                    failures.push(format!("{} -> {}: a {kind} difference: {why}", j.op, j.outcome));
+                }
             }
         }
-        if probed.failures.is_empty() {
+        match mode {
+            Mode::Landlock if isolation.tier != "landlock" || !isolation.masks.is_empty() => {
+                failures.push("`isolation: off` entered namespaces".to_owned());
+            }
+            // A carve-out under the namespace tier only for what cannot be masked.
+            Mode::Namespace | Mode::Exact
+                if !ll.carve_outs.is_empty() && isolation.unmasked.is_empty() =>
+            {
+                failures.push(format!(
+                    "carve-outs {:?} without a denied path that could not be masked",
+                    ll.carve_outs
+                ));
+            }
+            Mode::Exact if !isolation.unmasked.is_empty() => failures.push(format!(
+                "unmasked paths in the exact mode: {:?}",
+                isolation.unmasked
+            )),
+            _ => {}
+        }
+        if failures.is_empty() {
             Ok(())
         } else {
             let root = built.tree.path("t");
             let report = serde_json::to_string_pretty(&probed.run.report().raw).unwrap_or_default();
             Err(TestCaseError::fail(format!(
                 "{} operations disagree with decide:\n  {}\n--- policy (t = {root}) ---\n{}--- operations ---\n  {}\n--- report ---\n{report}",
-                probed.failures.len(),
-                probed.failures.join("\n  "),
+                failures.len(),
+                failures.join("\n  "),
                 built.yaml,
                 built.ops.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "),
             )))
@@ -515,8 +614,13 @@ fn kernel_agrees_with_decide() {
     });
     let s = stats.into_inner();
     eprintln!(
-        "  {} cases; with carve-outs: {}; with glob matches: {}; applied with a capped ABI: {}",
-        s.cases, s.with_carve_outs, s.with_glob_matches, s.abi_capped
+        "  {mode:?}: {} cases; with carve-outs: {}; with masks: {}; with paths that could not be masked: {}; with glob matches: {}; applied with a capped ABI: {}",
+        s.cases,
+        s.with_carve_outs,
+        s.with_masks,
+        s.with_unmasked,
+        s.with_glob_matches,
+        s.abi_capped
     );
     eprintln!("  operations [kernel denies, kernel allows]: {:?}", s.ops);
     eprintln!("  predicted differences from decide: {:?}", s.differences);
@@ -524,10 +628,13 @@ fn kernel_agrees_with_decide() {
         panic!("{e}");
     }
     // The generator must reach what the property is about.
+    let (what, reached) = match mode {
+        Mode::Landlock => ("carve-outs", s.with_carve_outs),
+        Mode::Namespace | Mode::Exact => ("masks", s.with_masks),
+    };
     assert!(
-        s.with_carve_outs >= cases as usize / 10,
-        "too few cases with carve-outs: {}",
-        s.with_carve_outs
+        reached >= cases as usize / 10,
+        "too few cases with {what}: {reached}"
     );
     for op in [
         "read", "readdir", "write", "truncate", "exec", "create", "mkdir", "unlink", "rmdir",

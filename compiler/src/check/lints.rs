@@ -7,7 +7,7 @@ use crate::ir::rule_index::RuleIndex;
 use crate::ir::{
     AccessSet, Effect, FsRule, FsTarget, Ir, PathTemplate, Platform, Right, Ring, SyscallAction,
 };
-use crate::syntax::NetworkMode;
+use crate::syntax::{Isolation, NetworkMode};
 
 /// The lints.
 pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
@@ -200,6 +200,19 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
             }
         }
     }
+    out.extend(settings_escalations(a, b, span));
+    out
+}
+
+/// What `b` is granted that `a` is denied outside the filesystem: network, processes,
+/// syscalls. The syscall rules that network and process settings imply are compared through
+/// those settings.
+fn settings_escalations(
+    a: &Ring,
+    b: &Ring,
+    span: crate::diagnostic::Span,
+) -> Vec<(crate::diagnostic::Span, String)> {
+    let mut out = Vec::new();
     let rank = |m: NetworkMode| m as u8;
     if rank(b.network.mode) > rank(a.network.mode) {
         out.push((span, format!("network mode `{}`", b.network.mode.name())));
@@ -221,6 +234,25 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
             out.push((span, "UDP sockets".to_owned()));
         }
     }
+    for grant in &b.network.unix_connect {
+        let covered = a
+            .network
+            .unix_connect
+            .iter()
+            .any(|g| grant.path.is_within(&g.path));
+        if !covered {
+            out.push((
+                grant.origin.span(),
+                format!("connecting to unix sockets under `{}`", grant.path.as_str()),
+            ));
+        }
+    }
+    // Where TCP sockets exist and no port may be bound, `listen()` is denied on every socket.
+    let listen_denied =
+        |r: &Ring| r.network.mode == NetworkMode::Restricted && r.network.bind_tcp.is_empty();
+    if listen_denied(a) && !listen_denied(b) && !b.network.unix_connect.is_empty() {
+        out.push((span, "listen() on unix sockets".to_owned()));
+    }
     if b.process.fork && !a.process.fork {
         out.push((span, "process creation (fork)".to_owned()));
     }
@@ -229,6 +261,14 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
     }
     if b.process.signals > a.process.signals {
         out.push((span, "a wider signal scope".to_owned()));
+    }
+    for cap in b
+        .process
+        .capabilities
+        .iter()
+        .filter(|c| !a.process.capabilities.contains(c))
+    {
+        out.push((span, format!("capability `{cap}`")));
     }
     if a.syscalls.default_allow != b.syscalls.default_allow && b.syscalls.default_allow {
         out.push((span, "syscalls by default (`default: allow`)".to_owned()));
@@ -246,7 +286,7 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
         .syscalls
         .deny
         .iter()
-        .filter(|r| r.args.is_empty() && r.action != SyscallAction::Log)
+        .filter(|r| r.args.is_empty() && r.action != SyscallAction::Log && !r.implied)
     {
         let b_denies = b.syscalls.deny.iter().any(|br| {
             br.name == rule.name && br.args.is_empty() && br.action != SyscallAction::Log
@@ -256,6 +296,21 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
         }
     }
     out
+}
+
+/// How Linux enforces a deny inside an allowed directory under `settings.isolation`, and the
+/// help that says what it costs (NC0802).
+pub(crate) fn deny_inside_allow(isolation: Isolation) -> (&'static str, &'static str) {
+    match isolation {
+        Isolation::Off => (
+            "a Landlock carve-out",
+            "at apply time the allowed directory is split along the path to the denied entry: siblings keep their rights, and the split directories lose the right to create new entries directly in them",
+        ),
+        Isolation::BestEffort | Isolation::Required => (
+            "a mount mask, or a Landlock carve-out where namespaces are unavailable",
+            "with namespaces (root, or unprivileged user namespaces) the denied path is masked and the allowed directory keeps every right; without, the allowed directory is split along the path to the denied entry and the split directories lose the right to create new entries directly in them; `nonoc doctor` says which this host gives",
+        ),
+    }
 }
 
 /// Deny rules Landlock enforces by a carve-out, and deny globs it enforces on existing files.
@@ -295,14 +350,17 @@ fn partial_enforcement(ir: &Ir, diags: &mut Diagnostics) {
                 continue;
             };
             let (message, help) = match &deny.target {
-                FsTarget::Path(path) => (
-                    format!(
-                        "deny of `{}` inside allowed `{}` is enforced on Linux by a Landlock carve-out",
-                        path.as_str(),
-                        allowed.as_str()
-                    ),
-                    "at apply time the allowed directory is split along the path to the denied entry: siblings keep their rights, and the split directories lose the right to create new entries directly in them",
-                ),
+                FsTarget::Path(path) => {
+                    let (how, help) = deny_inside_allow(ir.settings.isolation);
+                    (
+                        format!(
+                            "deny of `{}` inside allowed `{}` is enforced on Linux by {how}",
+                            path.as_str(),
+                            allowed.as_str()
+                        ),
+                        help,
+                    )
+                }
                 FsTarget::Glob(glob) => (
                     format!(
                         "deny glob `{}` is enforced on Linux only on files that exist when the sandbox is applied",
@@ -370,6 +428,44 @@ mod tests {
         assert!(codes(rings).contains(&Code::Monotonicity));
         let rings = "  1: { syscalls: { default: deny, allow: [read, write] } }\n  2: { syscalls: { default: deny, allow: [read] } }\n";
         assert!(!codes(rings).contains(&Code::Monotonicity));
+    }
+
+    fn messages(rings: &str) -> Vec<String> {
+        let text = format!(
+            "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: {{ name: t }}\nrings:\n{rings}"
+        );
+        crate::analyze("t.yaml", text.as_bytes())
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == Code::Monotonicity)
+            .map(|d| d.message.clone())
+            .collect()
+    }
+
+    #[test]
+    fn unix_sockets_listen_and_capabilities_are_part_of_the_ladder() {
+        // The syscall rules network settings imply are compared through those settings: a
+        // blocked ring below a restricted one (which loses `listen`) is not flagged for it.
+        assert_eq!(
+            messages("  2: { network: { mode: restricted, connect_tcp: [443] } }\n  3: {}\n"),
+            Vec::<String>::new()
+        );
+        let found = messages(
+            "  2: { network: { mode: restricted, connect_tcp: [443], unix_connect: [/run/a] }, process: { capabilities: [chown] } }\n  3: { network: { unix_connect: [/run/a, /run/b] }, process: { capabilities: [chown, kill] } }\n",
+        );
+        assert_eq!(
+            found,
+            [
+                "ring 3 is granted capability `kill`, which more privileged ring 2 is denied",
+                "ring 3 is granted listen() on unix sockets, which more privileged ring 2 is denied",
+                "ring 3 is granted connecting to unix sockets under `/run/b`, which more privileged ring 2 is denied",
+            ]
+        );
+        // A grant under a more privileged ring's grant is no escalation.
+        assert!(
+            messages("  2: { network: { unix_connect: [/run] } }\n  3: { network: { unix_connect: [/run/a] } }\n")
+                .is_empty()
+        );
     }
 
     /// A policy from a small pool of paths and globs, so rules nest, repeat and overlap.
@@ -458,12 +554,119 @@ mod tests {
         })
     }
 
+    /// What `decide` says of the filesystem lints of a policy from [`policy`], on every path of
+    /// its pool and children of them: the spans each lint must report, found without the
+    /// lints' code (no rule index, no template comparison: `decide` on bound paths).
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct Expected {
+        /// `NC0802`: path denies whose parent directory an allow grants one of their rights.
+        deny_inside_allow: std::collections::BTreeSet<usize>,
+        /// `NC0803`: glob denies that match a path an allow grants one of their rights on.
+        glob_partial: std::collections::BTreeSet<usize>,
+        /// `NC0805`: per execute grant, the number of rings where no allow grants `read_file`.
+        execute_without_read: std::collections::BTreeMap<usize, usize>,
+        /// `NC0801`: rings granted something `decide` denies a more privileged ring.
+        escalated: std::collections::BTreeSet<u8>,
+    }
+
+    fn expected(ir: &crate::ir::Ir) -> Expected {
+        use crate::ir::{
+            BoundVariables, Effect, FsTarget, PathTemplate, Platform, Request, Right, Ring,
+            Verdict, covers, decide,
+        };
+        let bindings: BoundVariables = [("ws", "/w"), ("home", "/h")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into_iter()
+            .collect();
+        let pool = [
+            "/", "/a", "/a/b", "/a/b/c", "/ab", "/z", "/w", "/w/a", "/w/a/b", "/h",
+        ];
+        let mut probes: Vec<String> = pool.iter().map(|p| (*p).to_owned()).collect();
+        for p in pool {
+            for child in ["k", "x", ".env", "q"] {
+                let base = if p == "/" { "" } else { p };
+                probes.push(format!("{base}/{child}"));
+            }
+        }
+        let allows = |v: Verdict| v == Verdict::Allow;
+        let ask = |ring: &Ring, path: &str, right: Right| {
+            let request = Request::Path {
+                path: PathTemplate::parse(path).unwrap(),
+                access: right,
+                platform: Some(Platform::Linux),
+            };
+            decide(ring, &request, &bindings).verdict
+        };
+        let mut out = Expected::default();
+        let confined: Vec<&Ring> = ir.rings.values().filter(|r| !r.unconfined).collect();
+        for ring in &confined {
+            // The ring as its allow rules alone make it: what a deny lies inside.
+            let mut allowed = (*ring).clone();
+            allowed.filesystem.retain(|r| r.effect == Effect::Allow);
+            for rule in &ring.filesystem {
+                let offset = rule.origin.offset;
+                match (rule.effect, &rule.target) {
+                    (Effect::Deny, FsTarget::Path(path)) => {
+                        let path = path.expand(&bindings).unwrap();
+                        let parent = match path.rsplit_once('/') {
+                            Some(("", _)) if path != "/" => Some("/".to_owned()),
+                            Some((parent, _)) if !parent.is_empty() => Some(parent.to_owned()),
+                            _ => None,
+                        };
+                        if let Some(parent) = parent
+                            && rule
+                                .access
+                                .iter()
+                                .any(|r| allows(ask(&allowed, &parent, r)))
+                        {
+                            out.deny_inside_allow.insert(offset);
+                        }
+                    }
+                    (Effect::Deny, FsTarget::Glob(_)) => {
+                        let partial = probes.iter().any(|p| {
+                            covers(&rule.target, p, &bindings, false)
+                                && rule.access.iter().any(|r| allows(ask(&allowed, p, r)))
+                        });
+                        if partial {
+                            out.glob_partial.insert(offset);
+                        }
+                    }
+                    (Effect::Allow, FsTarget::Path(path))
+                        if rule.access.contains(Right::Execute) =>
+                    {
+                        let path = path.expand(&bindings).unwrap();
+                        if !allows(ask(&allowed, &path, Right::ReadFile)) {
+                            *out.execute_without_read.entry(offset).or_default() += 1;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (i, a) in confined.iter().enumerate() {
+            for b in &confined[i + 1..] {
+                let escalates = probes.iter().any(|p| {
+                    Right::ALL
+                        .into_iter()
+                        .any(|r| allows(ask(b, p, r)) && !allows(ask(a, p, r)))
+                });
+                if escalates {
+                    out.escalated.insert(b.level);
+                }
+            }
+        }
+        out
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
 
-        /// The indexed lints report exactly what comparing every rule with every other does.
+        /// The filesystem lints report what `decide` finds: exactly the carve-outs, partial
+        /// glob denies and execute grants without read, and at least one `NC0801` for every
+        /// ring that `decide` lets do something a more privileged ring may not (the lint
+        /// compares rules, so it may also report a grant the ring's own deny takes back).
         #[test]
-        fn indexed_lints_agree_with_the_pairwise_ones(text in policy()) {
+        fn the_filesystem_lints_report_what_decide_finds(text in policy()) {
             let analysis = crate::analyze("t.yaml", text.as_bytes());
             let Some(ir) = analysis.ir else {
                 let codes: Vec<Code> = analysis.diagnostics.iter().map(|d| d.code).collect();
@@ -471,13 +674,34 @@ mod tests {
                     "the generated policy has errors {codes:?}:\n{text}"
                 )));
             };
-            let (mut indexed, mut pairwise) = (Diagnostics::default(), Diagnostics::default());
-            super::lints(&ir, &mut indexed);
-            crate::check::lints_oracle::lints(&ir, &mut pairwise);
-            let show = |d: Diagnostics| d.into_iter().map(|d| format!("{d:?}")).collect::<Vec<_>>();
-            let indexed = show(indexed);
-            proptest::prop_assert!(!text.is_empty());
-            proptest::prop_assert_eq!(indexed, show(pairwise), "{}", text);
+            let mut diags = Diagnostics::default();
+            super::lints(&ir, &mut diags);
+            let spans = |code: Code| {
+                diags
+                    .iter()
+                    .filter(move |d| d.code == code)
+                    .filter_map(|d| d.span.map(|s| s.offset))
+            };
+            let mut reported = Expected {
+                deny_inside_allow: spans(Code::DenyInsideAllow).collect(),
+                glob_partial: spans(Code::DenyGlobPartial).collect(),
+                ..Expected::default()
+            };
+            for offset in spans(Code::ExecuteWithoutRead) {
+                *reported.execute_without_read.entry(offset).or_default() += 1;
+            }
+            let expected = expected(&ir);
+            for level in &expected.escalated {
+                let prefix = format!("ring {level} is granted ");
+                proptest::prop_assert!(
+                    diags
+                        .iter()
+                        .any(|d| d.code == Code::Monotonicity && d.message.starts_with(&prefix)),
+                    "no NC0801 for ring {}:\n{}", level, text
+                );
+            }
+            reported.escalated = expected.escalated.clone();
+            proptest::prop_assert_eq!(reported, expected, "{}", text);
         }
     }
 }

@@ -1,10 +1,9 @@
-//! Semantic checks: the document checks run on the parsed file; the `tests:` section and the
-//! lints run on the IR, where rings are merged. (Single values are checked while lowering,
-//! in `ir::values`; what a backend's output must fit in, each backend reports.)
+//! Stage 4, semantic checks: the document checks run on the parsed file; the `tests:`
+//! section and the lints run on the IR, where rings are merged. (Single values are checked
+//! while lowering, in `ir::values`; what a backend's output must fit in, each backend
+//! reports.)
 
 mod lints;
-#[cfg(test)]
-mod lints_oracle;
 mod tests;
 
 pub use lints::lints;
@@ -14,7 +13,7 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::syntax::PolicyFile;
 
 /// Highest Landlock ABI this compiler knows.
-pub const MAX_LANDLOCK_ABI: i64 = 7;
+pub const MAX_LANDLOCK_ABI: i64 = nonoc_runtime::artifact::MAX_LANDLOCK_ABI as i64;
 
 /// Checks of the document header and settings.
 pub fn header(file: &PolicyFile, diags: &mut Diagnostics) {

@@ -133,6 +133,12 @@ fn request(
     if let Some(p) = &t.execute {
         requests.push(path(p, Right::Execute));
     }
+    if let Some(p) = &t.unix_connect {
+        requests.push(path(p, Right::ReadFile).map(|r| match r {
+            Request::Path { path, platform, .. } => Request::UnixConnect { path, platform },
+            other => other,
+        }));
+    }
     for (port, connect) in [(&t.connect_tcp, true), (&t.bind_tcp, false)] {
         if let Some(port) = port {
             let p = u16::try_from(port.value).ok().filter(|p| *p > 0);
@@ -180,6 +186,17 @@ fn request(
     if let Some(scope) = &t.signal {
         requests.push(Some(Request::Signal { scope: scope.value }));
     }
+    if let Some(family) = &t.listen {
+        requests.push(Some(Request::Listen {
+            family: family.value,
+        }));
+    }
+    if let Some(name) = &t.capability {
+        requests.push(
+            crate::ir::values::capability(name, diags)
+                .map(|capability| Request::Capability { capability }),
+        );
+    }
     if let Some(sys) = &t.syscall {
         let name = Spanned::new(sys.value.name.clone(), sys.span);
         let known = crate::ir::values::syscall_name(&name, diags).is_some();
@@ -222,7 +239,7 @@ fn request(
                 ),
             )
             .help(
-                "requests: read, write, execute, connect_tcp, bind_tcp, udp, fork, signal, syscall",
+                "requests: read, write, execute, connect_tcp, bind_tcp, udp, fork, signal, syscall, listen, unix_connect, capability",
             ),
         );
         return None;

@@ -11,7 +11,7 @@ use nonoc_runtime::Bindings;
 use crate::backend::Targets;
 use crate::diagnostic::{Diagnostic, render};
 use crate::ir::Ir;
-use crate::{Analysis, analyze_for};
+use crate::{Analysis, analyze_file};
 
 /// How `nonoc` exits (docs/cli.md): the same codes for every command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -191,8 +191,8 @@ pub fn parse_vars(vars: &[String]) -> Result<Bindings, String> {
 
 /// Reads and analyzes a policy file for an artifact of `targets`.
 pub fn read_policy(path: &Path, targets: Targets) -> Result<Analysis, CliError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(analyze_for(&path.display().to_string(), &bytes, targets)),
+    match analyze_file(path, targets) {
+        Ok(analysis) => Ok(analysis),
         Err(e) => Err(CliError::usage(format!(
             "cannot read `{}`: {e}",
             path.display()

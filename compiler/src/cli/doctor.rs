@@ -1,10 +1,11 @@
-//! `nonoc doctor [ARTIFACT] [--var NAME=VALUE]...`: what this host supports and, with an
-//! artifact, what each ring would get here (`Ring::preview`, which restricts nothing).
+//! `nonoc doctor [ARTIFACT] [--var NAME=VALUE]...`: what this host supports (namespaces for
+//! the isolation layer included) and, with an artifact, what each ring would get here
+//! (`Ring::preview`, which restricts nothing): its tier, masks and carve-outs.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use nonoc_runtime::{Artifact, Bindings};
+use nonoc_runtime::{Artifact, Bindings, IsolationReport, LandlockReport, Tier};
 
 use super::common::{CliError, Context, Exit, Outcome, VarArgs};
 use crate::diagnostic::terminal_safe;
@@ -17,7 +18,8 @@ pub struct DoctorArgs {
     pub vars: VarArgs,
 }
 
-/// `nonoc doctor`: 0, or 1 when the artifact cannot be loaded.
+/// `nonoc doctor`: 0, or 1 when the artifact cannot be loaded or one of its rings cannot be
+/// applied here.
 pub fn run(args: &DoctorArgs, ctx: &mut Context<'_>) -> Outcome {
     let bindings = args.vars.bindings()?;
     // Paths and descriptions come from the artifact: written for people, escaped.
@@ -25,15 +27,11 @@ pub fn run(args: &DoctorArgs, ctx: &mut Context<'_>) -> Outcome {
     let result = doctor(args.artifact.as_deref(), &bindings, &mut text);
     let text = terminal_safe(&String::from_utf8_lossy(&text));
     let _ = ctx.out.write_all(text.as_bytes());
-    result.map(|()| Exit::Ok)
+    result
 }
 
 /// What this host offers, and with an artifact what each ring would get.
-fn doctor(
-    artifact: Option<&Path>,
-    bindings: &Bindings,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
+fn doctor(artifact: Option<&Path>, bindings: &Bindings, out: &mut dyn Write) -> Outcome {
     let abi = nonoc_runtime::landlock_abi();
     let _ = writeln!(out, "arch: {}", std::env::consts::ARCH);
     if abi == 0 {
@@ -60,8 +58,9 @@ fn doctor(
             );
         }
     }
+    let _ = writeln!(out, "{}", isolation_line());
     let Some(path) = artifact else {
-        return Ok(());
+        return Ok(Exit::Ok);
     };
     let artifact =
         Artifact::load(path).map_err(|e| CliError::failed(e.to_string()).by("nonoc doctor"))?;
@@ -72,6 +71,7 @@ fn doctor(
         artifact.policy.name,
         artifact.digest
     );
+    let mut exit = Exit::Ok;
     for level in artifact.rings.keys() {
         let Ok(ring) = artifact.ring(*level) else {
             continue;
@@ -93,6 +93,21 @@ fn doctor(
                     format!("landlock partly enforced: {}", dropped.join("; "))
                 };
                 let _ = writeln!(out, "ring {level}: {status}; {} rules", ll.rules);
+                if let Some(isolation) = &report.isolation {
+                    let _ = writeln!(out, "  {}", tier_line(isolation, &ll));
+                    for mask in &isolation.masks {
+                        let also: Vec<&str> = mask.also_denied.iter().map(|r| r.name()).collect();
+                        let also = if also.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (also takes {})", also.join(", "))
+                        };
+                        let _ = writeln!(out, "  mask: `{}` {}{also}", mask.path, mask.kind.name());
+                    }
+                    for (path, why) in &isolation.unmasked {
+                        let _ = writeln!(out, "  not masked: `{path}`: {why}");
+                    }
+                }
                 if let Some(sc) = &report.seccomp {
                     let _ = writeln!(
                         out,
@@ -118,8 +133,40 @@ fn doctor(
             }
             Err(e) => {
                 let _ = writeln!(out, "ring {level}: cannot be applied here: {e}");
+                exit = Exit::Failed;
             }
         }
     }
-    Ok(())
+    Ok(exit)
+}
+
+/// `doctor`'s line on the isolation layer: whether this process may enter namespaces, and
+/// why not.
+fn isolation_line() -> String {
+    match nonoc_runtime::isolation_available() {
+        Ok(true) => "isolation: mount namespaces available (CAP_SYS_ADMIN, no user namespace needed): tier namespace for rings that need masks".to_owned(),
+        Ok(false) => "isolation: user namespaces available (unprivileged): tier namespace for rings that need masks".to_owned(),
+        Err(why) => format!("isolation: user namespaces unavailable ({why}): tier landlock, denies inside allowed directories are carved out"),
+    }
+}
+
+/// The tier a ring gets here, in words.
+fn tier_line(isolation: &IsolationReport, landlock: &LandlockReport) -> String {
+    match (isolation.tier, &isolation.unavailable) {
+        (Tier::Namespace, _) => format!(
+            "tier namespace: {} mask{} in fresh {}mount namespaces",
+            isolation.masks.len(),
+            if isolation.masks.len() == 1 { "" } else { "s" },
+            if isolation.user_namespace {
+                "user and "
+            } else {
+                ""
+            }
+        ),
+        (_, Some(why)) => format!(
+            "tier landlock ({why}): {} directories split",
+            landlock.carve_outs.len()
+        ),
+        _ => "tier landlock (no deny inside an allowed directory: nothing to mask)".to_owned(),
+    }
 }

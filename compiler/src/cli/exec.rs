@@ -1,13 +1,14 @@
-//! `nonoc exec ARTIFACT (--ring N | --trust-score S) [--var NAME=VALUE]... -- CMD`: applies a
-//! ring of the artifact to this process, then replaces it with CMD. Its plain form is parsed
-//! without clap ([`parse_plain`]): `nonoc exec` starts agents, so its start-up is on every
-//! launch.
+//! `nonoc exec ARTIFACT (--ring N | --trust-score S) [--var NAME=VALUE]... [--pass-fd N]...
+//! -- CMD`: applies a ring of the artifact to this process, in a session of its own and with no
+//! inherited descriptor but 0, 1, 2 and the ones passed on, then replaces it with CMD. Its
+//! plain form is parsed without clap ([`parse_plain`]): `nonoc exec` starts agents, so its
+//! start-up is on every launch.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
-use nonoc_runtime::{Artifact, Bindings, EnforcementReport};
+use nonoc_runtime::{Artifact, Bindings, EnforcementReport, Options};
 
 use super::common::{CliError, Context, Exit, Outcome, VarArgs};
 
@@ -32,6 +33,10 @@ pub struct ExecArgs {
     /// Print the enforcement report as JSON on stderr.
     #[arg(long)]
     pub report: bool,
+    /// Keep this inherited file descriptor open for CMD (every other one but 0, 1 and 2
+    /// is closed); repeatable.
+    #[arg(long = "pass-fd", value_name = "N")]
+    pub pass_fds: Vec<i32>,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<OsString>,
@@ -42,9 +47,9 @@ pub struct ExecArgs {
 /// page faults the apply itself does not need (docs/performance.md).
 ///
 /// The plain form: `exec`, then in any order one artifact path, exactly one of `--ring N` and
-/// `--trust-score S` (decimal digits), any `--var NAME=VALUE`, `--allow-unconfined` and
-/// `--report` at most once each (a value joined with `=` or in the next argument, never
-/// starting with `-`), then `--` and a command. Anything else returns `None`, and clap
+/// `--trust-score S` (decimal digits), any `--var NAME=VALUE` and `--pass-fd N` (decimal
+/// digits), `--allow-unconfined` and `--report` at most once each (a value joined with `=` or
+/// in the next argument, never starting with `-`), then `--` and a command. Anything else returns `None`, and clap
 /// parses the arguments (and explains any error): both routes reach the same [`run`] with the
 /// same [`ExecArgs`], which a test (in `cli/mod.rs`) checks against clap.
 pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
@@ -55,6 +60,7 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
     let mut artifact: Option<PathBuf> = None;
     let (mut ring, mut trust_score) = (None, None);
     let mut vars = Vec::new();
+    let mut pass_fds = Vec::new();
     let (mut allow_unconfined, mut report) = (false, false);
     let mut tokens = rest.iter();
     let set_once = |slot: &mut bool| (!std::mem::replace(slot, true)).then_some(());
@@ -95,6 +101,11 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
                 trust_score = Some(v.parse::<u32>().ok()?);
             }
             "--var" => vars.push(value()?.to_owned()),
+            "--pass-fd" => {
+                let v = value()?;
+                digits(v)?;
+                pass_fds.push(v.parse::<i32>().ok()?);
+            }
             "--allow-unconfined" if joined.is_none() => set_once(&mut allow_unconfined)?,
             "--report" if joined.is_none() => set_once(&mut report)?,
             _ => return None,
@@ -111,6 +122,7 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
         vars: VarArgs { vars },
         allow_unconfined,
         report,
+        pass_fds,
         command,
     })
 }
@@ -138,6 +150,22 @@ pub fn run(args: &ExecArgs, ctx: &mut Context<'_>) -> Outcome {
             "nonoc exec: warning: not enforced on this kernel: {dropped}"
         );
     }
+    // The carve-out fallback costs the split directories rights the policy gives them.
+    if let (Some(isolation), Some(landlock)) = (&report.isolation, &report.landlock)
+        && let Some(why) = &isolation.unavailable
+        && !landlock.carve_outs.is_empty()
+    {
+        let dirs: Vec<&str> = landlock
+            .carve_outs
+            .iter()
+            .map(|(d, _)| d.as_str())
+            .collect();
+        let _ = writeln!(
+            ctx.err,
+            "nonoc exec: warning: tier landlock ({why}): denies inside allowed directories are carved out, and {} cannot have new entries created directly in them",
+            dirs.join(", ")
+        );
+    }
     let Some((program, rest)) = args.command.split_first() else {
         return Err(CliError::usage("no command given").by("nonoc exec"));
     };
@@ -163,7 +191,13 @@ fn apply(args: &ExecArgs, bindings: &Bindings) -> Result<EnforcementReport, Stri
         (None, None) => return Err("give `--ring N` or `--trust-score S`".to_owned()),
     }
     .map_err(|e| e.to_string())?;
+    // The command gets a session of its own (no way into the caller's terminal) and no
+    // inherited descriptor but 0, 1, 2 and the ones passed on.
+    let mut confine = Options::new().new_session(true).close_fds(true);
+    for fd in &args.pass_fds {
+        confine = confine.pass_fd(*fd);
+    }
     ring.allow_unconfined(args.allow_unconfined)
-        .apply(bindings)
+        .apply_with(bindings, &confine)
         .map_err(|e| e.to_string())
 }

@@ -1,14 +1,16 @@
 //! `nonoc explain POLICY --ring N (--read P | --write P | --execute P | --connect-tcp PORT |
-//! --bind-tcp PORT | --syscall NAME) [--var NAME=VALUE]...`: `allow` or `deny` on the first
-//! line, the rules (or the default) that decided it, then what each backend does with the
-//! request. `--format json` gives the same as one object.
+//! --bind-tcp PORT | --syscall NAME | --listen tcp|unix | --unix-connect PATH |
+//! --capability NAME) [--var NAME=VALUE]...`: `allow` or `deny` on the first line, the rules
+//! (or the default) that decided it, notes where the verdict promises less than it seems to,
+//! then what each backend does with the request. `--format json` gives the same as one
+//! object.
 
 use std::path::PathBuf;
 
 use super::common::{CliError, Context, Exit, Format, Outcome, VarArgs, load_ir};
 use crate::diagnostic::terminal_safe;
 use crate::explain::{ExplainRequest, Explanation};
-use crate::ir::{bind_partial, verdict_name};
+use crate::ir::{ListenFamily, bind_partial, verdict_name};
 
 /// The request flags of `nonoc explain`: exactly one.
 #[derive(Debug, Clone, clap::Args)]
@@ -32,6 +34,23 @@ pub struct RequestArgs {
     /// Calling a syscall (arguments zero).
     #[arg(long, value_name = "NAME")]
     pub syscall: Option<String>,
+    /// Accepting connections with listen() on a socket of this family not bound to a
+    /// granted port.
+    #[arg(long, value_name = "FAMILY", value_enum)]
+    pub listen: Option<ListenArg>,
+    /// Connecting to the unix socket at a path.
+    #[arg(long, value_name = "PATH")]
+    pub unix_connect: Option<String>,
+    /// Keeping a Linux capability (`net_bind_service`, ...).
+    #[arg(long, value_name = "NAME")]
+    pub capability: Option<String>,
+}
+
+/// The socket families of `--listen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListenArg {
+    Tcp,
+    Unix,
 }
 
 impl RequestArgs {
@@ -44,6 +63,9 @@ impl RequestArgs {
             connect_tcp,
             bind_tcp,
             syscall,
+            listen,
+            unix_connect,
+            capability,
         } = self.clone();
         read.map(ExplainRequest::Read)
             .or(write.map(ExplainRequest::Write))
@@ -51,6 +73,14 @@ impl RequestArgs {
             .or(connect_tcp.map(ExplainRequest::ConnectTcp))
             .or(bind_tcp.map(ExplainRequest::BindTcp))
             .or(syscall.map(ExplainRequest::Syscall))
+            .or(listen.map(|l| {
+                ExplainRequest::Listen(match l {
+                    ListenArg::Tcp => ListenFamily::Tcp,
+                    ListenArg::Unix => ListenFamily::Unix,
+                })
+            }))
+            .or(unix_connect.map(ExplainRequest::UnixConnect))
+            .or(capability.map(ExplainRequest::Capability))
     }
 }
 
@@ -75,7 +105,7 @@ pub struct ExplainArgs {
 pub fn run(args: &ExplainArgs, ctx: &mut Context<'_>) -> Outcome {
     let Some(request) = args.request.request() else {
         return Err(CliError::usage(
-            "give one request: --read, --write, --execute, --connect-tcp, --bind-tcp or --syscall",
+            "give one request: --read, --write, --execute, --connect-tcp, --bind-tcp, --syscall, --listen, --unix-connect or --capability",
         ));
     };
     if args.format == Format::Sarif {
@@ -87,7 +117,7 @@ pub fn run(args: &ExplainArgs, ctx: &mut Context<'_>) -> Outcome {
     let ring = crate::explain::ring(&ir, args.ring).map_err(CliError::usage)?;
     let given = args.vars.bindings()?;
     let partial = bind_partial(&ir, &given, ctx.env).map_err(CliError::usage)?;
-    let explanation = crate::explain::explain(&ir, &analysis.source.name, ring, &request, &partial)
+    let explanation = crate::explain::explain(&ir, &analysis, ring, &request, &partial)
         .map_err(CliError::usage)?;
     if args.format == Format::Json {
         let text = serde_json::to_string_pretty(&explanation).map_err(|e| {
@@ -116,10 +146,16 @@ fn human(e: &Explanation) -> String {
             ));
         }
     }
+    for note in &e.notes {
+        text.push_str(&format!("note: {note}\n"));
+    }
     text.push_str(&format!("Landlock: {}\n", e.backends.landlock));
     text.push_str(&format!("seccomp: {}\n", e.backends.seccomp));
     if let Some(seatbelt) = &e.backends.seatbelt {
         text.push_str(&format!("Seatbelt: {seatbelt}\n"));
+    }
+    if let Some(host) = &e.host {
+        text.push_str(&format!("on this host: {host}\n"));
     }
     text
 }

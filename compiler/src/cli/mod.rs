@@ -197,6 +197,17 @@ mod tests {
                 "--",
                 "cmd",
             ],
+            &[
+                "exec",
+                "a.json",
+                "--ring",
+                "2",
+                "--pass-fd",
+                "5",
+                "--pass-fd=7",
+                "--",
+                "cmd",
+            ],
         ];
         for args in plain {
             let args = os(args);
@@ -233,6 +244,17 @@ mod tests {
                 "exec", "a.json", "--report", "--report", "--ring", "3", "--", "x",
             ],
             &["exec", "a.json", "--report=true", "--ring", "3", "--", "x"],
+            &[
+                "exec",
+                "a.json",
+                "--pass-fd",
+                "-1",
+                "--ring",
+                "3",
+                "--",
+                "x",
+            ],
+            &["exec", "a.json", "--pass-fd", "x", "--ring", "3", "--", "x"],
             &["exec", "a.json", "-r", "3", "--", "x"],
             &["exec", "", "--ring", "3", "--", "x"],
             &["compile", "a.yaml"],
@@ -252,6 +274,7 @@ mod tests {
                 Just("700"), Just("--trust-score=1001"), Just("--var"), Just("a=b"),
                 Just("--var=c=d"), Just("--report"), Just("--allow-unconfined"),
                 Just("a.json"), Just("b.json"), Just("--"), Just("-h"), Just("-x"),
+                Just("--pass-fd"), Just("5"), Just("--pass-fd=9"),
                 Just(""), Just("cmd"), Just("-"), Just("99999999999"),
             ],
             0..12,

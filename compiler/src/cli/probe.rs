@@ -29,9 +29,11 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use nonoc_runtime::artifact::Capability;
 use nonoc_runtime::{Artifact, Bindings};
 
 use super::common::{CliError, Context, Exit, Outcome, VarArgs};
+use crate::syntax::ListenFamily;
 
 /// An argument longer than `MAX_ARG_STRLEN` on every kernel (32 pages of at most 64 KiB):
 /// `execve` fails with `E2BIG` after it opened the file and checked the right to execute it.
@@ -52,7 +54,8 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub wait: bool,
     /// The operation: `read PATH`, `write PATH`, `execute PATH`, `connect PORT`,
-    /// `bind PORT`, `udp`, `fork`, `signal self|sandbox|any`, `syscall NR GATE [ARG]...`.
+    /// `bind PORT`, `udp`, `fork`, `signal self|sandbox|any`, `syscall NR GATE [ARG]...`,
+    /// `listen tcp|unix NR GATE`, `unix-connect PATH`, `capability NAME`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub op: Vec<String>,
 }
@@ -80,6 +83,17 @@ enum Op {
         gate: usize,
         args: Vec<u64>,
     },
+    /// A socket of the family, created for real, then `listen()` on it asked through the
+    /// probe's filter (`nr`: this arch's number of `listen`).
+    Listen {
+        family: ListenFamily,
+        nr: u32,
+        gate: usize,
+    },
+    /// Connecting to the unix socket at the path.
+    UnixConnect(PathBuf),
+    /// Whether the capability is still in the effective set.
+    Capability(Capability),
 }
 
 fn parse_op(words: &[String]) -> Result<Op, String> {
@@ -101,6 +115,25 @@ fn parse_op(words: &[String]) -> Result<Op, String> {
         ["signal", "self"] => Op::SignalSelf,
         ["signal", "sandbox"] => Op::SignalSandbox,
         ["signal", "any"] => Op::SignalAny,
+        ["listen", family, nr, gate] => Op::Listen {
+            family: match *family {
+                "tcp" => ListenFamily::Tcp,
+                "unix" => ListenFamily::Unix,
+                other => return Err(format!("bad socket family `{other}` in `listen`")),
+            },
+            nr: nr
+                .parse()
+                .map_err(|_| format!("bad syscall number `{nr}`"))?,
+            gate: gate
+                .parse()
+                .ok()
+                .filter(|g| (2..6).contains(g))
+                .ok_or_else(|| format!("bad gate argument `{gate}`"))?,
+        },
+        ["unix-connect", p] => Op::UnixConnect(PathBuf::from(p)),
+        ["capability", name] => Op::Capability(
+            Capability::from_name(name).ok_or_else(|| format!("unknown capability `{name}`"))?,
+        ),
         ["syscall", nr, gate, args @ ..] if args.len() <= 6 => {
             let number = |w: &str| {
                 w.parse::<u64>()
@@ -189,19 +222,32 @@ pub fn run(args: &ProbeArgs, ctx: &mut Context<'_>) -> Outcome {
             return Ok(Exit::Ok);
         }
     };
-    // Armed before the ring: the ring's filter must be the later one (module doc of
-    // `nonoc_runtime::probe`).
-    let armed = match &op {
-        Op::Syscall { nr, gate, .. } => match nonoc_runtime::probe::SyscallProbe::arm(*nr, *gate) {
-            Ok(armed) => Some(armed),
+    // Opened before the ring, which may deny opening it: read again after it is applied.
+    let status = match &op {
+        Op::Capability(_) => match std::fs::File::open(PROC_STATUS) {
+            Ok(f) => Some(f),
             Err(e) => {
-                line(
-                    out,
-                    &format!("not-run cannot install the probe's filter: {e}"),
-                );
+                line(out, &format!("not-run cannot open {PROC_STATUS}: {e}"));
                 return Ok(Exit::Ok);
             }
         },
+        _ => None,
+    };
+    // Armed before the ring: the ring's filter must be the later one (module doc of
+    // `nonoc_runtime::probe`).
+    let armed = match &op {
+        Op::Syscall { nr, gate, .. } | Op::Listen { nr, gate, .. } => {
+            match nonoc_runtime::probe::SyscallProbe::arm(*nr, *gate) {
+                Ok(armed) => Some(armed),
+                Err(e) => {
+                    line(
+                        out,
+                        &format!("not-run cannot install the probe's filter: {e}"),
+                    );
+                    return Ok(Exit::Ok);
+                }
+            }
+        }
         _ => None,
     };
     let report = match apply(&bytes, args, &bindings) {
@@ -219,10 +265,17 @@ pub fn run(args: &ProbeArgs, ctx: &mut Context<'_>) -> Outcome {
     for note in notes(&op, &report) {
         line(out, &format!("note {note}"));
     }
-    let answer = match (&op, &armed) {
-        (Op::Syscall { args, .. }, Some(armed)) => match armed.ask(args) {
+    let answer = match (&op, &armed, status) {
+        (Op::Syscall { args, .. }, Some(armed), _) => match armed.ask(args) {
             Ok(()) => Answer::Allowed,
             Err(e) => Answer::Denied(errno_of(e)),
+        },
+        (Op::Listen { family, .. }, Some(armed), _) => listen(*family, armed),
+        (Op::Capability(cap), _, Some(mut status)) => match held(&mut status, *cap) {
+            Ok(true) => Answer::Allowed,
+            // Not in the effective set: dropped, which a `capability` request calls denied.
+            Ok(false) => Answer::Denied("dropped".to_owned()),
+            Err(e) => Answer::Other(e),
         },
         _ => attempt(&op, &null, target.as_mut()),
     };
@@ -274,9 +327,15 @@ fn notes(op: &Op, report: &nonoc_runtime::EnforcementReport) -> Vec<String> {
         .collect();
     if !report.unconfined
         && report.seccomp.is_none()
-        && matches!(op, Op::Udp | Op::Fork | Op::Syscall { .. } | Op::SignalSelf)
+        && matches!(
+            op,
+            Op::Udp | Op::Fork | Op::Syscall { .. } | Op::SignalSelf | Op::Listen { .. }
+        )
     {
         notes.push("no seccomp filter was installed".to_owned());
+    }
+    if matches!(op, Op::UnixConnect(_)) {
+        notes.extend(report.not_enforced.iter().cloned());
     }
     notes
 }
@@ -317,6 +376,42 @@ fn prepare(op: &Op, null: &std::fs::File) -> Result<Option<Child>, String> {
         }
         // Not made: the probe's filter answers it (`probe`).
         Op::SignalSandbox | Op::Syscall { .. } => return Ok(None),
+        Op::Listen { family, .. } => {
+            return match nonoc_runtime::probe::socket(domain(*family), SOCK_STREAM) {
+                Ok(_) => Ok(None),
+                Err(e) => Err(format!(
+                    "a {} socket cannot be created without the sandbox either ({})",
+                    family.name(),
+                    errno_of(e)
+                )),
+            };
+        }
+        Op::UnixConnect(p) => {
+            use std::os::unix::fs::FileTypeExt;
+            match std::fs::metadata(p) {
+                Ok(m) if m.file_type().is_socket() => {}
+                Ok(_) => return Err(format!("`{}` is not a unix socket", p.display())),
+                Err(e) => {
+                    return Err(format!(
+                        "no unix socket at `{}` on this host ({})",
+                        p.display(),
+                        errno(&e)
+                    ));
+                }
+            }
+        }
+        Op::Capability(cap) => {
+            let held = std::fs::File::open(PROC_STATUS)
+                .map_err(|e| e.to_string())
+                .and_then(|mut f| held(&mut f, *cap));
+            return match held {
+                Ok(true) => Ok(None),
+                Ok(false) => Err(format!(
+                    "the probe does not hold `{cap}` without the sandbox (it runs without privilege), so keeping it cannot be asked"
+                )),
+                Err(e) => Err(format!("cannot read the probe's capabilities: {e}")),
+            };
+        }
         Op::Connect(_) | Op::Bind(_) | Op::Udp | Op::Fork | Op::SignalSelf => {}
     }
     match attempt(op, null, None) {
@@ -379,7 +474,11 @@ fn attempt(op: &Op, null: &std::fs::File, target: Option<&mut Child>) -> Answer 
         Op::SignalSelf => {
             nonoc_runtime::probe::signal_self().map_err(std::io::Error::from_raw_os_error)
         }
-        Op::Syscall { .. } => return Answer::Other("the probe's filter is not armed".to_owned()),
+        Op::Syscall { .. } | Op::Listen { .. } => {
+            return Answer::Other("the probe's filter is not armed".to_owned());
+        }
+        Op::Capability(_) => return Answer::Other("the status file is not open".to_owned()),
+        Op::UnixConnect(p) => std::os::unix::net::UnixStream::connect(p).map(drop),
         Op::SignalSandbox => {
             // A process started inside the sandbox is in it.
             let mut child = match waiter(null) {
@@ -417,6 +516,54 @@ fn execute(path: &Path) -> Answer {
         "E2BIG" => Answer::Allowed,
         _ => refused(&error),
     }
+}
+
+/// Where the kernel shows a process its own capabilities (`CapEff:`).
+const PROC_STATUS: &str = "/proc/self/status";
+
+const AF_UNIX: i32 = 1;
+const AF_INET: i32 = 2;
+const SOCK_STREAM: i32 = 1;
+
+fn domain(family: ListenFamily) -> i32 {
+    match family {
+        ListenFamily::Tcp => AF_INET,
+        ListenFamily::Unix => AF_UNIX,
+    }
+}
+
+/// `listen(fd, 1)` on a fresh socket of the family: the socket is created for real (the
+/// ring's filter answers `socket()`), `listen()` is asked through the probe's filter and
+/// never runs (no port is bound, nothing listens).
+fn listen(family: ListenFamily, armed: &nonoc_runtime::probe::SyscallProbe) -> Answer {
+    use std::os::fd::AsRawFd;
+    let socket = match nonoc_runtime::probe::socket(domain(family), SOCK_STREAM) {
+        Ok(fd) => fd,
+        Err(e) => return Answer::Denied(errno_of(e)),
+    };
+    let fd = u64::try_from(socket.as_raw_fd()).unwrap_or(u64::MAX);
+    match armed.ask(&[fd, 1]) {
+        Ok(()) => Answer::Allowed,
+        Err(e) => Answer::Denied(errno_of(e)),
+    }
+}
+
+/// Whether `cap` is in the effective set that `/proc/self/status` shows, read from its
+/// start (a status file opened before the ring is read again after it).
+fn held(status: &mut std::fs::File, cap: Capability) -> Result<bool, String> {
+    use std::io::Seek;
+    let mut text = String::new();
+    status
+        .seek(std::io::SeekFrom::Start(0))
+        .and_then(|_| status.read_to_string(&mut text))
+        .map_err(|e| e.to_string())?;
+    let hex = text
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(str::trim)
+        .ok_or_else(|| format!("no `CapEff:` line in {PROC_STATUS}"))?;
+    let set = u64::from_str_radix(hex, 16).map_err(|_| format!("bad `CapEff: {hex}`"))?;
+    Ok(set & (1 << cap.number()) != 0)
 }
 
 /// A program that cannot exist: executing it fails with `ENOENT` in the new process.

@@ -63,6 +63,7 @@ pub fn run_probing_with(args: &TestArgs, exe: Option<&Path>, ctx: &mut Context<'
                 exe,
                 artifact,
                 deadline: PROBE_DEADLINE,
+                tiers: Default::default(),
             })
         }
     };
@@ -102,7 +103,15 @@ pub fn run_probing_with(args: &TestArgs, exe: Option<&Path>, ctx: &mut Context<'
             failed += 1;
         }
     }
-    if prober.is_some() {
+    if let Some(prober) = &prober {
+        let tiers = prober.tiers.lock().map(|t| t.clone()).unwrap_or_default();
+        if !tiers.is_empty() {
+            let list: Vec<String> = tiers
+                .iter()
+                .map(|(ring, tier)| format!("ring {ring} {tier}"))
+                .collect();
+            let _ = writeln!(ctx.out, "kernel tiers: {}", list.join("; "));
+        }
         let _ = writeln!(
             ctx.out,
             "kernel (Landlock ABI {}): {agreed} agreed, {disagreed} disagreed, {not_run} not run",

@@ -100,6 +100,11 @@
 //!   overrides for these two flags;
 //! - `CLONE_*`: every flag of `/usr/include/linux/sched.h` (not the
 //!   `CLONE_ARGS_SIZE_VER*` struct sizes).
+//! - added by hand with v1.1, from the same headers: `TIOCSTI` and `TIOCLINUX` of
+//!   `/usr/include/asm-generic/ioctls.h` (x86 and arm64 use the generic numbers),
+//!   `PRIO_PROCESS`, `PRIO_PGRP`, `PRIO_USER` of `/usr/include/linux/resource.h`, and
+//!   `IOPRIO_WHO_PROCESS`, `IOPRIO_WHO_PGRP`, `IOPRIO_WHO_USER` of
+//!   `/usr/include/linux/ioprio.h`.
 
 use std::sync::LazyLock;
 
@@ -593,6 +598,10 @@ mod tests {
             ("CLONE_NEWNS", 0x20000),
             ("CLONE_NEWUSER", 0x1000_0000),
             ("CLONE_NEWNET", 0x4000_0000),
+            ("TIOCSTI", 0x5412),
+            ("TIOCLINUX", 0x541C),
+            ("PRIO_PROCESS", 0),
+            ("IOPRIO_WHO_PROCESS", 1),
             ("CLONE_INTO_CGROUP", 0x2_0000_0000),
         ] {
             assert_eq!(constant(name), Some(value), "{name}");

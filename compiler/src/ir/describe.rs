@@ -47,6 +47,12 @@ pub fn describe_request(request: &Request) -> String {
         Request::Signal { scope } => format!("signal {}", scope.name()),
         Request::Fork => "fork".to_owned(),
         Request::Ptrace => "ptrace".to_owned(),
+        Request::Listen { family } => format!("listen {}", family.name()),
+        Request::UnixConnect { path, platform } => match platform {
+            Some(p) => format!("unix_connect `{}` on {}", path.as_str(), p.name()),
+            None => format!("unix_connect `{}`", path.as_str()),
+        },
+        Request::Capability { capability } => format!("capability {capability}"),
     }
 }
 

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use super::model::*;
 use super::own::{ExplicitDeny, Own, deny_rule, origin, own_parts};
 use super::presets::{
-    self, AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, CLONE_THREAD, ENOSYS, IPPROTO_TCP, SOCK_STREAM,
-    SOCK_TYPE_MASK, cond, masked,
+    self, AF_INET, AF_INET6, AF_NETLINK, AF_UNIX, CLONE_THREAD, ENOSYS, IOPRIO_WHO_PROCESS,
+    IPPROTO_TCP, PRIO_PROCESS, SOCK_STREAM, SOCK_TYPE_MASK, TIOCLINUX, TIOCSTI, cond, masked,
 };
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, Span};
 use crate::resolve::Resolved;
@@ -65,6 +65,7 @@ pub fn lower(
                 .unwrap_or(1),
             unenforceable: settings.unenforceable,
             monotonic: settings.monotonic.unwrap_or(true),
+            isolation: settings.isolation,
         },
         variables: resolved.variables.clone(),
         trust_tiers: resolved.trust_tiers.clone(),
@@ -116,13 +117,14 @@ fn merge(level: u8, chain: &[u8], lineage: &[&Own], global: &[FsRule], source: &
 }
 
 /// `network`: the nearest mode, the ports of every ring of the lineage (sorted, once each),
-/// the nearest `udp`.
+/// the nearest `udp`, the unix socket grants of every ring (inherited first, each path once).
 fn merge_network(lineage: &[&Own]) -> Network {
     let mut network = Network {
         mode: NetworkMode::Blocked,
         connect_tcp: Vec::new(),
         bind_tcp: Vec::new(),
         udp: false,
+        unix_connect: Vec::new(),
     };
     for (_, net) in lineage.iter().filter_map(|own| own.network.as_ref()) {
         if let Some(mode) = net.mode {
@@ -133,6 +135,11 @@ fn merge_network(lineage: &[&Own]) -> Network {
         if let Some(udp) = net.udp {
             network.udp = udp;
         }
+        for grant in &net.unix_connect {
+            if !network.unix_connect.iter().any(|g| g.path == grant.path) {
+                network.unix_connect.push(grant.clone());
+            }
+        }
     }
     network.connect_tcp.sort_unstable();
     network.connect_tcp.dedup();
@@ -141,18 +148,23 @@ fn merge_network(lineage: &[&Own]) -> Network {
     network
 }
 
-/// `process`: each setting from the nearest ring that sets it.
+/// `process`: each setting from the nearest ring that sets it; the capabilities of every ring
+/// (sorted by number, once each).
 fn merge_process(lineage: &[&Own]) -> Process {
     let mut process = Process {
         fork: false,
         signals: SignalScope::Own,
         ptrace: false,
+        capabilities: Vec::new(),
     };
     for own in lineage {
+        process.capabilities.extend(&own.capabilities);
         process.fork = own.fork.unwrap_or(process.fork);
         process.signals = own.signals.unwrap_or(process.signals);
         process.ptrace = own.ptrace.unwrap_or(process.ptrace);
     }
+    process.capabilities.sort_unstable();
+    process.capabilities.dedup();
     process
 }
 
@@ -230,6 +242,7 @@ impl MergedSyscalls {
                         (None, None) => ring_action,
                     },
                     origin,
+                    implied: false,
                 },
             )
             .collect();
@@ -240,6 +253,7 @@ impl MergedSyscalls {
                     args: rule.args,
                     action: rule.action.unwrap_or(ring_action),
                     origin: origin.clone(),
+                    implied: false,
                 });
             }
         }
@@ -323,11 +337,13 @@ fn unconfined_ring(level: u8, description: Option<String>, chain: &[u8], span: S
             connect_tcp: Vec::new(),
             bind_tcp: Vec::new(),
             udp: true,
+            unix_connect: Vec::new(),
         },
         process: Process {
             fork: true,
             signals: SignalScope::Any,
             ptrace: true,
+            capabilities: Vec::new(),
         },
         syscalls: Syscalls {
             default_allow: true,
@@ -356,6 +372,7 @@ fn implied(
                 scope: why.to_owned(),
                 ..base.clone()
             },
+            implied: true,
         });
     };
     for name in ["io_uring_setup", "io_uring_enter", "io_uring_register"] {
@@ -365,6 +382,19 @@ fn implied(
             action,
             "io_uring bypasses Landlock and socket filters",
         );
+    }
+    // The request is an `unsigned int` in the kernel: `cond` on an `int` argument compares
+    // the low 32 bits only, so `TIOCSTI | 1 << 32` is denied too.
+    for request in [TIOCSTI, TIOCLINUX] {
+        add(
+            "ioctl",
+            vec![cond(1, ArgOp::Eq, request)],
+            action,
+            "no confined ring may push input into a terminal (TIOCSTI, TIOCLINUX)",
+        );
+    }
+    if process.signals != SignalScope::Any {
+        other_processes(&mut add, action);
     }
     if !process.ptrace {
         for name in [
@@ -392,6 +422,25 @@ fn implied(
             Vec::new(),
             SyscallAction::Errno(ENOSYS),
             "process.fork: false (clone3 -> ENOSYS, libc falls back to clone)",
+        );
+    }
+    if network.unix_connect.is_empty() {
+        add(
+            "socket",
+            vec![cond(0, ArgOp::Eq, AF_UNIX)],
+            action,
+            "no network.unix_connect grant: no unix sockets (socketpair stays allowed)",
+        );
+    }
+    // seccomp cannot see a socket's family at `listen()`: where TCP sockets can be created
+    // but no port may be bound, `listen()` is denied on every socket (on an unbound TCP
+    // socket it would bind an ephemeral port, which Landlock does not check).
+    if network.mode == NetworkMode::Restricted && network.bind_tcp.is_empty() {
+        add(
+            "listen",
+            Vec::new(),
+            action,
+            "network.mode: restricted without bind_tcp (listen() on any socket)",
         );
     }
     match network.mode {
@@ -441,4 +490,49 @@ fn implied(
         }
     }
     rules
+}
+
+/// Under `signals: self` and `sandbox`: the calls that change another process's resource
+/// limits, priority, scheduling, I/O priority or memory placement are allowed only in the
+/// forms that name the calling process (docs/backends/seccomp.md lists them).
+fn other_processes(
+    add: &mut impl FnMut(&str, Vec<ArgCondition>, SyscallAction, &str),
+    action: SyscallAction,
+) {
+    const WHY: &str = "process.signals: self|sandbox (only the calling process: pid 0)";
+    for name in [
+        "prlimit64",
+        "sched_setaffinity",
+        "sched_setparam",
+        "sched_setscheduler",
+        "sched_setattr",
+        "migrate_pages",
+        "move_pages",
+    ] {
+        add(name, vec![cond(0, ArgOp::Ne, 0)], action, WHY);
+    }
+    // `which` and `who`: only PRIO_PROCESS of pid 0 (the calling thread).
+    add(
+        "setpriority",
+        vec![cond(0, ArgOp::Ne, PRIO_PROCESS)],
+        action,
+        WHY,
+    );
+    add("setpriority", vec![cond(1, ArgOp::Ne, 0)], action, WHY);
+    add(
+        "ioprio_set",
+        vec![cond(0, ArgOp::Ne, IOPRIO_WHO_PROCESS)],
+        action,
+        WHY,
+    );
+    add("ioprio_set", vec![cond(1, ArgOp::Ne, 0)], action, WHY);
+    // A pidfd names a process the filter cannot tell from the caller.
+    for name in ["process_madvise", "process_mrelease"] {
+        add(
+            name,
+            Vec::new(),
+            action,
+            "process.signals: self|sandbox (a pidfd may name another process)",
+        );
+    }
 }

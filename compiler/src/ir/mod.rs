@@ -1,4 +1,4 @@
-//! Stage 4: the intermediate representation and `decide`.
+//! Stage 3: the intermediate representation (each ring checked and merged) and `decide`.
 
 mod access;
 mod bind;

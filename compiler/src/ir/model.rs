@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{AccessSet, GlobTemplate, PathTemplate, TrustTier, Variable};
-use crate::syntax::{Compatibility, NetworkMode, SignalScope, Unenforceable};
+use crate::syntax::{Compatibility, Isolation, NetworkMode, SignalScope, Unenforceable};
 
-pub use crate::syntax::Platform;
+pub use crate::syntax::{ListenFamily, Platform};
+pub use nonoc_runtime::artifact::Capability;
 
 /// A whole policy, resolved.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +29,8 @@ pub struct IrSettings {
     pub landlock_min_abi: u32,
     pub unenforceable: Unenforceable,
     pub monotonic: bool,
+    /// `settings.isolation`: written to the artifact for the runtime's isolation layer.
+    pub isolation: Isolation,
 }
 
 /// Where a rule came from: for diagnostics and `explain`.
@@ -147,6 +150,17 @@ pub struct Network {
     pub connect_tcp: Vec<u16>,
     pub bind_tcp: Vec<u16>,
     pub udp: bool,
+    /// Where the ring may connect to unix sockets (v1.1), inherited grants first, each path
+    /// once. Empty: no `AF_UNIX` socket can be created with `socket()`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unix_connect: Vec<UnixGrant>,
+}
+
+/// A `network.unix_connect` entry: a socket path or a directory above socket paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnixGrant {
+    pub path: PathTemplate,
+    pub origin: Origin,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -154,6 +168,10 @@ pub struct Process {
     pub fork: bool,
     pub signals: SignalScope,
     pub ptrace: bool,
+    /// Linux capabilities the confined command keeps (v1.1), by number; every other one is
+    /// dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<Capability>,
 }
 
 /// What a matching syscall rule does.
@@ -205,6 +223,10 @@ pub struct SyscallRule {
     pub args: Vec<ArgCondition>,
     pub action: SyscallAction,
     pub origin: Origin,
+    /// Implied by the ring's network and process settings (or by every confined ring), not
+    /// written in `syscalls:`: lints compare the settings instead.
+    #[serde(skip)]
+    pub implied: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -297,6 +319,21 @@ pub enum Request {
     },
     Fork,
     Ptrace,
+    /// Accepting connections with `listen()` on a socket of the family that is not bound to
+    /// a granted port (v1.1; for TCP, `listen()` binds an ephemeral port).
+    Listen {
+        family: ListenFamily,
+    },
+    /// Connecting to the unix socket at a path (v1.1).
+    UnixConnect {
+        path: PathTemplate,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        platform: Option<Platform>,
+    },
+    /// Keeping a Linux capability (v1.1).
+    Capability {
+        capability: Capability,
+    },
 }
 
 impl Ir {

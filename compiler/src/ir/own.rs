@@ -27,6 +27,7 @@ pub(super) struct Own {
     pub(super) fork: Option<bool>,
     pub(super) signals: Option<SignalScope>,
     pub(super) ptrace: Option<bool>,
+    pub(super) capabilities: Vec<Capability>,
     pub(super) sys: SysPatch,
 }
 
@@ -36,6 +37,7 @@ pub(super) struct NetPatch {
     pub(super) connect: Vec<u16>,
     pub(super) bind: Vec<u16>,
     pub(super) udp: Option<bool>,
+    pub(super) unix_connect: Vec<UnixGrant>,
     /// Where this ring's section first lists a port or `udp` (for NC0503).
     pub(super) listed: Option<Span>,
 }
@@ -230,6 +232,16 @@ pub(super) fn own_parts(
                 .filter_map(|p| values::port(p, diags))
                 .collect(),
             udp: n.udp.as_ref().map(|u| u.value),
+            unix_connect: n
+                .unix_connect
+                .iter()
+                .filter_map(|p| {
+                    values::allow_path(p, vars, diags).map(|path| UnixGrant {
+                        path,
+                        origin: origin(source, p.span, scope.clone()),
+                    })
+                })
+                .collect(),
             listed: n
                 .connect_tcp
                 .iter()
@@ -244,6 +256,12 @@ pub(super) fn own_parts(
         own.fork = p.value.fork;
         own.signals = p.value.signals;
         own.ptrace = p.value.ptrace;
+        own.capabilities = p
+            .value
+            .capabilities
+            .iter()
+            .filter_map(|c| values::capability(c, diags))
+            .collect();
     }
     if let Some(sys) = &r.syscalls {
         own.sys = sys_patch(sys, &scope, source, diags);

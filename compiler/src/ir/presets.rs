@@ -15,6 +15,14 @@ pub const SOCK_STREAM: u64 = 1;
 pub const SOCK_TYPE_MASK: u64 = 0xf;
 pub const IPPROTO_TCP: u64 = 6;
 pub const ENOSYS: u16 = 38;
+/// Terminal ioctls that push input into a terminal (`<asm-generic/ioctls.h>`, the same on
+/// x86_64 and aarch64).
+pub const TIOCSTI: u64 = 0x5412;
+pub const TIOCLINUX: u64 = 0x541C;
+/// `setpriority`'s `which` for one process (`<linux/resource.h>`).
+pub const PRIO_PROCESS: u64 = 0;
+/// `ioprio_set`'s `which` for one process (`<linux/ioprio.h>`).
+pub const IOPRIO_WHO_PROCESS: u64 = 1;
 
 /// A preset entry: syscall name, the argument conditions that must all hold, and an action
 /// of its own where the ring's deny action would be wrong.

@@ -276,7 +276,17 @@ rings:
 
 #[test]
 fn network_blocked_implies_socket_rules() {
-    let p = policy("rings:\n  1:\n    network: { mode: blocked }\n");
+    let p = policy(
+        "rings:\n  1:\n    network: { mode: blocked, unix_connect: [/run/x.sock] }\n  2:\n    network: { mode: blocked }\n",
+    );
+    // Without a `unix_connect` grant, no unix socket (v1.1); `socketpair` stays.
+    assert_eq!(p.sys(2, "socket", &[AF_UNIX, SOCK_STREAM, 0]), Deny);
+    assert_eq!(
+        p.sys(2, "socket", &[(1 << 32) | AF_UNIX, SOCK_STREAM]),
+        Deny
+    );
+    assert_eq!(p.sys(2, "socketpair", &[AF_UNIX, SOCK_STREAM, 0]), Allow);
+    assert_eq!(p.sys(2, "socket", &[AF_NETLINK, SOCK_RAW, 0]), Allow);
     assert_eq!(p.sys(1, "socket", &[AF_INET, SOCK_STREAM, 0]), Deny);
     assert_eq!(p.sys(1, "socket", &[AF_INET6, SOCK_DGRAM, 0]), Deny);
     assert_eq!(p.sys(1, "socket", &[AF_PACKET, SOCK_RAW, 0]), Deny);
@@ -308,9 +318,9 @@ fn network_restricted_implies_socket_rules() {
         r#"
 rings:
   1:
-    network: { mode: restricted, connect_tcp: [443] }
+    network: { mode: restricted, connect_tcp: [443], unix_connect: [/run] }
   2:
-    network: { mode: restricted, udp: true }
+    network: { mode: restricted, udp: true, unix_connect: [/run] }
 "#,
     );
     for family in [AF_INET, AF_INET6] {
@@ -734,4 +744,194 @@ rings:
         p.ir.rings[&1].syscalls.x32_action,
         SyscallAction::Errno(EACCES)
     );
+}
+
+const TIOCSTI: u64 = 0x5412;
+const TIOCLINUX: u64 = 0x541C;
+const TCGETS: u64 = 0x5401;
+const PRIO_PGRP: u64 = 1;
+const IOPRIO_WHO_PGRP: u64 = 2;
+
+/// No confined ring may push input into a terminal, whatever its settings, and high bits
+/// above the `unsigned int` request do not get a request past the rule.
+#[test]
+fn every_confined_ring_denies_terminal_injection() {
+    let p = policy(
+        "rings:\n  0: { unconfined: true }\n  1:\n    network: { mode: allowed }\n    process: { fork: true, signals: any, ptrace: true }\n  3: {}\n",
+    );
+    for ring in [1, 3] {
+        for request in [
+            TIOCSTI,
+            TIOCLINUX,
+            TIOCSTI | 1 << 32,
+            TIOCLINUX | 0xffff_0000 << 32,
+        ] {
+            assert_eq!(p.sys(ring, "ioctl", &[0, request, 0]), Deny, "{request:#x}");
+        }
+        assert_eq!(p.sys(ring, "ioctl", &[0, TCGETS, 0]), Allow);
+        assert_eq!(p.sys(ring, "ioctl", &[0, TIOCSTI + 1, 0]), Allow);
+    }
+    assert_eq!(p.sys(0, "ioctl", &[0, TIOCSTI, 0]), Allow);
+}
+
+/// `signals: self|sandbox`: limits, priority, scheduling, I/O priority and memory placement
+/// only of the calling process (pid 0, and `who` 0 of the per-process `which`).
+#[test]
+fn signals_self_keeps_the_process_off_other_processes() {
+    let p = policy(
+        "rings:\n  1:\n    process: { signals: any }\n  2:\n    process: { signals: sandbox, fork: true }\n  3: {}\n",
+    );
+    let other = 4242;
+    for ring in [2, 3] {
+        for name in [
+            "prlimit64",
+            "sched_setaffinity",
+            "sched_setparam",
+            "sched_setscheduler",
+            "sched_setattr",
+            "migrate_pages",
+            "move_pages",
+        ] {
+            assert_eq!(p.sys(ring, name, &[0, 1, 0]), Allow, "{name}(0)");
+            assert_eq!(p.sys(ring, name, &[other, 1, 0]), Deny, "{name}(pid)");
+            // A pid is an `int`: high bits over 0 are still pid 0.
+            assert_eq!(p.sys(ring, name, &[1 << 32, 1, 0]), Allow, "{name}");
+        }
+        assert_eq!(p.sys(ring, "setpriority", &[0, 0, 10]), Allow);
+        assert_eq!(p.sys(ring, "setpriority", &[0, other, 10]), Deny);
+        assert_eq!(p.sys(ring, "setpriority", &[PRIO_PGRP, 0, 10]), Deny);
+        assert_eq!(p.sys(ring, "ioprio_set", &[1, 0, 4]), Allow);
+        assert_eq!(p.sys(ring, "ioprio_set", &[1, other, 4]), Deny);
+        assert_eq!(p.sys(ring, "ioprio_set", &[IOPRIO_WHO_PGRP, 0, 4]), Deny);
+        assert_eq!(p.sys(ring, "process_madvise", &[3, 0, 1, 20, 0]), Deny);
+        assert_eq!(p.sys(ring, "process_mrelease", &[3, 0]), Deny);
+        // Reading stays allowed.
+        assert_eq!(p.sys(ring, "getpriority", &[0, other]), Allow);
+    }
+    for name in [
+        "prlimit64",
+        "setpriority",
+        "sched_setaffinity",
+        "ioprio_set",
+    ] {
+        assert_eq!(
+            p.sys(1, name, &[1, other, 0]),
+            Allow,
+            "{name} with signals: any"
+        );
+    }
+}
+
+/// `listen()`: seccomp sees no family, so a ring that may create TCP sockets but bind no port
+/// loses it on every socket; a blocked ring creates no TCP socket and keeps it for unix ones.
+#[test]
+fn listen_follows_bind_tcp() {
+    let p = policy(
+        r#"
+rings:
+  1:
+    network: { mode: allowed, unix_connect: [/run/app] }
+  2:
+    network: { mode: restricted, connect_tcp: [443], bind_tcp: [8080], unix_connect: [/run/app] }
+  3:
+    network: { mode: restricted, connect_tcp: [443], unix_connect: [/run/app] }
+  4:
+    network: { mode: blocked, unix_connect: [/run/app] }
+  5:
+    network: { mode: blocked }
+"#,
+    );
+    let listen = |ring, family| p.decide(ring, &Request::Listen { family }).verdict;
+    use crate::syntax::ListenFamily::{Tcp, Unix};
+    let expected = [
+        (1, Allow, Allow),
+        (2, Allow, Allow),
+        (3, Deny, Deny),
+        (4, Deny, Allow),
+        (5, Deny, Deny),
+    ];
+    for (ring, tcp, unix) in expected {
+        assert_eq!(listen(ring, Tcp), tcp, "ring {ring} tcp");
+        assert_eq!(listen(ring, Unix), unix, "ring {ring} unix");
+    }
+    // What the filter does: `listen` is denied outright only in ring 3.
+    assert_eq!(p.sys(3, "listen", &[3, 1]), Deny);
+    for ring in [1, 2, 4, 5] {
+        assert_eq!(p.sys(ring, "listen", &[3, 1]), Allow, "ring {ring}");
+    }
+    assert_eq!(p.sys(5, "socket", &[AF_UNIX, SOCK_STREAM, 0]), Deny);
+    assert_eq!(p.sys(4, "socket", &[AF_UNIX, SOCK_STREAM, 0]), Allow);
+}
+
+/// `unix_connect`: a grant on the socket or a directory above it; a deny of every right on
+/// the path wins; no grant, no unix socket at all.
+#[test]
+fn unix_connect_grants_and_denies() {
+    let p = policy(
+        r#"
+variables:
+  run: { default: /run/user/1000 }
+deny:
+  - path: /run/docker.sock
+  - path: /run/app/private
+    access: [read]
+rings:
+  1:
+    network: { mode: allowed }
+  2:
+    network: { unix_connect: ["${run}/bus", /run] }
+"#,
+    );
+    let connect = |ring, path: &str| {
+        p.decide(
+            ring,
+            &Request::UnixConnect {
+                path: PathTemplate::parse(path).unwrap(),
+                platform: Some(Platform::Linux),
+            },
+        )
+        .verdict
+    };
+    assert_eq!(
+        connect(1, "/run/app.sock"),
+        Deny,
+        "allowed mode grants no socket"
+    );
+    assert_eq!(connect(2, "/run/user/1000/bus"), Allow);
+    assert_eq!(connect(2, "/run/app/x.sock"), Allow);
+    assert_eq!(
+        connect(2, "/run/docker.sock"),
+        Deny,
+        "a deny of every right wins"
+    );
+    assert_eq!(
+        connect(2, "/run/app/private/s"),
+        Allow,
+        "a read deny does not cover it"
+    );
+    assert_eq!(connect(2, "/var/run/x.sock"), Deny, "outside every grant");
+    assert_eq!(connect(2, "/runx"), Deny);
+}
+
+#[test]
+fn capabilities_are_kept_only_where_listed_and_inherited_through_extends() {
+    let p = policy(
+        r#"
+rings:
+  1:
+    extends: 2
+    process: { capabilities: [net_bind_service, chown] }
+  2:
+    process: { capabilities: [chown] }
+  3: {}
+"#,
+    );
+    use nonoc_runtime::artifact::Capability::{Chown, NetBindService, SysAdmin};
+    let keeps = |ring, capability| p.decide(ring, &Request::Capability { capability }).verdict;
+    assert_eq!(p.ir.rings[&1].process.capabilities, [Chown, NetBindService]);
+    assert_eq!(keeps(1, NetBindService), Allow);
+    assert_eq!(keeps(1, SysAdmin), Deny);
+    assert_eq!(keeps(2, Chown), Allow);
+    assert_eq!(keeps(2, NetBindService), Deny);
+    assert_eq!(keeps(3, Chown), Deny);
 }

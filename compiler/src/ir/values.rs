@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use crate::data::{self, Arch};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, Span};
-use crate::ir::{self, AccessSet, FsTarget, GlobTemplate, PathTemplate, has_glob_chars};
-use crate::resolve::{path_diagnostic, undeclared};
+use crate::ir::{
+    self, AccessSet, Capability, FsTarget, GlobTemplate, PathTemplate, has_glob_chars,
+};
+use crate::resolve::{chars, path_diagnostic, undeclared};
 use crate::syntax::{IntOrName, PortEntry, Spanned};
 
 /// Declared variables, for reference checks.
@@ -19,6 +21,7 @@ pub fn allow_path(
     vars: &Vars,
     diags: &mut Diagnostics,
 ) -> Option<PathTemplate> {
+    chars::check(text, "path", diags);
     let template = match PathTemplate::parse(&text.value) {
         Ok(t) => t,
         Err(e) => {
@@ -55,7 +58,9 @@ pub fn target(
     diags: &mut Diagnostics,
 ) -> Option<FsTarget> {
     let glob = kind == TargetKind::Glob;
-    if glob || kind == TargetKind::Either && has_glob_chars(&text.value) {
+    let is_glob = glob || kind == TargetKind::Either && has_glob_chars(&text.value);
+    chars::check(text, if is_glob { "glob" } else { "path" }, diags);
+    if is_glob {
         let template = match GlobTemplate::parse(&text.value) {
             Ok(t) => t,
             Err(e) => {
@@ -179,6 +184,32 @@ pub fn port(entry: &Spanned<PortEntry>, diags: &mut Diagnostics) -> Option<u16> 
             None
         }
     }
+}
+
+/// A Linux capability name (`net_bind_service`).
+pub fn capability(name: &Spanned<String>, diags: &mut Diagnostics) -> Option<Capability> {
+    let found = Capability::from_name(&name.value);
+    if found.is_none() {
+        let plain = name.value.to_ascii_lowercase().replace('-', "_");
+        let hint = Capability::from_name(plain.strip_prefix("cap_").unwrap_or(&plain))
+            .map_or_else(String::new, |c| format!("write `{c}`; "));
+        diags.push(
+            Diagnostic::new(
+                Code::UnknownCapability,
+                name.span,
+                format!("`{}` is not a Linux capability", name.value),
+            )
+            .help(format!(
+                "{hint}capabilities are named in lower case without `CAP_`: {}",
+                Capability::ALL
+                    .iter()
+                    .map(|c| c.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        );
+    }
+    found
 }
 
 /// An errno value: a known name, or a number 1..=4095.

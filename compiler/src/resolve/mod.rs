@@ -1,7 +1,9 @@
 //! Stage 2: names and references. Variables (declared, well-formed, acyclic defaults),
 //! ring levels and `extends` chains, trust tiers. Produces plain tables the lowering uses,
-//! and the path templates (`template`) every later stage reads paths with.
+//! the path templates (`template`) every later stage reads paths with, and the character
+//! checks on path and glob text (`chars`, NC0411 and NC0412).
 
+pub mod chars;
 mod template;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -154,6 +156,9 @@ fn variables(file: &PolicyFile, diags: &mut Diagnostics) -> BTreeMap<String, Var
                 )
                 .help("use letters, digits and `_`, not starting with a digit"),
             );
+        }
+        if let Some(d) = &var.default {
+            chars::check(d, "default", diags);
         }
         let default = var
             .default

@@ -62,6 +62,11 @@ pub struct Settings {
     pub unenforceable: Unenforceable,
     /// Whether the monotonicity lint runs (default true).
     pub monotonic: Option<bool>,
+    /// The isolation layer (fresh user and mount namespaces beneath Landlock and seccomp, for
+    /// rings that need masks): `best_effort` uses it where the host allows, `required` makes
+    /// its absence an apply error, `off` never uses it.
+    #[serde(default)]
+    pub isolation: Isolation,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -80,6 +85,26 @@ pub enum Compatibility {
     #[default]
     BestEffort,
     HardRequirement,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    #[default]
+    BestEffort,
+    Required,
+    Off,
+}
+
+impl Isolation {
+    /// The name as the policy language writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::BestEffort => "best_effort",
+            Isolation::Required => "required",
+            Isolation::Off => "off",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
@@ -218,6 +243,11 @@ pub struct Network {
     pub bind_tcp: Vec<Spanned<PortEntry>>,
     /// Allow UDP and raw inet sockets (mode `restricted`).
     pub udp: Option<Spanned<bool>>,
+    /// Paths (a socket, or a directory above sockets) the ring may connect to unix sockets
+    /// under, in any network mode (v1.1). Without a grant, `socket(AF_UNIX)` is denied;
+    /// `socketpair` stays allowed.
+    #[serde(default)]
+    pub unix_connect: Vec<Spanned<String>>,
 }
 
 #[derive(
@@ -257,6 +287,11 @@ pub struct Process {
     pub signals: Option<SignalScope>,
     /// May use ptrace and process_vm_readv/writev.
     pub ptrace: Option<bool>,
+    /// Linux capabilities a root agent keeps (v1.1); default none: every other one is
+    /// dropped before the command runs.
+    #[serde(default)]
+    #[schemars(with = "Vec<nonoc_runtime::artifact::Capability>")]
+    pub capabilities: Vec<Spanned<String>>,
 }
 
 #[derive(
@@ -411,8 +446,38 @@ pub struct TestCase {
     pub signal: Option<Spanned<SignalScope>>,
     #[schemars(with = "Option<TestSyscallSchema>")]
     pub syscall: Option<Spanned<TestSyscall>>,
+    /// Accept connections with `listen()` on a socket of this family that the ring did not
+    /// bind to a granted port (for TCP: an ephemeral port).
+    pub listen: Option<Spanned<ListenFamily>>,
+    /// Connect to the unix socket at this path.
+    pub unix_connect: Option<Spanned<String>>,
+    /// Keep this Linux capability.
+    #[schemars(with = "Option<nonoc_runtime::artifact::Capability>")]
+    pub capability: Option<Spanned<String>>,
     pub platform: Option<Platform>,
     pub expect: Expect,
+}
+
+/// The socket family of a `listen` request.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenFamily {
+    /// A TCP socket (IPv4 or IPv6).
+    Tcp,
+    /// A unix stream socket.
+    Unix,
+}
+
+impl ListenFamily {
+    /// The name as the policy language writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenFamily::Tcp => "tcp",
+            ListenFamily::Unix => "unix",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]

@@ -168,6 +168,7 @@ fn redact_host(text: &str) -> String {
         ("landlock: ABI ", "landlock: [this kernel's ABI]"),
         ("landlock: unavailable", "landlock: [this kernel's ABI]"),
         ("seccomp: ", "seccomp: [this kernel's actions]"),
+        ("isolation: ", "isolation: [this host's namespaces]"),
         (
             "  seccomp (",
             "  seccomp ([this machine's arch]): [its filter's stats]",

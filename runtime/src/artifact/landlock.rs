@@ -19,6 +19,13 @@ pub struct LandlockPlan {
     /// IPC scopes (ABI 6+).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<ScopeName>,
+    /// The paths (templates, like `rules`' paths) under which the ring may connect to unix
+    /// sockets (`network.unix_connect`), in policy order. Empty: the seccomp filter denies
+    /// `socket(AF_UNIX)`. Not empty: the filter allows it, and the socket paths are not
+    /// restricted (Landlock restricts connecting by path only from ABI 9, which the runtime
+    /// does not use yet): the ring may connect to any socket, and the report says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unix_connect: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,20 +258,22 @@ impl Rights {
         Right::ALL.into_iter().filter(move |r| self.contains(*r))
     }
 
-    fn names(self) -> Vec<&'static str> {
-        if self == Rights::ALL {
-            return vec!["all"];
-        }
-        let mut names = Vec::new();
-        let mut rest = self.0;
-        for (name, bits) in GROUPS {
+    /// The names the set is written with: `all`, or whole groups by name, then the other
+    /// rights in their order.
+    fn names(self) -> impl Iterator<Item = &'static str> {
+        let all = self == Rights::ALL;
+        let mut rest = if all { 0 } else { self.0 };
+        let mut groups = [None; GROUPS.len()];
+        for (slot, (name, bits)) in groups.iter_mut().zip(GROUPS) {
             if rest & bits == bits {
-                names.push(name);
+                *slot = Some(name);
                 rest &= !bits;
             }
         }
-        names.extend(Rights(rest).iter().map(Right::name));
-        names
+        all.then_some("all")
+            .into_iter()
+            .chain(groups.into_iter().flatten())
+            .chain(Rights(rest).iter().map(Right::name))
     }
 
     fn from_name(name: &str) -> Option<u16> {
@@ -294,12 +303,21 @@ impl<'de> Deserialize<'de> for Rights {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let names = Vec::<std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         let mut bits = 0;
-        for name in names {
-            bits |= Rights::from_name(&name).ok_or_else(|| {
+        for name in &names {
+            bits |= Rights::from_name(name).ok_or_else(|| {
                 serde::de::Error::custom(format!("unknown access right `{name}`"))
             })?;
         }
-        Ok(Rights(bits))
+        // The one form the compiler writes: whole groups by name first, then single rights
+        // in their order, each once.
+        let rights = Rights(bits);
+        if !rights.names().eq(names.iter().map(|n| n.as_ref())) {
+            let canonical: Vec<&str> = rights.names().collect();
+            return Err(serde::de::Error::custom(format!(
+                "access list {names:?} is not written as {canonical:?}"
+            )));
+        }
+        Ok(rights)
     }
 }
 
@@ -347,5 +365,15 @@ mod tests {
         }
         assert_eq!(serde_json::to_string(&Rights::ALL).unwrap(), r#"["all"]"#);
         assert!(serde_json::from_str::<Rights>(r#"["fly"]"#).is_err());
+        // Only the canonical form: no repeats, groups by name, rights in order.
+        for other in [
+            r#"["read","read"]"#,
+            r#"["read_file","read_dir"]"#,
+            r#"["read_dir","read_file"]"#,
+            r#"["execute","read"]"#,
+            r#"["all","read"]"#,
+        ] {
+            assert!(serde_json::from_str::<Rights>(other).is_err(), "{other}");
+        }
     }
 }

@@ -2,9 +2,13 @@
 //! compiler. Deterministic JSON; `digest` is the sha256 of the canonical bytes of everything
 //! else (compact JSON of the artifact with an empty digest).
 
+mod bpf;
+mod capability;
 mod landlock;
 mod seatbelt;
 mod seccomp;
+mod unique_keys;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use capability::Capability;
 pub use landlock::{Component, Effect, LandlockPlan, Right, ScopeName, Target};
 #[cfg(feature = "compiler")]
 pub use landlock::{Glob, NetRules, PathRule, Rights};
@@ -20,19 +25,31 @@ pub use seatbelt::ParamForm;
 pub use seatbelt::SeatbeltProfile;
 #[cfg(feature = "compiler")]
 pub use seatbelt::{PRIVATE_LINKS, SeatbeltParam, private_alias};
-pub use seccomp::{Instruction, SeccompArch, SeccompFilter, SeccompStats};
+#[cfg(feature = "compiler")]
+pub use seccomp::Instruction;
 #[cfg(feature = "compiler")]
 pub use seccomp::{MAX_INSTRUCTIONS, to_bytes};
+pub use seccomp::{SeccompArch, SeccompFilter, SeccompStats};
+
+pub use bpf::check as check_bpf;
+#[cfg(feature = "compiler")]
+pub use validate::MAX_LANDLOCK_ABI;
 
 use crate::Error;
 
 /// The format string this runtime reads and the compiler writes.
 pub const FORMAT: &str = "nonoc-artifact/v1";
 
+/// The largest artifact file, in bytes, that `Artifact::load` reads (and the compiler
+/// writes): 16 MiB, hundreds of times the size of a large policy's artifact. A bigger file
+/// is refused without reading past the limit.
+pub const MAX_ARTIFACT_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Declares [`Artifact`]: its fields are public to the compiler (feature `compiler`), which
 /// builds and reads artifacts, and private to agents, which load and apply them. `Artifact`
 /// is not `Deserialize`: the artifact is read as `Unverified`, with the same fields, and only
-/// [`Artifact::from_slice`] turns that into an `Artifact`, after its checks.
+/// [`Artifact::from_slice`] turns that into an `Artifact`, after its checks (format, digest,
+/// then every field in `validate`).
 macro_rules! artifact {
     (
         $(#[$attr:meta])*
@@ -47,15 +64,17 @@ macro_rules! artifact {
         #[non_exhaustive]
         pub struct Artifact { $( $(#[$field_attr])* pub(crate) $field: $ty, )* }
 
-        /// An artifact as read, before its format and digest are checked.
+        /// An artifact as read, before it is checked.
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Unverified { $( $(#[$field_attr])* $field: $ty, )* }
 
         impl Unverified {
-            /// The artifact, once [`Artifact::from_slice`] has checked it.
-            fn into_checked(self) -> Artifact {
-                Artifact { $( $field: self.$field, )* }
+            /// The artifact, once [`Artifact::from_slice`] has checked its format and digest,
+            /// and every field is as the compiler writes it (`validate`).
+            fn into_checked(self) -> Result<Artifact, Error> {
+                validate::validate(&self)?;
+                Ok(Artifact { $( $field: self.$field, )* })
             }
         }
     };
@@ -76,10 +95,12 @@ artifact! {
         /// The policy's settings the runtime needs.
         settings: Settings,
         /// Declared variables, kept symbolic: the runtime binds them at apply time.
+        #[serde(deserialize_with = "unique_keys::map")]
         variables: BTreeMap<String, Variable>,
         /// Sorted by `min_score`, highest first.
         trust_tiers: Vec<TrustTier>,
         /// Each ring by level.
+        #[serde(deserialize_with = "unique_keys::map")]
         rings: BTreeMap<u8, RingTargets>,
         /// `sha256:` + hex of the canonical bytes of everything else.
         #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -116,6 +137,62 @@ pub struct PolicyInfo {
 pub struct Settings {
     /// How to apply the Landlock plans.
     pub landlock: LandlockSettings,
+    /// What to do with what a backend cannot enforce as written (the policy's
+    /// `settings.unenforceable`); at apply time: a grant not placed because it goes through a
+    /// symbolic link that a ring may replace.
+    pub unenforceable: Unenforceable,
+    /// `settings.isolation` of the policy: whether a deny inside an allowed directory is
+    /// enforced in fresh mount namespaces (masks) where the host allows it. Absent means
+    /// `best_effort` (artifacts written before the setting existed read the same).
+    #[serde(
+        default,
+        skip_serializing_if = "Isolation::is_default",
+        deserialize_with = "validate::isolation"
+    )]
+    pub isolation: Isolation,
+}
+
+/// What to do with what cannot be enforced as written (the policy's
+/// `settings.unenforceable`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Unenforceable {
+    /// Report what is not enforced and go on.
+    #[default]
+    Warn,
+    /// Refuse.
+    Error,
+}
+
+/// `settings.isolation` of the policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Masks in fresh user and mount namespaces where the host allows it; the Landlock
+    /// carve-outs elsewhere (the report names the tier).
+    #[default]
+    BestEffort,
+    /// A ring that needs masks and cannot have them is an apply error.
+    Required,
+    /// Landlock and seccomp only: the carve-outs, everywhere.
+    Off,
+}
+
+impl Isolation {
+    /// The name as the policy language writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::BestEffort => "best_effort",
+            Isolation::Required => "required",
+            Isolation::Off => "off",
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Isolation::BestEffort
+    }
 }
 
 /// `settings.landlock` of the policy.
@@ -180,30 +257,65 @@ pub struct RingTargets {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub landlock: Option<LandlockPlan>,
     /// Linux seccomp filters, one per arch (absent for unconfined rings).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "unique_keys::map"
+    )]
     pub seccomp: BTreeMap<SeccompArch, SeccompFilter>,
     /// macOS Seatbelt profile (absent for unconfined rings, and when compiled for Linux only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seatbelt: Option<SeatbeltProfile>,
+    /// Linux: the capabilities the confined command keeps (`process.capabilities`), sorted by
+    /// number, each once. Every other capability is dropped (effective, permitted,
+    /// inheritable, ambient and the bounding set) before the command runs; absent or empty,
+    /// all of them are. Meaningless for an unconfined ring, which keeps what it has.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "capability::sorted_unique"
+    )]
+    #[cfg_attr(feature = "compiler", schemars(extend("uniqueItems" = true)))]
+    pub capabilities: Vec<Capability>,
 }
 
 impl Artifact {
-    /// Reads and verifies an artifact file.
+    /// Reads and verifies an artifact file (at most [`MAX_ARTIFACT_BYTES`] of it).
     pub fn load(path: impl AsRef<Path>) -> Result<Artifact, Error> {
+        use std::io::Read as _;
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        let cannot = |source: std::io::Error| Error::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        // Sized by the file's length when it has one (one read, as `fs::read` does); one byte
+        // more than the limit tells a file at the limit from a bigger one.
+        let len = file
+            .metadata()
+            .map_or(0, |m| m.len())
+            .min(MAX_ARTIFACT_BYTES);
+        let mut bytes = Vec::with_capacity(usize::try_from(len + 1).unwrap_or(0));
+        file.take(MAX_ARTIFACT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
         Artifact::from_slice(&bytes)
     }
 
-    /// Parses and verifies an artifact: known format, digest matching the bytes.
+    /// Parses and verifies an artifact: at most [`MAX_ARTIFACT_BYTES`], known format, no
+    /// duplicate keys, digest matching the bytes, every field as the compiler writes it
+    /// (paths, rights, ranges, references between rings and tiers, and each seccomp program
+    /// as the kernel would check it).
     ///
     /// The file is compact JSON with `digest` as its last member; the digest is the sha256 of
     /// the file's bytes without that member (and without the trailing newline), so checking
     /// it needs no re-serialization.
     pub fn from_slice(bytes: &[u8]) -> Result<Artifact, Error> {
+        if bytes.len() as u64 > MAX_ARTIFACT_BYTES {
+            return Err(Error::TooLarge {
+                limit: MAX_ARTIFACT_BYTES,
+            });
+        }
         let artifact: Unverified = match serde_json::from_slice(bytes) {
             Ok(a) => a,
             Err(e) => {
@@ -230,7 +342,7 @@ impl Artifact {
                 computed,
             });
         }
-        Ok(artifact.into_checked())
+        artifact.into_checked()
     }
 
     /// The canonical bytes: compact JSON without the digest.
@@ -255,6 +367,26 @@ impl Artifact {
         let mut bytes = serde_json::to_vec(self).map_err(|e| Error::Malformed(e.to_string()))?;
         bytes.push(b'\n');
         Ok(bytes)
+    }
+
+    /// The artifact's digest, `sha256:` + hex (verified when it was loaded).
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The `metadata.name` of the policy it was compiled from.
+    pub fn policy_name(&self) -> &str {
+        &self.policy.name
+    }
+
+    /// The levels of its rings, in increasing order.
+    pub fn levels(&self) -> impl Iterator<Item = u8> + '_ {
+        self.rings.keys().copied()
+    }
+
+    /// The names of the variables the policy declares (bound at apply time), sorted.
+    pub fn variable_names(&self) -> impl Iterator<Item = &str> {
+        self.variables.keys().map(String::as_str)
     }
 
     /// The ring at a level.

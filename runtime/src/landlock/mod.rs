@@ -2,16 +2,20 @@
 //! the ABI, open every path, then restrict.
 
 mod glob;
+mod resolve;
 mod tree;
 
+use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 
-pub use tree::{BoundRule, BoundTarget, Fs, Grant, Kind, Link, place};
+#[cfg(feature = "compiler")]
+pub use tree::place;
+pub use tree::{BoundRule, BoundTarget, DenyPoint, Fs, Grant, Kind, Link, place_masked, within};
 
 use crate::Error;
-use crate::artifact::{Compatibility, Effect, LandlockPlan, Right, ScopeName, Target};
-use crate::bind::BoundVariables;
+use crate::artifact::{Artifact, Compatibility, Effect, LandlockPlan, Right, ScopeName, Target};
+use crate::bind::{Bindings, BoundVariables};
 use crate::report::{Dropped, LandlockReport};
 
 /// The real filesystem.
@@ -197,6 +201,69 @@ pub fn bind_rules(plan: &LandlockPlan, values: &BoundVariables) -> Result<Vec<Bo
         .collect()
 }
 
+/// Rights that let an agent replace an entry of a directory, and so plant a link there.
+const REPLACE_ENTRIES: u16 = Right::MakeReg.bit()
+    | Right::MakeDir.bit()
+    | Right::MakeSym.bit()
+    | Right::MakeSock.bit()
+    | Right::MakeFifo.bit()
+    | Right::MakeChar.bit()
+    | Right::MakeBlock.bit()
+    | Right::RemoveFile.bit()
+    | Right::RemoveDir.bit()
+    | Right::Refer.bit();
+
+/// The directories (bound) that some confined ring of the artifact may replace entries of:
+/// placement follows no link in one of them (the link rule). A ring's carve-outs may take
+/// some of those rights away again; counting them anyway only leaves more links unfollowed.
+/// Unconfined rings are not counted: an agent that may do anything gains nothing by planting
+/// a link. The variables are bound as for the ring being applied; one that stays unbound is
+/// an error, as where that ring may write would be unknown.
+pub fn writable_dirs(
+    artifact: &Artifact,
+    bindings: &Bindings,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Vec<String>, Error> {
+    let mut templates: Vec<(u8, &str)> = Vec::new();
+    for (level, ring) in &artifact.rings {
+        let Some(plan) = ring.landlock.as_ref().filter(|_| !ring.unconfined) else {
+            continue;
+        };
+        for rule in &plan.rules {
+            if let (Effect::Allow, Target::Path(path)) = (rule.effect, &rule.target)
+                && rule.access.0 & REPLACE_ENTRIES != 0
+            {
+                templates.push((*level, path));
+            }
+        }
+    }
+    let names = templates
+        .iter()
+        .filter_map(|(_, t)| crate::bind::variable_of(t));
+    let unbound = |name: String| {
+        let (level, template) = templates
+            .iter()
+            .find(|(_, t)| crate::bind::variable_of(t) == Some(name.as_str()))
+            .copied()
+            .unwrap_or((0, ""));
+        Error::Apply(format!(
+            "variable `{name}` is unbound, and ring {level} may write `{template}`: bind it, so that the symbolic links this ring may follow are known"
+        ))
+    };
+    let values =
+        BoundVariables::bind(names, &artifact.variables, bindings, env).map_err(|e| match e {
+            Error::Unbound(name) => unbound(name),
+            other => other,
+        })?;
+    let mut dirs: Vec<String> = templates
+        .iter()
+        .map(|(_, t)| values.expand(t))
+        .collect::<Result<_, _>>()?;
+    dirs.sort();
+    dirs.dedup();
+    Ok(dirs)
+}
+
 /// What the kernel will be asked to enforce, after ABI negotiation.
 #[derive(Debug, Clone)]
 pub struct Negotiated {
@@ -262,13 +329,12 @@ pub struct Prepared {
     pub report: LandlockReport,
 }
 
-/// Places the rules, opens every path and builds the ruleset; nothing is restricted yet.
-pub fn prepare(
+/// Opens every path of a placement and builds the ruleset; nothing is restricted yet.
+pub fn prepare_placed(
     plan: &LandlockPlan,
-    rules: &[BoundRule],
+    placement: &tree::Placement,
     negotiated: Negotiated,
 ) -> Result<Prepared, Error> {
-    let placement = place(rules, &RealFs)?;
     let mut report = LandlockReport {
         abi: negotiated.abi,
         handled: rights_of(negotiated.handled),
@@ -283,6 +349,7 @@ pub fn prepare(
             .map(|(p, m)| (p.clone(), rights_of(*m)))
             .collect(),
         glob_matches: placement.glob_matches.clone(),
+        glob_links: placement.glob_links.clone(),
         skipped_through_links: placement.through_links.clone(),
     };
     if negotiated.abi == 0 {
@@ -349,16 +416,10 @@ pub fn prepare(
 }
 
 impl Prepared {
-    /// Sets no_new_privs and restricts the calling thread (and its future children).
-    pub fn restrict(self) -> Result<LandlockReport, Error> {
-        crate::sys::set_no_new_privs().map_err(|e| Error::system("cannot set no_new_privs", e))?;
-        // Without Landlock here (best effort), no_new_privs still stops privilege gains
-        // through execve.
-        if let Some(ruleset) = &self.ruleset {
-            crate::sys::landlock_restrict_self(ruleset.as_fd())
-                .map_err(|e| Error::system("landlock: cannot restrict this thread", e))?;
-        }
-        Ok(self.report)
+    /// The ruleset (none when Landlock is unavailable) and the report, for the confining
+    /// sequence to restrict with.
+    pub fn into_parts(self) -> (Option<OwnedFd>, LandlockReport) {
+        (self.ruleset, self.report)
     }
 }
 

@@ -40,6 +40,15 @@
 //! - `unshare-user`: unshare(CLONE_NEWUSER); changes the probe's credentials, so last
 //! - `i386-getpid`: getpid through `int 0x80` (x86_64): a foreign arch, which the filter
 //!   kills, so the probe prints nothing for it
+//! - `tty-ioctl REQUEST`: ioctl(pty, REQUEST, "x") on a pseudo-terminal from `/dev/ptmx`,
+//!   opened before the ring when an operation needs it (the request is passed whole, 64
+//!   bits: the kernel reads the low 32); TIOCSTI pushes `x` into its own input queue
+//! - `prlimit PID`, `setpriority PID`, `ioprio PID`, `affinity PID`: prlimit64(PID,
+//!   RLIMIT_CORE, {0, 0}), setpriority(PRIO_PROCESS, PID, 5), ioprio_set(IOPRIO_WHO_PROCESS,
+//!   PID, best effort 4), sched_setaffinity(PID, the probe's own mask); PID 0 is the probe
+//! - `listen-tcp`: socket(AF_INET, SOCK_STREAM) and listen() unbound (an ephemeral port);
+//!   `listen-unix`: socket(AF_UNIX, SOCK_STREAM), bind to an abstract name, listen()
+//! - `unix-connect PATH`: socket(AF_UNIX, SOCK_STREAM) and connect to PATH
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -118,6 +127,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 fn kind(e: &Error) -> &'static str {
     match e {
         Error::Read { .. } => "io",
+        Error::TooLarge { .. } => "too_large",
         Error::Malformed(_) => "malformed",
         Error::UnknownFormat(_) => "unknown_format",
         Error::DigestMismatch { .. } => "digest_mismatch",
@@ -134,6 +144,7 @@ fn kind(e: &Error) -> &'static str {
         Error::Apply(_) | Error::System { .. } => "apply",
         Error::NoSeccompFilter { .. } => "no_seccomp_filter",
         Error::SeccompAfterLandlock(_) => "seccomp_after_landlock",
+        Error::LinksNotFollowed(_) => "links_not_followed",
         _ => "other",
     }
 }
@@ -184,6 +195,19 @@ fn main() -> ExitCode {
         });
         let _ = started.recv();
     }
+    // A pseudo-terminal, opened before the ring (which may deny opening `/dev/ptmx`): the
+    // terminal an agent inherits is opened outside its sandbox too.
+    let pty = if args.ops.iter().any(|op| op == "tty-ioctl") {
+        match sys::open_pty() {
+            Ok(pty) => Some(pty),
+            Err(e) => {
+                eprintln!("nonoc-probe: cannot open a pseudo-terminal: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
     let report = match apply(&args) {
         Ok(r) => r,
         Err(e) => {
@@ -208,7 +232,7 @@ fn main() -> ExitCode {
         let arity = match op.as_str() {
             "rename" | "socket" => 2,
             "fork" | "thread" | "ptrace" | "process-vm-readv" | "io-uring" | "unshare-user"
-            | "i386-getpid" => 0,
+            | "i386-getpid" | "listen-tcp" | "listen-unix" => 0,
             _ => 1,
         };
         let operands: Vec<&String> = ops.by_ref().take(arity).collect();
@@ -216,7 +240,7 @@ fn main() -> ExitCode {
             eprintln!("nonoc-probe: `{op}` needs {arity} operand(s)");
             return ExitCode::from(2);
         }
-        let result = match run(op, &operands, &dev_null) {
+        let result = match run(op, &operands, &dev_null, pty.as_ref()) {
             Ok(()) => "ok".to_owned(),
             Err(Outcome::Errno(n)) => errno_name(n),
             Err(Outcome::Usage(m)) => {
@@ -256,7 +280,12 @@ fn number(text: &str) -> Result<u32, Outcome> {
         .map_err(|_| Outcome::Usage(format!("bad number `{text}`")))
 }
 
-fn run(op: &str, operands: &[&String], dev_null: &std::fs::File) -> Result<(), Outcome> {
+fn run(
+    op: &str,
+    operands: &[&String],
+    dev_null: &std::fs::File,
+    pty: Option<&sys::Pty>,
+) -> Result<(), Outcome> {
     let path = operands.first().map_or("", |s| s.as_str());
     match op {
         "read" => {
@@ -327,6 +356,22 @@ fn run(op: &str, operands: &[&String], dev_null: &std::fs::File) -> Result<(), O
         "x32" => sys::x32_syscall(number(path)?)?,
         "unshare-user" => sys::unshare_user()?,
         "i386-getpid" => sys::i386_getpid()?,
+        "tty-ioctl" => {
+            let request: u64 = path
+                .parse()
+                .map_err(|_| Outcome::Usage(format!("bad request `{path}`")))?;
+            let pty = pty.ok_or_else(|| Outcome::Usage("no pseudo-terminal".to_owned()))?;
+            sys::tty_ioctl(pty, request)?;
+        }
+        "prlimit" => sys::prlimit_core(number(path)?)?,
+        "setpriority" => sys::setpriority(number(path)?)?,
+        "ioprio" => sys::ioprio_set(number(path)?)?,
+        "affinity" => sys::setaffinity(number(path)?)?,
+        "listen-tcp" => sys::listen(libc::AF_INET)?,
+        "listen-unix" => sys::listen(libc::AF_UNIX)?,
+        "unix-connect" => {
+            std::os::unix::net::UnixStream::connect(path)?;
+        }
         other => return Err(Outcome::Usage(format!("unknown operation `{other}`"))),
     }
     Ok(())
@@ -358,6 +403,8 @@ fn errno_name(n: i32) -> String {
         libc::EFAULT => "EFAULT",
         libc::ENOMEM => "ENOMEM",
         libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        libc::ENOTTY => "ENOTTY",
+        libc::EIO => "EIO",
         _ => return format!("errno{n}"),
     };
     name.to_owned()
@@ -554,5 +601,159 @@ mod sys {
     #[cfg(not(target_arch = "x86_64"))]
     pub fn i386_getpid() -> Result<()> {
         Err(Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    /// Both ends of a pseudo-terminal; the descriptors close with it.
+    pub struct Pty {
+        _master: std::os::fd::OwnedFd,
+        slave: std::os::fd::OwnedFd,
+    }
+
+    fn owned(fd: libc::c_int) -> Result<std::os::fd::OwnedFd> {
+        use std::os::fd::FromRawFd;
+        if fd < 0 {
+            return Err(Error::last_os_error());
+        }
+        #[expect(unsafe_code, reason = "owning a descriptor a raw call returned")]
+        // SAFETY: `fd` was just returned by open or posix_openpt and nothing else owns it.
+        Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// A new pseudo-terminal from `/dev/ptmx`, unlocked, and its terminal end opened.
+    pub fn open_pty() -> Result<Pty> {
+        use std::os::fd::AsRawFd;
+        #[expect(unsafe_code, reason = "std has no pseudo-terminals")]
+        // SAFETY: posix_openpt takes flags only.
+        let master = owned(unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) })?;
+        #[expect(unsafe_code, reason = "std has no pseudo-terminals")]
+        // SAFETY: `master` is an open pseudo-terminal master.
+        check(unsafe { libc::grantpt(master.as_raw_fd()) })?;
+        #[expect(unsafe_code, reason = "std has no pseudo-terminals")]
+        // SAFETY: as above.
+        check(unsafe { libc::unlockpt(master.as_raw_fd()) })?;
+        let mut name = [0 as libc::c_char; 128];
+        #[expect(unsafe_code, reason = "std has no pseudo-terminals")]
+        // SAFETY: `name` is a writable buffer of the length passed.
+        let rc = unsafe { libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) };
+        if rc != 0 {
+            return Err(Error::from_raw_os_error(rc));
+        }
+        #[expect(unsafe_code, reason = "std cannot open with O_NOCTTY")]
+        // SAFETY: ptsname_r wrote a NUL-terminated path into `name`.
+        let slave = owned(unsafe { libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) })?;
+        Ok(Pty {
+            _master: master,
+            slave,
+        })
+    }
+
+    /// ioctl(terminal, request, "x") with the request as a full 64-bit register value.
+    pub fn tty_ioctl(pty: &Pty, request: u64) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let byte = b'x';
+        #[expect(unsafe_code, reason = "a raw ioctl with a 64-bit request")]
+        // SAFETY: the argument points at one readable byte that outlives the call; TIOCSTI
+        // reads one byte, TIOCLINUX on a pseudo-terminal reads nothing (it is not a console).
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_ioctl,
+                libc::c_long::from(pty.slave.as_raw_fd()),
+                request,
+                (&raw const byte).cast::<libc::c_void>(),
+            )
+        };
+        check_long(rc)
+    }
+
+    pub fn prlimit_core(pid: u32) -> Result<()> {
+        let limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        #[expect(unsafe_code, reason = "a raw prlimit64 on another pid")]
+        // SAFETY: `limit` is a valid rlimit that outlives the call; the old limit is not read.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_prlimit64,
+                libc::c_long::from(pid),
+                libc::c_long::from(libc::RLIMIT_CORE),
+                &raw const limit,
+                std::ptr::null_mut::<libc::rlimit>(),
+            )
+        };
+        check_long(rc)
+    }
+
+    pub fn setpriority(pid: u32) -> Result<()> {
+        #[expect(unsafe_code, reason = "a raw setpriority on another pid")]
+        // SAFETY: setpriority takes integers only.
+        let rc = unsafe { libc::syscall(libc::SYS_setpriority, 0_i64, i64::from(pid), 5_i64) };
+        check_long(rc)
+    }
+
+    pub fn ioprio_set(pid: u32) -> Result<()> {
+        const IOPRIO_WHO_PROCESS: i64 = 1;
+        const BEST_EFFORT_4: i64 = (2 << 13) | 4;
+        #[expect(unsafe_code, reason = "std and libc have no ioprio_set")]
+        // SAFETY: ioprio_set takes integers only.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_ioprio_set,
+                IOPRIO_WHO_PROCESS,
+                i64::from(pid),
+                BEST_EFFORT_4,
+            )
+        };
+        check_long(rc)
+    }
+
+    pub fn setaffinity(pid: u32) -> Result<()> {
+        #[expect(unsafe_code, reason = "a zeroed cpu_set_t, as libc builds it")]
+        // SAFETY: cpu_set_t is plain data; all zeros is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        #[expect(unsafe_code, reason = "std has no affinity calls")]
+        // SAFETY: `set` is a writable cpu_set_t of `size` bytes.
+        check(unsafe { libc::sched_getaffinity(0, size, &raw mut set) })?;
+        let pid = libc::pid_t::try_from(pid).map_err(|_| Error::from_raw_os_error(libc::EINVAL))?;
+        #[expect(unsafe_code, reason = "std has no affinity calls")]
+        // SAFETY: `set` is a valid cpu_set_t of `size` bytes that outlives the call.
+        check(unsafe { libc::sched_setaffinity(pid, size, &raw const set) })
+    }
+
+    /// socket(family, SOCK_STREAM), for a unix socket a bind to an abstract name, then
+    /// listen(): a TCP socket is left unbound, so listen() binds an ephemeral port.
+    pub fn listen(family: libc::c_int) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        #[expect(unsafe_code, reason = "std has no unbound listening socket")]
+        // SAFETY: socket takes integers only.
+        let fd = owned(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+        if family == libc::AF_UNIX {
+            #[expect(unsafe_code, reason = "a zeroed sockaddr_un, as libc builds it")]
+            // SAFETY: sockaddr_un is plain data.
+            let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            let name = format!("nonoc-probe-{}", std::process::id());
+            // sun_path[0] stays 0: an abstract name, nothing on the file system.
+            for (slot, byte) in addr.sun_path[1..].iter_mut().zip(name.bytes()) {
+                *slot = byte as libc::c_char;
+            }
+            let len = std::mem::size_of::<libc::sa_family_t>() + 1 + name.len();
+            #[expect(
+                unsafe_code,
+                reason = "std cannot bind an abstract name on this target"
+            )]
+            // SAFETY: `addr` is a valid sockaddr_un and `len` does not exceed its size.
+            check(unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&raw const addr).cast::<libc::sockaddr>(),
+                    len as libc::socklen_t,
+                )
+            })?;
+        }
+        #[expect(unsafe_code, reason = "std has no listen on an unbound socket")]
+        // SAFETY: listen takes integers only.
+        check(unsafe { libc::listen(fd.as_raw_fd(), 1) })
     }
 }

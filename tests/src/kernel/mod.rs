@@ -4,12 +4,10 @@
 //! - [`fixture`]: temporary trees (with a tiny static executable) and compilation
 //! - [`probe`]: running `nonoc-probe` and parsing its output and enforcement report
 //! - [`expect`]: operations as `decide` requests, and the kernel's predicted answer
-//! - [`runner`]: the `harness = false` runner that reports `skipped` without Landlock
 
 pub mod expect;
 pub mod fixture;
 pub mod probe;
-pub mod runner;
 
 use nonoc::ir::{BoundVariables, Ir};
 use nonoc_runtime::Bindings;

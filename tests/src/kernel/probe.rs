@@ -40,6 +40,23 @@ pub enum Op {
     UnshareUser,
     /// getpid through the i386 entry (`int 0x80`, x86_64 only): the filter kills the process.
     I386Getpid,
+    /// ioctl(pty, REQUEST, "x") on a pseudo-terminal the probe opened before the ring (the
+    /// request passed as a full 64-bit value; the kernel reads its low 32 bits).
+    TtyIoctl(u64),
+    /// prlimit64(PID, RLIMIT_CORE, {0, 0}, NULL); PID 0 is the probe itself.
+    Prlimit(u32),
+    /// setpriority(PRIO_PROCESS, PID, 5).
+    Setpriority(u32),
+    /// ioprio_set(IOPRIO_WHO_PROCESS, PID, best effort level 4).
+    Ioprio(u32),
+    /// sched_setaffinity(PID, the probe's own CPU mask).
+    Affinity(u32),
+    /// socket(AF_INET, SOCK_STREAM) and listen() without bind (an ephemeral port).
+    ListenTcp,
+    /// socket(AF_UNIX, SOCK_STREAM), bind to an abstract name, listen().
+    ListenUnix,
+    /// socket(AF_UNIX, SOCK_STREAM) and connect to the socket at PATH.
+    UnixConnect(String),
 }
 
 impl Op {
@@ -67,6 +84,14 @@ impl Op {
             Op::X32(_) => "x32",
             Op::UnshareUser => "unshare-user",
             Op::I386Getpid => "i386-getpid",
+            Op::TtyIoctl(_) => "tty-ioctl",
+            Op::Prlimit(_) => "prlimit",
+            Op::Setpriority(_) => "setpriority",
+            Op::Ioprio(_) => "ioprio",
+            Op::Affinity(_) => "affinity",
+            Op::ListenTcp => "listen-tcp",
+            Op::ListenUnix => "listen-unix",
+            Op::UnixConnect(_) => "unix-connect",
         }
     }
 
@@ -81,7 +106,12 @@ impl Op {
             | Op::Unlink(p)
             | Op::RemoveDir(p)
             | Op::Truncate(p)
-            | Op::Exec(p) => vec![p.clone()],
+            | Op::Exec(p)
+            | Op::UnixConnect(p) => vec![p.clone()],
+            Op::TtyIoctl(request) => vec![request.to_string()],
+            Op::Prlimit(pid) | Op::Setpriority(pid) | Op::Ioprio(pid) | Op::Affinity(pid) => {
+                vec![pid.to_string()]
+            }
             Op::Rename(from, to) => vec![from.clone(), to.clone()],
             Op::Connect(port) | Op::Bind(port) => vec![port.to_string()],
             Op::Signal(pid) => vec![pid.to_string()],
@@ -93,7 +123,9 @@ impl Op {
             | Op::ProcessVmReadv
             | Op::IoUring
             | Op::UnshareUser
-            | Op::I386Getpid => Vec::new(),
+            | Op::I386Getpid
+            | Op::ListenTcp
+            | Op::ListenUnix => Vec::new(),
         }
     }
 }
@@ -194,7 +226,85 @@ pub struct Report {
     pub unconfined: bool,
     /// `None` for an unconfined ring.
     pub landlock: Option<LandlockReport>,
+    /// The isolation layer (`None` for an unconfined ring).
+    pub isolation: Option<IsolationReport>,
+    /// The capabilities the confined process kept (`None`: the report does not say, and the
+    /// process kept what it had).
+    pub capabilities_kept: Option<Vec<u32>>,
     pub raw: Value,
+}
+
+/// The report's `isolation`.
+#[derive(Debug, Clone, Default)]
+pub struct IsolationReport {
+    /// `namespace` or `landlock`.
+    pub tier: String,
+    pub unavailable: Option<String>,
+    pub user_namespace: bool,
+    pub masks: Vec<Mask>,
+    /// Paths that needed a mask and were carved out instead.
+    pub unmasked: Vec<String>,
+}
+
+/// One mask of the report.
+#[derive(Debug, Clone)]
+pub struct Mask {
+    pub path: String,
+    /// `read_only`, `no_exec`, `read_only_no_exec`, `covered`.
+    pub kind: String,
+    pub also_denied: Vec<String>,
+}
+
+/// The rights a read-only mount takes (every right that writes, creates, removes or renames).
+const READ_ONLY_TAKES: [&str; 12] = [
+    "write_file",
+    "truncate",
+    "make_reg",
+    "make_dir",
+    "make_sym",
+    "make_sock",
+    "make_fifo",
+    "make_char",
+    "make_block",
+    "remove_file",
+    "remove_dir",
+    "refer",
+];
+
+impl Mask {
+    /// Whether the mask takes `right` from its path and everything below it, by what a mount
+    /// of its kind does (read-only, no exec, or an empty mode-000 cover), not by what the
+    /// report says it takes.
+    pub fn takes(&self, right: &str) -> bool {
+        let read_only = READ_ONLY_TAKES.contains(&right);
+        match self.kind.as_str() {
+            "covered" => true,
+            "read_only" => read_only,
+            "no_exec" => right == "execute",
+            "read_only_no_exec" => read_only || right == "execute",
+            other => panic!("unknown mask kind `{other}`"),
+        }
+    }
+}
+
+impl IsolationReport {
+    /// The innermost mask at or above `path`.
+    pub fn mask_over(&self, path: &str) -> Option<&Mask> {
+        self.masks
+            .iter()
+            .filter(|m| {
+                path == m.path
+                    || path
+                        .strip_prefix(m.path.as_str())
+                        .is_some_and(|t| t.starts_with('/'))
+            })
+            .max_by_key(|m| m.path.len())
+    }
+
+    /// Whether `path` is where a mask is mounted.
+    pub fn is_mount_point(&self, path: &str) -> bool {
+        self.masks.iter().any(|m| m.path == path)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -263,10 +373,46 @@ impl Report {
                 })
                 .unwrap_or_default(),
         });
+        let isolation = raw.get("isolation").map(|i| IsolationReport {
+            tier: i["tier"].as_str().unwrap_or_default().to_owned(),
+            unavailable: i["unavailable"].as_str().map(str::to_owned),
+            user_namespace: i["user_namespace"].as_bool().unwrap_or(false),
+            masks: i["masks"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|m| Mask {
+                            path: m["path"].as_str().unwrap_or_default().to_owned(),
+                            kind: m["kind"].as_str().unwrap_or_default().to_owned(),
+                            also_denied: strings(&m["also_denied"]),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            unmasked: i["unmasked"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|pair| pair[0].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
         Ok(Report {
             ring: raw["ring"].as_u64().unwrap_or(u64::MAX) as u8,
             unconfined: raw["unconfined"].as_bool().unwrap_or(false),
             landlock,
+            isolation,
+            capabilities_kept: raw.get("process").map(|p| {
+                p["capabilities_kept"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok()))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }),
             raw,
         })
     }

@@ -71,6 +71,12 @@ pub fn lower(ring: &Ring) -> Result<Option<LandlockPlan>, String> {
         rules,
         network,
         scopes,
+        unix_connect: ring
+            .network
+            .unix_connect
+            .iter()
+            .map(|g| g.path.as_str().to_owned())
+            .collect(),
     }))
 }
 
@@ -131,6 +137,13 @@ pub fn render(level: u8, plan: Option<&LandlockPlan>) -> String {
             })
             .collect();
         let _ = writeln!(out, "  scopes (ABI 6): {}", names.join(", "));
+    }
+    if !plan.unix_connect.is_empty() {
+        let _ = writeln!(
+            out,
+            "  unix sockets: may be created; connecting is not restricted by path (needs ABI 9, unused), granted under {}",
+            plan.unix_connect.join(", ")
+        );
     }
     let _ = writeln!(out, "  rules:");
     for rule in &plan.rules {

@@ -55,6 +55,7 @@ fn vocabulary(profile: &Profile, failures: &mut Vec<String>) {
             Filter::VnodeType(v) => Some(v.name()),
             Filter::Target(t) => Some(t.name()),
             Filter::Remote(p, _) | Filter::Local(p, _) => Some(p.name()),
+            Filter::RemoteUnixSocket => Some("unix-socket"),
             Filter::SocketDomain(d) => Some(d.name()),
             Filter::SocketType(t) => Some(t.name()),
             _ => None,

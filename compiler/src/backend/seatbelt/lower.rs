@@ -275,7 +275,11 @@ pub fn tree(policy: &str, ring: &Ring) -> Result<Tree, Vec<Problem>> {
         }
     }
 
-    let network = sections::network(ring);
+    let mut unix = Vec::new();
+    for grant in &ring.network.unix_connect {
+        unix.extend(b.path(&grant.path, grant.origin.span()));
+    }
+    let network = sections::network(ring, unix);
     let process = sections::process(ring);
 
     // Denies: the policy's, then rename protection, then device nodes, then the keychain.
@@ -287,6 +291,15 @@ pub fn tree(policy: &str, ring: &Ring) -> Result<Tree, Vec<Problem>> {
         }
         let withheld = withholds(deny.access);
         deny_forms.push(rule(Decision::Deny, withheld.clone(), covered.clone()));
+        // A deny of every right also covers connecting to the sockets under it, which the
+        // ring may do only under its `unix_connect` grants (or, in `allowed` mode, nowhere).
+        if deny.access == crate::ir::AccessSet::ALL && !ring.network.unix_connect.is_empty() {
+            deny_forms.push(rule(
+                Decision::Deny,
+                vec![Operation::NetworkOutbound],
+                covered.clone(),
+            ));
+        }
         if !withheld
             .iter()
             .any(|op| op.covers(Operation::FileWriteUnlink))

@@ -28,6 +28,7 @@ const SRT: &str = "anthropic-experimental/sandbox-runtime src/sandbox/macos-sand
 const NIX: &str = "NixOS/nix nix/libstore/src/build/sandbox-defaults.sb";
 const FIREFOX: &str = "mozilla/gecko-dev security/sandbox/mac/SandboxPolicyContent.h";
 const GUIDE: &str = "fG! \"Apple Sandbox Guide v1.0\" (reverse.put.as, 2011)";
+const BAZEL: &str = "bazelbuild/bazel src/main/java/com/google/devtools/build/lib/sandbox/DarwinSandboxedSpawnRunner.java";
 
 /// Top-level forms.
 pub const FORMS: &[Known] = &[
@@ -94,6 +95,7 @@ pub const SYMBOLS: &[Known] = &[
     known("self", CODEX_BASE),
     known("same-sandbox", CODEX_BASE),
     known("tcp", CODEX_GEN),
+    known("unix-socket", BAZEL),
     known("udp", CHROMIUM),
     known("AF_INET", NONO),
     known("AF_INET6", NONO),

@@ -174,6 +174,7 @@ fn filter_text(filter: &Filter, indent: usize, out: &mut String) -> Result<(), P
             out.push(' ');
             quoted(&address.text(), out)?;
         }
+        Filter::RemoteUnixSocket => out.push_str(" unix-socket"),
         Filter::SocketDomain(d) => {
             out.push(' ');
             out.push_str(d.name());

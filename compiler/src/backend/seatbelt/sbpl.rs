@@ -226,6 +226,8 @@ pub enum Filter {
     Remote(Proto, Address),
     /// The socket's own address (bind, inbound).
     Local(Proto, Address),
+    /// `(remote unix-socket)`: any unix socket peer (outbound).
+    RemoteUnixSocket,
     SocketDomain(Domain),
     SocketType(SocketType),
     SysctlName(Str),
@@ -246,7 +248,7 @@ impl Filter {
             Filter::RequireAny(_) => "require-any",
             Filter::RequireNot(_) => "require-not",
             Filter::Target(_) => "target",
-            Filter::Remote(..) => "remote",
+            Filter::Remote(..) | Filter::RemoteUnixSocket => "remote",
             Filter::Local(..) => "local",
             Filter::SocketDomain(_) => "socket-domain",
             Filter::SocketType(_) => "socket-type",
@@ -305,6 +307,7 @@ pub fn walk_strings<'a>(profile: &'a Profile, visit: &mut dyn FnMut(StrRef<'a>))
             Filter::VnodeType(_)
             | Filter::Target(_)
             | Filter::Remote(..)
+            | Filter::RemoteUnixSocket
             | Filter::Local(..)
             | Filter::SocketDomain(_)
             | Filter::SocketType(_) => {}

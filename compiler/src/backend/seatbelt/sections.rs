@@ -28,13 +28,29 @@ fn inet(kind: SocketType) -> Filter {
 }
 
 /// The DNS resolver's socket: name lookups on macOS go through it.
-const MDNS_RESPONDER: &str = "/private/var/run/mDNSResponder";
+pub const MDNS_RESPONDER: &str = "/private/var/run/mDNSResponder";
 /// Certificate trust evaluation for TLS.
 const TRUSTD: &str = "com.apple.trustd.agent";
 
-pub fn network(ring: &Ring) -> Forms {
+/// The network section. `unix`: the paths of the ring's `unix_connect` grants as filters
+/// (empty: the ring may not create unix sockets, nor connect to them).
+pub fn network(ring: &Ring, unix: Vec<Filter>) -> Forms {
     let net = &ring.network;
     let mut out = Vec::new();
+    // Connecting to a unix socket is `network-outbound` to its path.
+    let unix_grants = |out: &mut Vec<Form>| {
+        if unix.is_empty() {
+            return;
+        }
+        out.push(Form::Comment(
+            "network.unix_connect: unix sockets, connecting under the granted paths".to_owned(),
+        ));
+        out.push(allow(
+            &[Operation::SystemSocket],
+            vec![Filter::SocketDomain(Domain::Unix)],
+        ));
+        out.push(allow(&[Operation::NetworkOutbound], unix.clone()));
+    };
     let trust = |out: &mut Vec<Form>| {
         out.push(Form::Comment(
             "TLS certificate checks, and name lookups through the system resolver's socket"
@@ -50,13 +66,21 @@ pub fn network(ring: &Ring) -> Forms {
         ));
     };
     match net.mode {
-        NetworkMode::Blocked => {}
+        NetworkMode::Blocked => unix_grants(&mut out),
         NetworkMode::Allowed => {
-            out.push(allow(&[Operation::Network], Vec::new()));
+            out.push(Form::Comment(
+                "every network operation, but connecting to unix sockets only under network.unix_connect".to_owned(),
+            ));
+            out.push(allow(
+                &[Operation::Network],
+                vec![Filter::RequireNot(Box::new(Filter::RemoteUnixSocket))],
+            ));
             out.push(allow(&[Operation::SystemSocket], Vec::new()));
+            unix_grants(&mut out);
             trust(&mut out);
         }
         NetworkMode::Restricted => {
+            unix_grants(&mut out);
             if !net.connect_tcp.is_empty() {
                 out.push(allow(
                     &[Operation::NetworkOutbound],

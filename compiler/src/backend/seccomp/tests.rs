@@ -46,6 +46,7 @@ fn rule(name: &str, args: Vec<ArgCondition>, action: SyscallAction, line: usize)
         args,
         action,
         origin: origin(line),
+        implied: false,
     }
 }
 

@@ -55,6 +55,11 @@ pub enum Subject {
         domain: Domain,
         kind: SocketType,
     },
+    /// The unix socket at a path, by the path the kernel resolved (`network-outbound`: path
+    /// filters and `(remote unix-socket)` match it).
+    UnixSocket {
+        path: String,
+    },
     Process(Who),
     Nothing,
 }
@@ -147,7 +152,7 @@ impl<'a> Evaluator<'a> {
 
     fn matches(&self, filter: &Filter, subject: &Subject) -> Result<bool, String> {
         let path = match subject {
-            Subject::Path { path, .. } => Some(path.as_str()),
+            Subject::Path { path, .. } | Subject::UnixSocket { path } => Some(path.as_str()),
             _ => None,
         };
         Ok(match filter {
@@ -211,6 +216,7 @@ impl<'a> Evaluator<'a> {
                 }
                 _ => false,
             },
+            Filter::RemoteUnixSocket => matches!(subject, Subject::UnixSocket { .. }),
             Filter::SocketDomain(d) => {
                 matches!(subject, Subject::Socket { domain, .. } if domain == d)
             }

@@ -258,6 +258,10 @@ fn filter(d: &Datum) -> Result<Filter, String> {
             }
         }
         "require-not" => Filter::RequireNot(Box::new(filter(one()?)?)),
+        "remote" if matches!(args, [Datum::Symbol(s)] if s == "unix-socket") => {
+            known(Some(()), names::SYMBOLS, "peer", "unix-socket")?;
+            Filter::RemoteUnixSocket
+        }
         "remote" | "local" => {
             let [Datum::Symbol(proto), Datum::Str(address)] = args else {
                 return Err(format!(

@@ -14,12 +14,13 @@ use super::super::BASELINE_COVERAGE;
 use super::super::oracle::eval::{Evaluator, Model, Op, Subject, Who};
 use super::super::oracle::read::read;
 use super::super::sbpl::{Decision, Domain, Form, Operation, Profile, Proto, SocketType, Vnode};
+use super::super::sections::MDNS_RESPONDER;
 use super::{compiled, sources};
 use crate::ir::{
     Effect, FsTarget, Ir, PathTemplate, Platform, Request, Right, Ring, Verdict, bind, covers,
     decide,
 };
-use crate::syntax::SignalScope;
+use crate::syntax::{NetworkMode, SignalScope};
 
 /// Where the profile answers a request other than `decide`, and why that is expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,6 +39,9 @@ enum Why {
     /// `/private/tmp/x` and `/tmp/x` are one file on macOS: the profile answers for the file,
     /// `decide` for the spelling; the answer is `decide`'s for the other spelling.
     Alias,
+    /// A ring that may connect over TCP may reach the system resolver's socket (name
+    /// lookups on macOS go through it) without a `unix_connect` grant.
+    Resolver,
 }
 
 /// The path the macOS kernel checks: `/tmp`, `/var` and `/etc` are links into `/private`.
@@ -121,7 +125,26 @@ fn kernel_ops(request: &Request, bindings: &BoundVariables) -> Option<Vec<Op>> {
             Operation::MachPrivTaskPort,
             Subject::Process(Who::SameSandbox),
         )],
-        Request::Syscall { .. } => return None,
+        Request::UnixConnect { path, .. } => vec![
+            op(
+                Operation::SystemSocket,
+                Subject::Socket {
+                    domain: Domain::Unix,
+                    kind: SocketType::Stream,
+                },
+            ),
+            op(
+                Operation::NetworkOutbound,
+                Subject::UnixSocket {
+                    path: resolved(&path.expand(bindings)?),
+                },
+            ),
+        ],
+        // macOS has no capabilities; `listen()` is not modelled (the profile allows inbound
+        // TCP only on `bind_tcp` ports).
+        Request::Syscall { .. } | Request::Listen { .. } | Request::Capability { .. } => {
+            return None;
+        }
     })
 }
 
@@ -189,6 +212,9 @@ impl Case<'_> {
 
     /// Why the oracle's answer `oracle` may differ from `decide` for this request.
     fn why(&self, request: &Request, oracle: bool) -> Option<Why> {
+        if let Request::UnixConnect { path, .. } = request {
+            return self.why_unix(&path.expand(self.bindings)?, oracle);
+        }
         let Request::Path { path, access, .. } = request else {
             return None;
         };
@@ -285,6 +311,38 @@ impl Case<'_> {
             }
         }
         None
+    }
+}
+
+impl Case<'_> {
+    fn decide_unix(&self, path: &str) -> bool {
+        self.decide(&unix_request(path))
+    }
+
+    /// [`Case::why`] for connecting to the unix socket at `path`.
+    fn why_unix(&self, path: &str, oracle: bool) -> Option<Why> {
+        let tcp = match self.ring.network.mode {
+            NetworkMode::Allowed => true,
+            NetworkMode::Restricted => !self.ring.network.connect_tcp.is_empty(),
+            NetworkMode::Blocked => false,
+        };
+        if oracle && tcp && resolved(path) == MDNS_RESPONDER {
+            return Some(Why::Resolver);
+        }
+        let other = match path.strip_prefix("/private") {
+            Some(short) if private_alias(short).is_some() => Some(short.to_owned()),
+            _ => private_alias(path),
+        };
+        other
+            .filter(|p| self.decide_unix(p) == oracle)
+            .map(|_| Why::Alias)
+    }
+}
+
+fn unix_request(path: &str) -> Request {
+    Request::UnixConnect {
+        path: PathTemplate::parse(path).unwrap(),
+        platform: Some(Platform::Macos),
     }
 }
 
@@ -450,6 +508,26 @@ fn requests(ring: &Ring, bindings: &BoundVariables) -> Vec<Request> {
         }
         for access in Right::ALL {
             out.push(path_request(path, access));
+        }
+    }
+    // Unix sockets: around each grant and each deny, and the resolver's.
+    let mut sockets: BTreeSet<String> = [MDNS_RESPONDER, "/var/run/mDNSResponder", "/srv/s.sock"]
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    for grant in &ring.network.unix_connect {
+        if let Some(v) = grant.path.expand(bindings) {
+            edges(&v, &mut sockets);
+        }
+    }
+    for rule in ring.filesystem.iter().filter(|r| r.effect == Effect::Deny) {
+        if let Some(v) = rule.target.root().expand(bindings) {
+            edges(&v, &mut sockets);
+        }
+    }
+    for path in &sockets {
+        if PathTemplate::parse(path).is_ok() {
+            out.push(unix_request(path));
         }
     }
     let mut ports: BTreeSet<u16> = [1, 22, 53, 80, 443, 8080, 65535].into_iter().collect();
@@ -637,4 +715,70 @@ fn the_oracle_catches_precedence_mistakes() {
     .unwrap();
     let eval = Evaluator::new(&profile, &params);
     assert_eq!(eval.decide(&op, Model::LastMatch), Ok(Decision::Allow));
+}
+
+/// Unix sockets (v1.1): the profile lets a ring connect only under its grants, a deny of
+/// every right wins over a grant, and `mode: allowed` alone grants no socket. The oracle sees
+/// it: without the deny, or with a bare `(allow network*)`, the answers change.
+#[test]
+fn unix_socket_grants_hold_and_the_oracle_sees_them() {
+    let all = sources();
+    let find = |name: &str| {
+        all.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, ir)| ir)
+            .unwrap()
+    };
+    let connect = |case: &Case, tree: &Profile, path: &str| {
+        let op = Op {
+            operation: Operation::NetworkOutbound,
+            subject: Subject::UnixSocket {
+                path: path.to_owned(),
+            },
+        };
+        let eval = Evaluator::new(tree, &case.params);
+        [Model::LastMatch, Model::ExactFirst].map(|m| eval.decide(&op, m).unwrap())
+    };
+    use Decision::{Allow, Deny};
+
+    // A ring with grants under `/run` and a deny of `/run/docker.sock`.
+    let ir = find("08-unix-sockets-listen-capabilities");
+    let bindings = bind(ir, &Bindings::new(), &|_| None).unwrap();
+    let case = Case::new(ir, &ir.rings[&1], &bindings);
+    assert_eq!(
+        connect(&case, &case.tree, "/run/user/1000/bus"),
+        [Allow, Allow]
+    );
+    assert_eq!(connect(&case, &case.tree, "/run/docker.sock"), [Deny, Deny]);
+    assert_eq!(connect(&case, &case.tree, "/srv/x.sock"), [Deny, Deny]);
+    let mut without_deny = case.tree.clone();
+    without_deny.forms.retain(|f| {
+        !matches!(f, Form::Rule(r) if r.decision == Decision::Deny && r.operations == [Operation::NetworkOutbound])
+    });
+    assert_ne!(without_deny, case.tree);
+    assert_eq!(
+        connect(&case, &without_deny, "/run/docker.sock"),
+        [Allow, Allow]
+    );
+
+    // `mode: allowed` without a grant: every network operation but unix sockets.
+    let ir = find("agt-rings");
+    let bindings = bind(ir, &Bindings::new(), &|_| None).unwrap();
+    let case = Case::new(ir, &ir.rings[&1], &bindings);
+    assert_eq!(
+        connect(&case, &case.tree, "/private/var/run/docker.sock"),
+        [Deny, Deny]
+    );
+    let mut bare = case.tree.clone();
+    for form in &mut bare.forms {
+        if let Form::Rule(r) = form
+            && r.operations == [Operation::Network]
+        {
+            r.filters.clear();
+        }
+    }
+    assert_eq!(
+        connect(&case, &bare, "/private/var/run/docker.sock"),
+        [Allow, Allow]
+    );
 }

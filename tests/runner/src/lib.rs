@@ -1,19 +1,28 @@
-//! What the `harness = false` test targets of this crate share: a runner with the reporting
-//! contract of the kernel tests (one `test NAME ... ok|FAILED|skipped` line per test, then
-//! `N passed, N failed, N skipped`; a test that needs a Landlock ABI the kernel lacks is
-//! `skipped`, or `FAILED` with `NONOC_REQUIRE_LANDLOCK=1`; `NONOC_TEST_LANDLOCK_ABI=N` caps
-//! the ABI the runner believes the kernel has), and a base directory outside `/tmp`.
+//! The runner of every kernel test target (`harness = false`): libtest cannot report a test as
+//! skipped at run time, and a kernel without what a test needs must show up as `skipped`,
+//! never as `ok`, or as `FAILED` when `NONOC_REQUIRE_LANDLOCK=1` (CI).
+//!
+//! Output: one `test NAME ... ok|FAILED|skipped` line per test, then exactly
+//! `N passed, N failed, N skipped`. Exit status 1 when anything failed. Arguments: an optional
+//! substring filter (as libtest's); `--list` lists the tests; other flags are ignored.
+//!
+//! `NONOC_TEST_LANDLOCK_ABI=N` caps the ABI the runner believes the kernel has, to exercise
+//! the skip (and, with `NONOC_REQUIRE_LANDLOCK=1`, the failure) path on a Landlock host. A
+//! test that needs a program the system lacks (`needs_program`) is skipped even then: that is
+//! the host's make-up, not the kernel's.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// One kernel test.
+#[derive(Debug, Clone, Copy)]
 pub struct Test {
     pub name: &'static str,
-    /// Landlock ABI the test needs; 0 for none.
+    /// The Landlock ABI the test needs; 0 for none, 1 for plain Landlock.
     pub needs_abi: u32,
-    /// A program the test runs that not every system has (skipped without it).
+    /// A program the test runs that not every system has.
     pub needs_program: Option<&'static str>,
     pub run: fn(),
 }
@@ -29,7 +38,22 @@ impl Test {
     }
 }
 
-pub fn run_tests(tests: &[Test]) -> ExitCode {
+/// Whether the environment demands Landlock (`NONOC_REQUIRE_LANDLOCK=1`).
+pub fn landlock_required() -> bool {
+    std::env::var("NONOC_REQUIRE_LANDLOCK").is_ok_and(|v| v == "1")
+}
+
+/// The Landlock ABI the tests may use: the kernel's, capped by `NONOC_TEST_LANDLOCK_ABI`.
+pub fn landlock_abi() -> u32 {
+    let kernel = nonoc_runtime::landlock_abi();
+    std::env::var("NONOC_TEST_LANDLOCK_ABI")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .map_or(kernel, |cap| cap.min(kernel))
+}
+
+/// Runs the tests and returns the process exit code.
+pub fn run(tests: &[Test]) -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
         for t in tests {
@@ -38,12 +62,8 @@ pub fn run_tests(tests: &[Test]) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let filter = args.iter().find(|a| !a.starts_with('-'));
-    let kernel = nonoc_runtime::landlock_abi();
-    let abi = std::env::var("NONOC_TEST_LANDLOCK_ABI")
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-        .map_or(kernel, |cap| cap.min(kernel));
-    let required = std::env::var("NONOC_REQUIRE_LANDLOCK").is_ok_and(|v| v == "1");
+    let abi = landlock_abi();
+    let required = landlock_required();
     let selected: Vec<&Test> = tests
         .iter()
         .filter(|t| filter.is_none_or(|f| t.name.contains(f.as_str())))
@@ -105,15 +125,19 @@ pub fn run_tests(tests: &[Test]) -> ExitCode {
     }
 }
 
-/// A base directory outside the temp directory: `CARGO_TARGET_TMPDIR`, unless the checkout
-/// itself lies under `/tmp` (CI may clone anywhere), then `/var/tmp/nonoc-tests`.
-pub fn outside_tmp() -> std::path::PathBuf {
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+/// A base directory outside the system's temp directory, which rings often grant: the
+/// target's temp directory (`env!("CARGO_TARGET_TMPDIR")` of the test target), unless the
+/// checkout itself lies under `/tmp` (CI may clone anywhere), then `/var/tmp/nonoc-tests`
+/// (created).
+pub fn outside_tmp(target_tmpdir: &str) -> std::io::Result<PathBuf> {
+    let target = Path::new(target_tmpdir);
     let real = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
     let tmp = std::fs::canonicalize(std::env::temp_dir()).unwrap_or_else(|_| "/tmp".into());
     if real.starts_with(&tmp) || real.starts_with("/tmp") {
-        Path::new("/var/tmp/nonoc-tests").to_path_buf()
+        let base = PathBuf::from("/var/tmp/nonoc-tests");
+        std::fs::create_dir_all(&base)?;
+        Ok(base)
     } else {
-        target.to_path_buf()
+        Ok(target.to_path_buf())
     }
 }
