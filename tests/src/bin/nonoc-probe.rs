@@ -44,7 +44,7 @@
 //!   opened before the ring when an operation needs it (the request is passed whole, 64
 //!   bits: the kernel reads the low 32); TIOCSTI pushes `x` into its own input queue
 //! - `prlimit PID`, `setpriority PID`, `ioprio PID`, `affinity PID`: prlimit64(PID,
-//!   RLIMIT_CORE, {0, 0}), setpriority(PRIO_PROCESS, PID, 5), ioprio_set(IOPRIO_WHO_PROCESS,
+//!   RLIMIT_CORE, {0, 0}), setpriority(PRIO_PROCESS, PID, 19), ioprio_set(IOPRIO_WHO_PROCESS,
 //!   PID, best effort 4), sched_setaffinity(PID, the probe's own mask); PID 0 is the probe
 //! - `listen-tcp`: socket(AF_INET, SOCK_STREAM) and listen() unbound (an ephemeral port);
 //!   `listen-unix`: socket(AF_UNIX, SOCK_STREAM), bind to an abstract name, listen()
@@ -687,7 +687,9 @@ mod sys {
     pub fn setpriority(pid: u32) -> Result<()> {
         #[expect(unsafe_code, reason = "a raw setpriority on another pid")]
         // SAFETY: setpriority takes integers only.
-        let rc = unsafe { libc::syscall(libc::SYS_setpriority, 0_i64, i64::from(pid), 5_i64) };
+        // 19, the weakest priority: lowering a priority needs no capability whatever the
+        // process's nice value (raising one needs `CAP_SYS_NICE`, which a confined probe lacks).
+        let rc = unsafe { libc::syscall(libc::SYS_setpriority, 0_i64, i64::from(pid), 19_i64) };
         check_long(rc)
     }
 

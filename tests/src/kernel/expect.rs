@@ -48,7 +48,7 @@
 //! | `unshare-user`             | `unshare(CLONE_NEWUSER)`                      | ok                 |
 //! | `tty-ioctl R`              | `ioctl(fd, R, ptr)` on a pseudo-terminal      | ok, ENOTTY, EINVAL |
 //! | `prlimit P`                | `prlimit64(P, RLIMIT_CORE, ptr, 0)`           | ok or ESRCH        |
-//! | `setpriority P`            | `setpriority(PRIO_PROCESS, P, 5)`             | ok or ESRCH        |
+//! | `setpriority P`            | `setpriority(PRIO_PROCESS, P, 19)`            | ok or ESRCH        |
 //! | `ioprio P`                 | `ioprio_set(IOPRIO_WHO_PROCESS, P, BE 4)`     | ok or ESRCH        |
 //! | `affinity P`               | `sched_setaffinity(P, 128, ptr)`              | ok or ESRCH        |
 //! | `listen-tcp`, `listen-unix`| `socket(AF_INET or AF_UNIX, SOCK_STREAM \| SOCK_CLOEXEC, 0)`, then `listen(fd, 1)` | ok |
@@ -908,7 +908,7 @@ fn syscall_of(op: &Op) -> (&'static str, [u64; 6]) {
         // The descriptor is the probe's; no rule examines it.
         Op::TtyIoctl(request) => ("ioctl", [0, *request, 0, 0, 0, 0]),
         Op::Prlimit(pid) => ("prlimit64", [u64::from(*pid), RLIMIT_CORE, 0, 0, 0, 0]),
-        Op::Setpriority(pid) => ("setpriority", [PRIO_PROCESS, u64::from(*pid), 5, 0, 0, 0]),
+        Op::Setpriority(pid) => ("setpriority", [PRIO_PROCESS, u64::from(*pid), 19, 0, 0, 0]),
         Op::Ioprio(pid) => (
             "ioprio_set",
             [IOPRIO_WHO_PROCESS, u64::from(*pid), BEST_EFFORT_4, 0, 0, 0],

@@ -45,7 +45,7 @@ pub enum Op {
     TtyIoctl(u64),
     /// prlimit64(PID, RLIMIT_CORE, {0, 0}, NULL); PID 0 is the probe itself.
     Prlimit(u32),
-    /// setpriority(PRIO_PROCESS, PID, 5).
+    /// setpriority(PRIO_PROCESS, PID, 19).
     Setpriority(u32),
     /// ioprio_set(IOPRIO_WHO_PROCESS, PID, best effort level 4).
     Ioprio(u32),
