@@ -84,7 +84,8 @@ pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
 }
 
 /// As [`analyze`], for an artifact of `targets` only: the backends of a system left out are
-/// not run, nor their checks (a policy too large for a macOS profile compiles for Linux).
+/// not run, nor their checks (a policy too large for a macOS profile compiles for Linux), and
+/// the warnings about that system's enforcement ([`diagnostic::Code::system`]) are silent.
 pub fn analyze_for(name: &str, bytes: &[u8], targets: Targets) -> Analysis {
     let text = String::from_utf8_lossy(bytes).into_owned();
     let source = Source::new(name, text);
@@ -116,6 +117,15 @@ pub fn analyze_for(name: &str, bytes: &[u8], targets: Targets) -> Analysis {
             Code::SeatbeltRename,
         ]);
     }
+    // The warnings about a system the artifact is not compiled for say nothing about it.
+    diags.retain(|d| {
+        d.is_error()
+            || match d.code.system() {
+                None => true,
+                Some(diagnostic::System::Linux) => targets.linux,
+                Some(diagnostic::System::Macos) => targets.macos,
+            }
+    });
     diags.sort();
     let ir = (!diags.has_errors()).then_some(ir);
     Analysis {
