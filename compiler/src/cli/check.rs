@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::common::{Context, Exit, Format, Outcome, read_policy, report};
 use crate::Analysis;
 use crate::backend::Targets;
-use crate::diagnostic::Severity;
+use crate::diagnostic::{Severity, count};
 
 /// Arguments of `nonoc check`.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,14 +69,18 @@ pub fn run(args: &CheckArgs, ctx: &mut Context<'_>) -> Outcome {
                 if errors == 0 {
                     let _ = writeln!(
                         ctx.out,
-                        "{}: ok ({rings} rings, {warnings} warnings)",
-                        path.display()
+                        "{}: ok ({}, {})",
+                        path.display(),
+                        count(rings, "ring", "rings"),
+                        count(warnings, "warning", "warnings")
                     );
                 } else {
                     let _ = writeln!(
                         ctx.err,
-                        "{}: {errors} errors, {warnings} warnings",
-                        path.display()
+                        "{}: {}, {}",
+                        path.display(),
+                        count(errors, "error", "errors"),
+                        count(warnings, "warning", "warnings")
                     );
                 }
             }
