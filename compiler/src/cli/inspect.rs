@@ -103,8 +103,10 @@ fn render_matrix(matrix: &Matrix) -> String {
         text.push_str(row.trim_end());
         text.push('\n');
     }
-    for (i, note) in matrix.notes.iter().enumerate() {
-        text.push_str(&format!("{}: {note}\n", "*".repeat(i + 1)));
+    // The table has no markers of its own: the notes (`key: ...`, `note: ...`) follow it.
+    for note in &matrix.notes {
+        text.push_str(note);
+        text.push('\n');
     }
     text
 }
@@ -190,15 +192,17 @@ fn render(summary: &Summary) -> String {
             );
         }
         if let Some(tcp) = &ring.tcp {
-            if tcp.restricted {
+            if tcp.mode == "blocked" {
+                let _ = writeln!(s, "  network: blocked (no TCP or UDP socket)");
+            } else if tcp.restricted {
                 let _ = writeln!(
                     s,
-                    "  tcp: restricted; connect to {}; bind to {}",
+                    "  network: restricted; tcp connect to {}; bind to {}",
                     ports_cell(&tcp.connect).replace(',', ", "),
                     ports_cell(&tcp.bind).replace(',', ", ")
                 );
             } else {
-                let _ = writeln!(s, "  tcp: not restricted");
+                let _ = writeln!(s, "  network: allowed (tcp not restricted)");
             }
         }
         if ring.scopes.is_empty() {
