@@ -74,6 +74,7 @@ codes! {
     Kind = "NC0008", Error, "`kind` is not `RingPolicy`";
     PolicyName = "NC0009", Error, "`metadata.name` is not a valid name";
     MinAbi = "NC0010", Error, "`settings.landlock.min_abi` is not a known Landlock ABI";
+    AcceptCode = "NC0011", Error, "a code in `settings.accept` is not a warning code";
     // variables
     UndeclaredVariable = "NC0101", Error, "a `${name}` reference names no declared variable";
     MalformedVariable = "NC0102", Error, "a `${...}` reference is malformed or misplaced";
@@ -318,6 +319,15 @@ impl Diagnostics {
         for d in &mut self.0 {
             d.severity = Severity::Error;
         }
+    }
+
+    /// Takes out the warnings of the given codes (`settings.accept`) and returns them.
+    pub fn take_accepted(&mut self, codes: &[Code]) -> Vec<Diagnostic> {
+        let (accepted, kept) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|d| !d.is_error() && codes.contains(&d.code));
+        self.0 = kept;
+        accepted
     }
 
     /// Keeps the diagnostics for which `keep` holds.

@@ -43,6 +43,9 @@ pub struct Analysis {
     /// [`artifact::build`] assembles).
     pub lowered: Lowered,
     pub diagnostics: Diagnostics,
+    /// The warnings of the codes `settings.accept` lists: not in `diagnostics`, counted in
+    /// `check`'s summary and kept as suppressed results in SARIF.
+    pub accepted: Vec<diagnostic::Diagnostic>,
 }
 
 /// Reads a policy file and runs [`analyze_for`] on it. Reading stops after
@@ -74,6 +77,7 @@ pub fn analyze_file(path: &std::path::Path, targets: Targets) -> std::io::Result
         ir: None,
         lowered: Lowered::default(),
         diagnostics,
+        accepted: Vec::new(),
     })
 }
 
@@ -100,10 +104,12 @@ pub fn analyze_for(name: &str, bytes: &[u8], targets: Targets) -> Analysis {
                 ir: None,
                 lowered: Lowered::default(),
                 diagnostics: diags,
+                accepted: Vec::new(),
             };
         }
     };
     check::header(&file, &mut diags);
+    let accept = check::accepted(&file, &mut diags);
     let resolved = resolve::resolve(&file, &mut diags);
     let mut ir = ir::lower(&file, &resolved, &source, &mut diags);
     ir.tests = check::tests(&file, &ir, &source, &mut diags);
@@ -126,6 +132,8 @@ pub fn analyze_for(name: &str, bytes: &[u8], targets: Targets) -> Analysis {
                 Some(diagnostic::System::Macos) => targets.macos,
             }
     });
+    let mut accepted = diags.take_accepted(&accept);
+    accepted.sort_by_key(|d| (d.span.map(|s| s.offset), d.code));
     diags.sort();
     let ir = (!diags.has_errors()).then_some(ir);
     Analysis {
@@ -134,5 +142,6 @@ pub fn analyze_for(name: &str, bytes: &[u8], targets: Targets) -> Analysis {
         ir,
         lowered,
         diagnostics: diags,
+        accepted,
     }
 }

@@ -78,14 +78,24 @@ pub fn log(analyses: &[Analysis]) -> Value {
         .iter()
         .copied()
         .filter(|c| {
-            analyses
-                .iter()
-                .any(|a| a.diagnostics.iter().any(|d| d.code == *c))
+            analyses.iter().any(|a| {
+                a.diagnostics
+                    .iter()
+                    .chain(&a.accepted)
+                    .any(|d| d.code == *c)
+            })
         })
         .collect();
     let mut results = Vec::new();
     for analysis in analyses {
-        for d in analysis.diagnostics.iter() {
+        // Accepted warnings are results with a suppression, as SARIF has them.
+        let accepted = analysis.accepted.iter().map(|d| (d, true));
+        for (d, suppressed) in analysis
+            .diagnostics
+            .iter()
+            .map(|d| (d, false))
+            .chain(accepted)
+        {
             let mut result = json!({
                 "ruleId": d.code.as_str(),
                 "ruleIndex": reported.iter().position(|c| *c == d.code),
@@ -106,6 +116,12 @@ pub fn log(analyses: &[Analysis]) -> Value {
                 });
             }
             result["locations"] = json!([location]);
+            if suppressed {
+                result["suppressions"] = json!([{
+                    "kind": "inSource",
+                    "justification": "the policy lists the code in `settings.accept`",
+                }]);
+            }
             results.push(result);
         }
     }

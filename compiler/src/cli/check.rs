@@ -66,10 +66,14 @@ pub fn run(args: &CheckArgs, ctx: &mut Context<'_>) -> Outcome {
             Format::Human => {
                 report(&analysis, ctx.style, ctx.err);
                 let rings = analysis.ir.as_ref().map_or(0, |ir| ir.rings.len());
+                let accepted = match analysis.accepted.len() {
+                    0 => String::new(),
+                    n => format!(", {n} accepted in `settings.accept`"),
+                };
                 if errors == 0 {
                     let _ = writeln!(
                         ctx.out,
-                        "{}: ok ({}, {})",
+                        "{}: ok ({}, {}{accepted})",
                         path.display(),
                         count(rings, "ring", "rings"),
                         count(warnings, "warning", "warnings")
