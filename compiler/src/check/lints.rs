@@ -160,7 +160,6 @@ fn monotonicity(ir: &Ir, diags: &mut Diagnostics) {
     }
     for ((span, item, a_level), b_levels) in grants {
         let (rings, verb) = rings_subject(&b_levels);
-
         diags.push(
             Diagnostic::new(
                 Code::Monotonicity,
@@ -176,51 +175,44 @@ fn monotonicity(ir: &Ir, diags: &mut Diagnostics) {
         let Some(b) = ir.rings.get(&b_level) else {
             continue;
         };
-        let (how, fix) = if b.syscalls.default_allow {
-            (
-                format!(
-                    "ring {b_level}'s `syscalls.default` is `allow` and none of its rules denies"
-                ),
-                format!(
-                    "deny {{}} in ring {b_level} too (the same `syscalls.presets` or `syscalls.deny`)"
-                ),
-            )
-        } else {
-            (
-                format!("ring {b_level}'s `syscalls.allow` lists"),
-                format!("remove {{}} from ring {b_level}'s `syscalls.allow`"),
+        // Why ring B allows them, and how to make it deny them; `it` is `it` or `them`.
+        let help = |it: &str, list: &str| {
+            let (how, fix) = if b.syscalls.default_allow {
+                (
+                    format!(
+                        "ring {b_level}'s `syscalls.default` is `allow` and none of its rules denies"
+                    ),
+                    format!(
+                        "deny {it} in ring {b_level} too (the same `syscalls.presets` or `syscalls.deny`)"
+                    ),
+                )
+            } else {
+                (
+                    format!("ring {b_level}'s `syscalls.allow` lists"),
+                    format!("remove {it} from ring {b_level}'s `syscalls.allow`"),
+                )
+            };
+            format!(
+                "{how} {it}{list}; {fix}, allow {it} in ring {a_level}, or set `settings.monotonic: false` if the ladder is meant to branch"
             )
         };
-        let tail = format!(
-            "allow {{}} in ring {a_level}, or set `settings.monotonic: false` if the ladder is meant to branch"
-        );
-        let list = names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let (message, help) = match names.as_slice() {
             [name] => (
                 format!(
                     "ring {b_level} is granted syscall `{name}`, which more privileged ring {a_level} is denied"
                 ),
-                format!(
-                    "{how} it; {}, {}",
-                    fix.replace("{}", "it"),
-                    tail.replace("{}", "it")
-                ),
+                help("it", ""),
             ),
-            _ => (
-                format!(
-                    "ring {b_level} is granted {} syscalls which more privileged ring {a_level} is denied",
-                    names.len()
-                ),
-                format!(
-                    "{how} them: {list}; {}, {}",
-                    fix.replace("{}", "them"),
-                    tail.replace("{}", "them")
-                ),
-            ),
+            _ => {
+                let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                (
+                    format!(
+                        "ring {b_level} is granted {} syscalls which more privileged ring {a_level} is denied",
+                        names.len()
+                    ),
+                    help("them", &format!(": {}", list.join(", "))),
+                )
+            }
         };
         diags.push(Diagnostic::new(Code::Monotonicity, b.span, message).help(help));
     }
