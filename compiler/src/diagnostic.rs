@@ -74,6 +74,7 @@ codes! {
     Kind = "NC0008", Error, "`kind` is not `RingPolicy`";
     PolicyName = "NC0009", Error, "`metadata.name` is not a valid name";
     MinAbi = "NC0010", Error, "`settings.landlock.min_abi` is not a known Landlock ABI";
+    AcceptCode = "NC0011", Error, "a code in `settings.accept` is not a warning code";
     // variables
     UndeclaredVariable = "NC0101", Error, "a `${name}` reference names no declared variable";
     MalformedVariable = "NC0102", Error, "a `${...}` reference is malformed or misplaced";
@@ -146,10 +147,95 @@ codes! {
     SeccompTooLong = "NC1001", Error, "a ring's seccomp filter is longer than the kernel's limit of 4096 instructions";
 }
 
+/// The system whose enforcement a warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum System {
+    Linux,
+    Macos,
+}
+
+impl Code {
+    /// The system a warning is about, for a code that speaks of one system's enforcement
+    /// only: such a warning is silent when the artifact is not compiled for that system.
+    pub fn system(self) -> Option<System> {
+        match self {
+            Code::SyscallOneArch
+            | Code::DenyInsideAllow
+            | Code::DenyGlobPartial
+            | Code::SignalsSelfWithFork
+            | Code::ExecuteWithoutRead => Some(System::Linux),
+            Code::SeatbeltCoarse
+            | Code::SeatbeltTruncate
+            | Code::SeatbeltRefer
+            | Code::SeatbeltRename => Some(System::Macos),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+pub fn and_list<T: fmt::Display>(items: &[T]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(ToString::to_string).collect();
+            format!("{} and {last}", init.join(", "))
+        }
+    }
+}
+
+/// `1 warning`, `2 warnings`: a count with its noun, singular or plural.
+pub fn count(n: usize, singular: &str, plural: &str) -> String {
+    if n == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{n} {plural}")
+    }
+}
+
+/// Findings made ring by ring, merged: the same finding (code, place and words) in several
+/// rings is one diagnostic that names them all. Each message is written without its ring;
+/// ` in ring 2` or ` in rings 1 and 2` is added to it. The order is that of first finding.
+pub fn merge_rings(found: Vec<(u8, Diagnostic)>) -> Vec<Diagnostic> {
+    let mut merged: Vec<(Vec<u8>, Diagnostic)> = Vec::new();
+    for (level, d) in found {
+        let same = merged.iter_mut().find(|(_, m)| {
+            (m.code, m.span, &m.message, &m.label, &m.help)
+                == (d.code, d.span, &d.message, &d.label, &d.help)
+        });
+        match same {
+            Some((levels, m)) => {
+                if !levels.contains(&level) {
+                    levels.push(level);
+                }
+                for related in d.related {
+                    if !m.related.contains(&related) {
+                        m.related.push(related);
+                    }
+                }
+            }
+            None => merged.push((vec![level], d)),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(mut levels, mut d)| {
+            levels.sort_unstable();
+            let rings = match levels.as_slice() {
+                [one] => format!("ring {one}"),
+                _ => format!("rings {}", and_list(&levels)),
+            };
+            d.message = format!("{} in {rings}", d.message);
+            d
+        })
+        .collect()
 }
 
 /// One finding, pointing into the policy source.
@@ -233,6 +319,20 @@ impl Diagnostics {
         for d in &mut self.0 {
             d.severity = Severity::Error;
         }
+    }
+
+    /// Takes out the warnings of the given codes (`settings.accept`) and returns them.
+    pub fn take_accepted(&mut self, codes: &[Code]) -> Vec<Diagnostic> {
+        let (accepted, kept) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|d| !d.is_error() && codes.contains(&d.code));
+        self.0 = kept;
+        accepted
+    }
+
+    /// Keeps the diagnostics for which `keep` holds.
+    pub fn retain(&mut self, keep: impl FnMut(&Diagnostic) -> bool) {
+        self.0.retain(keep);
     }
 
     /// Raises the warnings of the given codes to errors.

@@ -14,9 +14,16 @@ use serde::Serialize;
 use crate::ir::{AccessSet, FsTarget, Ir, PathTemplate, SyscallAction, action_name};
 use crate::syntax::NetworkMode;
 
-/// The footnote of a matrix built from an artifact.
-const PLAN_FOOTNOTE: &str = "fork, ptrace, UDP and syscall rules are compiled into the seccomp \
-filters, which are not read back as rules; `nonoc inspect POLICY --matrix --policy` shows them";
+/// What the cells of a matrix mean (printed under it as `key: ...`).
+const KEY: &str = "key: r = read, w = write, x = execute, all = every right, `a+b` = those rights; \
+`deny ...` = denied (global and ring denies), `(except N)` = with N exceptions; `-` = nothing; \
+`any` = unconfined (no sandbox) or not restricted; `none` = no port; `blocked` = no TCP \
+socket (`network.mode: blocked`); `scoped` = only within the sandbox (a Landlock scope)";
+
+/// The note under a matrix built from an artifact.
+const PLAN_FOOTNOTE: &str = "note: fork, ptrace, UDP and syscall rules are compiled into the \
+seccomp filters, which are not read back as rules; `nonoc inspect POLICY --matrix --policy` \
+shows them";
 
 /// What `inspect` reports.
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +112,9 @@ pub struct RuleCounts {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tcp {
+    /// The ring's `network.mode` as written: `allowed` (no port rules), `blocked` (the
+    /// seccomp filter refuses a TCP socket), or `restricted`.
+    pub mode: &'static str,
     /// `false`: TCP is not restricted (`network.mode: allowed`).
     pub restricted: bool,
     pub connect: Vec<u16>,
@@ -172,11 +182,13 @@ pub fn summarize(artifact: &Artifact, matrix: bool) -> Summary {
                 rules: plan.map(|p| count_rules(&p.rules)),
                 tcp: plan.map(|p| match &p.network {
                     None => Tcp {
+                        mode: "allowed",
                         restricted: false,
                         connect: Vec::new(),
                         bind: Vec::new(),
                     },
                     Some(net) => Tcp {
+                        mode: network_mode(targets),
                         restricted: true,
                         connect: net.connect_tcp.clone(),
                         bind: net.bind_tcp.clone(),
@@ -323,6 +335,40 @@ fn path_cell(allow: u16, deny: u16, excepts: usize) -> String {
     }
 }
 
+/// A ring's `network.mode` as the artifact enforces it: `allowed` without Landlock port
+/// rules; `blocked` when a seccomp filter refuses `socket(AF_INET, SOCK_STREAM, 0)` (what
+/// `blocked` adds to empty port lists); `restricted` otherwise.
+pub fn network_mode(targets: &nonoc_runtime::artifact::RingTargets) -> &'static str {
+    use crate::backend::seccomp::{SECCOMP_RET_ALLOW, SeccompData, run};
+    use crate::data::Arch;
+    if targets
+        .landlock
+        .as_ref()
+        .is_none_or(|p| p.network.is_none())
+    {
+        return "allowed";
+    }
+    let refuses = Arch::ALL.into_iter().any(|arch| {
+        let (Some(filter), Some(socket)) = (
+            targets.seccomp.get(&arch.artifact_arch()),
+            crate::data::syscall(arch, "socket"),
+        ) else {
+            return false;
+        };
+        let Ok(program) = filter.instructions() else {
+            return false;
+        };
+        // AF_INET = 2, SOCK_STREAM = 1.
+        let data = SeccompData {
+            nr: socket.number,
+            arch: arch.audit_arch(),
+            args: [2, 1, 0, 0, 0, 0],
+        };
+        run(&program, &data).is_ok_and(|t| t.ret != SECCOMP_RET_ALLOW)
+    });
+    if refuses { "blocked" } else { "restricted" }
+}
+
 /// A list of ports as a matrix cell: `80,443`, or `none`.
 pub fn ports_cell(ports: &[u16]) -> String {
     if ports.is_empty() {
@@ -412,21 +458,49 @@ pub fn matrix_of_artifact(artifact: &Artifact) -> Matrix {
             .map(|p| p.map_or_else(|| "any".to_owned(), f))
             .collect()
     };
+    let modes: Vec<String> = artifact
+        .rings
+        .values()
+        .map(|t| match t.unconfined {
+            true => "any".to_owned(),
+            false => network_mode(t).to_owned(),
+        })
+        .collect();
+    // A blocked ring's port cells say `blocked`, not `none`.
+    let ports = |ports: &dyn Fn(&LandlockPlan) -> String| -> Vec<String> {
+        per_plan(ports)
+            .into_iter()
+            .zip(&modes)
+            .map(|(cell, mode)| {
+                if mode == "blocked" {
+                    mode.clone()
+                } else {
+                    cell
+                }
+            })
+            .collect()
+    };
+    let connect = ports(&|p| {
+        p.network
+            .as_ref()
+            .map_or_else(|| "any".to_owned(), |n| ports_cell(&n.connect_tcp))
+    });
+    let bind = ports(&|p| {
+        p.network
+            .as_ref()
+            .map_or_else(|| "any".to_owned(), |n| ports_cell(&n.bind_tcp))
+    });
+    rows.push(Row {
+        capability: "network mode".to_owned(),
+        cells: modes.clone(),
+    });
     rows.push(Row {
         capability: "tcp connect".to_owned(),
-        cells: per_plan(&|p| {
-            p.network
-                .as_ref()
-                .map_or_else(|| "any".to_owned(), |n| ports_cell(&n.connect_tcp))
-        }),
+        cells: connect,
     });
     rows.push(Row {
         capability: "tcp bind".to_owned(),
-        cells: per_plan(&|p| {
-            p.network
-                .as_ref()
-                .map_or_else(|| "any".to_owned(), |n| ports_cell(&n.bind_tcp))
-        }),
+        cells: bind,
     });
     rows.push(Row {
         capability: "signals".to_owned(),
@@ -451,11 +525,7 @@ pub fn matrix_of_artifact(artifact: &Artifact) -> Matrix {
     Matrix {
         rings,
         rows,
-        notes: vec![
-            "r = read, w = write, x = execute; `deny` rows come from global and ring denies"
-                .to_owned(),
-            PLAN_FOOTNOTE.to_owned(),
-        ],
+        notes: vec![KEY.to_owned(), PLAN_FOOTNOTE.to_owned()],
     }
 }
 
@@ -500,10 +570,14 @@ pub fn matrix_of_ir(ir: &Ir) -> Matrix {
     };
     let mode = |r: &crate::ir::Ring| r.network.mode;
     rows.push(Row {
+        capability: "network mode".to_owned(),
+        cells: per_ring(&|r| mode(r).name().to_owned()),
+    });
+    rows.push(Row {
         capability: "tcp connect".to_owned(),
         cells: per_ring(&|r| match mode(r) {
             NetworkMode::Allowed => "any".to_owned(),
-            NetworkMode::Blocked => "none".to_owned(),
+            NetworkMode::Blocked => "blocked".to_owned(),
             NetworkMode::Restricted => ports_cell(&r.network.connect_tcp),
         }),
     });
@@ -511,7 +585,7 @@ pub fn matrix_of_ir(ir: &Ir) -> Matrix {
         capability: "tcp bind".to_owned(),
         cells: per_ring(&|r| match mode(r) {
             NetworkMode::Allowed => "any".to_owned(),
-            NetworkMode::Blocked => "none".to_owned(),
+            NetworkMode::Blocked => "blocked".to_owned(),
             NetworkMode::Restricted => ports_cell(&r.network.bind_tcp),
         }),
     });
@@ -556,9 +630,63 @@ pub fn matrix_of_ir(ir: &Ir) -> Matrix {
     Matrix {
         rings,
         rows,
-        notes: vec![
-            "r = read, w = write, x = execute; `deny` rows come from global and ring denies"
-                .to_owned(),
-        ],
+        notes: vec![KEY.to_owned()],
+    }
+}
+
+#[cfg(test)]
+mod network_tests {
+    use super::*;
+
+    const POLICY: &str = "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: t }\nrings:\n  1: { network: { mode: allowed } }\n  2: { network: { mode: restricted } }\n  3: { network: { mode: blocked } }\n";
+
+    fn artifact() -> Artifact {
+        let analysis = crate::analyze("t.yaml", POLICY.as_bytes());
+        let ir = analysis.ir.expect("the policy compiles");
+        let (_, bytes) = crate::artifact::build(
+            &ir,
+            &analysis.lowered,
+            POLICY.as_bytes(),
+            crate::backend::Targets::ALL,
+        )
+        .expect("the artifact builds");
+        Artifact::from_slice(&bytes).expect("the artifact loads")
+    }
+
+    #[test]
+    fn each_network_mode_is_shown_as_written() {
+        let artifact = artifact();
+        let summary = summarize(&artifact, true);
+        let modes: Vec<&str> = summary
+            .rings
+            .iter()
+            .filter_map(|r| r.tcp.as_ref().map(|t| t.mode))
+            .collect();
+        assert_eq!(modes, ["allowed", "restricted", "blocked"]);
+        let analysis = crate::analyze("t.yaml", POLICY.as_bytes());
+        for matrix in [
+            summary.matrix.expect("asked for"),
+            matrix_of_ir(&analysis.ir.expect("the policy compiles")),
+        ] {
+            let row = |name: &str| {
+                matrix
+                    .rows
+                    .iter()
+                    .find(|r| r.capability == name)
+                    .map(|r| r.cells.clone())
+                    .unwrap_or_default()
+            };
+            assert_eq!(row("network mode"), ["allowed", "restricted", "blocked"]);
+            assert_eq!(row("tcp connect"), ["any", "none", "blocked"]);
+            // Every note says what it is; none explains a marker the table lacks.
+            assert!(
+                matrix
+                    .notes
+                    .iter()
+                    .all(|n| n.starts_with("key: ") || n.starts_with("note: ")),
+                "{:?}",
+                matrix.notes
+            );
+        }
     }
 }

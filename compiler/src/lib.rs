@@ -43,6 +43,9 @@ pub struct Analysis {
     /// [`artifact::build`] assembles).
     pub lowered: Lowered,
     pub diagnostics: Diagnostics,
+    /// The warnings of the codes `settings.accept` lists: not in `diagnostics`, counted in
+    /// `check`'s summary and kept as suppressed results in SARIF.
+    pub accepted: Vec<diagnostic::Diagnostic>,
 }
 
 /// Reads a policy file and runs [`analyze_for`] on it. Reading stops after
@@ -74,6 +77,7 @@ pub fn analyze_file(path: &std::path::Path, targets: Targets) -> std::io::Result
         ir: None,
         lowered: Lowered::default(),
         diagnostics,
+        accepted: Vec::new(),
     })
 }
 
@@ -84,7 +88,8 @@ pub fn analyze(name: &str, bytes: &[u8]) -> Analysis {
 }
 
 /// As [`analyze`], for an artifact of `targets` only: the backends of a system left out are
-/// not run, nor their checks (a policy too large for a macOS profile compiles for Linux).
+/// not run, nor their checks (a policy too large for a macOS profile compiles for Linux), and
+/// the warnings about that system's enforcement ([`diagnostic::Code::system`]) are silent.
 pub fn analyze_for(name: &str, bytes: &[u8], targets: Targets) -> Analysis {
     let text = String::from_utf8_lossy(bytes).into_owned();
     let source = Source::new(name, text);
@@ -99,10 +104,12 @@ pub fn analyze_for(name: &str, bytes: &[u8], targets: Targets) -> Analysis {
                 ir: None,
                 lowered: Lowered::default(),
                 diagnostics: diags,
+                accepted: Vec::new(),
             };
         }
     };
     check::header(&file, &mut diags);
+    let accept = check::accepted(&file, &mut diags);
     let resolved = resolve::resolve(&file, &mut diags);
     let mut ir = ir::lower(&file, &resolved, &source, &mut diags);
     ir.tests = check::tests(&file, &ir, &source, &mut diags);
@@ -116,6 +123,17 @@ pub fn analyze_for(name: &str, bytes: &[u8], targets: Targets) -> Analysis {
             Code::SeatbeltRename,
         ]);
     }
+    // The warnings about a system the artifact is not compiled for say nothing about it.
+    diags.retain(|d| {
+        d.is_error()
+            || match d.code.system() {
+                None => true,
+                Some(diagnostic::System::Linux) => targets.linux,
+                Some(diagnostic::System::Macos) => targets.macos,
+            }
+    });
+    let mut accepted = diags.take_accepted(&accept);
+    accepted.sort_by_key(|d| (d.span.map(|s| s.offset), d.code));
     diags.sort();
     let ir = (!diags.has_errors()).then_some(ir);
     Analysis {
@@ -124,5 +142,6 @@ pub fn analyze_for(name: &str, bytes: &[u8], targets: Targets) -> Analysis {
         ir,
         lowered,
         diagnostics: diags,
+        accepted,
     }
 }

@@ -1,5 +1,6 @@
 //! SARIF 2.1.0 output of `nonoc check --format sarif`, for code-scanning UIs: one rule per
-//! diagnostic code with its page of `docs/diagnostics.md`, one result per diagnostic with
+//! diagnostic code the log reports, with its page of `docs/diagnostics.md` (every rule links
+//! to its page by `helpUri`, the tool to the whole reference), one result per diagnostic with
 //! its place in the policy.
 
 use serde_json::{Value, json};
@@ -36,10 +37,33 @@ fn level(severity: Severity) -> &'static str {
     }
 }
 
+/// Where `docs/diagnostics.md` is published.
+const DIAGNOSTICS_URI: &str = concat!(
+    env!("CARGO_PKG_REPOSITORY"),
+    "/blob/main/docs/diagnostics.md"
+);
+
+/// The link to a code's section: the page and the heading's anchor, as Markdown renderers
+/// make it (lower case; letters, digits, `-` and `_` kept; spaces to `-`).
+fn help_uri(code: Code) -> String {
+    let heading = format!("{}: {}", code.as_str(), code.summary());
+    let anchor: String = heading
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect();
+    format!("{DIAGNOSTICS_URI}#{anchor}")
+}
+
 fn rule(code: Code) -> Value {
     let page = section(code).unwrap_or_default();
     json!({
         "id": code.as_str(),
+        "helpUri": help_uri(code),
         "shortDescription": { "text": code.summary() },
         "fullDescription": { "text": meaning(page).unwrap_or_else(|| code.summary().to_owned()) },
         "help": { "text": page, "markdown": page },
@@ -49,12 +73,32 @@ fn rule(code: Code) -> Value {
 
 /// The SARIF log of the analyses of one run.
 pub fn log(analyses: &[Analysis]) -> Value {
+    // Only the rules reported are embedded; the others are one link away.
+    let reported: Vec<Code> = Code::ALL
+        .iter()
+        .copied()
+        .filter(|c| {
+            analyses.iter().any(|a| {
+                a.diagnostics
+                    .iter()
+                    .chain(&a.accepted)
+                    .any(|d| d.code == *c)
+            })
+        })
+        .collect();
     let mut results = Vec::new();
     for analysis in analyses {
-        for d in analysis.diagnostics.iter() {
+        // Accepted warnings are results with a suppression, as SARIF has them.
+        let accepted = analysis.accepted.iter().map(|d| (d, true));
+        for (d, suppressed) in analysis
+            .diagnostics
+            .iter()
+            .map(|d| (d, false))
+            .chain(accepted)
+        {
             let mut result = json!({
                 "ruleId": d.code.as_str(),
-                "ruleIndex": Code::ALL.iter().position(|c| *c == d.code),
+                "ruleIndex": reported.iter().position(|c| *c == d.code),
                 "level": level(d.severity),
                 "message": { "text": d.help.as_ref().map_or(d.message.clone(), |h| format!("{} (help: {h})", d.message)) },
             });
@@ -72,6 +116,12 @@ pub fn log(analyses: &[Analysis]) -> Value {
                 });
             }
             result["locations"] = json!([location]);
+            if suppressed {
+                result["suppressions"] = json!([{
+                    "kind": "inSource",
+                    "justification": "the policy lists the code in `settings.accept`",
+                }]);
+            }
             results.push(result);
         }
     }
@@ -82,7 +132,8 @@ pub fn log(analyses: &[Analysis]) -> Value {
             "tool": { "driver": {
                 "name": "nonoc",
                 "version": env!("CARGO_PKG_VERSION"),
-                "rules": Code::ALL.iter().map(|c| rule(*c)).collect::<Vec<_>>(),
+                "informationUri": DIAGNOSTICS_URI,
+                "rules": reported.iter().map(|c| rule(*c)).collect::<Vec<_>>(),
             }},
             "columnKind": "unicodeCodePoints",
             "results": results,
@@ -121,9 +172,30 @@ mod tests {
             result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
             "p.yaml"
         );
+        // Only the rule reported is embedded, with the link to its page.
         let rules = log["runs"][0]["tool"]["driver"]["rules"]
             .as_array()
-            .map_or(0, Vec::len);
-        assert_eq!(rules, Code::ALL.len());
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(rules.len(), 1, "{rules:?}");
+        assert_eq!(rules[0]["id"], "NC0401");
+        assert_eq!(result["ruleIndex"], 0);
+        assert_eq!(
+            rules[0]["helpUri"],
+            format!("{DIAGNOSTICS_URI}#nc0401-a-path-is-not-absolute")
+        );
+    }
+
+    #[test]
+    fn a_clean_policy_embeds_no_rule() {
+        let text = "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: t }\nrings:\n  3: { filesystem: { read: [/usr] } }\n";
+        let log = log(&[crate::analyze("p.yaml", text.as_bytes())]);
+        let driver = &log["runs"][0]["tool"]["driver"];
+        assert_eq!(driver["rules"], json!([]));
+        assert!(
+            driver["informationUri"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("docs/diagnostics.md"))
+        );
     }
 }

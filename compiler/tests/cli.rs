@@ -206,7 +206,7 @@ fn check_reports_every_file() {
     write(&dir, "warns.yaml", WARNS);
     let run = nonoc(&dir, &["check", "broken.yaml", "warns.yaml"]);
     assert_eq!(run.code, 1, "{run}");
-    assert_eq!(run.stdout, "warns.yaml: ok (1 rings, 1 warnings)\n");
+    assert_eq!(run.stdout, "warns.yaml: ok (1 ring, 1 warning)\n");
     assert!(
         run.stderr.contains("broken.yaml: 3 errors, 0 warnings"),
         "{run}"
@@ -320,22 +320,65 @@ fn help_and_version_exit_0() {
 
 #[test]
 fn warnings_pass_unless_denied() {
-    let run = nonoc_at_root(&["check", "policies/agt-rings.yaml"]);
-    assert_eq!(run.code, 0, "{run}");
-    assert!(run.stdout.contains(": ok ("), "{run}");
-    assert!(
-        run.stderr.contains('⚠'),
-        "agt-rings.yaml has warnings:\n{run}"
+    // The shipped policies accept their remaining warnings (`settings.accept`): counted, not
+    // printed, and not raised by `--deny-warnings`.
+    for args in [
+        &["check", "policies/agt-rings.yaml"][..],
+        &["check", "--deny-warnings", "policies/agt-rings.yaml"],
+    ] {
+        let run = nonoc_at_root(args);
+        assert_eq!(run.code, 0, "{run}");
+        assert_eq!(
+            run.stdout,
+            "policies/agt-rings.yaml: ok (4 rings, 0 warnings, 8 accepted in `settings.accept`)\n",
+            "{run}"
+        );
+        assert!(run.stderr.is_empty(), "{run}");
+    }
+    // Without its `settings.accept`, the same policy warns, and `--deny-warnings` fails it.
+    let dir = scratch("warnings_pass_unless_denied");
+    let text = std::fs::read_to_string(workspace().join("policies/agt-rings.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let start = text
+        .find("  accept:\n")
+        .unwrap_or_else(|| panic!("no accept in agt-rings"));
+    let end = text[start..]
+        .find("\nvariables:")
+        .map_or(text.len(), |i| start + i);
+    write(
+        &dir,
+        "unaccepted.yaml",
+        &format!("{}{}", &text[..start], &text[end..]),
     );
-
-    let run = nonoc_at_root(&["check", "--deny-warnings", "policies/agt-rings.yaml"]);
+    let run = nonoc(&dir, &["check", "unaccepted.yaml"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stderr.contains('⚠'), "{run}");
+    assert_eq!(
+        run.stdout, "unaccepted.yaml: ok (4 rings, 8 warnings)\n",
+        "{run}"
+    );
+    let run = nonoc(&dir, &["check", "--deny-warnings", "unaccepted.yaml"]);
     assert_eq!(run.code, 1, "{run}");
     assert!(run.stdout.is_empty(), "{run}");
     assert!(
         !run.stderr.contains('⚠'),
         "every warning is an error now:\n{run}"
     );
-    assert!(run.stderr.contains("errors, 0 warnings"), "{run}");
+    assert!(run.stderr.contains("8 errors, 0 warnings"), "{run}");
+    // SARIF keeps accepted findings as suppressed results.
+    let run = nonoc_at_root(&["check", "--format", "sarif", "policies/agt-rings.yaml"]);
+    let log = run.json();
+    let results = log["runs"][0]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(results.len(), 8, "{run}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r["suppressions"][0]["kind"] == "inSource"),
+        "{run}"
+    );
 
     let dir = scratch("warnings_pass_unless_denied");
     write(&dir, "warns.yaml", WARNS);
@@ -378,19 +421,17 @@ fn check_as_json() {
     assert_eq!(found, expected, "{run}");
 
     // Warnings are listed too, with exit 0; `--deny-warnings` makes them errors.
-    let run = nonoc_at_root(&["check", "--format", "json", "policies/agt-rings.yaml"]);
+    write(&dir, "warns.yaml", WARNS);
+    let run = nonoc(&dir, &["check", "--format", "json", "warns.yaml"]);
     assert_eq!(run.code, 0, "{run}");
     let warnings = run.json();
     let warnings = warnings.as_array().map_or(&[][..], Vec::as_slice);
     assert!(!warnings.is_empty(), "{run}");
     assert!(warnings.iter().all(|d| d["severity"] == "warning"), "{run}");
-    let run = nonoc_at_root(&[
-        "check",
-        "--format",
-        "json",
-        "--deny-warnings",
-        "policies/agt-rings.yaml",
-    ]);
+    let run = nonoc(
+        &dir,
+        &["check", "--format", "json", "--deny-warnings", "warns.yaml"],
+    );
     assert_eq!(run.code, 1, "{run}");
     assert!(
         run.json()
@@ -847,7 +888,7 @@ fn test_explain_inspect_and_diff_run_from_the_binary() {
     ]);
     assert_eq!(run.code, 0, "{run}");
     assert_eq!(run.stdout.lines().next(), Some("deny"), "{run}");
-    assert!(run.stdout.contains("policies/agt-rings.yaml:37:5"), "{run}");
+    assert!(run.stdout.contains("policies/agt-rings.yaml:48:5"), "{run}");
     let run = nonoc_at_root(&[
         "explain",
         "policies/agt-rings.yaml",
@@ -938,4 +979,84 @@ fn a_policy_too_large_for_macos_compiles_for_linux() {
     );
     assert_eq!(run.code, 1, "{run}");
     assert!(!dir.join("mac.json").exists());
+}
+
+/// A policy given where an artifact is expected, and an artifact where a policy is: each
+/// command says which it got and names the command to run instead.
+#[test]
+fn a_policy_and_an_artifact_mixed_up_name_the_command_to_run() {
+    let dir = scratch("mixed-up");
+    let policy = workspace().join("policies/agt-rings.yaml");
+    let policy = policy.to_string_lossy();
+    let artifact = dir.join("agt.nonoc.json");
+    let artifact = artifact.to_string_lossy();
+    let run = nonoc(&dir, &["compile", &policy, "-o", &artifact]);
+    assert_eq!(run.code, 0, "{run}");
+    let expected =
+        format!("`{policy}` is a policy, not an artifact: run `nonoc compile {policy} -o ");
+    for (args, code) in [
+        (vec!["inspect", &*policy], 1),
+        (vec!["doctor", &*policy], 1),
+        (vec!["exec", &*policy, "--ring", "3", "--", "true"], 126),
+    ] {
+        let run = nonoc(&dir, &args);
+        assert_eq!(run.code, code, "{args:?}:\n{run}");
+        assert!(run.stderr.contains(&expected), "{args:?}:\n{run}");
+        assert!(!run.stderr.contains("malformed"), "{args:?}:\n{run}");
+    }
+    let expected = format!(
+        "error: `{artifact}` is an artifact, not a policy: give the policy it was compiled from, or run `nonoc inspect {artifact}`"
+    );
+    for args in [
+        vec!["check", &*artifact],
+        vec!["compile", &*artifact, "-o", "out.json"],
+        vec!["test", &*artifact],
+        vec!["explain", &*artifact, "--ring", "3", "--read", "/etc"],
+        vec!["diff", &*artifact, &*policy],
+        vec!["inspect", "--matrix", "--policy", &*artifact],
+    ] {
+        let run = nonoc(&dir, &args);
+        assert_eq!(run.code, 2, "{args:?}:\n{run}");
+        assert!(run.stderr.contains(&expected), "{args:?}:\n{run}");
+        assert!(!run.stderr.contains("NC0"), "{args:?}:\n{run}");
+    }
+    assert!(!dir.join("out.json").exists());
+}
+
+/// `doctor` exits 1 when a ring of the artifact cannot be applied here (a variable with no
+/// value), and says which ring and why; the other rings are still reported.
+#[test]
+fn doctor_exits_1_when_a_ring_cannot_be_applied() {
+    let dir = scratch("doctor-cannot-apply");
+    let policy = "\
+apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata: { name: unbound }
+variables:
+  data: { env: NONOC_CLI_TEST_UNSET }
+rings:
+  2:
+    filesystem: { read: [/usr] }
+  3:
+    filesystem: { read: [/usr, \"${data}\"] }
+";
+    std::fs::write(dir.join("unbound.yaml"), policy).unwrap_or_else(|e| panic!("{e}"));
+    let run = nonoc(
+        &dir,
+        &["compile", "unbound.yaml", "-o", "unbound.nonoc.json"],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let run = nonoc(&dir, &["doctor", "unbound.nonoc.json"]);
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stdout.contains("ring 2: landlock"), "{run}");
+    assert!(
+        run.stdout.contains("ring 3: cannot be applied here: "),
+        "{run}"
+    );
+    assert!(run.stdout.contains("`data`"), "{run}");
+    let run = nonoc(
+        &dir,
+        &["doctor", "unbound.nonoc.json", "--var", "data=/usr"],
+    );
+    assert_eq!(run.code, 0, "{run}");
 }

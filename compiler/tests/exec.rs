@@ -466,10 +466,11 @@ fn artifact_problems() {
         "unknown artifact format `nonoc-artifact/v2`",
     );
     refused(&variant("empty.json", b""), &["--ring", "3"], "malformed");
+    // A policy where the artifact belongs: the refusal says so and names the command.
     refused(
         &variant("yaml.json", yaml.as_bytes()),
         &["--ring", "3"],
-        "malformed",
+        "is a policy, not an artifact: run `nonoc compile",
     );
     // The selection.
     refused(&art, &["--ring", "4"], "no ring 4");
@@ -921,6 +922,30 @@ fn variables_precedence() {
     );
     assert!(run.allowed(), "{run}");
     assert_eq!(run.stdout, "env", "{run}");
+    assert!(!run.stderr.contains("does not exist"), "{run}");
+    // A variable bound to a path that does not exist: the command runs, and one line on
+    // stderr says so.
+    let nope = s.path("nope");
+    let run = exec(
+        &s,
+        &art,
+        &["--ring", "1", "--var", &format!("data={nope}")],
+        &["true"],
+        &[],
+    );
+    assert!(run.allowed(), "{run}");
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("does not exist"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [format!(
+            "nonoc exec: warning: `data` is bound to `{nope}`, which does not exist: its rules grant nothing"
+        )],
+        "{run}"
+    );
 }
 
 /// CMD's status (or death by signal) passes through; 127 when CMD does not exist; 126 when

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBool, PyBytes, PyString};
 
-use crate::errors::{RingNotFoundError, os_error, runtime_error};
+use crate::errors::{ArtifactError, RingNotFoundError, os_error, runtime_error};
 use crate::report::PyReport;
 
 /// A compiled policy (`nonoc-artifact/v1`), its format and digest verified.
@@ -53,7 +53,18 @@ impl PyArtifact {
         let path = os_path(path)?;
         // As `Artifact::load` does, keeping the bytes for `to_bytes`.
         match py.detach(|| std::fs::read(&path)) {
-            Ok(bytes) => PyArtifact::verified(py, bytes),
+            Ok(bytes) => {
+                let policy =
+                    nonoc::cli::common::file_kind(&bytes) == nonoc::cli::common::FileKind::Policy;
+                PyArtifact::verified(py, bytes).map_err(|e| match policy {
+                    true => ArtifactError::new_err(format!(
+                        "`{}` is a policy, not an artifact: compile it first with `nonoc.compile(path)` (or `nonoc compile {} -o OUT`)",
+                        path.display(),
+                        path.display()
+                    )),
+                    false => e,
+                })
+            }
             Err(source) => Err(runtime_error(
                 py,
                 nonoc_runtime::Error::Read { path, source },

@@ -125,6 +125,13 @@ fn compile(py: Python<'_>, path: &Bound<'_, PyAny>, target: &str) -> PyResult<Py
     let path = os_path(path)?;
     let target = targets(target)?;
     let bytes = read_policy(py, &path)?;
+    if nonoc::cli::common::file_kind(&bytes) == nonoc::cli::common::FileKind::Artifact {
+        let message = format!(
+            "`{}` is an artifact, not a policy: load it with `nonoc.Artifact.load(path)`, or compile the policy it was made from",
+            path.display()
+        );
+        return Err(PolicyError::new_err((message, PyList::empty(py).unbind())));
+    }
     compile_bytes(py, path.display().to_string(), bytes, target)
 }
 

@@ -82,3 +82,13 @@ def test_paths_that_are_not_utf8(tmp_path: Path) -> None:
     out = os.fsencode(tmp_path) + b"/\xfe.nonoc.json"
     artifact.save(out)
     assert nonoc.Artifact.load(out).digest == artifact.digest
+
+
+def test_a_policy_and_an_artifact_mixed_up_name_what_to_do(agt: nonoc.Artifact, tmp_path: Path) -> None:
+    policy = POLICIES / "agt-rings.yaml"
+    with pytest.raises(nonoc.ArtifactError, match=r"is a policy, not an artifact: compile it first with `nonoc.compile\(path\)`"):
+        nonoc.Artifact.load(policy)
+    artifact = tmp_path / "agt.nonoc.json"
+    artifact.write_bytes(agt.to_bytes())
+    with pytest.raises(nonoc.PolicyError, match=r"is an artifact, not a policy: load it with `nonoc.Artifact.load\(path\)`"):
+        nonoc.compile(artifact)

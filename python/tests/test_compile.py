@@ -86,7 +86,9 @@ def test_check_matches_nonoc_check(policy: Path, nonoc_bin: Path) -> None:
     assert got == expected
     human = subprocess.run([nonoc_bin, "check", policy], capture_output=True, env=cli_env())
     errors = sum(d.severity == "error" for d in diagnostics)
-    summary = f"{policy}: {errors} errors, {len(diagnostics) - errors} warnings\n" if errors else ""
+    warnings = len(diagnostics) - errors
+    counts = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    summary = f"{policy}: {counts}\n" if errors else ""
     assert "".join(str(d) for d in diagnostics) + summary == human.stderr.decode()
     assert (human.returncode == 0) == (errors == 0)
 

@@ -63,10 +63,20 @@ pub struct Lowered {
 /// Linux backends only on a policy without errors (they report limits of a valid policy).
 pub fn lower(ir: &Ir, targets: Targets, diags: &mut Diagnostics) -> Lowered {
     let macos = targets.macos.then(|| {
-        ir.rings
+        let lowered = ir
+            .rings
             .iter()
             .map(|(level, ring)| (*level, seatbelt::lower_reporting(&ir.name, ring, diags)))
-            .collect()
+            .collect();
+        let found = ir
+            .rings
+            .iter()
+            .flat_map(|(level, ring)| seatbelt::findings(ring).into_iter().map(|d| (*level, d)))
+            .collect();
+        for d in crate::diagnostic::merge_rings(found) {
+            diags.push(d);
+        }
+        lowered
     });
     let linux = (targets.linux && !diags.has_errors()).then(|| {
         ir.rings

@@ -22,6 +22,7 @@ pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
 /// Landlock checks `read_file` as well as `execute` when a program is executed (execve opens
 /// the file for reading): an execute grant without read does not let anything run.
 fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
+    let mut found = Vec::new();
     for ring in ir.rings.values().filter(|r| !r.unconfined) {
         let readable = RuleIndex::new(
             ring.filesystem.iter().filter(|r| {
@@ -36,16 +37,20 @@ fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
                 continue;
             };
             if readable.at_or_above(path.as_str()).next().is_none() {
-                diags.push(
+                found.push((
+                    ring.level,
                     Diagnostic::new(
                         Code::ExecuteWithoutRead,
                         rule.origin.span(),
-                        format!("ring {} may execute `{}` but not read it: on Linux nothing there can run", ring.level, path.as_str()),
+                        format!("on Linux nothing under `{}` can run: it may be executed but not read", path.as_str()),
                     )
                     .help("Landlock also checks `read_file` when a program is executed; grant `read` on the path too"),
-                );
+                ));
             }
         }
+    }
+    for d in crate::diagnostic::merge_rings(found) {
+        diags.push(d);
     }
 }
 
@@ -119,6 +124,10 @@ fn is_global(rule: &FsRule) -> bool {
 }
 
 /// A less privileged ring must not be granted what a more privileged ring is denied.
+///
+/// One finding is one diagnostic: a rule granted to several rings is reported once with the
+/// rings listed, and the syscalls a ring is granted against a more privileged ring are
+/// reported together, counted, with the list in the help.
 fn monotonicity(ir: &Ir, diags: &mut Diagnostics) {
     let mut reported: BTreeSet<(u8, String)> = BTreeSet::new();
     let indexed: BTreeMap<u8, Indexed> = ir
@@ -126,36 +135,130 @@ fn monotonicity(ir: &Ir, diags: &mut Diagnostics) {
         .iter()
         .map(|(level, ring)| (*level, Indexed::new(ring)))
         .collect();
+    // (span, what, more privileged ring) -> the less privileged rings granted it.
+    let mut grants: BTreeMap<(crate::diagnostic::Span, String, u8), Vec<u8>> = BTreeMap::new();
+    // (less privileged ring, more privileged ring) -> the syscalls.
+    let mut syscalls: BTreeMap<(u8, u8), Vec<String>> = BTreeMap::new();
     for (b_level, b) in &indexed {
         for (a_level, a) in indexed.range(..*b_level).rev() {
             if a.ring.unconfined {
                 continue;
             }
-            for (span, item) in escalations(a, b) {
-                if reported.insert((*b_level, item.clone())) {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::Monotonicity,
-                            span,
-                            format!("ring {b_level} is granted {item}, which more privileged ring {a_level} is denied"),
-                        )
-                        .help(format!(
-                            "grant it to ring {a_level} too, remove it from ring {b_level}, or set `settings.monotonic: false` if the ladder is meant to branch"
-                        )),
-                    );
+            for escalation in escalations(a, b) {
+                if !reported.insert((*b_level, escalation.item.clone())) {
+                    continue;
+                }
+                match escalation.syscall {
+                    Some(name) => syscalls.entry((*b_level, *a_level)).or_default().push(name),
+                    None => grants
+                        .entry((escalation.span, escalation.item, *a_level))
+                        .or_default()
+                        .push(*b_level),
                 }
             }
+        }
+    }
+    for ((span, item, a_level), b_levels) in grants {
+        let (rings, verb) = rings_subject(&b_levels);
+        diags.push(
+            Diagnostic::new(
+                Code::Monotonicity,
+                span,
+                format!("{rings} {verb} granted {item}, which more privileged ring {a_level} is denied"),
+            )
+            .help(format!(
+                "grant it to ring {a_level} too, remove it from {rings}, or set `settings.monotonic: false` if the ladder is meant to branch"
+            )),
+        );
+    }
+    for ((b_level, a_level), names) in syscalls {
+        let Some(b) = ir.rings.get(&b_level) else {
+            continue;
+        };
+        // Why ring B allows them, and how to make it deny them; `it` is `it` or `them`.
+        let help = |it: &str, list: &str| {
+            let (how, fix) = if b.syscalls.default_allow {
+                (
+                    format!(
+                        "ring {b_level}'s `syscalls.default` is `allow` and none of its rules denies"
+                    ),
+                    format!(
+                        "deny {it} in ring {b_level} too (the same `syscalls.presets` or `syscalls.deny`)"
+                    ),
+                )
+            } else {
+                (
+                    format!("ring {b_level}'s `syscalls.allow` lists"),
+                    format!("remove {it} from ring {b_level}'s `syscalls.allow`"),
+                )
+            };
+            format!(
+                "{how} {it}{list}; {fix}, allow {it} in ring {a_level}, or set `settings.monotonic: false` if the ladder is meant to branch"
+            )
+        };
+        let (message, help) = match names.as_slice() {
+            [name] => (
+                format!(
+                    "ring {b_level} is granted syscall `{name}`, which more privileged ring {a_level} is denied"
+                ),
+                help("it", ""),
+            ),
+            _ => {
+                let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                (
+                    format!(
+                        "ring {b_level} is granted {} syscalls which more privileged ring {a_level} is denied",
+                        names.len()
+                    ),
+                    help("them", &format!(": {}", list.join(", "))),
+                )
+            }
+        };
+        diags.push(Diagnostic::new(Code::Monotonicity, b.span, message).help(help));
+    }
+}
+
+/// `ring 3` and `is`, or `rings 2 and 3` and `are`.
+fn rings_subject(levels: &[u8]) -> (String, &'static str) {
+    match levels {
+        [level] => (format!("ring {level}"), "is"),
+        _ => (
+            format!("rings {}", crate::diagnostic::and_list(levels)),
+            "are",
+        ),
+    }
+}
+
+/// One thing a less privileged ring is granted that a more privileged ring is denied.
+struct Escalation {
+    /// The rule or ring that grants it.
+    span: crate::diagnostic::Span,
+    /// What is granted, in words.
+    item: String,
+    /// The syscall, when it is one a more privileged ring's `syscalls:` denies by name.
+    syscall: Option<String>,
+}
+
+impl Escalation {
+    fn new(span: crate::diagnostic::Span, item: String) -> Escalation {
+        Escalation {
+            span,
+            item,
+            syscall: None,
         }
     }
 }
 
 /// What `b` is granted that `a` is denied, each with the span of `b`'s rule.
-fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, String)> {
+fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<Escalation> {
     let (a, b) = (ai.ring, bi.ring);
     let mut out = Vec::new();
     let span = b.span;
     if b.unconfined {
-        out.push((span, "everything (it is unconfined)".to_owned()));
+        out.push(Escalation::new(
+            span,
+            "everything (it is unconfined)".to_owned(),
+        ));
         return out;
     }
     for rule in b
@@ -175,7 +278,7 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
             });
         let missing = rule.access.difference(granted);
         if !missing.is_empty() {
-            out.push((
+            out.push(Escalation::new(
                 rule.origin.span(),
                 format!("`{}` on `{}`", missing.describe(), path.as_str()),
             ));
@@ -193,7 +296,7 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
                     .any(|br| br.access.is_superset(overlap) && br.except == deny.except)
             });
             if !b_denies {
-                out.push((
+                out.push(Escalation::new(
                     rule.origin.span(),
                     format!("`{}` on `{}`", overlap.describe(), deny.target.text()),
                 ));
@@ -207,15 +310,14 @@ fn escalations(ai: &Indexed, bi: &Indexed) -> Vec<(crate::diagnostic::Span, Stri
 /// What `b` is granted that `a` is denied outside the filesystem: network, processes,
 /// syscalls. The syscall rules that network and process settings imply are compared through
 /// those settings.
-fn settings_escalations(
-    a: &Ring,
-    b: &Ring,
-    span: crate::diagnostic::Span,
-) -> Vec<(crate::diagnostic::Span, String)> {
+fn settings_escalations(a: &Ring, b: &Ring, span: crate::diagnostic::Span) -> Vec<Escalation> {
     let mut out = Vec::new();
     let rank = |m: NetworkMode| m as u8;
     if rank(b.network.mode) > rank(a.network.mode) {
-        out.push((span, format!("network mode `{}`", b.network.mode.name())));
+        out.push(Escalation::new(
+            span,
+            format!("network mode `{}`", b.network.mode.name()),
+        ));
     } else if b.network.mode == NetworkMode::Restricted && a.network.mode == NetworkMode::Restricted
     {
         for (ports, theirs, what) in [
@@ -227,11 +329,11 @@ fn settings_escalations(
             (&b.network.bind_tcp, &a.network.bind_tcp, "TCP bind to port"),
         ] {
             for port in ports.iter().filter(|p| !theirs.contains(p)) {
-                out.push((span, format!("{what} {port}")));
+                out.push(Escalation::new(span, format!("{what} {port}")));
             }
         }
         if b.network.udp && !a.network.udp {
-            out.push((span, "UDP sockets".to_owned()));
+            out.push(Escalation::new(span, "UDP sockets".to_owned()));
         }
     }
     for grant in &b.network.unix_connect {
@@ -241,7 +343,7 @@ fn settings_escalations(
             .iter()
             .any(|g| grant.path.is_within(&g.path));
         if !covered {
-            out.push((
+            out.push(Escalation::new(
                 grant.origin.span(),
                 format!("connecting to unix sockets under `{}`", grant.path.as_str()),
             ));
@@ -251,16 +353,16 @@ fn settings_escalations(
     let listen_denied =
         |r: &Ring| r.network.mode == NetworkMode::Restricted && r.network.bind_tcp.is_empty();
     if listen_denied(a) && !listen_denied(b) && !b.network.unix_connect.is_empty() {
-        out.push((span, "listen() on unix sockets".to_owned()));
+        out.push(Escalation::new(span, "listen() on unix sockets".to_owned()));
     }
     if b.process.fork && !a.process.fork {
-        out.push((span, "process creation (fork)".to_owned()));
+        out.push(Escalation::new(span, "process creation (fork)".to_owned()));
     }
     if b.process.ptrace && !a.process.ptrace {
-        out.push((span, "ptrace".to_owned()));
+        out.push(Escalation::new(span, "ptrace".to_owned()));
     }
     if b.process.signals > a.process.signals {
-        out.push((span, "a wider signal scope".to_owned()));
+        out.push(Escalation::new(span, "a wider signal scope".to_owned()));
     }
     for cap in b
         .process
@@ -268,10 +370,13 @@ fn settings_escalations(
         .iter()
         .filter(|c| !a.process.capabilities.contains(c))
     {
-        out.push((span, format!("capability `{cap}`")));
+        out.push(Escalation::new(span, format!("capability `{cap}`")));
     }
     if a.syscalls.default_allow != b.syscalls.default_allow && b.syscalls.default_allow {
-        out.push((span, "syscalls by default (`default: allow`)".to_owned()));
+        out.push(Escalation::new(
+            span,
+            "syscalls by default (`default: allow`)".to_owned(),
+        ));
     } else if !a.syscalls.default_allow && !b.syscalls.default_allow {
         for name in b
             .syscalls
@@ -279,7 +384,11 @@ fn settings_escalations(
             .iter()
             .filter(|n| !a.syscalls.allow.contains(n))
         {
-            out.push((span, format!("syscall `{name}` (in `syscalls.allow`)")));
+            out.push(Escalation {
+                span,
+                item: format!("syscall `{name}`"),
+                syscall: Some(name.clone()),
+            });
         }
     }
     for rule in a
@@ -291,8 +400,14 @@ fn settings_escalations(
         let b_denies = b.syscalls.deny.iter().any(|br| {
             br.name == rule.name && br.args.is_empty() && br.action != SyscallAction::Log
         });
-        if !b_denies {
-            out.push((span, format!("syscall `{}`", rule.name)));
+        // A ring with `default: deny` is granted only what its allow list names.
+        let b_allows = b.syscalls.default_allow || b.syscalls.allow.contains(&rule.name);
+        if !b_denies && b_allows {
+            out.push(Escalation {
+                span,
+                item: format!("syscall `{}`", rule.name),
+                syscall: Some(rule.name.clone()),
+            });
         }
     }
     out
@@ -465,6 +580,105 @@ mod tests {
         assert!(
             messages("  2: { network: { unix_connect: [/run] } }\n  3: { network: { unix_connect: [/run/a] } }\n")
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_syscalls_a_ring_is_granted_against_a_preset_are_one_finding() {
+        let found = messages("  2: { syscalls: { presets: [hardening] } }\n  3: {}\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "ring 3 is granted 38 syscalls which more privileged ring 2 is denied"
+            ),
+            "{found:?}"
+        );
+        let text = "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: t }\nrings:\n  2: { syscalls: { presets: [hardening] } }\n  3: {}\n";
+        let analysis = crate::analyze("t.yaml", text.as_bytes());
+        let help = analysis
+            .diagnostics
+            .iter()
+            .find_map(|d| d.help.clone())
+            .unwrap();
+        assert!(
+            help.contains("`syscalls.default` is `allow`") && help.contains("`acct`"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn a_ring_with_default_deny_is_not_granted_what_it_does_not_allow() {
+        // Ring 3 denies every syscall it does not name: `acct` is not granted to it.
+        assert!(
+            messages("  2: { syscalls: { presets: [hardening] } }\n  3: { syscalls: { default: deny, allow: [read] } }\n")
+                .is_empty()
+        );
+        assert_eq!(
+            messages(
+                "  2: { syscalls: { presets: [hardening] } }\n  3: { syscalls: { default: deny, allow: [read, acct] } }\n"
+            ),
+            ["ring 3 is granted syscall `acct`, which more privileged ring 2 is denied"]
+        );
+    }
+
+    #[test]
+    fn a_rule_granted_to_several_rings_is_one_finding() {
+        let found = messages(
+            "  1: { filesystem: { read: [/usr] } }\n  2: { extends: 3 }\n  3: { filesystem: { read: [/usr, /etc] } }\n",
+        );
+        assert_eq!(
+            found,
+            ["rings 2 and 3 are granted `read` on `/etc`, which more privileged ring 1 is denied"]
+        );
+    }
+
+    #[test]
+    fn an_execute_grant_without_read_in_several_rings_is_one_finding() {
+        let text = "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: t }\nrings:\n  2: { extends: 3 }\n  3: { filesystem: { execute: [/usr/bin] } }\n";
+        let found: Vec<String> = crate::analyze("t.yaml", text.as_bytes())
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == Code::ExecuteWithoutRead)
+            .map(|d| d.message.clone())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "on Linux nothing under `/usr/bin` can run: it may be executed but not read in rings 2 and 3"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_warnings_of_a_system_not_compiled_for_are_silent() {
+        use crate::backend::Targets;
+        // NC0803 (Linux) and NC0907 (macOS), in ring 3 and ring 2 (which extends it).
+        let text = "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: t }\nrings:\n  2: { extends: 3 }\n  3:\n    filesystem: { read: [/w], write: [/w] }\n    deny: [{ glob: \"/w/**/.env\" }]\n";
+        let codes = |targets| -> Vec<Code> {
+            crate::analyze_for("t.yaml", text.as_bytes(), targets)
+                .diagnostics
+                .iter()
+                .map(|d| d.code)
+                .collect()
+        };
+        assert_eq!(
+            codes(Targets::ALL),
+            [Code::DenyGlobPartial, Code::SeatbeltRename]
+        );
+        assert_eq!(codes(Targets::LINUX), [Code::DenyGlobPartial]);
+        assert_eq!(codes(Targets::MACOS), [Code::SeatbeltRename]);
+        let merged = crate::analyze("t.yaml", text.as_bytes());
+        let rename = merged
+            .diagnostics
+            .iter()
+            .find(|d| d.code == Code::SeatbeltRename)
+            .unwrap();
+        assert!(
+            rename
+                .message
+                .ends_with("cannot be removed or renamed in rings 2 and 3"),
+            "{}",
+            rename.message
         );
     }
 
@@ -687,16 +901,30 @@ mod tests {
                 glob_partial: spans(Code::DenyGlobPartial).collect(),
                 ..Expected::default()
             };
-            for offset in spans(Code::ExecuteWithoutRead) {
-                *reported.execute_without_read.entry(offset).or_default() += 1;
+            // One `NC0805` per rule, naming its rings: `... in ring 2`, `... in rings 2 and 3`.
+            for d in diags.iter().filter(|d| d.code == Code::ExecuteWithoutRead) {
+                let rings = d.message.rsplit(" in ring").next().unwrap_or("");
+                let count = rings
+                    .split([' ', ','])
+                    .filter(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+                    .count();
+                if let Some(span) = d.span {
+                    *reported.execute_without_read.entry(span.offset).or_default() += count;
+                }
             }
             let expected = expected(&ir);
+            // The rings a `NC0801` names: `ring 3 is granted ...`, `rings 2 and 3 are granted ...`.
+            let names = |message: &str, level: u8| {
+                let subject = message.split(" granted ").next().unwrap_or("");
+                subject
+                    .split([' ', ','])
+                    .any(|word| word == level.to_string())
+            };
             for level in &expected.escalated {
-                let prefix = format!("ring {level} is granted ");
                 proptest::prop_assert!(
                     diags
                         .iter()
-                        .any(|d| d.code == Code::Monotonicity && d.message.starts_with(&prefix)),
+                        .any(|d| d.code == Code::Monotonicity && names(&d.message, *level)),
                     "no NC0801 for ring {}:\n{}", level, text
                 );
             }

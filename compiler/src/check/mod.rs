@@ -68,3 +68,30 @@ pub fn header(file: &PolicyFile, diags: &mut Diagnostics) {
         );
     }
 }
+
+/// The codes of `settings.accept`, checked: each must be a warning code (`NC0011`).
+pub fn accepted(file: &PolicyFile, diags: &mut Diagnostics) -> Vec<Code> {
+    let mut codes = Vec::new();
+    for entry in &file.settings.accept {
+        match Code::ALL.iter().find(|c| c.as_str() == entry.value) {
+            Some(code) if code.default_severity() == crate::diagnostic::Severity::Warning => {
+                codes.push(*code);
+            }
+            found => {
+                let what = match found {
+                    Some(_) => "an error code: errors cannot be accepted",
+                    None => "not a diagnostic code",
+                };
+                diags.push(
+                    Diagnostic::new(
+                        Code::AcceptCode,
+                        entry.span,
+                        format!("`{}` in `settings.accept` is {what}", entry.value),
+                    )
+                    .help("`settings.accept` lists warning codes (`NC0802`, `NC0907`, ...) whose findings the policy accepts; see docs/diagnostics.md"),
+                );
+            }
+        }
+    }
+    codes
+}

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::common::{Context, Exit, Format, Outcome, read_policy, report};
 use crate::Analysis;
 use crate::backend::Targets;
-use crate::diagnostic::Severity;
+use crate::diagnostic::{Severity, count};
 
 /// Arguments of `nonoc check`.
 #[derive(Debug, Clone, clap::Args)]
@@ -66,17 +66,25 @@ pub fn run(args: &CheckArgs, ctx: &mut Context<'_>) -> Outcome {
             Format::Human => {
                 report(&analysis, ctx.style, ctx.err);
                 let rings = analysis.ir.as_ref().map_or(0, |ir| ir.rings.len());
+                let accepted = match analysis.accepted.len() {
+                    0 => String::new(),
+                    n => format!(", {n} accepted in `settings.accept`"),
+                };
                 if errors == 0 {
                     let _ = writeln!(
                         ctx.out,
-                        "{}: ok ({rings} rings, {warnings} warnings)",
-                        path.display()
+                        "{}: ok ({}, {}{accepted})",
+                        path.display(),
+                        count(rings, "ring", "rings"),
+                        count(warnings, "warning", "warnings")
                     );
                 } else {
                     let _ = writeln!(
                         ctx.err,
-                        "{}: {errors} errors, {warnings} warnings",
-                        path.display()
+                        "{}: {}, {}",
+                        path.display(),
+                        count(errors, "error", "errors"),
+                        count(warnings, "warning", "warnings")
                     );
                 }
             }

@@ -189,8 +189,75 @@ pub fn parse_vars(vars: &[String]) -> Result<Bindings, String> {
     Ok(bindings)
 }
 
-/// Reads and analyzes a policy file for an artifact of `targets`.
+/// What a file given on the command line holds, judged from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Policy,
+    Artifact,
+    Other,
+}
+
+/// How many bytes [`file_kind`] reads.
+const SNIFF_BYTES: u64 = 4096;
+
+/// What `bytes` (the start of a file) hold: an artifact is JSON that names its format
+/// `nonoc-artifact/...` at its start; a policy is YAML with `kind: RingPolicy` or an
+/// `apiVersion: nonoc.dev/...` line.
+pub fn file_kind(bytes: &[u8]) -> FileKind {
+    let text = String::from_utf8_lossy(bytes);
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') && trimmed.contains("\"nonoc-artifact/") {
+        return FileKind::Artifact;
+    }
+    let policy = text.lines().any(|line| {
+        let line = line.trim_start_matches(['-', ' ']).trim_end();
+        line == "kind: RingPolicy" || line.starts_with("apiVersion: nonoc.dev/")
+    });
+    match policy && !trimmed.starts_with('{') {
+        true => FileKind::Policy,
+        false => FileKind::Other,
+    }
+}
+
+/// The kind of the file at `path`, from its first bytes; `Other` when it cannot be read.
+pub fn kind_of_file(path: &Path) -> FileKind {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    match std::fs::File::open(path).and_then(|f| f.take(SNIFF_BYTES).read_to_end(&mut bytes)) {
+        Ok(_) => file_kind(&bytes),
+        Err(_) => FileKind::Other,
+    }
+}
+
+/// What to say when `command` needs an artifact and `path` is a policy (`None` otherwise):
+/// that it is one, and the command that makes the artifact.
+pub fn policy_not_artifact(path: &Path, command: &str) -> Option<String> {
+    if kind_of_file(path) != FileKind::Policy {
+        return None;
+    }
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "policy".to_owned(), |s| s.to_string_lossy().into_owned());
+    let artifact = path.with_file_name(format!("{stem}.nonoc.json"));
+    Some(format!(
+        "`{}` is a policy, not an artifact: run `nonoc compile {} -o {}` first, then `nonoc {command} {}`",
+        path.display(),
+        path.display(),
+        artifact.display(),
+        artifact.display()
+    ))
+}
+
+/// Reads and analyzes a policy file for an artifact of `targets`. An artifact given instead
+/// is refused (exit 2) with the command that reads one.
 pub fn read_policy(path: &Path, targets: Targets) -> Result<Analysis, CliError> {
+    if kind_of_file(path) == FileKind::Artifact {
+        return Err(CliError::usage(format!(
+            "`{}` is an artifact, not a policy: give the policy it was compiled from, or run `nonoc inspect {}` to see what it holds",
+            path.display(),
+            path.display()
+        )));
+    }
     match analyze_file(path, targets) {
         Ok(analysis) => Ok(analysis),
         Err(e) => Err(CliError::usage(format!(

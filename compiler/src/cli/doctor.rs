@@ -62,8 +62,10 @@ fn doctor(artifact: Option<&Path>, bindings: &Bindings, out: &mut dyn Write) -> 
     let Some(path) = artifact else {
         return Ok(Exit::Ok);
     };
-    let artifact =
-        Artifact::load(path).map_err(|e| CliError::failed(e.to_string()).by("nonoc doctor"))?;
+    let artifact = Artifact::load(path).map_err(|e| {
+        let message = super::common::policy_not_artifact(path, "doctor");
+        CliError::failed(message.unwrap_or_else(|| e.to_string())).by("nonoc doctor")
+    })?;
     let _ = writeln!(
         out,
         "artifact: {} (policy {}, {})",
@@ -92,7 +94,11 @@ fn doctor(artifact: Option<&Path>, bindings: &Bindings, out: &mut dyn Write) -> 
                 } else {
                     format!("landlock partly enforced: {}", dropped.join("; "))
                 };
-                let _ = writeln!(out, "ring {level}: {status}; {} rules", ll.rules);
+                let _ = writeln!(
+                    out,
+                    "ring {level}: {status}; {}",
+                    crate::diagnostic::count(ll.rules, "rule", "rules")
+                );
                 if let Some(isolation) = &report.isolation {
                     let _ = writeln!(out, "  {}", tier_line(isolation, &ll));
                     for mask in &isolation.masks {

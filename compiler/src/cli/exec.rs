@@ -150,6 +150,11 @@ pub fn run(args: &ExecArgs, ctx: &mut Context<'_>) -> Outcome {
             "nonoc exec: warning: not enforced on this kernel: {dropped}"
         );
     }
+    // A variable bound to a path that does not exist (a typo in `--var`): its rules grant
+    // nothing, and the command would fail on it in ways that do not say why.
+    if let Some(line) = missing_bindings(&report) {
+        let _ = writeln!(ctx.err, "nonoc exec: warning: {line}");
+    }
     // The carve-out fallback costs the split directories rights the policy gives them.
     if let (Some(isolation), Some(landlock)) = (&report.isolation, &report.landlock)
         && let Some(why) = &isolation.unavailable
@@ -181,9 +186,41 @@ pub fn run(args: &ExecArgs, ctx: &mut Context<'_>) -> Outcome {
     .by("nonoc exec"))
 }
 
+/// The variables bound to a path that does not exist, said in one line: those whose value
+/// is, or is above, an allow path the apply skipped as missing.
+fn missing_bindings(report: &EnforcementReport) -> Option<String> {
+    let missing = &report.landlock.as_ref()?.missing_paths;
+    let found: Vec<String> = report
+        .variables
+        .iter()
+        .filter(|(_, value)| value.starts_with('/') && value != "/")
+        .filter(|(_, value)| {
+            missing.iter().any(|p| {
+                p == value
+                    || p.strip_prefix(value.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+        })
+        .map(|(name, value)| format!("`{name}` is bound to `{value}`"))
+        .collect();
+    if found.is_empty() {
+        return None;
+    }
+    let (which, it) = match found.len() {
+        1 => ("which does not exist", "its rules grant"),
+        _ => ("which do not exist", "their rules grant"),
+    };
+    Some(format!(
+        "{}, {which}: {it} nothing",
+        crate::diagnostic::and_list(&found)
+    ))
+}
+
 /// Loads the artifact and applies the ring its selector names.
 fn apply(args: &ExecArgs, bindings: &Bindings) -> Result<EnforcementReport, String> {
-    let artifact = Artifact::load(&args.artifact).map_err(|e| e.to_string())?;
+    let artifact = Artifact::load(&args.artifact).map_err(|e| {
+        super::common::policy_not_artifact(&args.artifact, "exec").unwrap_or_else(|| e.to_string())
+    })?;
     let ring = match (args.ring, args.trust_score) {
         (Some(level), _) => artifact.ring(level),
         (None, Some(score)) => artifact.ring_for_trust_score(score),

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use nonoc_runtime::artifact::ScopeName;
 use nonoc_runtime::{Artifact, ErrorKind};
 
-use super::common::{CliError, Context, Exit, Format, Outcome, load_ir};
-use crate::diagnostic::terminal_safe;
+use super::common::{CliError, Context, Exit, Format, Outcome, load_ir, policy_not_artifact};
+use crate::diagnostic::{count, terminal_safe};
 use crate::inspect::{Matrix, Summary, matrix_of_ir, ports_cell, summarize};
 
 /// Arguments of `nonoc inspect`.
@@ -40,6 +40,12 @@ pub fn run(args: &InspectArgs, ctx: &mut Context<'_>) -> Outcome {
         Ok(a) => a,
         Err(e) if e.kind() == ErrorKind::Io => return Err(CliError::usage(e.to_string())),
         Err(e) => {
+            if let Some(message) = policy_not_artifact(&args.artifact, "inspect") {
+                return Err(CliError::failed(format!(
+                    "{message} (or `nonoc inspect --matrix --policy {}`)",
+                    args.artifact.display()
+                )));
+            }
             return Err(CliError::failed(format!(
                 "`{}` is not a valid artifact: {e}",
                 args.artifact.display()
@@ -97,8 +103,10 @@ fn render_matrix(matrix: &Matrix) -> String {
         text.push_str(row.trim_end());
         text.push('\n');
     }
-    for (i, note) in matrix.notes.iter().enumerate() {
-        text.push_str(&format!("{}: {note}\n", "*".repeat(i + 1)));
+    // The table has no markers of its own: the notes (`key: ...`, `note: ...`) follow it.
+    for note in &matrix.notes {
+        text.push_str(note);
+        text.push('\n');
     }
     text
 }
@@ -169,12 +177,11 @@ fn render(summary: &Summary) -> String {
         if let Some(sb) = &ring.seatbelt {
             let _ = writeln!(
                 s,
-                "  seatbelt: {} bytes of SBPL ({} lines), {} parameters; not enforced on macOS: {} part{}",
+                "  seatbelt: {} bytes of SBPL ({}), {}; not enforced on macOS: {}",
                 sb.bytes,
-                sb.lines,
-                sb.params,
-                sb.not_enforced,
-                if sb.not_enforced == 1 { "" } else { "s" }
+                count(sb.lines, "line", "lines"),
+                count(sb.params, "parameter", "parameters"),
+                count(sb.not_enforced, "part", "parts")
             );
         }
         if let Some(c) = ring.rules {
@@ -185,15 +192,17 @@ fn render(summary: &Summary) -> String {
             );
         }
         if let Some(tcp) = &ring.tcp {
-            if tcp.restricted {
+            if tcp.mode == "blocked" {
+                let _ = writeln!(s, "  network: blocked (no TCP or UDP socket)");
+            } else if tcp.restricted {
                 let _ = writeln!(
                     s,
-                    "  tcp: restricted; connect to {}; bind to {}",
+                    "  network: restricted; tcp connect to {}; bind to {}",
                     ports_cell(&tcp.connect).replace(',', ", "),
                     ports_cell(&tcp.bind).replace(',', ", ")
                 );
             } else {
-                let _ = writeln!(s, "  tcp: not restricted");
+                let _ = writeln!(s, "  network: allowed (tcp not restricted)");
             }
         }
         if ring.scopes.is_empty() {

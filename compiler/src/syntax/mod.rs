@@ -157,7 +157,11 @@ fn yaml_diagnostic(error: &YamlError, text: &str) -> Diagnostic {
         )),
         Code::Shape => diagnostic.help("see `nonoc schema` or docs/policy-language.md for the fields each section takes"),
         _ => {
-            if text.contains('\t') && diagnostic.message.contains("tab") {
+            if let Some(reference) = span.and_then(|s| unquoted_reference(text, s.offset)) {
+                diagnostic.help(format!(
+                    "inside `[...]` and `{{...}}` YAML reads `{{` and `}}` as its own syntax: quote a value that holds a variable, e.g. `\"{reference}\"`"
+                ))
+            } else if text.contains('\t') && diagnostic.message.contains("tab") {
                 diagnostic.help("YAML indents with spaces only; replace the tabs with spaces")
             } else {
                 diagnostic.help(
@@ -166,6 +170,33 @@ fn yaml_diagnostic(error: &YamlError, text: &str) -> Diagnostic {
             }
         }
     }
+}
+
+/// The first `${...}` reference not inside quotes on the line of `offset`, as written
+/// there (with the text after it up to a separator): a YAML flow list or mapping reads its
+/// `{` as the start of a mapping.
+fn unquoted_reference(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
+    let end = text
+        .get(offset..)?
+        .find('\n')
+        .map_or(text.len(), |i| offset + i);
+    let line = text.get(start..end)?;
+    let at = line.match_indices("${").find_map(|(i, _)| {
+        let before = line.get(..i)?;
+        // Outside quotes when the quotes before it are balanced.
+        let quoted = before.matches('"').count() % 2 == 1 || before.matches('\'').count() % 2 == 1;
+        (!quoted).then_some(i)
+    })?;
+    let rest = line.get(at..)?;
+    let close = rest.find('}')?;
+    let tail = rest
+        .get(close + 1..)?
+        .split([',', ']', ' ', '#'])
+        .next()
+        .unwrap_or("");
+    Some(format!("{}{tail}", rest.get(..=close)?))
 }
 
 /// Plain words for the budget breaches a policy can reach (the parser prints its data type).

@@ -67,6 +67,11 @@ pub struct Settings {
     /// its absence an apply error, `off` never uses it.
     #[serde(default)]
     pub isolation: Isolation,
+    /// Warning codes the policy accepts as deliberate (`NC0802`, ...): their findings are
+    /// counted but not printed, and `--deny-warnings` does not raise them. Say why in a
+    /// comment beside each.
+    #[serde(default)]
+    pub accept: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

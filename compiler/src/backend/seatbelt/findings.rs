@@ -71,7 +71,8 @@ fn names(set: AccessSet) -> String {
         .join(", ")
 }
 
-/// The warnings for one confined ring.
+/// The warnings for one confined ring, each message without the ring
+/// ([`crate::diagnostic::merge_rings`] names the rings).
 pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if ring.unconfined {
@@ -86,7 +87,6 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
             FsTarget::Glob(_) => None,
         })
         .collect();
-    let level = ring.level;
     // The same allows, by path: index i is `allows[i]`.
     let by_path = RuleIndex::new(allows.iter().map(|(r, _)| *r), |r| match &r.target {
         FsTarget::Path(p) => Some(p.clone()),
@@ -102,7 +102,7 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
                     Code::SeatbeltCoarse,
                     rule.origin.span(),
                     format!(
-                        "on macOS ring {level} is not granted {} on `{}`",
+                        "on macOS {} on `{}` is not granted",
                         names(missing),
                         path.as_str()
                     ),
@@ -118,7 +118,7 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
                     Code::SeatbeltTruncate,
                     rule.origin.span(),
                     format!(
-                        "on macOS ring {level} may also truncate files under `{}`",
+                        "on macOS files under `{}` may also be truncated",
                         path.as_str()
                     ),
                 )
@@ -131,7 +131,7 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
                     Code::SeatbeltRefer,
                     rule.origin.span(),
                     format!(
-                        "on macOS ring {level} may also move files into and out of `{}`",
+                        "on macOS files may also be moved into and out of `{}`",
                         path.as_str()
                     ),
                 )
@@ -155,7 +155,7 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
                     Code::SeatbeltCoarse,
                     deny.origin.span(),
                     format!(
-                        "on macOS the deny of `{}` in ring {level} also withholds {}",
+                        "on macOS the deny of `{}` also withholds {}",
                         deny.target.text(),
                         names(extra.intersection(allow.access))
                     ),
@@ -185,7 +185,7 @@ pub fn findings(ring: &Ring) -> Vec<Diagnostic> {
                     Code::SeatbeltRename,
                     deny.origin.span(),
                     format!(
-                        "on macOS `{}` and the directories above it cannot be removed or renamed in ring {level}",
+                        "on macOS `{}` and the directories above it cannot be removed or renamed",
                         deny.target.text()
                     ),
                 )

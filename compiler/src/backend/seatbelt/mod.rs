@@ -131,7 +131,8 @@ pub fn compile(policy: &str, ring: &Ring) -> Result<Option<Compiled>, Vec<Proble
 }
 
 /// [`compile`], reporting what the backend finds to `diags`: what keeps a confined ring from
-/// having a macOS profile, and where the profile enforces a rule other than as written. A
+/// having a macOS profile (where the profile enforces a rule other than as written is
+/// [`findings`], merged across rings by [`super::lower`]). A
 /// failed self-check of the compiler is not the policy's fault; `nonoc compile` reports it.
 pub fn lower_reporting(policy: &str, ring: &Ring, diags: &mut Diagnostics) -> MacosRing {
     let compiled = compile(policy, ring);
@@ -147,9 +148,6 @@ pub fn lower_reporting(policy: &str, ring: &Ring, diags: &mut Diagnostics) -> Ma
             }
             diags.push(d);
         }
-    }
-    for d in findings(ring) {
-        diags.push(d);
     }
     compiled
 }
