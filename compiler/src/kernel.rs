@@ -175,11 +175,20 @@ impl Prober<'_> {
                     }
                 }
                 "note" => probed.notes.push(rest.to_owned()),
+                "trace" => probed.traced = true,
                 "allowed" => probed.answer = Some(Answer::Allowed),
                 "denied" => probed.answer = Some(Answer::Denied(rest.to_owned())),
                 "inconclusive" => probed.answer = Some(Answer::Inconclusive(rest.to_owned())),
                 _ => {}
             }
+        }
+        if probed.answer.is_none() && probed.applied && probed.traced {
+            // The program's loader ran in trace mode in place of the probe.
+            let after = stdout.split_once("\ntrace\n").map_or("", |(_, rest)| rest);
+            probed.answer = Some(match judge_trace(output.status.success(), after) {
+                Ok(()) => Answer::Allowed,
+                Err(why) => Answer::Denied(why),
+            });
         }
         if probed.answer.is_none() && probed.applied {
             // Applied, then gone without an answer: a seccomp kill (or trap) is a denial.
@@ -199,6 +208,24 @@ impl Prober<'_> {
         }
         Ok(probed)
     }
+}
+
+/// Whether the GNU C library's loader, run in trace mode (`LD_TRACE_LOADED_OBJECTS=1`),
+/// loaded the program: it exits 0 and lists every shared library, one that it could not open
+/// as `NAME => not found`. `Err`: what it could not load.
+pub(crate) fn judge_trace(success: bool, output: &str) -> Result<(), String> {
+    let missing: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("not found"))
+        .map(|l| l.split("=>").next().unwrap_or(l).trim())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("the loader could not open {}", missing.join(", ")));
+    }
+    if !success {
+        return Err("the program's loader failed".to_owned());
+    }
+    Ok(())
 }
 
 /// Everything a pipe gives until it closes (what it gave, if reading fails).
@@ -233,6 +260,8 @@ struct Probed {
     not_run: Option<String>,
     apply_error: Option<String>,
     applied: bool,
+    /// An execute probe handed over to the program's loader in trace mode.
+    traced: bool,
     notes: Vec<String>,
     answer: Option<Answer>,
 }

@@ -40,6 +40,27 @@ fn main() -> ExitCode {
             needs_program: Some("/usr/bin/node"),
             ..Test::new("preset_node_runs_node", 1, node)
         },
+        Test {
+            needs_program: Some("/usr/bin/python3"),
+            ..Test::new(
+                "an_execute_grant_runs_a_dynamically_linked_program",
+                1,
+                loader_granted,
+            )
+        },
+        Test {
+            needs_program: Some("/usr/bin/python3"),
+            ..Test::new(
+                "test_kernel_execute_probes_run_the_loader",
+                1,
+                probe_runs_loader,
+            )
+        },
+        Test::new(
+            "a_program_a_ring_may_write_gets_no_loader",
+            1,
+            loader_of_writable_program,
+        ),
     ])
 }
 
@@ -180,8 +201,13 @@ fn exec(s: &Scratch, artifact: &str, cmd: &[&str]) -> Run {
         .into_iter()
         .chain(cmd.iter().copied())
         .collect();
+    nonoc(s, &args)
+}
+
+/// `nonoc ARGS...` in the workspace, with the fixed environment.
+fn nonoc(s: &Scratch, args: &[&str]) -> Run {
     let output = Command::new(NONOC)
-        .args(&args)
+        .args(args)
         .current_dir(s.path("ws"))
         .env_clear()
         .env("PATH", PATH)
@@ -340,6 +366,165 @@ fn node() {
     let run = exec(&s, &without, &["node", "-e", "1"]);
     assert!(
         run.status.code() == Some(126) && run.stderr.contains("Permission denied"),
+        "{run}"
+    );
+}
+
+/// A policy without presets: ring 2 may read and execute what `read` and `execute` say.
+fn plain(read: &str, execute: &str, tests: &str) -> String {
+    format!(
+        "apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata:
+  name: loader
+variables:
+  workspace:
+    env: WS
+rings:
+  2:
+    filesystem:
+      read: [{read}]
+      execute: [{execute}]
+  3:
+    filesystem:
+      write: [\"${{workspace}}\"]
+tests:
+{tests}"
+    )
+}
+
+/// Where a program's loader really is.
+fn loader_of(program: &str) -> (String, String) {
+    let real = std::fs::canonicalize(program).unwrap_or_else(|e| panic!("{program}: {e}"));
+    let interp = nonoc_runtime::probe::interpreter_of(real.to_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{program}: {e}"))
+        .unwrap_or_else(|| panic!("{program} is not dynamically linked"));
+    let resolved = std::fs::canonicalize(&interp).unwrap_or_else(|e| panic!("{interp}: {e}"));
+    (interp, resolved.to_str().unwrap_or_default().to_owned())
+}
+
+/// `execute: [/usr/bin/python3]` with the reads the program needs (itself, the shared
+/// libraries, the loader cache) runs it: the runtime grants the program's loader, which no
+/// rule names, and the report says so. Before, `execve` failed with `EACCES` (126).
+fn loader_granted() {
+    let s = Scratch::new("loader-granted");
+    let yaml = plain(
+        "/usr/bin/python3, /usr/lib, /lib, /etc/ld.so.cache",
+        "/usr/bin/python3",
+        "  []",
+    );
+    let artifact = compile(&s, "loader", &yaml);
+    let run = nonoc(
+        &s,
+        &[
+            "exec",
+            &artifact,
+            "--ring",
+            "2",
+            "--report",
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            "print('ran')",
+        ],
+    );
+    assert_eq!(run.ok().stdout, "ran\n", "{run}");
+    let report: serde_json::Value = serde_json::from_str(run.stderr.lines().next().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("no report ({e}):\n{run}"));
+    let (interp, resolved) = loader_of("/usr/bin/python3");
+    assert_eq!(
+        report["landlock"]["loaders"],
+        serde_json::json!([{
+            "program": "/usr/bin/python3",
+            "interpreter": interp,
+            "resolved": resolved,
+        }]),
+        "{run}"
+    );
+}
+
+/// `nonoc test --kernel` now runs an execute probe through the program's loader: a ring
+/// that may execute python3 and read the file alone cannot load its shared libraries, and the
+/// probe says so where `decide` says allow (it used to stop at `execve`'s checks on the
+/// program and agree). With the libraries readable it agrees.
+fn probe_runs_loader() {
+    let s = Scratch::new("probe-loader");
+    let tests = "  - { ring: 2, execute: /usr/bin/python3, expect: allow }\n";
+    let policy = s.file(
+        "unreadable-libraries.yaml",
+        &plain("/usr/bin/python3", "/usr/bin/python3", tests),
+    );
+    let run = nonoc(
+        &s,
+        &[
+            "test",
+            "--kernel",
+            &policy,
+            "--var",
+            "workspace=/nonexistent",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(1), "{run}");
+    assert!(
+        run.stdout.contains(
+            "ring 2, execute `/usr/bin/python3`: kernel: expected allow, the kernel denied it (the loader could not open"
+        ) && run.stdout.contains("libc.so"),
+        "{run}"
+    );
+    let policy = s.file(
+        "readable-libraries.yaml",
+        &plain(
+            "/usr/bin/python3, /usr/lib, /lib, /etc/ld.so.cache",
+            "/usr/bin/python3",
+            tests,
+        ),
+    );
+    let run = nonoc(
+        &s,
+        &[
+            "test",
+            "--kernel",
+            &policy,
+            "--var",
+            "workspace=/nonexistent",
+        ],
+    );
+    assert!(
+        run.ok().stdout.contains("1 agreed, 0 disagreed, 0 not run"),
+        "{run}"
+    );
+}
+
+/// A program in a directory another ring may write names its own loader: the runtime does
+/// not trust it (an agent could point `PT_INTERP` at any file to gain read and execute on
+/// it), grants no loader, and says why; the program cannot run.
+fn loader_of_writable_program() {
+    let s = Scratch::new("loader-writable");
+    let program = s.path("ws/true");
+    std::fs::copy("/bin/true", &program).unwrap_or_else(|e| panic!("/bin/true: {e}"));
+    let yaml = plain(
+        "\"${workspace}\", /usr/lib, /lib, /etc/ld.so.cache",
+        "\"${workspace}/true\"",
+        "  []",
+    );
+    let artifact = compile(&s, "loader", &yaml);
+    let run = nonoc(
+        &s,
+        &["exec", &artifact, "--ring", "2", "--report", "--", &program],
+    );
+    assert!(
+        run.status.code() == Some(126) && run.stderr.contains("Permission denied"),
+        "{run}"
+    );
+    let report: serde_json::Value = serde_json::from_str(run.stderr.lines().next().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("no report ({e}):\n{run}"));
+    assert!(report["landlock"]["loaders"].is_null(), "{run}");
+    let why = &report["landlock"]["loaders_not_added"][0];
+    assert_eq!(why["program"], program.as_str(), "{run}");
+    assert!(
+        why["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("may write") && w.contains(&s.path("ws"))),
         "{run}"
     );
 }

@@ -177,6 +177,21 @@ class LandlockReport(TypedDict, total=False):
     carve_outs: list[list[Any]]
     glob_matches: list[list[Any]]
     skipped_through_links: list[str]
+    loaders: list[LoaderGrant]
+    loaders_not_added: list[LoaderNotAdded]
+
+class LoaderGrant(TypedDict):
+    """A program loader granted for an execute grant (``Report.landlock["loaders"]``)."""
+
+    program: str
+    interpreter: str
+    resolved: str
+
+class LoaderNotAdded(TypedDict):
+    """An execute grant whose program's loader was not granted, and why."""
+
+    program: str
+    why: str
 
 class SeccompStats(TypedDict):
     """What the seccomp filter costs."""

@@ -90,6 +90,35 @@ pub struct LandlockReport {
     /// not granted, and deny-glob roots, whose globs then match nothing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_through_links: Vec<String>,
+    /// The program loaders granted (v1.1): for each regular file the ring may execute that is
+    /// a dynamically linked ELF program, its interpreter gets `execute` and `read_file`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub loaders: Vec<LoaderGrant>,
+    /// Execute grants whose program's loader was not granted, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub loaders_not_added: Vec<LoaderNotAdded>,
+}
+
+/// A program loader granted for an execute grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LoaderGrant {
+    /// The program the ring may execute (as bound).
+    pub program: String,
+    /// Its ELF interpreter, as the program names it (`PT_INTERP`).
+    pub interpreter: String,
+    /// The interpreter with every link resolved: where the grant is.
+    pub resolved: String,
+}
+
+/// An execute grant whose program's loader was not granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LoaderNotAdded {
+    /// The program the ring may execute (as bound).
+    pub program: String,
+    /// Why its loader was not granted.
+    pub why: String,
 }
 
 /// Something the ring asks for that the kernel cannot enforce.

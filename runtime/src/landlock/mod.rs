@@ -2,6 +2,7 @@
 //! the ABI, open every path, then restrict.
 
 mod glob;
+mod loader;
 mod resolve;
 mod tree;
 
@@ -9,6 +10,9 @@ use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 
+#[cfg(feature = "compiler")]
+pub use loader::interpreter_of;
+pub use loader::{Loaders, loaders};
 #[cfg(feature = "compiler")]
 pub use tree::place;
 pub use tree::{BoundRule, BoundTarget, DenyPoint, Fs, Grant, Kind, Link, place_masked, within};
@@ -224,6 +228,29 @@ pub fn writable_dirs(
     bindings: &Bindings,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Vec<String>, Error> {
+    writable_paths(artifact, bindings, env, REPLACE_ENTRIES)
+}
+
+/// Rights that let an agent change a program: replace it, or write into it.
+const CHANGE_PROGRAM: u16 = REPLACE_ENTRIES | Right::WriteFile.bit() | Right::Truncate.bit();
+
+/// The paths (bound) where some confined ring of the artifact may change or replace a file:
+/// a program found there is not trusted to name its own loader.
+pub fn program_writable_paths(
+    artifact: &Artifact,
+    bindings: &Bindings,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Vec<String>, Error> {
+    writable_paths(artifact, bindings, env, CHANGE_PROGRAM)
+}
+
+/// The allow paths (bound) of every confined ring of the artifact that grant one of `rights`.
+fn writable_paths(
+    artifact: &Artifact,
+    bindings: &Bindings,
+    env: &dyn Fn(&str) -> Option<OsString>,
+    rights: u16,
+) -> Result<Vec<String>, Error> {
     let mut templates: Vec<(u8, &str)> = Vec::new();
     for (level, ring) in &artifact.rings {
         let Some(plan) = ring.landlock.as_ref().filter(|_| !ring.unconfined) else {
@@ -231,7 +258,7 @@ pub fn writable_dirs(
         };
         for rule in &plan.rules {
             if let (Effect::Allow, Target::Path(path)) = (rule.effect, &rule.target)
-                && rule.access.0 & REPLACE_ENTRIES != 0
+                && rule.access.0 & rights != 0
             {
                 templates.push((*level, path));
             }
@@ -351,6 +378,8 @@ pub fn prepare_placed(
         glob_matches: placement.glob_matches.clone(),
         glob_links: placement.glob_links.clone(),
         skipped_through_links: placement.through_links.clone(),
+        loaders: Vec::new(),
+        loaders_not_added: Vec::new(),
     };
     if negotiated.abi == 0 {
         return Ok(Prepared {
