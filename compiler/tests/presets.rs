@@ -61,6 +61,10 @@ fn main() -> ExitCode {
             1,
             loader_of_writable_program,
         ),
+        Test {
+            needs_program: Some("/usr/bin/python3"),
+            ..Test::new("newcomer_python_agent_with_presets_only", 3, newcomer)
+        },
     ])
 }
 
@@ -527,4 +531,130 @@ fn loader_of_writable_program() {
             .is_some_and(|w| w.contains("may write") && w.contains(&s.path("ws"))),
         "{run}"
     );
+}
+
+/// The agent script of the newcomer scenario: reads and writes in the workspace, uses
+/// `tempfile`, runs `git status` and a child Python, and finds the secrets and `.git` closed.
+const AGENT: &str = r#"import errno, os, subprocess, sys, tempfile
+ws = os.environ["AGENT_WORKSPACE"]
+with open(os.path.join(ws, "task.txt")) as f:
+    task = f.read().strip()
+with open(os.path.join(ws, "out.txt"), "w") as f:
+    f.write(task.upper())
+with tempfile.NamedTemporaryFile("w+", delete=True) as t:
+    t.write("scratch")
+    t.flush()
+    t.seek(0)
+    assert t.read() == "scratch"
+status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=True)
+child = subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True, text=True, check=True)
+def refused(action):
+    try:
+        action()
+        return "allowed"
+    except OSError as e:
+        # EACCES from Landlock, EROFS from the isolation layer's read-only mask.
+        return "refused" if e.errno in (errno.EACCES, errno.EROFS) else "errno %d" % e.errno
+print("status:" + ",".join(sorted(status.stdout.split())))
+print("child:" + child.stdout.strip())
+print("key:" + refused(lambda: open(os.path.join(os.environ["HOME"], ".ssh", "id_ed25519")).read()))
+print("git-config:" + refused(lambda: open(os.path.join(ws, ".git", "config"), "a").write("x")))
+"#;
+
+/// A newcomer's policy for a Python coding agent at ring 2, with presets only for the system
+/// (workspace read and write, `.git` read-only, secrets denied), run under `nonoc exec` with
+/// an agent script that reads, writes, uses `tempfile`, runs `git status` and a child process.
+fn newcomer() {
+    let s = Scratch::new("newcomer");
+    s.file(
+        "home/.gitconfig",
+        "[user]\n\tname = Nonoc Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n",
+    );
+    s.file("home/.ssh/id_ed25519", "key\n");
+    s.file("ws/task.txt", "hello agent\n");
+    let agent = s.file("ws/agent.py", AGENT);
+    for cmd in [
+        &["git", "init", "-q", "."][..],
+        &["git", "add", "task.txt", "agent.py"],
+        &[
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-q",
+            "-m",
+            "task",
+        ],
+    ] {
+        let out = Command::new(cmd[0])
+            .args(&cmd[1..])
+            .current_dir(s.path("ws"))
+            .env("HOME", s.path("home"))
+            .output()
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        assert!(out.status.success(), "{cmd:?}: {out:?}");
+    }
+    let yaml = "apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata:
+  name: newcomer
+variables:
+  workspace: { env: AGENT_WORKSPACE }
+  home: { env: HOME }
+deny:
+  - path: ${home}/.ssh
+rings:
+  2:
+    filesystem:
+      presets: [python, git, certs, tmp, devices]
+      read: [\"${workspace}\"]
+      write: [\"${workspace}\"]
+    deny:
+      - { path: \"${workspace}/.git\", access: [write] }
+    network:
+      mode: restricted
+      connect_tcp: [443]
+    process:
+      fork: true
+      signals: sandbox
+";
+    let analysis = nonoc::analyze("newcomer.yaml", yaml.as_bytes());
+    let warnings: Vec<String> = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == nonoc::diagnostic::Code::FsPresetWithoutHome)
+        .map(|d| d.message.clone())
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let artifact = compile(&s, "newcomer", yaml);
+    let output = Command::new(NONOC)
+        .args(["exec", &artifact, "--ring", "2", "--", "python3", &agent])
+        .current_dir(s.path("ws"))
+        .env_clear()
+        .env("PATH", PATH)
+        .env("HOME", s.path("home"))
+        .env("AGENT_WORKSPACE", s.path("ws"))
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {NONOC}: {e}"));
+    let run = Run {
+        args: vec![
+            "exec".to_owned(),
+            artifact.clone(),
+            "python3 agent.py".to_owned(),
+        ],
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert_eq!(
+        run.ok().stdout,
+        "status:??,out.txt\nchild:42\nkey:refused\ngit-config:refused\n",
+        "{run}"
+    );
+    let out = std::fs::read_to_string(s.path("ws/out.txt")).unwrap_or_default();
+    assert_eq!(out, "HELLO AGENT");
 }
