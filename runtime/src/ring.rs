@@ -506,6 +506,12 @@ impl<'a> Ring<'a> {
         };
         let prepared = landlock::prepare_placed(plan, &placement, negotiated)?;
         let (ruleset, mut landlock_report) = prepared.into_parts();
+        landlock_report.enforced = landlock::enforced(
+            plan,
+            &rules,
+            self.artifact.policy.file.as_deref(),
+            &loaders.granted,
+        );
         landlock_report.loaders = loaders.granted;
         landlock_report.loaders_not_added = loaders.not_added;
         Ok(Prepared {

@@ -29,6 +29,16 @@ fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
             }),
             path_of,
         );
+        // A read grant on a link covers what the link leads to (the runtime opens the path,
+        // following it): where the ring's read paths lead on this host.
+        let readable_links: Vec<String> = ring
+            .filesystem
+            .iter()
+            .filter(|r| {
+                r.effect == Effect::Allow && on_linux(r) && r.access.contains(Right::ReadFile)
+            })
+            .filter_map(|r| path_of(r).as_ref().and_then(resolved_here))
+            .collect();
         for rule in ring.filesystem.iter().filter(|r| {
             r.effect == Effect::Allow && on_linux(r) && r.access.contains(Right::Execute)
         }) {
@@ -40,7 +50,15 @@ fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
             // this host, as the runtime resolves on the host it applies on.
             let target = resolved_here(path);
             let judged = target.as_deref().unwrap_or(path.as_str());
-            if readable.at_or_above(judged).next().is_none() {
+            let read_through_link = || {
+                readable_links.iter().any(|r| {
+                    judged == r
+                        || judged
+                            .strip_prefix(r.as_str())
+                            .is_some_and(|rest| rest.starts_with('/'))
+                })
+            };
+            if readable.at_or_above(judged).next().is_none() && !read_through_link() {
                 diags.push(
                     Diagnostic::new(
                         Code::ExecuteWithoutRead,
@@ -459,6 +477,11 @@ mod tests {
         let unreadable =
             format!("  3: {{ filesystem: {{ execute: [{d}/links/ld.so], read: [{d}/links] }} }}\n");
         assert!(codes(&unreadable).contains(&Code::ExecuteWithoutRead));
+        // Read and execute both granted on the link itself: both lead to the same file.
+        let same_link = format!(
+            "  3: {{ filesystem: {{ execute: [{d}/links/ld.so], read: [{d}/links/ld.so] }} }}\n"
+        );
+        assert!(!codes(&same_link).contains(&Code::ExecuteWithoutRead));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -205,6 +205,56 @@ pub fn bind_rules(plan: &LandlockPlan, values: &BoundVariables) -> Result<Vec<Bo
         .collect()
 }
 
+/// The ring's bound rules in the policy's words, for the report. `rules` are the plan's rules
+/// bound (one for one, in order), then what the runtime added: the caller's `writable_only`
+/// narrowing and the program loaders (`loaders`). `file`: the policy file's name.
+pub fn enforced(
+    plan: &LandlockPlan,
+    rules: &[BoundRule],
+    file: Option<&str>,
+    loaders: &[crate::report::LoaderGrant],
+) -> Vec<crate::report::EnforcedRule> {
+    let file = file.unwrap_or("policy");
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let path = match &rule.target {
+                BoundTarget::Path(p) => p.clone(),
+                BoundTarget::Glob { text, .. } => text.clone(),
+            };
+            let origin = match plan.rules.get(i) {
+                Some(planned) => match &planned.origin {
+                    Some(o) => format!("{file}:{} ({})", o.line, o.scope),
+                    None => format!("{file} (rule {} of the ring)", i + 1),
+                },
+                None => {
+                    let programs: Vec<&str> = loaders
+                        .iter()
+                        .filter(|l| rule.allow && l.resolved == path)
+                        .map(|l| l.program.as_str())
+                        .collect();
+                    if programs.is_empty() {
+                        "the caller's writable_only".to_owned()
+                    } else {
+                        format!("loader of {}", programs.join(", "))
+                    }
+                }
+            };
+            crate::report::EnforcedRule {
+                effect: if rule.allow {
+                    Effect::Allow
+                } else {
+                    Effect::Deny
+                },
+                path,
+                rights: rights_of(rule.mask),
+                origin,
+            }
+        })
+        .collect()
+}
+
 /// Rights that let an agent replace an entry of a directory, and so plant a link there.
 const REPLACE_ENTRIES: u16 = Right::MakeReg.bit()
     | Right::MakeDir.bit()
@@ -380,6 +430,7 @@ pub fn prepare_placed(
         skipped_through_links: placement.through_links.clone(),
         loaders: Vec::new(),
         loaders_not_added: Vec::new(),
+        enforced: Vec::new(),
     };
     if negotiated.abi == 0 {
         return Ok(Prepared {
