@@ -182,7 +182,12 @@ impl Prober<'_> {
                 _ => {}
             }
         }
-        if probed.answer.is_none() && probed.applied && probed.traced {
+        // (A probe killed by a signal falls through to the seccomp case below.)
+        if probed.answer.is_none()
+            && probed.applied
+            && probed.traced
+            && output.status.code().is_some()
+        {
             // The program's loader ran in trace mode in place of the probe.
             let after = stdout.split_once("\ntrace\n").map_or("", |(_, rest)| rest);
             probed.answer = Some(match judge_trace(output.status.success(), after) {
@@ -409,6 +414,23 @@ fn gated(name: &str, fixed: usize, ring: Option<&ir::Ring>) -> Result<(u32, usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The loader's trace output: every library mapped and exit 0 is a run; a library listed
+    /// `=> not found`, or a failed exit, is not.
+    #[test]
+    fn a_trace_is_judged_by_its_libraries_and_status() {
+        let ok = "\tlinux-vdso.so.1 (0x7ff)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x7f0)\n\t/lib64/ld-linux-x86-64.so.2 (0x7f1)\n";
+        assert_eq!(judge_trace(true, ok), Ok(()));
+        assert_eq!(
+            judge_trace(false, ok),
+            Err("the program's loader failed".to_owned())
+        );
+        let missing = "\tlibm.so.6 => not found\n\tlibz.so.1 => not found\n\tlibc.so.6 => /lib/libc.so.6 (0x1)\n";
+        assert_eq!(
+            judge_trace(true, missing),
+            Err("the loader could not open libm.so.6, libz.so.1".to_owned())
+        );
+    }
 
     #[test]
     fn a_probe_that_hangs_is_killed_and_reported_not_run() {
