@@ -162,6 +162,60 @@ mod tests {
         assert_eq!(null.len(), 1, "{null:?}");
     }
 
+    fn analyzed(variables: &str, presets: &str) -> crate::Analysis {
+        let text = format!(
+            "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: {{ name: t }}\n{variables}rings:\n  2:\n    filesystem:\n      presets: [{presets}]\n"
+        );
+        crate::analyze("t.yaml", text.as_bytes())
+    }
+
+    /// The grants of a ring as the IR has them, with their origins' scopes.
+    fn grants(a: &crate::Analysis) -> Vec<(String, String)> {
+        a.ir.as_ref().unwrap().rings[&2]
+            .filesystem
+            .iter()
+            .map(|r| (r.target.text().to_owned(), r.origin.scope.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn presets_expand_with_their_origin_once_per_path() {
+        let a = analyzed("variables: { home: { env: HOME } }\n", "git, devices");
+        assert!(!a.diagnostics.iter().any(|d| d.is_error()));
+        let g = grants(&a);
+        let null: Vec<_> = g.iter().filter(|(p, _)| p == "/dev/null").collect();
+        assert_eq!(null.len(), 1, "{g:?}");
+        assert!(g.contains(&("${home}/.gitconfig".to_owned(), "preset git".to_owned())));
+        assert!(g.contains(&("/usr/lib".to_owned(), "preset git (from system)".to_owned())));
+        let rule = &a.ir.as_ref().unwrap().rings[&2].filesystem[0];
+        assert_eq!((rule.origin.line, rule.origin.column), (8, 17));
+    }
+
+    #[test]
+    fn home_grants_need_a_home_variable_and_say_so() {
+        use crate::diagnostic::Code;
+        let a = analyzed("", "git");
+        let warned: Vec<_> = a
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == Code::FsPresetWithoutHome)
+            .collect();
+        assert_eq!(warned.len(), 1);
+        assert!(!grants(&a).iter().any(|(p, _)| p.starts_with("${home}")));
+        let a = analyzed("", "system, rust");
+        let unknown: Vec<_> = a
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == Code::UnknownFsPreset)
+            .collect();
+        assert_eq!(unknown.len(), 1);
+        assert!(
+            a.diagnostics
+                .iter()
+                .all(|d| d.code != Code::FsPresetWithoutHome)
+        );
+    }
+
     #[test]
     fn no_preset_reaches_private_keys_or_secrets() {
         for name in FS_PRESETS {
