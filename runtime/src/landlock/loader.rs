@@ -69,7 +69,12 @@ pub fn loaders<F: Fs>(
         if cached.kind(&real) != Kind::File {
             continue;
         }
-        if let Some(w) = writable.iter().find(|w| within(&real, w)) {
+        // As written and where it leads, on both sides: a writable tree reached through a
+        // link is the same tree.
+        let changeable = |w: &&String| {
+            within(&real, w) || within(program, w) || within(&real, &cached.real_path(w))
+        };
+        if let Some(w) = writable.iter().find(changeable) {
             out.refuse(
                 program,
                 format!(
@@ -355,6 +360,18 @@ mod tests {
         assert!(found.rules.is_empty() && found.granted.is_empty());
         assert_eq!(found.not_added.len(), 1);
         assert!(found.not_added[0].why.contains("may write"), "{found:?}");
+        // A writable tree named through a link is the same tree.
+        let link = format!("{dir}-link");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        let found = loaders(
+            std::slice::from_ref(&rule),
+            &[],
+            std::slice::from_ref(&link),
+            &super::super::RealFs,
+        );
+        assert!(found.rules.is_empty(), "{found:?}");
+        let _ = std::fs::remove_file(&link);
         // Not writable: the (odd) interpreter is granted, as the program's bytes are trusted.
         let found = loaders(&[rule], &[], &[], &super::super::RealFs);
         assert_eq!(found.granted.len(), 1, "{found:?}");
