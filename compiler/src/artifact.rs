@@ -81,6 +81,8 @@ pub fn build(
         policy: PolicyInfo {
             name: ir.name.clone(),
             source_sha256: hex(&Sha256::digest(source)),
+            file: Some(ir.file.clone())
+                .filter(|f| !f.is_empty() && f.len() <= 255 && !f.chars().any(char::is_control)),
         },
         settings: Settings {
             landlock: LandlockSettings {

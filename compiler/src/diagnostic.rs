@@ -109,6 +109,8 @@ codes! {
     EmptyAccess = "NC0410", Error, "an access list is empty";
     PathInvisibleChar = "NC0411", Error, "a path or glob holds an invisible, zero-width or direction-changing character";
     PathConfusableChar = "NC0412", Warning, "a path or glob mixes letters that look alike across scripts";
+    UnknownFsPreset = "NC0413", Error, "a filesystem preset name is unknown";
+    FsPresetWithoutHome = "NC0414", Warning, "a filesystem preset's grants under `${home}` are left out: the policy declares no `home`";
     // network and process
     PortRange = "NC0501", Error, "a port is outside 1..=65535";
     HostName = "NC0502", Error, "a network rule names a host";

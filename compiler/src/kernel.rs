@@ -175,11 +175,25 @@ impl Prober<'_> {
                     }
                 }
                 "note" => probed.notes.push(rest.to_owned()),
+                "trace" => probed.traced = true,
                 "allowed" => probed.answer = Some(Answer::Allowed),
                 "denied" => probed.answer = Some(Answer::Denied(rest.to_owned())),
                 "inconclusive" => probed.answer = Some(Answer::Inconclusive(rest.to_owned())),
                 _ => {}
             }
+        }
+        // (A probe killed by a signal falls through to the seccomp case below.)
+        if probed.answer.is_none()
+            && probed.applied
+            && probed.traced
+            && output.status.code().is_some()
+        {
+            // The program's loader ran in trace mode in place of the probe.
+            let after = stdout.split_once("\ntrace\n").map_or("", |(_, rest)| rest);
+            probed.answer = Some(match judge_trace(output.status.success(), after) {
+                Ok(()) => Answer::Allowed,
+                Err(why) => Answer::Denied(why),
+            });
         }
         if probed.answer.is_none() && probed.applied {
             // Applied, then gone without an answer: a seccomp kill (or trap) is a denial.
@@ -199,6 +213,24 @@ impl Prober<'_> {
         }
         Ok(probed)
     }
+}
+
+/// Whether the GNU C library's loader, run in trace mode (`LD_TRACE_LOADED_OBJECTS=1`),
+/// loaded the program: it exits 0 and lists every shared library, one that it could not open
+/// as `NAME => not found`. `Err`: what it could not load.
+pub(crate) fn judge_trace(success: bool, output: &str) -> Result<(), String> {
+    let missing: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("not found"))
+        .map(|l| l.split("=>").next().unwrap_or(l).trim())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("the loader could not open {}", missing.join(", ")));
+    }
+    if !success {
+        return Err("the program's loader failed".to_owned());
+    }
+    Ok(())
 }
 
 /// Everything a pipe gives until it closes (what it gave, if reading fails).
@@ -233,6 +265,8 @@ struct Probed {
     not_run: Option<String>,
     apply_error: Option<String>,
     applied: bool,
+    /// An execute probe handed over to the program's loader in trace mode.
+    traced: bool,
     notes: Vec<String>,
     answer: Option<Answer>,
 }
@@ -380,6 +414,23 @@ fn gated(name: &str, fixed: usize, ring: Option<&ir::Ring>) -> Result<(u32, usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The loader's trace output: every library mapped and exit 0 is a run; a library listed
+    /// `=> not found`, or a failed exit, is not.
+    #[test]
+    fn a_trace_is_judged_by_its_libraries_and_status() {
+        let ok = "\tlinux-vdso.so.1 (0x7ff)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x7f0)\n\t/lib64/ld-linux-x86-64.so.2 (0x7f1)\n";
+        assert_eq!(judge_trace(true, ok), Ok(()));
+        assert_eq!(
+            judge_trace(false, ok),
+            Err("the program's loader failed".to_owned())
+        );
+        let missing = "\tlibm.so.6 => not found\n\tlibz.so.1 => not found\n\tlibc.so.6 => /lib/libc.so.6 (0x1)\n";
+        assert_eq!(
+            judge_trace(true, missing),
+            Err("the loader could not open libm.so.6, libz.so.1".to_owned())
+        );
+    }
 
     #[test]
     fn a_probe_that_hangs_is_killed_and_reported_not_run() {

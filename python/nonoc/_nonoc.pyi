@@ -177,6 +177,32 @@ class LandlockReport(TypedDict, total=False):
     carve_outs: list[list[Any]]
     glob_matches: list[list[Any]]
     skipped_through_links: list[str]
+    loaders: list[LoaderGrant]
+    loaders_not_added: list[LoaderNotAdded]
+    enforced: list[EnforcedRule]
+
+class EnforcedRule(TypedDict):
+    """A filesystem rule as enforced (``Report.landlock["enforced"]``): what a reader maps
+    back to the policy. ``origin`` is ``FILE:LINE (SCOPE)`` for a rule of the policy,
+    ``loader of PROGRAM`` for a program loader, ``the caller's writable_only`` otherwise."""
+
+    effect: Literal["allow", "deny"]
+    path: str
+    rights: list[str]
+    origin: str
+
+class LoaderGrant(TypedDict):
+    """A program loader granted for an execute grant (``Report.landlock["loaders"]``)."""
+
+    program: str
+    interpreter: str
+    resolved: str
+
+class LoaderNotAdded(TypedDict):
+    """An execute grant whose program's loader was not granted, and why."""
+
+    program: str
+    why: str
 
 class SeccompStats(TypedDict):
     """What the seccomp filter costs."""

@@ -61,8 +61,10 @@ impl PyReport {
     }
 
     /// The Landlock ruleset (Linux): `abi`, `handled`, `tcp_ports_enforced`, `scopes`,
-    /// `dropped`, `rules`, `missing_paths`, `carve_outs`, `glob_matches` and
-    /// `skipped_through_links`; None elsewhere and for an unconfined ring.
+    /// `dropped`, `rules`, `missing_paths`, `carve_outs`, `glob_matches`,
+    /// `skipped_through_links`, `loaders`, `loaders_not_added` and `enforced` (each rule as
+    /// enforced: `effect`, `path`, `rights`, `origin` as `FILE:LINE (SCOPE)`); None elsewhere
+    /// and for an unconfined ring.
     #[getter]
     fn landlock<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.field(py, "landlock")

@@ -150,3 +150,20 @@ def test_an_unconfined_ring_needs_the_opt_in(agt: nonoc.Artifact) -> None:
     assert report.unconfined and report.landlock is None and report.seccomp is None
     # Applying an unconfined ring applies nothing: safe in the test process.
     assert ring.apply(allow_unconfined=True).unconfined
+
+
+def test_report_names_each_rule_with_its_policy_line(agt: nonoc.Artifact, tmp_path: Path) -> None:
+    require_landlock()
+    report = agt.ring(2).preview({"workspace": str(tmp_path)})
+    enforced = report.landlock["enforced"]
+    assert enforced and all(set(rule) == {"effect", "path", "rights", "origin"} for rule in enforced)
+    lines = (POLICIES / "agt-rings.yaml").read_text().splitlines()
+    workspace = [rule for rule in enforced if rule["path"] == str(tmp_path)]
+    assert workspace, enforced
+    for rule in workspace:
+        # `agt-rings.yaml:LINE (SCOPE)`: the line that names the workspace.
+        file, _, rest = rule["origin"].partition(":")
+        line, _, scope = rest.partition(" ")
+        assert file == "agt-rings.yaml", rule
+        assert "${workspace}" in lines[int(line) - 1], rule
+        assert scope.startswith("(ring "), rule

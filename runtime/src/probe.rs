@@ -16,6 +16,10 @@
 
 use crate::sys;
 
+/// The ELF interpreter (`PT_INTERP`) a program names, if any: what an execute probe must
+/// see opened before it can say the program runs.
+pub use crate::landlock::interpreter_of;
+
 /// The errno the probe's filter answers with (the highest errno; policies name theirs from
 /// the kernel's list, which ends far below).
 pub const SENTINEL: i32 = 4095;

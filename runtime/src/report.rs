@@ -90,6 +90,55 @@ pub struct LandlockReport {
     /// not granted, and deny-glob roots, whose globs then match nothing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_through_links: Vec<String>,
+    /// The program loaders granted (v1.1): for each regular file the ring may execute that is
+    /// a dynamically linked ELF program, its interpreter gets `execute` and `read_file`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub loaders: Vec<LoaderGrant>,
+    /// Execute grants whose program's loader was not granted, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub loaders_not_added: Vec<LoaderNotAdded>,
+    /// Every filesystem rule of the ring as enforced here, in policy order, in the policy's
+    /// words: the path (variables bound), the rights, and where the rule comes from (v1.1).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub enforced: Vec<EnforcedRule>,
+}
+
+/// A filesystem rule as enforced: what a reader maps back to the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EnforcedRule {
+    /// Allow or deny.
+    pub effect: crate::artifact::Effect,
+    /// The path with its variable bound, or a deny glob as written.
+    pub path: String,
+    /// The rights it grants or withholds.
+    pub rights: Vec<Right>,
+    /// Where it comes from: `FILE:LINE (SCOPE)` for a rule of the policy (`agent.yaml:14
+    /// (ring 2)`, `agent.yaml:12 (preset python)`), `loader of PROGRAM` for a program loader,
+    /// `the caller's writable_only` for the narrowing an embedder asked for.
+    pub origin: String,
+}
+
+/// A program loader granted for an execute grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LoaderGrant {
+    /// The program the ring may execute (as bound).
+    pub program: String,
+    /// Its ELF interpreter, as the program names it (`PT_INTERP`).
+    pub interpreter: String,
+    /// The interpreter with every link resolved: where the grant is.
+    pub resolved: String,
+}
+
+/// An execute grant whose program's loader was not granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LoaderNotAdded {
+    /// The program the ring may execute (as bound).
+    pub program: String,
+    /// Why its loader was not granted.
+    pub why: String,
 }
 
 /// Something the ring asks for that the kernel cannot enforce.

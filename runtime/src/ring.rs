@@ -395,13 +395,15 @@ impl<'a> Ring<'a> {
                     arch.name()
                 ))
             })?;
-        let (values, rules) = self.bind_landlock(plan, bindings)?;
+        let (values, mut rules) = self.bind_landlock(plan, bindings)?;
         let unix_connect = plan
             .unix_connect
             .iter()
             .map(|p| values.expand(p))
             .collect::<Result<Vec<String>, Error>>()?;
         let writable = landlock::writable_dirs(self.artifact, bindings, &bind::process_env)?;
+        let loaders = self.loaders(&rules, &writable, bindings)?;
+        rules.extend(loaders.rules.iter().cloned());
         let kernel = crate::sys::landlock_abi();
         let abi = self.max_abi.map_or(kernel, |cap| cap.min(kernel));
         let settings = self.artifact.settings.landlock;
@@ -503,7 +505,15 @@ impl<'a> Ring<'a> {
             unmasked: collector.unmasked.clone(),
         };
         let prepared = landlock::prepare_placed(plan, &placement, negotiated)?;
-        let (ruleset, landlock_report) = prepared.into_parts();
+        let (ruleset, mut landlock_report) = prepared.into_parts();
+        landlock_report.enforced = landlock::enforced(
+            plan,
+            &rules,
+            self.artifact.policy.file.as_deref(),
+            &loaders.granted,
+        );
+        landlock_report.loaders = loaders.granted;
+        landlock_report.loaders_not_added = loaders.not_added;
         Ok(Prepared {
             variables: values
                 .iter()
@@ -535,6 +545,25 @@ impl<'a> Ring<'a> {
             namespaces,
             not_enforced: linux_not_enforced(abi, &unix_connect),
         })
+    }
+
+    /// The program loaders of the ring's execute grants (bound rules), given the directories
+    /// where some ring may replace entries.
+    #[cfg(target_os = "linux")]
+    fn loaders(
+        &self,
+        rules: &[landlock::BoundRule],
+        replaceable: &[String],
+        bindings: &Bindings,
+    ) -> Result<landlock::Loaders, Error> {
+        let writable =
+            landlock::program_writable_paths(self.artifact, bindings, &bind::process_env)?;
+        Ok(landlock::loaders(
+            rules,
+            replaceable,
+            &writable,
+            &landlock::RealFs,
+        ))
     }
 
     /// Binds the variables a Landlock plan uses and substitutes them in its rules.
@@ -592,8 +621,9 @@ impl<'a> Ring<'a> {
             .landlock
             .as_ref()
             .ok_or(Error::NoLinuxTarget(self.level))?;
-        let (_, rules) = self.bind_landlock(plan, bindings)?;
+        let (_, mut rules) = self.bind_landlock(plan, bindings)?;
         let writable = landlock::writable_dirs(self.artifact, bindings, &bind::process_env)?;
+        rules.extend(self.loaders(&rules, &writable, bindings)?.rules);
         let placement = landlock::place(&rules, &writable, &landlock::RealFs)?;
         Ok(placement
             .grants

@@ -439,6 +439,31 @@ fn fields_the_compiler_never_writes_are_refused() {
                 })
             }),
         ),
+        // Rule origins and the policy file's name (v1.1).
+        (
+            "its origin is not a line from 1",
+            Box::new(|a| allow3(a).origin.as_mut().unwrap().line = 0),
+        ),
+        (
+            "and a printable scope",
+            Box::new(|a| allow3(a).origin.as_mut().unwrap().scope = "ring 3\n".to_owned()),
+        ),
+        (
+            "and a printable scope",
+            Box::new(|a| allow3(a).origin.as_mut().unwrap().scope = String::new()),
+        ),
+        (
+            "of at most 256 bytes",
+            Box::new(|a| allow3(a).origin.as_mut().unwrap().scope = "x".repeat(257)),
+        ),
+        (
+            "policy.file: not a file name",
+            Box::new(|a| a.policy.file = Some("/home/me/agent.yaml".to_owned())),
+        ),
+        (
+            "policy.file: empty or holds a control character",
+            Box::new(|a| a.policy.file = Some("agent\u{1b}.yaml".to_owned())),
+        ),
         (
             "stats do not fit",
             Box::new(|a| {
@@ -461,6 +486,15 @@ fn fields_the_compiler_never_writes_are_refused() {
         a.settings.unenforceable = Unenforceable::Error
     }))
     .unwrap();
+    // Origins and the file name are optional: an artifact without them loads.
+    let bare = Artifact::from_slice(&edited(&good, |a| {
+        a.policy.file = None;
+        allow3(a).origin = None;
+    }))
+    .unwrap();
+    assert!(bare.policy.file.is_none());
+    let parsed = Artifact::from_slice(&good).unwrap();
+    assert_eq!(parsed.policy.file.as_deref(), Some("coding-agent.yaml"));
 }
 
 /// The fields escapes-era policies added: `rings.N.capabilities` and

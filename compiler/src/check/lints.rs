@@ -30,19 +30,45 @@ fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
             }),
             path_of,
         );
+        // A read grant on a link covers what the link leads to (the runtime opens the path,
+        // following it): where the ring's read paths lead on this host.
+        let readable_links: Vec<String> = ring
+            .filesystem
+            .iter()
+            .filter(|r| {
+                r.effect == Effect::Allow && on_linux(r) && r.access.contains(Right::ReadFile)
+            })
+            .filter_map(|r| path_of(r).as_ref().and_then(resolved_here))
+            .collect();
         for rule in ring.filesystem.iter().filter(|r| {
             r.effect == Effect::Allow && on_linux(r) && r.access.contains(Right::Execute)
         }) {
             let FsTarget::Path(path) = &rule.target else {
                 continue;
             };
-            if readable.at_or_above(path.as_str()).next().is_none() {
+            // The kernel follows links before it checks the file: a link whose target is
+            // readable runs (`/lib64/ld-linux-x86-64.so.2` -> `/usr/lib/...`). Resolved on
+            // this host, as the runtime resolves on the host it applies on.
+            let target = resolved_here(path);
+            let judged = target.as_deref().unwrap_or(path.as_str());
+            let read_through_link = || {
+                readable_links.iter().any(|r| {
+                    judged == r
+                        || judged
+                            .strip_prefix(r.as_str())
+                            .is_some_and(|rest| rest.starts_with('/'))
+                })
+            };
+            if readable.at_or_above(judged).next().is_none() && !read_through_link() {
                 found.push((
                     ring.level,
                     Diagnostic::new(
                         Code::ExecuteWithoutRead,
                         rule.origin.span(),
-                        format!("on Linux nothing under `{}` can run: it may be executed but not read", path.as_str()),
+                        match &target {
+                            Some(t) => format!("on Linux nothing under `{}` can run: it may be executed but `{t}`, where it leads on this host, may not be read", path.as_str()),
+                            None => format!("on Linux nothing under `{}` can run: it may be executed but not read", path.as_str()),
+                        },
                     )
                     .help("Landlock also checks `read_file` when a program is executed; grant `read` on the path too"),
                 ));
@@ -52,6 +78,17 @@ fn execute_without_read(ir: &Ir, diags: &mut Diagnostics) {
     for d in crate::diagnostic::merge_rings(found) {
         diags.push(d);
     }
+}
+
+/// Where a path without variables resolves on this host, when it goes through a symbolic
+/// link (`None` for a path with a variable, one that does not exist here, or no link).
+fn resolved_here(path: &PathTemplate) -> Option<String> {
+    if path.variable().is_some() {
+        return None;
+    }
+    let real = std::fs::canonicalize(path.as_str()).ok()?;
+    let real = real.to_str()?;
+    (real != path.as_str()).then(|| real.to_owned())
 }
 
 /// The path of a rule on a path (not a glob).
@@ -535,6 +572,32 @@ mod tests {
             !codes("  3: { filesystem: { execute: [/usr/bin], read: [/usr] } }\n")
                 .contains(&Code::ExecuteWithoutRead)
         );
+    }
+
+    /// The kernel resolves links before it checks `read_file`: a link whose target is
+    /// readable is no finding, the link's own name notwithstanding.
+    #[test]
+    fn execute_through_a_link_is_judged_at_its_target() {
+        let dir = std::env::temp_dir().join(format!("nonoc-nc0805-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        std::fs::create_dir_all(dir.join("links")).unwrap();
+        std::fs::write(dir.join("real/ld.so"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.join("real/ld.so"), dir.join("links/ld.so")).unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        let d = dir.to_str().unwrap();
+        let through_link =
+            format!("  3: {{ filesystem: {{ execute: [{d}/links/ld.so], read: [{d}/real] }} }}\n");
+        assert!(!codes(&through_link).contains(&Code::ExecuteWithoutRead));
+        let unreadable =
+            format!("  3: {{ filesystem: {{ execute: [{d}/links/ld.so], read: [{d}/links] }} }}\n");
+        assert!(codes(&unreadable).contains(&Code::ExecuteWithoutRead));
+        // Read and execute both granted on the link itself: both lead to the same file.
+        let same_link = format!(
+            "  3: {{ filesystem: {{ execute: [{d}/links/ld.so], read: [{d}/links/ld.so] }} }}\n"
+        );
+        assert!(!codes(&same_link).contains(&Code::ExecuteWithoutRead));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

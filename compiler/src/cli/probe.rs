@@ -14,8 +14,15 @@
 //!
 //! Each operation is chosen to change nothing on the host: files are opened, never written
 //! (`write` opens an existing regular file for writing, without truncating, and closes it);
-//! `execute` asks for an `execve` the kernel refuses with `E2BIG` after its permission checks
-//! (an argument longer than any kernel accepts), so no program runs; `fork` starts a process
+//! `execute` runs the program's dynamic loader to the end in trace mode: for a dynamically
+//! linked program (or a `#!` script whose interpreter is one) with the GNU C library's loader,
+//! the probe prints `trace` and `execve`s it with `LD_TRACE_LOADED_OBJECTS=1`, so the kernel
+//! opens the program and its loader (the `execute` and `read_file` checks), the loader maps
+//! every shared library and exits listing them (a library it cannot open shows as
+//! `=> not found`), and the program's own code never runs; `nonoc test --kernel` judges that
+//! output and exit status. Any other program gets an `execve` the kernel refuses with `E2BIG`
+//! after its permission checks on the program itself (an argument longer than any kernel
+//! accepts), so no program runs, and a note says the loader was not reached; `fork` starts a process
 //! that fails to execute a missing program; sockets bind or connect on the loopback address;
 //! signals go to the probe or to processes it started; a system call is answered by a seccomp
 //! filter of the probe's own before it runs (`nonoc_runtime::probe`). Before the ring is
@@ -265,6 +272,25 @@ pub fn run(args: &ProbeArgs, ctx: &mut Context<'_>) -> Outcome {
     for note in notes(&op, &report) {
         line(out, &format!("note {note}"));
     }
+    if let Op::Execute(p) = &op {
+        match traceable(p) {
+            Some(_) => {
+                // The program replaces the probe; what it prints and how it exits is the
+                // answer. An `execve` the kernel refuses returns here.
+                line(out, "trace");
+                let error = trace_command(p).exec();
+                line(out, &format!("denied {}", errno(&error)));
+                return Ok(Exit::Ok);
+            }
+            None => line(
+                out,
+                &format!(
+                    "note `{}` has no GNU C library loader to run in trace mode (statically linked, another loader, or not a program): only the kernel's checks on the program itself were asked",
+                    p.display()
+                ),
+            ),
+        }
+    }
     let answer = match (&op, &armed, status) {
         (Op::Syscall { args, .. }, Some(armed), _) => match armed.ask(args) {
             Ok(()) => Answer::Allowed,
@@ -414,7 +440,11 @@ fn prepare(op: &Op, null: &std::fs::File) -> Result<Option<Child>, String> {
         }
         Op::Connect(_) | Op::Bind(_) | Op::Udp | Op::Fork | Op::SignalSelf => {}
     }
-    match attempt(op, null, None) {
+    let baseline = match op {
+        Op::Execute(p) if traceable(p).is_some() => trace_unconfined(p),
+        _ => attempt(op, null, None),
+    };
+    match baseline {
         Answer::Allowed => Ok(None),
         Answer::Denied(e) | Answer::Other(e) => Err(format!(
             "it fails without the sandbox too ({e}), so a denial could not be told from one"
@@ -515,6 +545,55 @@ fn execute(path: &Path) -> Answer {
     match errno(&error).as_str() {
         "E2BIG" => Answer::Allowed,
         _ => refused(&error),
+    }
+}
+
+/// The file whose loader a trace of `path` runs: the program, or the interpreter of a `#!`
+/// script (the kernel opens both), when its ELF interpreter is the GNU C library's loader,
+/// which honours `LD_TRACE_LOADED_OBJECTS` and then never runs the program. `None` otherwise:
+/// another loader may run the program instead.
+fn traceable(path: &Path) -> Option<PathBuf> {
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .ok()?;
+    let program = match head[..n].strip_prefix(b"#!") {
+        Some(rest) => {
+            let line = rest.split(|b| *b == b'\n').next()?;
+            let text = std::str::from_utf8(line).ok()?.trim();
+            PathBuf::from(text.split_whitespace().next()?)
+        }
+        None => path.to_path_buf(),
+    };
+    let real = std::fs::canonicalize(&program).ok()?;
+    let loader = nonoc_runtime::probe::interpreter_of(real.to_str()?).ok()??;
+    let name = Path::new(&loader).file_name()?.to_str()?;
+    (name.starts_with("ld-linux") || name.starts_with("ld64.so")).then_some(program)
+}
+
+/// The program with the loader in trace mode and nothing else in its environment.
+fn trace_command(path: &Path) -> Command {
+    let mut cmd = Command::new(path);
+    cmd.env_clear().env("LD_TRACE_LOADED_OBJECTS", "1");
+    cmd
+}
+
+/// A trace run to the end without the sandbox (the baseline), judged as `nonoc test --kernel`
+/// judges the confined one.
+fn trace_unconfined(path: &Path) -> Answer {
+    let output = trace_command(path)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    match output {
+        Ok(out) => match crate::kernel::judge_trace(
+            out.status.success(),
+            &String::from_utf8_lossy(&out.stdout),
+        ) {
+            Ok(()) => Answer::Allowed,
+            Err(why) => Answer::Other(why),
+        },
+        Err(e) => refused(&e),
     }
 }
 

@@ -55,6 +55,12 @@ pub fn lower(
     let settings = &file.settings;
     Ir {
         name: file.metadata.name.value.clone(),
+        file: source
+            .name
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
         settings: IrSettings {
             landlock_compatibility: settings.landlock.compatibility,
             landlock_min_abi: settings

@@ -4,6 +4,7 @@ mod access;
 mod bind;
 mod decide;
 mod describe;
+pub mod fs_presets;
 mod lower;
 mod model;
 mod own;

@@ -16,6 +16,10 @@ pub use nonoc_runtime::artifact::Capability;
 #[derive(Debug, Clone, Serialize)]
 pub struct Ir {
     pub name: String,
+    /// The policy file's name (the last component of the path it was read from), for the
+    /// rule origins of the artifact; not part of the IR's meaning.
+    #[serde(skip)]
+    pub file: String,
     pub settings: IrSettings,
     pub variables: BTreeMap<String, Variable>,
     pub trust_tiers: Vec<TrustTier>,

@@ -3,9 +3,9 @@
 //! `values`, which reports what is wrong; what is left is what the ring says.
 
 use super::model::*;
-use super::presets;
 use super::values::{self, Vars};
 use super::{AccessSet, FsTarget};
+use super::{fs_presets, presets};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, Span};
 use crate::source::Source;
 use crate::syntax::{
@@ -197,6 +197,7 @@ pub(super) fn own_parts(
                 }
             }
         }
+        fs_presets(&fs.value.presets, vars, source, &mut own.fs, diags);
         for rule in &fs.value.rules {
             let path = values::allow_path(&rule.value.path, vars, diags);
             let access = values::access(&rule.value.access, diags);
@@ -267,6 +268,80 @@ pub(super) fn own_parts(
         own.sys = sys_patch(sys, &scope, source, diags);
     }
     own
+}
+
+/// The grants of the ring's `filesystem.presets`, as allow rules whose origin is the preset's
+/// name in the list (scope `preset NAME`, or `preset NAME (from INCLUDED)` for a grant of a
+/// preset it includes). A path is granted once even when two presets list it. Lines under
+/// `${home}` are added only when the policy declares `home`; otherwise a warning says what
+/// was left out.
+fn fs_presets(
+    presets: &[Spanned<String>],
+    vars: &Vars,
+    source: &Source,
+    rules: &mut Vec<FsRule>,
+    diags: &mut Diagnostics,
+) {
+    let mut granted: Vec<(String, Option<syntax::Platform>, AccessSet)> = Vec::new();
+    for preset in presets {
+        let Some(grants) = fs_presets::fs_preset(&preset.value) else {
+            diags.push(
+                Diagnostic::new(
+                    Code::UnknownFsPreset,
+                    preset.span,
+                    format!("unknown filesystem preset `{}`", preset.value),
+                )
+                .help(format!(
+                    "known filesystem presets: {} (syscall presets such as `hardening` go under `syscalls.presets`)",
+                    fs_presets::FS_PRESETS.join(", ")
+                )),
+            );
+            continue;
+        };
+        let mut without_home: Vec<String> = Vec::new();
+        for grant in grants {
+            if grant.path.variable() == Some(fs_presets::HOME)
+                && !vars.contains_key(fs_presets::HOME)
+            {
+                without_home.push(grant.path.as_str().to_owned());
+                continue;
+            }
+            let key = (grant.path.as_str().to_owned(), grant.platform, grant.access);
+            if granted.contains(&key) {
+                continue;
+            }
+            granted.push(key);
+            let scope = if grant.preset == preset.value {
+                format!("preset {}", preset.value)
+            } else {
+                format!("preset {} (from {})", preset.value, grant.preset)
+            };
+            rules.push(FsRule {
+                effect: Effect::Allow,
+                target: FsTarget::Path(grant.path),
+                access: grant.access,
+                except: Vec::new(),
+                platform: grant.platform,
+                origin: origin(source, preset.span, scope),
+            });
+        }
+        if !without_home.is_empty() {
+            diags.push(
+                Diagnostic::new(
+                    Code::FsPresetWithoutHome,
+                    preset.span,
+                    format!(
+                        "preset `{}` grants nothing under `${{home}}`: the policy declares no variable `home`",
+                        preset.value
+                    ),
+                )
+                .help(format!(
+                    "declare it (`variables: {{ home: {{ env: HOME }} }}`) to grant {}",
+                    without_home.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                )),
+            );
+        }
+    }
 }
 
 fn sys_patch(

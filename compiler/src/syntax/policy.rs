@@ -207,6 +207,33 @@ pub struct Filesystem {
     /// Fine-grained rules.
     #[serde(default)]
     pub rules: Vec<Spanned<FsRule>>,
+    /// Toolchain presets (v1.1): the read, execute and write grants a program family needs
+    /// on Linux and macOS, defined as data in the compiler (`nonoc compile --emit ir` shows
+    /// each grant with the preset it comes from).
+    #[serde(default)]
+    #[schemars(with = "Vec<FsPresetName>")]
+    pub presets: Vec<Spanned<String>>,
+}
+
+/// Filesystem preset names, for the schema.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum FsPresetName {
+    /// Shared libraries and their loader, the standard programs, the C library's `/etc` files.
+    System,
+    /// `system`, plus the Python interpreter's configuration, pip's, a user's pyenv and user
+    /// site (under `${home}`, when the policy declares `home`).
+    Python,
+    /// `system` and `devices`, plus git's system, global and XDG configuration files.
+    Git,
+    /// `system`, plus OpenSSL's configuration and a user's nvm.
+    Node,
+    /// CA certificates and OpenSSL's configuration (never `/etc/ssl/private`).
+    Certs,
+    /// The temporary directories, read and write.
+    Tmp,
+    /// `/dev/null`, `/dev/zero`, the random devices and the terminal.
+    Devices,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -42,7 +42,25 @@ pub struct PathRule {
     /// Deny rules: targets inside the deny that it does not cover.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub except: Vec<Target>,
+    /// Where the rule stands in the policy (v1.1), for reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<RuleOrigin>,
 }
+
+/// Where a rule stands in the policy file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RuleOrigin {
+    /// The 1-based line.
+    pub line: u32,
+    /// What put the rule there: `ring 2`, `ring 2 (inherited)`, `global deny`,
+    /// `preset python`, ...
+    pub scope: String,
+}
+
+/// Longest `RuleOrigin::scope` an artifact may hold.
+pub const MAX_ORIGIN_SCOPE: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]

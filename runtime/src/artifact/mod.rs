@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 pub use capability::Capability;
 pub use landlock::{Component, Effect, LandlockPlan, Right, ScopeName, Target};
 #[cfg(feature = "compiler")]
-pub use landlock::{Glob, NetRules, PathRule, Rights};
+pub use landlock::{Glob, NetRules, PathRule, Rights, RuleOrigin};
 #[cfg(any(feature = "compiler", target_os = "macos"))]
 pub use seatbelt::ParamForm;
 pub use seatbelt::SeatbeltProfile;
@@ -128,6 +128,10 @@ pub struct PolicyInfo {
     pub name: String,
     /// sha256 (hex) of the policy file's bytes.
     pub source_sha256: String,
+    /// The policy file's name (its last path component, never a directory), for the rule
+    /// origins of reports (v1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// The policy settings the runtime needs.

@@ -82,6 +82,15 @@ pub(super) fn validate(artifact: &Unverified) -> Result<(), Error> {
     printable("compiler.name", &artifact.compiler.name)?;
     printable("compiler.version", &artifact.compiler.version)?;
     policy_name(&artifact.policy.name)?;
+    if let Some(file) = &artifact.policy.file {
+        printable("policy.file", file)?;
+        if file.contains('/') || file.len() > 255 {
+            return Err(invalid(
+                "policy.file",
+                "not a file name (a path component of at most 255 bytes)",
+            ));
+        }
+    }
     let sha = &artifact.policy.source_sha256;
     if sha.len() != 64
         || !sha
@@ -379,6 +388,17 @@ fn landlock(
 fn rule_ok(at: &At<'_>, rule: &PathRule, vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
     if rule.access == Rights(0) {
         return Err(invalid(at, "grants or denies no right"));
+    }
+    if let Some(origin) = &rule.origin
+        && (origin.line == 0
+            || origin.scope.is_empty()
+            || origin.scope.len() > super::landlock::MAX_ORIGIN_SCOPE
+            || origin.scope.chars().any(char::is_control))
+    {
+        return Err(invalid(
+            at,
+            "its origin is not a line from 1 and a printable scope of at most 256 bytes",
+        ));
     }
     match (rule.effect, &rule.target) {
         (Effect::Allow, Target::Glob(_)) => {

@@ -2,6 +2,7 @@
 //! the ABI, open every path, then restrict.
 
 mod glob;
+mod loader;
 mod resolve;
 mod tree;
 
@@ -9,6 +10,9 @@ use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 
+#[cfg(feature = "compiler")]
+pub use loader::interpreter_of;
+pub use loader::{Loaders, loaders};
 #[cfg(feature = "compiler")]
 pub use tree::place;
 pub use tree::{BoundRule, BoundTarget, DenyPoint, Fs, Grant, Kind, Link, place_masked, within};
@@ -201,6 +205,56 @@ pub fn bind_rules(plan: &LandlockPlan, values: &BoundVariables) -> Result<Vec<Bo
         .collect()
 }
 
+/// The ring's bound rules in the policy's words, for the report. `rules` are the plan's rules
+/// bound (one for one, in order), then what the runtime added: the caller's `writable_only`
+/// narrowing and the program loaders (`loaders`). `file`: the policy file's name.
+pub fn enforced(
+    plan: &LandlockPlan,
+    rules: &[BoundRule],
+    file: Option<&str>,
+    loaders: &[crate::report::LoaderGrant],
+) -> Vec<crate::report::EnforcedRule> {
+    let file = file.unwrap_or("policy");
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            let path = match &rule.target {
+                BoundTarget::Path(p) => p.clone(),
+                BoundTarget::Glob { text, .. } => text.clone(),
+            };
+            let origin = match plan.rules.get(i) {
+                Some(planned) => match &planned.origin {
+                    Some(o) => format!("{file}:{} ({})", o.line, o.scope),
+                    None => format!("{file} (rule {} of the ring)", i + 1),
+                },
+                None => {
+                    let programs: Vec<&str> = loaders
+                        .iter()
+                        .filter(|l| rule.allow && l.resolved == path)
+                        .map(|l| l.program.as_str())
+                        .collect();
+                    if programs.is_empty() {
+                        "the caller's writable_only".to_owned()
+                    } else {
+                        format!("loader of {}", programs.join(", "))
+                    }
+                }
+            };
+            crate::report::EnforcedRule {
+                effect: if rule.allow {
+                    Effect::Allow
+                } else {
+                    Effect::Deny
+                },
+                path,
+                rights: rights_of(rule.mask),
+                origin,
+            }
+        })
+        .collect()
+}
+
 /// Rights that let an agent replace an entry of a directory, and so plant a link there.
 const REPLACE_ENTRIES: u16 = Right::MakeReg.bit()
     | Right::MakeDir.bit()
@@ -224,6 +278,29 @@ pub fn writable_dirs(
     bindings: &Bindings,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Vec<String>, Error> {
+    writable_paths(artifact, bindings, env, REPLACE_ENTRIES)
+}
+
+/// Rights that let an agent change a program: replace it, or write into it.
+const CHANGE_PROGRAM: u16 = REPLACE_ENTRIES | Right::WriteFile.bit() | Right::Truncate.bit();
+
+/// The paths (bound) where some confined ring of the artifact may change or replace a file:
+/// a program found there is not trusted to name its own loader.
+pub fn program_writable_paths(
+    artifact: &Artifact,
+    bindings: &Bindings,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Vec<String>, Error> {
+    writable_paths(artifact, bindings, env, CHANGE_PROGRAM)
+}
+
+/// The allow paths (bound) of every confined ring of the artifact that grant one of `rights`.
+fn writable_paths(
+    artifact: &Artifact,
+    bindings: &Bindings,
+    env: &dyn Fn(&str) -> Option<OsString>,
+    rights: u16,
+) -> Result<Vec<String>, Error> {
     let mut templates: Vec<(u8, &str)> = Vec::new();
     for (level, ring) in &artifact.rings {
         let Some(plan) = ring.landlock.as_ref().filter(|_| !ring.unconfined) else {
@@ -231,7 +308,7 @@ pub fn writable_dirs(
         };
         for rule in &plan.rules {
             if let (Effect::Allow, Target::Path(path)) = (rule.effect, &rule.target)
-                && rule.access.0 & REPLACE_ENTRIES != 0
+                && rule.access.0 & rights != 0
             {
                 templates.push((*level, path));
             }
@@ -351,6 +428,9 @@ pub fn prepare_placed(
         glob_matches: placement.glob_matches.clone(),
         glob_links: placement.glob_links.clone(),
         skipped_through_links: placement.through_links.clone(),
+        loaders: Vec::new(),
+        loaders_not_added: Vec::new(),
+        enforced: Vec::new(),
     };
     if negotiated.abi == 0 {
         return Ok(Prepared {

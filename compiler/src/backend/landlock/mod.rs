@@ -10,7 +10,8 @@ mod glob;
 use std::fmt::Write;
 
 use nonoc_runtime::artifact::{
-    Effect as PlanEffect, LandlockPlan, NetRules, PathRule, Right, Rights, ScopeName, Target,
+    Effect as PlanEffect, LandlockPlan, NetRules, PathRule, Right, Rights, RuleOrigin, ScopeName,
+    Target,
 };
 
 use crate::ir::{AccessSet, Effect, FsTarget, Platform, Ring};
@@ -48,6 +49,10 @@ pub fn lower(ring: &Ring) -> Result<Option<LandlockPlan>, String> {
             target: target(&rule.target)?,
             access: rights(rule.access),
             except: rule.except.iter().map(target).collect::<Result<_, _>>()?,
+            origin: Some(RuleOrigin {
+                line: u32::try_from(rule.origin.line).unwrap_or(u32::MAX),
+                scope: rule.origin.scope.clone(),
+            }),
         });
     }
     let network = match ring.network.mode {
