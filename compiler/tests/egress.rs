@@ -437,6 +437,25 @@ fn allowed() {
     // The command's status passes through.
     let run = w.exec(3, None, false, &["/bin/sh", "-c", "exit 7"]);
     assert_eq!(run.output.status.code(), Some(7), "{run}");
+    // A signal to `nonoc exec` (a terminal's Ctrl-C reaches it, not the command in its own
+    // session) is passed on: the command ends, and `nonoc exec` with 128 + N.
+    let mut exec = Command::new(nonoc())
+        .args(["exec", &w.artifact, "--ring", "3", "--", "/bin/sleep", "30"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let started = std::time::Instant::now();
+    let status = Command::new("/bin/kill")
+        .args(["-TERM", &exec.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(status.success());
+    let status = exec.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(128 + 15), "{status}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
 /// Each refused request, refused with the rule that refused it.

@@ -255,6 +255,13 @@ fn run_with_proxy(
             };
             CliError::new(exit, format!("{e}; not running the command")).by("nonoc exec")
         })?;
+    // Ctrl-C and the like reach `nonoc exec`, not the command in its own session: passed on.
+    if let Err(e) = confined.forward_termination_signals() {
+        let _ = writeln!(
+            ctx.err,
+            "nonoc exec: warning: signals to nonoc exec are not passed on to the command: {e}"
+        );
+    }
     warnings(args, ctx, &confined.child.report);
     let _ = ctx.err.flush();
     let status = confined.wait().map_err(|e| {

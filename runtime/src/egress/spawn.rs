@@ -70,6 +70,16 @@ pub struct ConfinedWithProxy {
 }
 
 impl ConfinedWithProxy {
+    /// From now on, `SIGINT`, `SIGTERM`, `SIGHUP` and `SIGQUIT` sent to this process go to
+    /// the command instead of ending this process (and its proxy) under it: the command runs
+    /// in a session of its own, so a terminal's Ctrl-C reaches only its parent. For a
+    /// process whose only job is to run the command (`nonoc exec`).
+    pub fn forward_termination_signals(&self) -> std::io::Result<()> {
+        let pid = libc::pid_t::try_from(self.child.process.id())
+            .map_err(|_| std::io::Error::other("process id out of range"))?;
+        crate::sys::egress::forward_termination_signals(pid)
+    }
+
     /// Waits for the command, then stops the proxy.
     pub fn wait(mut self) -> std::io::Result<std::process::ExitStatus> {
         let status = self.child.process.wait();
