@@ -38,4 +38,4 @@ mod upstream;
 
 pub use config::{Limits, ProxyConfig, Secret, USER};
 pub use run::{Endpoint, ProxyProcess, ProxyThread, bind_loopback};
-pub use spawn::{ConfinedWithProxy, EgressOptions, NAMESPACE_PORT};
+pub use spawn::{AppliedWithProxy, ConfinedWithProxy, EgressOptions, NAMESPACE_PORT};

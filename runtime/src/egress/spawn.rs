@@ -16,7 +16,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
 
 use super::config::{ProxyConfig, Secret};
-use super::run::{Endpoint, ProxyThread, bind_loopback};
+use super::run::{Endpoint, ProxyProcess, ProxyThread, bind_loopback};
 use crate::artifact::Isolation;
 use crate::confine::{self, Child, Options};
 use crate::hosts::HostName;
@@ -192,5 +192,80 @@ impl Ring<'_> {
                 })
             }
         }
+    }
+}
+
+/// A ring applied to this process with its egress proxy running beside it
+/// ([`Ring::apply_with_proxy`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct AppliedWithProxy {
+    /// What was enforced; `egress` says `port-pinned`, the proxy in a `process`.
+    pub report: crate::EnforcementReport,
+    /// The proxy process: it ends when this process ends; dropping the handle ends it
+    /// earlier (and with it this process's only way out).
+    pub proxy: ProxyProcess,
+}
+
+impl AppliedWithProxy {
+    /// What this process and its children must be given to reach the proxy
+    /// ([`Endpoint::environment`]).
+    pub fn environment(&self) -> Vec<(&'static str, String)> {
+        self.proxy.endpoint().environment()
+    }
+}
+
+impl Ring<'_> {
+    /// [`apply_with`](Ring::apply_with) of a ring with `hosts`: first starts the egress proxy
+    /// as a child process listening on a loopback port of this host
+    /// ([`ProxyConfig::start_process`]: it ends when this process ends, through an `execve`
+    /// too), then restricts this process with TCP connect pinned to that port and the
+    /// `connect_tcp` ports: the `port-pinned` tier (a network namespace would leave the
+    /// proxy outside it unreachable), refused under `settings.isolation: required`. The
+    /// caller sets the returned [`environment`](AppliedWithProxy::environment) for its
+    /// clients. Refused in a multi-threaded process, as `apply` is. A ring without hosts is
+    /// an error here: use `apply_with`.
+    pub fn apply_with_proxy(
+        &self,
+        bindings: &Bindings,
+        options: &Options,
+        egress: EgressOptions,
+    ) -> Result<AppliedWithProxy, Error> {
+        let Some(policy) = self.egress().cloned().filter(|_| !self.is_unconfined()) else {
+            return Err(Error::Apply(format!(
+                "ring {} lists no hosts: it has no egress proxy (use `apply`)",
+                self.level()
+            )));
+        };
+        if self.isolation_setting() == Isolation::Required {
+            return Err(Error::IsolationUnavailable {
+                ring: self.level(),
+                why: "a ring with hosts applied in-process gets no network namespace (its proxy would be left outside it): spawn the command instead".to_owned(),
+            });
+        }
+        // What `apply_with` would refuse, refused before a proxy is started for nothing.
+        self.preview(bindings)?;
+        let mut config = ProxyConfig::new(self.level(), policy)
+            .map_err(|e| Error::system("cannot configure the egress proxy", e))?;
+        for (name, addr) in egress.resolve {
+            config = config.resolve(name, addr);
+        }
+        if let Some(file) = egress.log {
+            config = config.log_file(file);
+        }
+        let listener = bind_loopback(0)
+            .map_err(|e| Error::system("cannot listen on loopback for the proxy", e))?;
+        let proxy = config
+            .start_process(listener)
+            .map_err(|e| Error::system("cannot start the egress proxy", e))?;
+        let addr = proxy.endpoint().addr();
+        let mut report = self.apply_with(bindings, &options.clone().egress_port(addr.port()))?;
+        report.egress = Some(EgressReport {
+            tier: EgressTier::PortPinned,
+            proxy: addr.to_string(),
+            runs_in: "process",
+            unavailable: Some("applied in-process: the proxy runs outside this process's restriction, on the host's loopback".to_owned()),
+        });
+        Ok(AppliedWithProxy { report, proxy })
     }
 }
