@@ -235,7 +235,7 @@ pub fn host_error(text: &str, error: &nonoc_runtime::hosts::HostError) -> String
     }
     if !text.starts_with('[')
         && let Ok((host, port)) = nonoc_runtime::hosts::parse_authority(text, None)
-        && !text.parse::<std::net::Ipv6Addr>().is_ok()
+        && text.parse::<std::net::Ipv6Addr>().is_err()
     {
         return format!("it is a host (`{host}`) and a port ({port}), which is given apart");
     }
