@@ -67,8 +67,8 @@ impl<'a> Ring<'a> {
         self.level
     }
 
-    /// The policy's `settings.isolation`.
-    #[cfg(target_os = "linux")]
+    /// The policy's `settings.isolation` (the egress proxy's spawn path).
+    #[cfg(all(target_os = "linux", feature = "egress"))]
     pub(crate) fn isolation_setting(&self) -> Isolation {
         self.artifact.settings.isolation
     }

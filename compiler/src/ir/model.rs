@@ -169,9 +169,11 @@ pub struct Network {
 
 impl Network {
     /// The ring's host lists as the runtime's egress decision takes them (the one decision
-    /// `decide`, `explain --host` and the proxy share); `None` when the ring lists no hosts.
+    /// `decide`, `explain --host` and the proxy share); `None` when the ring lists no hosts or
+    /// its mode is not `restricted` (an `allowed` ring that inherits hosts connects anywhere
+    /// and gets no proxy).
     pub fn host_policy(&self) -> Option<HostPolicy> {
-        if self.hosts.is_empty() {
+        if self.hosts.is_empty() || self.mode != NetworkMode::Restricted {
             return None;
         }
         let rules = |list: &[HostGrant]| list.iter().map(|g| g.rule.clone()).collect();
