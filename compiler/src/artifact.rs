@@ -69,6 +69,7 @@ pub fn build(
                 seatbelt,
                 seccomp,
                 capabilities: ring.process.capabilities.clone(),
+                egress: ring.network.host_policy(),
             },
         );
     }

@@ -116,6 +116,8 @@ codes! {
     HostName = "NC0502", Error, "a network rule names a host";
     PortsWithoutRestricted = "NC0503", Error, "ports are listed but the network mode is not `restricted`";
     UnknownCapability = "NC0504", Error, "a name in `process.capabilities` is not a Linux capability";
+    InvalidHost = "NC0505", Error, "a `hosts` or `deny_hosts` entry is not a host name, wildcard, address or CIDR range";
+    HostsWithoutRestricted = "NC0506", Error, "hosts are listed but the network mode is not `restricted`";
     // syscalls
     UnknownSyscall = "NC0601", Error, "a syscall name is unknown on every target arch";
     SyscallOneArch = "NC0602", Warning, "a syscall exists on one target arch only";
@@ -137,6 +139,8 @@ codes! {
     DenyGlobPartial = "NC0803", Warning, "a deny glob is enforced by Landlock on files that exist at apply time only";
     SignalsSelfWithFork = "NC0804", Warning, "`signals: self` with `fork: true` is enforced as `sandbox` on Linux";
     ExecuteWithoutRead = "NC0805", Warning, "`execute` without `read_file` cannot run programs on Linux";
+    HostNeverMatches = "NC0806", Warning, "a `hosts` entry can never allow a request";
+    WideWildcard = "NC0807", Warning, "a host wildcard is wider than a registrable domain";
     // Seatbelt (macOS)
     SeatbeltUnprintable = "NC0901", Error, "a path or glob that reaches the Seatbelt profile holds a character SBPL cannot carry";
     SeatbeltBudget = "NC0902", Error, "a ring's Seatbelt profile exceeds 65,535 bytes";

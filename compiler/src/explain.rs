@@ -26,6 +26,8 @@ pub enum ExplainRequest {
     Listen(ListenFamily),
     UnixConnect(String),
     Capability(String),
+    /// `NAME[:PORT]` (port 443 when not given).
+    Host(String),
 }
 
 /// What `explain` prints with `--format json`.
@@ -184,6 +186,14 @@ fn build_request(
             Request::Path { path, platform, .. } => Ok(Request::UnixConnect { path, platform }),
             other => Ok(other),
         },
+        ExplainRequest::Host(text) => {
+            nonoc_runtime::hosts::parse_authority(text, Some(nonoc_runtime::hosts::Ports::DEFAULT_ALLOW))
+                .map(|(host, port)| Request::Host {
+                    host: host.to_string(),
+                    port,
+                })
+                .map_err(|e| format!("`--host {text}`: {e}"))
+        }
         ExplainRequest::Capability(name) => Capability::from_name(name)
             .map(|capability| Request::Capability { capability })
             .ok_or_else(|| {
@@ -259,6 +269,28 @@ fn landlock_says(
         ),
         Request::Listen { .. } => "not involved: Landlock checks bind() to a port, not the ephemeral port listen() binds on an unbound socket".to_owned(),
         Request::Capability { .. } => "not involved (the runtime drops the capabilities the ring does not keep before the command runs)".to_owned(),
+        Request::Host { port, .. } if !ring.network.hosts.is_empty() => format!(
+            "the egress proxy outside the sandbox decides by name; namespace tier: the process runs in a network namespace with only `lo` and the proxy's socket; landlock tier: TCP connect is pinned to the proxy's loopback port{} (port-pinned){}",
+            if plan.network.as_ref().is_some_and(|n| !n.connect_tcp.is_empty()) {
+                " and the connect_tcp ports"
+            } else {
+                ""
+            },
+            if plan.network.as_ref().is_some_and(|n| n.connect_tcp.contains(port)) {
+                format!("; port {port} is also reachable directly at any host in the landlock tier")
+            } else {
+                String::new()
+            }
+        ),
+        Request::Host { port, .. } => match &plan.network {
+            None => "TCP not restricted (network.mode: allowed)".to_owned(),
+            Some(net) if net.connect_tcp.contains(port) => format!(
+                "allowed by a TCP connect port rule for port {port}, to any host (no proxy: the ring lists no hosts)"
+            ),
+            Some(_) => format!(
+                "denied: the ruleset handles TCP connect and has no port rule for port {port} (the ring lists no hosts, so there is no proxy)"
+            ),
+        },
         _ => "not involved".to_owned(),
     }
 }

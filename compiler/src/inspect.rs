@@ -64,6 +64,9 @@ pub struct RingSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tcp: Option<Tcp>,
     pub scopes: Vec<ScopeName>,
+    /// Egress by host name: the hosts the egress proxy allows and refuses (v1.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<nonoc_runtime::hosts::HostPolicy>,
     /// Denies inside allowed paths: the runtime carves them out at apply time.
     pub carve_outs: Vec<CarveOut>,
     /// The seccomp filter of each arch.
@@ -195,6 +198,7 @@ pub fn summarize(artifact: &Artifact, matrix: bool) -> Summary {
                     },
                 }),
                 scopes: plan.map(|p| p.scopes.clone()).unwrap_or_default(),
+                egress: targets.egress.clone(),
                 carve_outs: plan.map(carve_outs).unwrap_or_default(),
                 seccomp: targets
                     .seccomp

@@ -375,6 +375,12 @@ fn operation(
         Request::Capability { capability } => {
             vec!["capability".to_owned(), capability.name().to_owned()]
         }
+        Request::Host { .. } => {
+            return Err(
+                "host requests are decided by the egress proxy, not the kernel: run the client under `nonoc exec`"
+                    .to_owned(),
+            );
+        }
     })
 }
 

@@ -133,6 +133,7 @@ fn run_explain(
         listen: None,
         unix_connect: None,
         capability: None,
+        host: None,
     };
     match request {
         ExplainRequest::Read(p) => flags.read = Some(p),
@@ -149,6 +150,7 @@ fn run_explain(
         }
         ExplainRequest::UnixConnect(p) => flags.unix_connect = Some(p),
         ExplainRequest::Capability(name) => flags.capability = Some(name),
+        ExplainRequest::Host(host) => flags.host = Some(host),
     }
     let args = ExplainArgs {
         policy: policy.to_owned(),
@@ -923,4 +925,87 @@ fn policy_text_reaches_the_terminal_escaped() {
     let run = run_test(&path, &[], &no_env);
     assert!(run.stdout.contains("/usr/a\\u{202e}b"), "{}", run.stdout);
     assert!(!run.stdout.contains('\u{202e}'), "{}", run.stdout);
+}
+
+/// `--host NAME[:PORT]`: the egress proxy's own decision, with the entry that made it, and
+/// what keeps the ring to the proxy; a host that cannot be read is a usage error.
+#[test]
+fn explain_host() {
+    let path = workspace().join("tests/fixtures/valid/09-egress-hosts.yaml");
+    let cases = [
+        (
+            2,
+            "API.example.com.",
+            "allow",
+            "`api.example.com:443` is allowed by hosts[0] `api.example.com` (443)",
+        ),
+        (
+            2,
+            "raw.githubusercontent.com",
+            "allow",
+            "the proxy resolves the name and refuses it if any address is a metadata endpoint or not global",
+        ),
+        (
+            2,
+            "githubusercontent.com",
+            "deny",
+            "`githubusercontent.com` is not in `hosts`",
+        ),
+        (
+            2,
+            "uploads.githubusercontent.com",
+            "deny",
+            "refused by deny_hosts[0] `uploads.githubusercontent.com` (every port)",
+        ),
+        (
+            2,
+            "api.example.com:8443",
+            "deny",
+            "port 8443 is not among the ports of hosts[0]",
+        ),
+        (
+            2,
+            "169.254.169.254:80",
+            "deny",
+            "a cloud metadata endpoint, refused whatever the policy says",
+        ),
+        (
+            2,
+            "evil.test:22",
+            "allow",
+            "network.connect_tcp lists port 22: a direct connection to any host",
+        ),
+        (
+            2,
+            "evil.test",
+            "deny",
+            "landlock tier: TCP connect is pinned to the proxy's loopback port and the connect_tcp ports (port-pinned)",
+        ),
+        (
+            3,
+            "files.example.org",
+            "allow",
+            "hosts[4] `files.example.org`",
+        ),
+    ];
+    for (ring, host, verdict, text) in cases {
+        let request = ExplainRequest::Host(host.into());
+        let run = run_explain(&path, ring, request, &[], Format::Human);
+        assert_eq!(run.code, 0, "{host}: {}", run.snapshot());
+        assert_eq!(first_line(&run), verdict, "{host}: {}", run.snapshot());
+        assert!(run.stdout.contains(text), "{host}: {}", run.snapshot());
+    }
+    let run = run_explain(
+        &path,
+        2,
+        ExplainRequest::Host("https://api.example.com".into()),
+        &[],
+        Format::Human,
+    );
+    assert_eq!(run.code, 2, "{}", run.snapshot());
+    assert!(
+        run.stderr.contains("--host https://api.example.com"),
+        "{}",
+        run.snapshot()
+    );
 }

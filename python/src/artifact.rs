@@ -205,18 +205,45 @@ impl PyRing {
             if let Some(paths) = writable {
                 ring = ring.writable_only(paths);
             }
-            if apply {
-                ring.apply(&bindings)
-            } else {
-                ring.preview(&bindings)
+            if !apply {
+                return ring.preview(&bindings).map(|r| (r, Vec::new()));
             }
+            // A ring with hosts: its egress proxy is started as a child process before the
+            // restriction (it ends with this process), and this process is pointed at it.
+            #[cfg(target_os = "linux")]
+            if ring.egress().is_some() && !ring.is_unconfined() {
+                let applied = ring.apply_with_proxy(
+                    &bindings,
+                    &nonoc_runtime::Options::new(),
+                    nonoc_runtime::egress::EgressOptions::new(),
+                )?;
+                let environment = applied.environment();
+                PROXIES
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(applied.proxy);
+                return Ok((applied.report, environment));
+            }
+            ring.apply(&bindings).map(|r| (r, Vec::new()))
         });
         match result {
-            Ok(report) => PyReport::new(report),
+            Ok((report, environment)) => {
+                let environ = py.import("os")?.getattr("environ")?;
+                for (name, value) in environment {
+                    environ.set_item(name, value)?;
+                }
+                PyReport::new(report)
+            }
             Err(e) => Err(runtime_error(py, e)),
         }
     }
 }
+
+/// The egress proxies of rings applied to this process: each must live as long as the
+/// process (dropping its handle would stop it).
+#[cfg(target_os = "linux")]
+static PROXIES: std::sync::Mutex<Vec<nonoc_runtime::egress::ProxyProcess>> =
+    std::sync::Mutex::new(Vec::new());
 
 #[pymethods]
 impl PyRing {

@@ -1,6 +1,7 @@
 //! `Ring.run`: one command confined by a ring, through the runtime's spawn helper
 //! (`Ring::spawn`: everything prepared in the parent, raw system calls only in the child);
-//! the parent is never confined. Waiting, the timeout and the captured output are here.
+//! the parent is never confined; a ring with hosts through `Ring::spawn_with_proxy`, beside
+//! its egress proxy. Waiting, the timeout and the captured output are here.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -10,6 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use nonoc_runtime::egress::EgressOptions;
 use nonoc_runtime::{Bindings, Options, Resource, Ring};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -247,7 +249,14 @@ pub fn run(
         // at once, so nothing is reachable over IP.
         options = options.loopback_listener(0);
     }
-    let mut child = ring.spawn(bindings, command, &options)?;
+    // A ring with hosts runs beside its egress proxy (a thread of this process, stopped once
+    // the command has ended); `no_network` takes the network away, proxy included.
+    let (mut child, proxy) = if ring.egress().is_some() && !request.no_network {
+        let confined = ring.spawn_with_proxy(bindings, command, &options, EgressOptions::new())?;
+        (confined.child, confined.proxy)
+    } else {
+        (ring.spawn(bindings, command, &options)?, None)
+    };
     drop(child.listener.take());
     let pid = child.process.id();
     let writer = match (request.input, child.process.stdin.take()) {
@@ -295,6 +304,9 @@ pub fn run(
         })?;
     if let Some(writer) = writer {
         let _ = writer.join();
+    }
+    if let Some(proxy) = proxy {
+        proxy.stop();
     }
     Ok(Outcome {
         status,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import nonoc
-from conftest import POLICIES, require_landlock
+from conftest import POLICIES, interpreter_paths, require_landlock, run_python
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +152,121 @@ def test_bad_arguments(agt: nonoc.Artifact, workspace: Path) -> None:
         ring.run(["/bin/true", 3], vars=v)
     # A single program, as subprocess.run takes it.
     assert ring.run("/bin/true", vars=v).returncode == 0
+
+
+
+@pytest.fixture
+def local_server(tmp_path: Path):
+    """A plain-HTTP server on 127.0.0.1 serving `hello`, and a policy whose ring 3 may reach
+    `localhost` at its port through the egress proxy (and read what Python needs)."""
+    import http.server
+    import socketserver
+
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "hello").write_text("hello through the proxy\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path / "www"), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Quiet)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    reads = ", ".join(["/usr", "/etc", "/lib", "/lib64", "/bin", "/proc", "/dev", *interpreter_paths().values()])
+    policy = tmp_path / "hosts.yaml"
+    policy.write_text(
+        f"""apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata: {{ name: hosts }}
+rings:
+  3:
+    filesystem:
+      read: [{reads}]
+      execute: [/usr, /bin, /lib, /lib64]
+    network:
+      mode: restricted
+      hosts:
+        - {{ host: localhost, ports: [{port}] }}
+      private: allow
+"""
+    )
+    try:
+        yield nonoc.compile(policy, target="linux"), port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+CLIENT = """
+import socket, sys, urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode(), end='')
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode(), end='')
+try:
+    socket.create_connection(('127.0.0.1', int(sys.argv[2])), timeout=5); print('connected')
+except OSError as e:
+    print(e.errno)
+"""
+
+
+def test_a_ring_with_hosts_runs_beside_its_egress_proxy(local_server) -> None:
+    """The proxy starts and stops with the command: a listed host works through it, another
+    is refused with the rule, and a direct connection around it is refused."""
+    require_landlock()
+    artifact, port = local_server
+    ring = artifact.ring(3)
+    allowed = ring.run(
+        ["/usr/bin/python3", "-I", "-S", "-c", CLIENT, f"http://localhost:{port}/hello", str(port)],
+        capture_output=True,
+    )
+    refused = ring.run(
+        ["/usr/bin/python3", "-I", "-S", "-c", CLIENT, f"http://other.invalid:{port}/hello", str(port)],
+        capture_output=True,
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    lines = allowed.stdout.decode().splitlines()
+    assert lines[0] == "hello through the proxy"
+    # Around the proxy: Landlock refuses the port.
+    assert lines[1] == str(errno.EACCES), lines
+    assert allowed.report.as_dict()["egress"]["tier"] == "namespace"
+    assert allowed.report.as_dict()["egress"]["runs_in"] == "thread"
+    out = refused.stdout.decode()
+    assert out.startswith("403 ") and "`other.invalid` is not in `hosts`" in out, out
+
+
+APPLY_WITH_HOSTS = """
+import json, os, socket, sys, urllib.request, urllib.error
+import nonoc
+report = nonoc.Artifact.load(sys.argv[1]).ring(3).apply()
+port = int(sys.argv[2])
+out = {"egress": report.as_dict().get("egress"), "proxy_env": os.environ.get("HTTP_PROXY", "")}
+out["body"] = urllib.request.urlopen(f"http://localhost:{port}/hello", timeout=10).read().decode()
+try:
+    urllib.request.urlopen(f"http://other.invalid:{port}/hello", timeout=10)
+except urllib.error.HTTPError as e:
+    out["refused"] = [e.code, e.read().decode()]
+try:
+    socket.create_connection(("127.0.0.1", port), timeout=5); out["direct"] = "connected"
+except OSError as e:
+    out["direct"] = e.errno
+print(json.dumps(out))
+"""
+
+
+def test_apply_of_a_ring_with_hosts_starts_its_proxy_first(local_server, tmp_path: Path) -> None:
+    """In-process apply: the proxy is a child process started before the restriction, the
+    interpreter is pointed at it (os.environ) and pinned to its port; the report says so."""
+    require_landlock()
+    artifact, port = local_server
+    path = tmp_path / "hosts.nonoc.json"
+    artifact.save(path)
+    out = run_python(APPLY_WITH_HOSTS, str(path), str(port))
+    assert out["egress"]["tier"] == "port-pinned" and out["egress"]["runs_in"] == "process", out
+    assert out["proxy_env"].startswith("http://nonoc:") and out["proxy_env"].endswith(out["egress"]["proxy"])
+    assert out["body"] == "hello through the proxy\n"
+    assert out["refused"][0] == 403 and "`other.invalid` is not in `hosts`" in out["refused"][1], out
+    assert out["direct"] == errno.EACCES, out

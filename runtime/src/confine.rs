@@ -44,6 +44,7 @@ pub struct Options {
     pub(crate) pass_fds: Vec<RawFd>,
     pub(crate) rlimits: Vec<(Resource, u64, u64)>,
     pub(crate) loopback_listener: Option<u16>,
+    pub(crate) egress_port: Option<u16>,
 }
 
 impl Options {
@@ -100,6 +101,14 @@ impl Options {
     #[must_use]
     pub fn loopback_listener(mut self, port: u16) -> Options {
         self.loopback_listener = Some(port);
+        self
+    }
+
+    /// Lets the command connect over TCP to this port too (Landlock), in a ring whose
+    /// network mode is `restricted`: the port of its egress proxy.
+    #[must_use]
+    pub fn egress_port(mut self, port: u16) -> Options {
+        self.egress_port = Some(port);
         self
     }
 }

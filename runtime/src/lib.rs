@@ -37,7 +37,8 @@ pub use bind::Bindings;
 pub use confine::{Child, MaskKind, MaskReport, Options, Resource, Tier};
 pub use error::{Error, ErrorKind};
 pub use report::{
-    Dropped, EnforcementReport, IsolationReport, LandlockReport, ProcessReport, SeccompReport,
+    Dropped, EgressReport, EgressTier, EnforcementReport, IsolationReport, LandlockReport,
+    ProcessReport, SeccompReport,
 };
 pub use ring::Ring;
 

@@ -46,6 +46,42 @@ pub struct EnforcementReport {
     /// socket paths of `network.unix_connect`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_enforced: Vec<String>,
+    /// The egress proxy of a ring with `hosts` (v1.1): where it listens and how the command
+    /// is kept to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<EgressReport>,
+}
+
+/// How a ring with `hosts` reaches the network: only through its egress proxy (and the
+/// `connect_tcp` ports).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EgressReport {
+    /// `namespace`: the command runs in a network namespace holding only `lo` and the
+    /// proxy's listening socket; `port-pinned`: Landlock lets it connect over TCP only to
+    /// the proxy's loopback port and the `connect_tcp` ports (it could reach that port on
+    /// another host too).
+    pub tier: EgressTier,
+    /// Where the command reaches the proxy (`127.0.0.1:PORT`, inside its namespace in the
+    /// `namespace` tier).
+    pub proxy: String,
+    /// How the proxy runs: `thread` (of the process that spawned the command) or
+    /// `process` (a child process started before an in-process restriction).
+    pub runs_in: &'static str,
+    /// Why the `namespace` tier was not used, in the `port-pinned` tier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+/// How the command is kept to its egress proxy ([`EgressReport::tier`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum EgressTier {
+    /// A network namespace with only `lo` and the proxy's socket.
+    Namespace,
+    /// TCP connect pinned by Landlock to the proxy's port and the `connect_tcp` ports.
+    PortPinned,
 }
 
 /// The seccomp filter installed (last, after Landlock, on every thread).

@@ -67,6 +67,18 @@ impl<'a> Ring<'a> {
         self.level
     }
 
+    /// The policy's `settings.isolation` (the egress proxy's spawn path).
+    #[cfg(all(target_os = "linux", feature = "egress"))]
+    pub(crate) fn isolation_setting(&self) -> Isolation {
+        self.artifact.settings.isolation
+    }
+
+    /// The ring's egress by host name (`network.hosts`, v1.1): `Some` when the command must
+    /// run beside an egress proxy, which only the `egress` feature's spawn starts.
+    pub fn egress(&self) -> Option<&crate::hosts::HostPolicy> {
+        self.targets.egress.as_ref()
+    }
+
     /// Whether the ring applies no sandbox (applying it needs
     /// [`allow_unconfined`](Self::allow_unconfined)).
     pub fn is_unconfined(&self) -> bool {
@@ -156,6 +168,7 @@ impl<'a> Ring<'a> {
             isolation: None,
             process: None,
             not_enforced: Vec::new(),
+            egress: None,
         })
     }
 
@@ -395,6 +408,21 @@ impl<'a> Ring<'a> {
                     arch.name()
                 ))
             })?;
+        // The egress proxy's port joins the ports the command may connect to.
+        let with_proxy;
+        let plan = match options.egress_port {
+            Some(port) => {
+                let mut extended = plan.clone();
+                if let Some(net) = extended.network.as_mut()
+                    && let Err(at) = net.connect_tcp.binary_search(&port)
+                {
+                    net.connect_tcp.insert(at, port);
+                }
+                with_proxy = extended;
+                &with_proxy
+            }
+            None => plan,
+        };
         let (values, mut rules) = self.bind_landlock(plan, bindings)?;
         let unix_connect = plan
             .unix_connect
@@ -691,6 +719,7 @@ impl Ring<'_> {
             isolation: None,
             process: None,
             not_enforced: profile.not_enforced.clone(),
+            egress: None,
         })
     }
 }
@@ -739,6 +768,7 @@ impl Prepared {
                 ..self.process.clone()
             }),
             not_enforced: self.not_enforced.clone(),
+            egress: None,
         }
     }
 }

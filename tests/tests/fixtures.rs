@@ -342,6 +342,14 @@ fn warning_codes_are_warnings() {
             Code::PathConfusableChar,
             "deny:\n  - path: /root/.\u{0455}sh\nrings:\n  3:\n    filesystem:\n      read: [/usr]\n",
         ),
+        (
+            Code::HostNeverMatches,
+            "rings:\n  3:\n    network:\n      mode: restricted\n      hosts: [api.example.com]\n      deny_hosts: [\"*.example.com\"]\n",
+        ),
+        (
+            Code::WideWildcard,
+            "rings:\n  3:\n    network:\n      mode: restricted\n      hosts: [\"*.co.uk\"]\n",
+        ),
     ];
     for (code, rings) in cases {
         let analysis = nonoc::analyze("warn.yaml", format!("{HEAD}{rings}").as_bytes());

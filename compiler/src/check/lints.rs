@@ -17,6 +17,151 @@ pub fn lints(ir: &Ir, diags: &mut Diagnostics) {
     partial_enforcement(ir, diags);
     signals_self(ir, diags);
     execute_without_read(ir, diags);
+    hosts(ir, diags);
+}
+
+/// Public suffixes of more than one label under which anyone can register a name: a
+/// wildcard on one of them (or on a single label, `*.com`) covers names of many owners.
+/// Not the whole Public Suffix List: the common shared suffixes, so the lint has no false
+/// alarms and catches the usual mistakes.
+const SHARED_SUFFIXES: &[&str] = &[
+    "co.uk",
+    "org.uk",
+    "ac.uk",
+    "gov.uk",
+    "me.uk",
+    "ltd.uk",
+    "plc.uk",
+    "com.au",
+    "net.au",
+    "org.au",
+    "co.nz",
+    "co.jp",
+    "ne.jp",
+    "or.jp",
+    "co.kr",
+    "com.br",
+    "com.cn",
+    "com.tw",
+    "com.mx",
+    "com.ar",
+    "com.tr",
+    "co.in",
+    "co.za",
+    "com.sg",
+    "com.hk",
+    "github.io",
+    "gitlab.io",
+    "pages.dev",
+    "workers.dev",
+    "vercel.app",
+    "netlify.app",
+    "herokuapp.com",
+    "appspot.com",
+    "web.app",
+    "firebaseapp.com",
+    "azurewebsites.net",
+    "cloudfront.net",
+    "s3.amazonaws.com",
+    "blogspot.com",
+    "fly.dev",
+    "onrender.com",
+    "ngrok.io",
+    "ngrok-free.app",
+];
+
+/// `network.hosts` entries that can never allow anything (NC0806) and wildcards wider than
+/// a registrable domain (NC0807). Each entry is reported once, at the ring that writes it.
+fn hosts(ir: &Ir, diags: &mut Diagnostics) {
+    use nonoc_runtime::hosts::{HostPattern, Ports, classify, is_metadata};
+    let mut seen = BTreeSet::new();
+    for ring in ir.rings.values().filter(|r| !r.unconfined) {
+        let net = &ring.network;
+        for grant in &net.hosts {
+            let (rule, origin) = (&grant.rule, &grant.origin);
+            let span = origin.span();
+            let never = if let Some(deny) = net.deny_hosts.iter().find(|d| {
+                pattern_covers(&d.rule.pattern, &rule.pattern)
+                    && match (&d.rule.ports, &rule.ports) {
+                        (Ports::All, _) => true,
+                        (Ports::Only(d), Ports::Only(a)) => a.iter().all(|p| d.contains(p)),
+                        (Ports::Only(_), Ports::All) => false,
+                    }
+            }) {
+                Some(format!(
+                    "deny_hosts `{}` (line {}) refuses everything it allows",
+                    deny.rule.pattern, deny.origin.line
+                ))
+            } else {
+                match &rule.pattern {
+                    HostPattern::Range(r) if r.is_single() && is_metadata(r.network()) => Some(
+                        "it is a cloud metadata address, refused whatever the policy says"
+                            .to_owned(),
+                    ),
+                    HostPattern::Range(r)
+                        if r.is_single() && !classify(r.network()).is_destination() =>
+                    {
+                        Some(format!(
+                            "{} is a {} address, no single destination",
+                            r.network(),
+                            classify(r.network()).name()
+                        ))
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(why) = never
+                && seen.insert((Code::HostNeverMatches, span.offset))
+            {
+                diags.push(
+                    Diagnostic::new(
+                        Code::HostNeverMatches,
+                        span,
+                        format!(
+                            "hosts entry `{}` of ring {} can never allow a request: {why}",
+                            rule.pattern, ring.level
+                        ),
+                    )
+                    .help("remove the entry, or narrow the deny so the entry means something"),
+                );
+            }
+        }
+        for grant in net.hosts.iter().chain(&net.deny_hosts) {
+            let HostPattern::Subdomains(base) = &grant.rule.pattern else {
+                continue;
+            };
+            let text = base.as_str();
+            let shared = !text.contains('.') || SHARED_SUFFIXES.contains(&text);
+            let span = grant.origin.span();
+            // Only allowing wide is a risk; a wide deny refuses more, which is its point.
+            let allowing = net.hosts.iter().any(|g| std::ptr::eq(g, grant));
+            if shared && allowing && seen.insert((Code::WideWildcard, span.offset)) {
+                diags.push(
+                    Diagnostic::new(
+                        Code::WideWildcard,
+                        span,
+                        format!("`*.{text}` covers names anyone can register: `{text}` is a public suffix, not a domain"),
+                    )
+                    .help(format!("name the registrable domain, e.g. `*.example.{text}`, or list the hosts one by one")),
+                );
+            }
+        }
+    }
+}
+
+/// Whether every host `inner` matches is also matched by `outer`.
+fn pattern_covers(
+    outer: &nonoc_runtime::hosts::HostPattern,
+    inner: &nonoc_runtime::hosts::HostPattern,
+) -> bool {
+    use nonoc_runtime::hosts::HostPattern::{Exact, Range, Subdomains};
+    match (outer, inner) {
+        (Exact(a), Exact(b)) => a == b,
+        (Subdomains(a), Exact(b)) => b.is_within(a, true),
+        (Subdomains(a), Subdomains(b)) => b.is_within(a, false),
+        (Range(a), Range(b)) => a.covers(b),
+        _ => false,
+    }
 }
 
 /// Landlock checks `read_file` as well as `execute` when a program is executed (execve opens
@@ -560,6 +705,45 @@ mod tests {
                 .contains(&Code::SignalsSelfWithFork)
         );
         assert!(!codes("  3: { process: { fork: false } }\n").contains(&Code::SignalsSelfWithFork));
+    }
+
+    #[test]
+    fn host_entries_that_never_match_and_wide_wildcards_are_flagged() {
+        let net = |body: &str| format!("  3: {{ network: {{ mode: restricted, {body} }} }}\n");
+        let never = |body: &str| codes(&net(body)).contains(&Code::HostNeverMatches);
+        let wide = |body: &str| codes(&net(body)).contains(&Code::WideWildcard);
+        assert!(never(
+            "hosts: [a.example.com], deny_hosts: [\"*.example.com\"]"
+        ));
+        assert!(never(
+            "hosts: [\"*.a.example.com\"], deny_hosts: [\"*.example.com\"]"
+        ));
+        assert!(never("hosts: [a.test], deny_hosts: [a.test]"));
+        assert!(never("hosts: [10.1.2.0/24], deny_hosts: [10.0.0.0/8]"));
+        assert!(never("hosts: [169.254.169.254]"));
+        assert!(never("hosts: [0.0.0.0]"));
+        assert!(never(
+            "hosts: [{ host: a.test, ports: [80] }], deny_hosts: [{ host: a.test, ports: [80, 443] }]"
+        ));
+        // The deny leaves something: a wildcard's apex, another port, a wider pattern.
+        assert!(!never(
+            "hosts: [example.com], deny_hosts: [\"*.example.com\"]"
+        ));
+        assert!(!never(
+            "hosts: [\"*.example.com\"], deny_hosts: [a.example.com]"
+        ));
+        assert!(!never(
+            "hosts: [{ host: a.test, ports: [80, 443] }], deny_hosts: [{ host: a.test, ports: [80] }]"
+        ));
+        assert!(!never("hosts: [10.0.0.0/8], deny_hosts: [10.1.0.0/16]"));
+        assert!(!never("hosts: [api.example.com]"));
+
+        assert!(wide("hosts: [\"*.com\"]"));
+        assert!(wide("hosts: [\"*.co.uk\"]"));
+        assert!(wide("hosts: [\"*.github.io\"]"));
+        assert!(!wide("hosts: [\"*.example.co.uk\"]"));
+        assert!(!wide("hosts: [\"*.githubusercontent.com\"]"));
+        assert!(!wide("hosts: [api.example.com], deny_hosts: [\"*.io\"]"));
     }
 
     #[test]

@@ -161,6 +161,62 @@ fn request(
             }));
         }
     }
+    match (&t.host, &t.port) {
+        (Some(host), port) => {
+            let parsed = match nonoc_runtime::hosts::Host::parse(&host.value) {
+                Ok(h) => Some(h.to_string()),
+                Err(e) => {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::InvalidHost,
+                            host.span,
+                            format!(
+                                "`{}` is not a host: {}",
+                                host.value.escape_default(),
+                                crate::ir::values::host_error(&host.value, &e)
+                            ),
+                        )
+                        .help("a test's `host` is a host name (`api.example.com`) or an address (`192.0.2.7`, `[2001:db8::1]`); its port goes in `port:`"),
+                    );
+                    None
+                }
+            };
+            let port = match port {
+                None => Some(nonoc_runtime::hosts::Ports::DEFAULT_ALLOW),
+                Some(p) => {
+                    let checked = u16::try_from(p.value).ok().filter(|p| *p > 0);
+                    if checked.is_none() {
+                        diags.push(
+                            Diagnostic::new(
+                                Code::PortRange,
+                                p.span,
+                                format!("port `{}` is outside 1..=65535", p.value),
+                            )
+                            .help("TCP ports are 1..=65535"),
+                        );
+                    }
+                    checked
+                }
+            };
+            requests.push(
+                parsed
+                    .zip(port)
+                    .map(|(host, port)| Request::Host { host, port }),
+            );
+        }
+        (None, Some(port)) => {
+            diags.push(
+                Diagnostic::new(
+                    Code::TestRequest,
+                    port.span,
+                    "`port` is the port of a `host` request, and the test has no `host`",
+                )
+                .help("write `host: api.example.com` beside it, or use `connect_tcp: PORT` for a direct connection"),
+            );
+            requests.push(None);
+        }
+        (None, None) => {}
+    }
     for (flag, request, name) in [
         (&t.udp, Request::Udp, "udp"),
         (&t.fork, Request::Fork, "fork"),

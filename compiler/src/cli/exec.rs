@@ -8,7 +8,11 @@ use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
-use nonoc_runtime::{Artifact, Bindings, EnforcementReport, Options};
+use std::net::IpAddr;
+
+use nonoc_runtime::egress::EgressOptions;
+use nonoc_runtime::hosts::HostName;
+use nonoc_runtime::{Artifact, Bindings, EgressTier, EnforcementReport, Options, Ring};
 
 use super::common::{CliError, Context, Exit, Outcome, VarArgs};
 
@@ -37,6 +41,14 @@ pub struct ExecArgs {
     /// is closed); repeatable.
     #[arg(long = "pass-fd", value_name = "N")]
     pub pass_fds: Vec<i32>,
+    /// For a ring with hosts: the egress proxy resolves HOST to ADDR instead of asking DNS
+    /// (like curl's `--resolve`; the address is still checked); repeatable.
+    #[arg(long = "resolve", value_name = "HOST=ADDR")]
+    pub resolve: Vec<String>,
+    /// For a ring with hosts: append the egress proxy's decisions to this file, one JSON
+    /// line each.
+    #[arg(long = "egress-log", value_name = "PATH")]
+    pub egress_log: Option<PathBuf>,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<OsString>,
@@ -61,6 +73,8 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
     let (mut ring, mut trust_score) = (None, None);
     let mut vars = Vec::new();
     let mut pass_fds = Vec::new();
+    let mut resolve = Vec::new();
+    let mut egress_log: Option<PathBuf> = None;
     let (mut allow_unconfined, mut report) = (false, false);
     let mut tokens = rest.iter();
     let set_once = |slot: &mut bool| (!std::mem::replace(slot, true)).then_some(());
@@ -106,6 +120,10 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
                 digits(v)?;
                 pass_fds.push(v.parse::<i32>().ok()?);
             }
+            "--resolve" => resolve.push(value()?.to_owned()),
+            "--egress-log" if egress_log.is_none() => {
+                egress_log = Some(PathBuf::from(value()?));
+            }
             "--allow-unconfined" if joined.is_none() => set_once(&mut allow_unconfined)?,
             "--report" if joined.is_none() => set_once(&mut report)?,
             _ => return None,
@@ -123,6 +141,8 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
         allow_unconfined,
         report,
         pass_fds,
+        resolve,
+        egress_log,
         command,
     })
 }
@@ -132,16 +152,155 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
 /// is not found, 2 on a usage problem.
 pub fn run(args: &ExecArgs, ctx: &mut Context<'_>) -> Outcome {
     let bindings = args.vars.bindings()?;
-    let report = apply(args, &bindings).map_err(|message| {
+    let resolve = resolve_entries(&args.resolve)?;
+    let artifact = Artifact::load(&args.artifact).map_err(|e| {
+        cannot_apply(
+            super::common::policy_not_artifact(&args.artifact, "exec")
+                .unwrap_or_else(|| e.to_string()),
+        )
+    })?;
+    let ring = select(args, &artifact).map_err(cannot_apply)?;
+    if ring.egress().is_some() && !ring.is_unconfined() {
+        return run_with_proxy(args, ctx, &ring, &bindings, resolve);
+    }
+    let report = apply(args, &ring, &bindings).map_err(|message| {
         CliError::new(
             Exit::CannotApply,
             format!("{message}; not running the command"),
         )
         .by("nonoc exec")
     })?;
+    warnings(args, ctx, &report);
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(CliError::usage("no command given").by("nonoc exec"));
+    };
+    let error = std::process::Command::new(program).args(rest).exec();
+    let exit = match error.kind() {
+        std::io::ErrorKind::NotFound => Exit::NotFound,
+        _ => Exit::CannotApply,
+    };
+    Err(CliError::new(
+        exit,
+        format!("cannot run `{}`: {error}", program.to_string_lossy()),
+    )
+    .by("nonoc exec"))
+}
+
+fn cannot_apply(message: String) -> CliError {
+    CliError::new(
+        Exit::CannotApply,
+        format!("{message}; not running the command"),
+    )
+    .by("nonoc exec")
+}
+
+/// `--resolve HOST=ADDR` entries, checked (a usage error otherwise).
+fn resolve_entries(entries: &[String]) -> Result<Vec<(HostName, IpAddr)>, CliError> {
+    entries
+        .iter()
+        .map(|entry| {
+            nonoc_runtime::hosts::parse_resolve(entry)
+                .map_err(|e| CliError::usage(format!("`--resolve {entry}`: {e}")).by("nonoc exec"))
+        })
+        .collect()
+}
+
+/// A ring with hosts: the command is spawned beside its egress proxy (never executed in
+/// place: the proxy runs in this process for the command's lifetime), and `nonoc exec`
+/// exits with the command's status once it ends (128 + N when signal N ended it).
+fn run_with_proxy(
+    args: &ExecArgs,
+    ctx: &mut Context<'_>,
+    ring: &Ring<'_>,
+    bindings: &Bindings,
+    resolve: Vec<(HostName, IpAddr)>,
+) -> Outcome {
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(CliError::usage("no command given").by("nonoc exec"));
+    };
+    let mut egress = EgressOptions::new();
+    for (name, addr) in resolve {
+        egress = egress.resolve(name, addr);
+    }
+    if let Some(path) = &args.egress_log {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                CliError::new(
+                    Exit::CannotApply,
+                    format!(
+                        "cannot open `{}`: {e}; not running the command",
+                        path.display()
+                    ),
+                )
+                .by("nonoc exec")
+            })?;
+        egress = egress.log_file(file);
+    }
+    let mut options = Options::new();
+    for fd in &args.pass_fds {
+        options = options.pass_fd(*fd);
+    }
+    let mut command = std::process::Command::new(program);
+    command.args(rest);
+    let confined = ring
+        .clone()
+        .allow_unconfined(args.allow_unconfined)
+        .spawn_with_proxy(bindings, command, &options, egress)
+        .map_err(|e| {
+            let exit = match &e {
+                nonoc_runtime::Error::System { source, .. }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    Exit::NotFound
+                }
+                _ => Exit::CannotApply,
+            };
+            CliError::new(exit, format!("{e}; not running the command")).by("nonoc exec")
+        })?;
+    // Ctrl-C and the like reach `nonoc exec`, not the command in its own session: passed on.
+    if let Err(e) = confined.forward_termination_signals() {
+        let _ = writeln!(
+            ctx.err,
+            "nonoc exec: warning: signals to nonoc exec are not passed on to the command: {e}"
+        );
+    }
+    warnings(args, ctx, &confined.child.report);
+    let _ = ctx.err.flush();
+    let status = confined.wait().map_err(|e| {
+        CliError::new(
+            Exit::CannotApply,
+            format!("cannot wait for the command: {e}"),
+        )
+        .by("nonoc exec")
+    })?;
+    let code = status
+        .code()
+        .or_else(|| std::os::unix::process::ExitStatusExt::signal(&status).map(|s| 128 + s))
+        .unwrap_or(1);
+    std::process::exit(code)
+}
+
+/// The report (`--report`) and the warnings about what this host enforces less strictly.
+fn warnings(args: &ExecArgs, ctx: &mut Context<'_>, report: &EnforcementReport) {
     if args.report {
-        let _ = serde_json::to_writer(&mut *ctx.err, &report);
+        let _ = serde_json::to_writer(&mut *ctx.err, report);
         let _ = writeln!(ctx.err);
+    }
+    if let Some(egress) = &report.egress
+        && egress.tier == EgressTier::PortPinned
+    {
+        let _ = writeln!(
+            ctx.err,
+            "nonoc exec: warning: egress port-pinned ({}): the command reaches the network through the proxy at {}, but could reach that port on another host too",
+            egress
+                .unavailable
+                .as_deref()
+                .unwrap_or("no network namespace"),
+            egress.proxy
+        );
     }
     // Best effort applied less than the policy asks for: never silently.
     for dropped in report.landlock.iter().flat_map(|l| &l.dropped) {
@@ -152,7 +311,7 @@ pub fn run(args: &ExecArgs, ctx: &mut Context<'_>) -> Outcome {
     }
     // A variable bound to a path that does not exist (a typo in `--var`): its rules grant
     // nothing, and the command would fail on it in ways that do not say why.
-    if let Some(line) = missing_bindings(&report) {
+    if let Some(line) = missing_bindings(report) {
         let _ = writeln!(ctx.err, "nonoc exec: warning: {line}");
     }
     // The carve-out fallback costs the split directories rights the policy gives them.
@@ -171,19 +330,6 @@ pub fn run(args: &ExecArgs, ctx: &mut Context<'_>) -> Outcome {
             dirs.join(", ")
         );
     }
-    let Some((program, rest)) = args.command.split_first() else {
-        return Err(CliError::usage("no command given").by("nonoc exec"));
-    };
-    let error = std::process::Command::new(program).args(rest).exec();
-    let exit = match error.kind() {
-        std::io::ErrorKind::NotFound => Exit::NotFound,
-        _ => Exit::CannotApply,
-    };
-    Err(CliError::new(
-        exit,
-        format!("cannot run `{}`: {error}", program.to_string_lossy()),
-    )
-    .by("nonoc exec"))
 }
 
 /// The variables bound to a path that does not exist, said in one line: those whose value
@@ -216,25 +362,31 @@ fn missing_bindings(report: &EnforcementReport) -> Option<String> {
     ))
 }
 
-/// Loads the artifact and applies the ring its selector names.
-fn apply(args: &ExecArgs, bindings: &Bindings) -> Result<EnforcementReport, String> {
-    let artifact = Artifact::load(&args.artifact).map_err(|e| {
-        super::common::policy_not_artifact(&args.artifact, "exec").unwrap_or_else(|| e.to_string())
-    })?;
-    let ring = match (args.ring, args.trust_score) {
+/// The ring the selector names.
+fn select<'a>(args: &ExecArgs, artifact: &'a Artifact) -> Result<Ring<'a>, String> {
+    match (args.ring, args.trust_score) {
         (Some(level), _) => artifact.ring(level),
         (None, Some(score)) => artifact.ring_for_trust_score(score),
         // clap and the plain parser let neither through.
         (None, None) => return Err("give `--ring N` or `--trust-score S`".to_owned()),
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())
+}
+
+/// Applies the ring to this process.
+fn apply(
+    args: &ExecArgs,
+    ring: &Ring<'_>,
+    bindings: &Bindings,
+) -> Result<EnforcementReport, String> {
     // The command gets a session of its own (no way into the caller's terminal) and no
     // inherited descriptor but 0, 1, 2 and the ones passed on.
     let mut confine = Options::new().new_session(true).close_fds(true);
     for fd in &args.pass_fds {
         confine = confine.pass_fd(*fd);
     }
-    ring.allow_unconfined(args.allow_unconfined)
+    ring.clone()
+        .allow_unconfined(args.allow_unconfined)
         .apply_with(bindings, &confine)
         .map_err(|e| e.to_string())
 }

@@ -1,6 +1,6 @@
 //! `nonoc explain POLICY --ring N (--read P | --write P | --execute P | --connect-tcp PORT |
 //! --bind-tcp PORT | --syscall NAME | --listen tcp|unix | --unix-connect PATH |
-//! --capability NAME) [--var NAME=VALUE]...`: `allow` or `deny` on the first line, the rules
+//! --capability NAME | --host NAME[:PORT]) [--var NAME=VALUE]...`: `allow` or `deny` on the first line, the rules
 //! (or the default) that decided it, notes where the verdict promises less than it seems to,
 //! then what each backend does with the request. `--format json` gives the same as one
 //! object.
@@ -44,6 +44,10 @@ pub struct RequestArgs {
     /// Keeping a Linux capability (`net_bind_service`, ...).
     #[arg(long, value_name = "NAME")]
     pub capability: Option<String>,
+    /// Reaching a host through the egress proxy (`api.example.com`, `api.example.com:8443`,
+    /// `192.0.2.7:80`, `[2001:db8::1]:443`); port 443 when not given.
+    #[arg(long, value_name = "NAME[:PORT]")]
+    pub host: Option<String>,
 }
 
 /// The socket families of `--listen`.
@@ -66,6 +70,7 @@ impl RequestArgs {
             listen,
             unix_connect,
             capability,
+            host,
         } = self.clone();
         read.map(ExplainRequest::Read)
             .or(write.map(ExplainRequest::Write))
@@ -81,6 +86,7 @@ impl RequestArgs {
             }))
             .or(unix_connect.map(ExplainRequest::UnixConnect))
             .or(capability.map(ExplainRequest::Capability))
+            .or(host.map(ExplainRequest::Host))
     }
 }
 

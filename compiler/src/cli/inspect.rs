@@ -205,6 +205,29 @@ fn render(summary: &Summary) -> String {
                 let _ = writeln!(s, "  network: allowed (tcp not restricted)");
             }
         }
+        if let Some(egress) = &ring.egress {
+            let list = |rules: &[nonoc_runtime::hosts::HostRule]| {
+                rules
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let _ = writeln!(
+                s,
+                "  egress proxy: hosts {}{}; private {}",
+                terminal_safe(&list(&egress.hosts)),
+                if egress.deny_hosts.is_empty() {
+                    String::new()
+                } else {
+                    format!("; deny_hosts {}", terminal_safe(&list(&egress.deny_hosts)))
+                },
+                match egress.private {
+                    nonoc_runtime::hosts::Private::Deny => "deny",
+                    nonoc_runtime::hosts::Private::Allow => "allow",
+                }
+            );
+        }
         if ring.scopes.is_empty() {
             let _ = writeln!(s, "  scopes: none");
         } else {

@@ -47,6 +47,7 @@ pub(super) fn candidates(rings: &[&Ring]) -> Vec<Request> {
         out.push(Request::ConnectTcp { port: *port });
         out.push(Request::BindTcp { port: *port });
     }
+    out.extend(host_candidates(rings));
     out.push(Request::Udp);
     for scope in [SignalScope::Own, SignalScope::Sandbox, SignalScope::Any] {
         out.push(Request::Signal { scope });
@@ -71,6 +72,55 @@ pub(super) fn candidates(rings: &[&Ring]) -> Vec<Request> {
             .map(|(name, args)| Request::Syscall { name, args }),
     );
     out
+}
+
+/// Host requests: each host a `hosts` or `deny_hosts` entry of either ring names (for a
+/// wildcard its apex and a name below it; for a range its first address), and one name no
+/// entry names, each at every port an entry lists, 443, and one port no entry lists.
+fn host_candidates(rings: &[&Ring]) -> Vec<Request> {
+    use nonoc_runtime::hosts::{HostPattern, Ports};
+    let grants = || {
+        rings
+            .iter()
+            .flat_map(|r| r.network.hosts.iter().chain(&r.network.deny_hosts))
+    };
+    if grants().next().is_none() {
+        return Vec::new();
+    }
+    let mut hosts: BTreeSet<String> = ["unlisted.invalid".to_owned()].into();
+    let mut ports: BTreeSet<u16> = [443].into();
+    for grant in grants() {
+        match &grant.rule.pattern {
+            HostPattern::Exact(n) => {
+                hosts.insert(n.to_string());
+            }
+            HostPattern::Subdomains(n) => {
+                hosts.insert(n.to_string());
+                hosts.insert(format!("sub.{n}"));
+            }
+            HostPattern::Range(r) => {
+                hosts.insert(match r.network() {
+                    std::net::IpAddr::V6(a) => format!("[{a}]"),
+                    a => a.to_string(),
+                });
+            }
+        }
+        if let Ports::Only(list) = &grant.rule.ports {
+            ports.extend(list);
+        }
+    }
+    if let Some(unlisted) = (1..u16::MAX).rev().find(|p| !ports.contains(p)) {
+        ports.insert(unlisted);
+    }
+    hosts
+        .iter()
+        .flat_map(|host| {
+            ports.iter().map(|port| Request::Host {
+                host: host.clone(),
+                port: *port,
+            })
+        })
+        .collect()
 }
 
 /// A rule that decides requests naming a path, without its origin: the paths and globs it
@@ -169,6 +219,7 @@ pub(super) fn describe(request: &Request, path: &dyn Fn(&str) -> String) -> Stri
             format!("{} `{}`", access_verb(*access), path(p.as_str()))
         }
         Request::ConnectTcp { port } => format!("connect_tcp {port}"),
+        Request::Host { host, port } => format!("reach host `{host}` at port {port}"),
         Request::BindTcp { port } => format!("bind_tcp {port}"),
         Request::Udp => "use udp".to_owned(),
         Request::Syscall { name, args } if args.is_empty() => format!("syscall `{name}`"),
@@ -204,6 +255,7 @@ pub(super) fn group(request: &Request) -> (Area, String) {
         Request::Path { .. } => (Area::Filesystem, "path".to_owned()),
         Request::UnixConnect { .. } => (Area::Network, "unix_connect".to_owned()),
         Request::ConnectTcp { .. } => (Area::Network, "connect_tcp".to_owned()),
+        Request::Host { .. } => (Area::Network, "host".to_owned()),
         Request::BindTcp { .. } => (Area::Network, "bind_tcp".to_owned()),
         Request::Udp => (Area::Network, "udp".to_owned()),
         Request::Syscall { name, .. } => (Area::Syscalls, format!("syscall `{name}`")),
@@ -221,6 +273,7 @@ pub(super) fn group(request: &Request) -> (Area, String) {
 pub(super) fn short(request: &Request) -> String {
     match request {
         Request::ConnectTcp { port } | Request::BindTcp { port } => port.to_string(),
+        Request::Host { host, port } => format!("{host}:{port}"),
         Request::Signal { scope } => scope.name().to_owned(),
         Request::Listen { family } => family.name().to_owned(),
         Request::Capability { capability } => capability.name().to_owned(),

@@ -13,6 +13,7 @@ use super::model::{
 use super::{AccessSet, BoundVariables, Right, path_within};
 use crate::data::{self, Arch, ArgKind};
 use crate::syntax::{NetworkMode, Platform};
+use nonoc_runtime::hosts::{Host, Private, Rule as HostRuleId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -178,6 +179,7 @@ pub fn decide(ring: &Ring, request: &Request, bindings: &BoundVariables) -> Deci
                 ),
             }
         }
+        Request::Host { host, port } => decide_host(ring, host, *port),
         Request::Capability { capability } => {
             let kept = ring.process.capabilities.contains(capability);
             Decision::new(
@@ -451,6 +453,91 @@ pub fn ancestors(path: &str) -> impl Iterator<Item = &str> {
         };
         Some(current)
     })
+}
+
+/// Reaching a host at a port: in `restricted` mode the ring's host lists decide, through
+/// the runtime's own egress decision ([`nonoc_runtime::hosts::HostPolicy::decide`], the one
+/// the proxy makes); a port in `connect_tcp` is reachable directly, at any host.
+fn decide_host(ring: &Ring, host: &str, port: u16) -> Decision {
+    let net = &ring.network;
+    match net.mode {
+        NetworkMode::Allowed => {
+            return Decision::new(
+                Verdict::Allow,
+                "network.mode: allowed: any host, directly (no proxy)",
+                None,
+            );
+        }
+        NetworkMode::Blocked => {
+            return Decision::new(Verdict::Deny, "network.mode: blocked", None);
+        }
+        NetworkMode::Restricted => {}
+    }
+    let parsed = match Host::parse(host) {
+        Ok(h) => h,
+        Err(e) => return Decision::new(Verdict::Deny, format!("not a host: {e}"), None),
+    };
+    let direct = net.connect_tcp.contains(&port).then(|| {
+        Reason {
+            detail: format!(
+                "network.connect_tcp lists port {port}: a direct connection to any host (in the namespace tier only to the sandbox's own loopback)"
+            ),
+            origin: None,
+        }
+    });
+    let Some(policy) = net.host_policy() else {
+        return match direct {
+            Some(reason) => Decision {
+                verdict: Verdict::Allow,
+                because: vec![reason],
+                action: None,
+            },
+            None => Decision::new(
+                Verdict::Deny,
+                format!(
+                    "the ring lists no network.hosts (no egress proxy) and network.connect_tcp does not list port {port}"
+                ),
+                None,
+            ),
+        };
+    };
+    let verdict = policy.decide(&parsed, port);
+    let origin = match verdict.rule {
+        HostRuleId::Host(i) | HostRuleId::Port(i) => net.hosts.get(i).map(|g| &g.origin),
+        HostRuleId::DenyHost(i) => net.deny_hosts.get(i).map(|g| &g.origin),
+        _ => None,
+    };
+    let mut decision = Decision::new(
+        if verdict.is_allowed() {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        },
+        format!(
+            "{} (through the egress proxy)",
+            policy.describe(&parsed, port, &verdict)
+        ),
+        origin,
+    );
+    if verdict.is_allowed() && matches!(parsed, Host::Name(_)) {
+        decision.because.push(Reason {
+            detail: format!(
+                "the proxy resolves the name and refuses it if any address is a metadata endpoint{}",
+                match net.private {
+                    Private::Deny => " or not global (network.private: deny)",
+                    Private::Allow => "",
+                }
+            ),
+            origin: None,
+        });
+    }
+    if !verdict.is_allowed()
+        && let Some(reason) = direct
+    {
+        decision.verdict = Verdict::Allow;
+        decision.because.insert(0, reason);
+    }
+    decision
 }
 
 fn decide_port(ring: &Ring, port: u16, allowed: &[u16], what: &str) -> Decision {

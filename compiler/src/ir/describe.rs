@@ -34,6 +34,7 @@ pub fn describe_request(request: &Request) -> String {
             }
         }
         Request::ConnectTcp { port } => format!("connect_tcp {port}"),
+        Request::Host { host, port } => format!("host {host}:{port}"),
         Request::BindTcp { port } => format!("bind_tcp {port}"),
         Request::Udp => "udp".to_owned(),
         Request::Syscall { name, args } if args.is_empty() => format!("syscall {name}"),

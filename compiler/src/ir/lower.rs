@@ -131,6 +131,9 @@ fn merge_network(lineage: &[&Own]) -> Network {
         bind_tcp: Vec::new(),
         udp: false,
         unix_connect: Vec::new(),
+        hosts: Vec::new(),
+        deny_hosts: Vec::new(),
+        private: Private::Deny,
     };
     for (_, net) in lineage.iter().filter_map(|own| own.network.as_ref()) {
         if let Some(mode) = net.mode {
@@ -145,6 +148,19 @@ fn merge_network(lineage: &[&Own]) -> Network {
             if !network.unix_connect.iter().any(|g| g.path == grant.path) {
                 network.unix_connect.push(grant.clone());
             }
+        }
+        for (mine, theirs) in [
+            (&mut network.hosts, &net.hosts),
+            (&mut network.deny_hosts, &net.deny_hosts),
+        ] {
+            for grant in theirs {
+                if !mine.iter().any(|g| g.rule == grant.rule) {
+                    mine.push(grant.clone());
+                }
+            }
+        }
+        if let Some(private) = net.private {
+            network.private = private;
         }
     }
     network.connect_tcp.sort_unstable();
@@ -282,7 +298,7 @@ impl MergedSyscalls {
 }
 
 /// What a merged ring's settings make its lists ignore: ports or `udp` without `mode:
-/// restricted` (NC0503), an allow list with syscall default `allow` (NC0608).
+/// restricted` (NC0503), hosts without it (NC0506), an allow list with syscall default `allow` (NC0608).
 fn ignored(ring: &Ring, lineage: &[&Own], diags: &mut Diagnostics) {
     let Some(me) = lineage.last() else { return };
     if ring.unconfined {
@@ -315,6 +331,22 @@ fn ignored(ring: &Ring, lineage: &[&Own], diags: &mut Diagnostics) {
                 .help("ports and `udp` take effect only with `mode: restricted`; set it, or remove them so no rule is silently ignored"),
         );
     }
+    let hosts_listed = |own: &&&Own| own.network.as_ref().and_then(|(_, n)| n.hosts_listed);
+    let hosts_ignored = match network.mode {
+        NetworkMode::Blocked => lineage.iter().rev().find_map(|own| hosts_listed(&own)),
+        NetworkMode::Allowed => hosts_listed(&me),
+        NetworkMode::Restricted => None,
+    };
+    if let Some(span) = hosts_ignored {
+        let mode = network.mode.name();
+        diags.push(
+            Diagnostic::new(Code::HostsWithoutRestricted, span, format!("ring {level} lists hosts but its network mode is `{mode}`"))
+                .help(match network.mode {
+                    NetworkMode::Allowed => "with `mode: allowed` the ring may connect anywhere and no proxy filters it; set `mode: restricted` so `hosts` is the only way out, or remove the host lists",
+                    _ => "with `mode: blocked` the ring has no network and no proxy; set `mode: restricted` to reach exactly those hosts, or remove the host lists",
+                }),
+        );
+    }
     let allow_span = lineage
         .iter()
         .flat_map(|own| &own.sys.allow)
@@ -344,6 +376,9 @@ fn unconfined_ring(level: u8, description: Option<String>, chain: &[u8], span: S
             bind_tcp: Vec::new(),
             udp: true,
             unix_connect: Vec::new(),
+            hosts: Vec::new(),
+            deny_hosts: Vec::new(),
+            private: Private::Deny,
         },
         process: Process {
             fork: true,

@@ -11,6 +11,7 @@ use crate::syntax::{Compatibility, Isolation, NetworkMode, SignalScope, Unenforc
 
 pub use crate::syntax::{ListenFamily, Platform};
 pub use nonoc_runtime::artifact::Capability;
+pub use nonoc_runtime::hosts::{HostPolicy, HostRule, Private};
 
 /// A whole policy, resolved.
 #[derive(Debug, Clone, Serialize)]
@@ -158,6 +159,46 @@ pub struct Network {
     /// once. Empty: no `AF_UNIX` socket can be created with `socket()`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unix_connect: Vec<UnixGrant>,
+    /// `network.hosts` (v1.1), inherited entries first, each once: what the egress proxy
+    /// lets the ring reach by name. Empty: the ring gets no proxy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostGrant>,
+    /// `network.deny_hosts` (v1.1), inherited entries first, each once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deny_hosts: Vec<HostGrant>,
+    /// `network.private` (v1.1): the nearest ring's setting, `deny` by default.
+    #[serde(skip_serializing_if = "is_private_deny")]
+    pub private: Private,
+}
+
+impl Network {
+    /// The ring's host lists as the runtime's egress decision takes them (the one decision
+    /// `decide`, `explain --host` and the proxy share); `None` when the ring lists no hosts or
+    /// its mode is not `restricted` (an `allowed` ring that inherits hosts connects anywhere
+    /// and gets no proxy).
+    pub fn host_policy(&self) -> Option<HostPolicy> {
+        if self.hosts.is_empty() || self.mode != NetworkMode::Restricted {
+            return None;
+        }
+        let rules = |list: &[HostGrant]| list.iter().map(|g| g.rule.clone()).collect();
+        Some(HostPolicy::new(
+            rules(&self.hosts),
+            rules(&self.deny_hosts),
+            self.private,
+        ))
+    }
+}
+
+fn is_private_deny(p: &Private) -> bool {
+    *p == Private::Deny
+}
+
+/// A `network.hosts` or `network.deny_hosts` entry and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostGrant {
+    #[serde(flatten)]
+    pub rule: HostRule,
+    pub origin: Origin,
 }
 
 /// A `network.unix_connect` entry: a socket path or a directory above socket paths.
@@ -337,6 +378,12 @@ pub enum Request {
     /// Keeping a Linux capability (v1.1).
     Capability {
         capability: Capability,
+    },
+    /// Reaching a host (a name in its normal form, or an address literal) at a TCP port
+    /// (v1.1): through the egress proxy when the ring lists `hosts`.
+    Host {
+        host: String,
+        port: u16,
     },
 }
 

@@ -38,8 +38,13 @@ pub(super) struct NetPatch {
     pub(super) bind: Vec<u16>,
     pub(super) udp: Option<bool>,
     pub(super) unix_connect: Vec<UnixGrant>,
+    pub(super) hosts: Vec<HostGrant>,
+    pub(super) deny_hosts: Vec<HostGrant>,
+    pub(super) private: Option<Private>,
     /// Where this ring's section first lists a port or `udp` (for NC0503).
     pub(super) listed: Option<Span>,
+    /// Where this ring's section first lists a host or `private` (for NC0506).
+    pub(super) hosts_listed: Option<Span>,
 }
 
 #[derive(Default)]
@@ -117,6 +122,29 @@ pub(super) fn deny_rule(
         platform: r.platform,
         origin: origin(source, rule.span, scope),
     })
+}
+
+/// A ring's `hosts` or `deny_hosts` entries, checked, with where each was written.
+fn host_grants(
+    list: &[Spanned<syntax::HostEntry>],
+    deny: bool,
+    source: &Source,
+    scope: &str,
+    diags: &mut Diagnostics,
+) -> Vec<HostGrant> {
+    list.iter()
+        .filter_map(|entry| {
+            // A `{ host, ports }` entry is pointed at by its host.
+            let span = match &entry.value {
+                syntax::HostEntry::WithPorts(full) => full.host.span,
+                syntax::HostEntry::Host(_) => entry.span,
+            };
+            values::host_entry(entry, deny, diags).map(|rule| HostGrant {
+                rule,
+                origin: origin(source, span, scope),
+            })
+        })
+        .collect()
 }
 
 /// Whether an except entry can lie inside its deny: its literal root must be at or under the
@@ -243,6 +271,19 @@ pub(super) fn own_parts(
                     })
                 })
                 .collect(),
+            hosts: host_grants(&n.hosts, false, source, &scope, diags),
+            deny_hosts: host_grants(&n.deny_hosts, true, source, &scope, diags),
+            private: n.private.as_ref().map(|p| match p.value {
+                syntax::PrivateMode::Deny => Private::Deny,
+                syntax::PrivateMode::Allow => Private::Allow,
+            }),
+            hosts_listed: n
+                .hosts
+                .iter()
+                .chain(&n.deny_hosts)
+                .map(|h| h.span)
+                .chain(n.private.as_ref().map(|p| p.span))
+                .min_by_key(|s| s.offset),
             listed: n
                 .connect_tcp
                 .iter()

@@ -10,7 +10,8 @@ use crate::ir::{
     self, AccessSet, Capability, FsTarget, GlobTemplate, PathTemplate, has_glob_chars,
 };
 use crate::resolve::{chars, path_diagnostic, undeclared};
-use crate::syntax::{IntOrName, PortEntry, Spanned};
+use crate::syntax::{HostEntry, IntOrName, PortEntry, Spanned};
+use nonoc_runtime::hosts::{HostPattern, HostRule};
 
 /// Declared variables, for reference checks.
 pub type Vars = BTreeMap<String, ir::Variable>;
@@ -184,6 +185,61 @@ pub fn port(entry: &Spanned<PortEntry>, diags: &mut Diagnostics) -> Option<u16> 
             None
         }
     }
+}
+
+/// A `hosts` (`deny: false`) or `deny_hosts` (`deny: true`) entry: its host checked and
+/// normalized by the runtime's own parser (the one the proxy uses), its ports checked.
+pub fn host_entry(
+    entry: &Spanned<HostEntry>,
+    deny: bool,
+    diags: &mut Diagnostics,
+) -> Option<HostRule> {
+    let (text, span, ports) = match &entry.value {
+        HostEntry::Host(text) => (text.as_str(), entry.span, &[][..]),
+        HostEntry::WithPorts(full) => (full.host.value.as_str(), full.host.span, &full.ports[..]),
+    };
+    let checked: Vec<Option<u16>> = ports.iter().map(|p| port(p, diags)).collect();
+    let pattern = match HostPattern::parse(text) {
+        Ok(p) => p,
+        Err(e) => {
+            diags.push(
+                Diagnostic::new(Code::InvalidHost, span, format!("`{}` is not a host: {}", text.escape_default(), host_error(text, &e)))
+                    .help("write a host name (`api.example.com`), `*.` and a name (`*.example.com`, every subdomain), an address (`192.0.2.7`, `2001:db8::1`) or a CIDR range (`10.1.0.0/16`); add ports with `{ host: NAME, ports: [443] }`"),
+            );
+            return None;
+        }
+    };
+    let ports: Vec<u16> = checked.into_iter().collect::<Option<_>>()?;
+    let rule = if deny {
+        HostRule::deny(pattern, &ports)
+    } else {
+        HostRule::allow(pattern, &ports)
+    };
+    // Ports are checked above (1..=65535), so the rule is always made; a failure is reported
+    // as the port error it would be rather than dropped.
+    match rule {
+        Ok(rule) => Some(rule),
+        Err(e) => {
+            diags.push(Diagnostic::new(Code::PortRange, entry.span, e.to_string()));
+            None
+        }
+    }
+}
+
+/// Why a host as written cannot be read: a URL or `host:port` said as such, else the
+/// parser's reason.
+pub fn host_error(text: &str, error: &nonoc_runtime::hosts::HostError) -> String {
+    if let Some((_, rest)) = text.split_once("://") {
+        let host = rest.split(['/', ':']).next().unwrap_or(rest);
+        return format!("it is a URL; write its host (`{host}`)");
+    }
+    if !text.starts_with('[')
+        && let Ok((host, port)) = nonoc_runtime::hosts::parse_authority(text, None)
+        && text.parse::<std::net::Ipv6Addr>().is_err()
+    {
+        return format!("it is a host (`{host}`) and a port ({port}), which is given apart");
+    }
+    error.to_string()
 }
 
 /// A Linux capability name (`net_bind_service`).

@@ -280,6 +280,47 @@ pub struct Network {
     /// `socketpair` stays allowed.
     #[serde(default)]
     pub unix_connect: Vec<Spanned<String>>,
+    /// Hosts the ring may reach through the egress proxy (mode `restricted`, v1.1): a name
+    /// (port 443), `*.` and a name (every subdomain, not the name itself), an address or a
+    /// CIDR range, or `{ host, ports }`.
+    #[serde(default)]
+    pub hosts: Vec<Spanned<HostEntry>>,
+    /// Hosts refused even where `hosts` matches (every port unless ports are given).
+    #[serde(default)]
+    pub deny_hosts: Vec<Spanned<HostEntry>>,
+    /// Whether names may resolve to loopback, private, link-local, CGNAT or unique-local
+    /// addresses (default `deny`).
+    pub private: Option<Spanned<PrivateMode>>,
+}
+
+/// A `hosts` or `deny_hosts` entry: a host, or a host with its ports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostEntry {
+    Host(String),
+    WithPorts(HostWithPorts),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostWithPorts {
+    /// A name, `*.` and a name, an address or a CIDR range.
+    pub host: Spanned<String>,
+    /// The ports (default: 443 in `hosts`, every port in `deny_hosts`).
+    #[serde(default)]
+    #[schemars(with = "Vec<PortSchema>")]
+    pub ports: Vec<Spanned<PortEntry>>,
+}
+
+/// `network.private`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PrivateMode {
+    /// Names must resolve to global addresses only (the default).
+    Deny,
+    /// Names may resolve to loopback, private, link-local, CGNAT and unique-local addresses.
+    Allow,
 }
 
 #[derive(
@@ -483,6 +524,12 @@ pub struct TestCase {
     pub listen: Option<Spanned<ListenFamily>>,
     /// Connect to the unix socket at this path.
     pub unix_connect: Option<Spanned<String>>,
+    /// Reach this host (a name or an address) through the egress proxy, at `port` (443
+    /// when not given).
+    pub host: Option<Spanned<String>>,
+    /// The port of a `host` request.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<Spanned<i64>>,
     /// Keep this Linux capability.
     #[schemars(with = "Option<nonoc_runtime::artifact::Capability>")]
     pub capability: Option<Spanned<String>>,
@@ -605,6 +652,39 @@ impl<'de> Deserialize<'de> for SyscallDenyEntry {
             }
         }
         deserializer.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for HostEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = HostEntry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a host or `{ host, ports }`")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<HostEntry, E> {
+                Ok(HostEntry::Host(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<HostEntry, A::Error> {
+                HostWithPorts::deserialize(MapAccessDeserializer::new(map))
+                    .map(HostEntry::WithPorts)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for HostEntry {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HostEntry".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let full = generator.subschema_for::<HostWithPorts>();
+        json_schema!({
+            "description": "a name, `*.` and a name, an address or a CIDR range; or `{ host, ports }`",
+            "anyOf": [ { "type": "string", "minLength": 1 }, full ]
+        })
     }
 }
 

@@ -281,6 +281,11 @@ pub struct RingTargets {
     )]
     #[cfg_attr(feature = "compiler", schemars(extend("uniqueItems" = true)))]
     pub capabilities: Vec<Capability>,
+    /// Egress by host name (`network.hosts`, `deny_hosts`, `private`; v1.1): what the egress
+    /// proxy started beside the confined command lets it reach. Absent when the ring lists
+    /// no hosts (then there is no proxy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<crate::hosts::HostPolicy>,
 }
 
 impl Artifact {

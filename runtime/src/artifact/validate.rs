@@ -17,6 +17,7 @@ use super::seccomp::{SeccompArch, SeccompFilter};
 use super::{Isolation, RingTargets, Unverified, Variable, bpf};
 use crate::Error;
 use crate::bind::{MAX_PATH_BYTES, check_bound_value};
+use crate::hosts::{HostPolicy, Ports};
 
 /// The highest Landlock ABI a policy's `min_abi` may name.
 pub const MAX_LANDLOCK_ABI: u32 = 7;
@@ -53,6 +54,7 @@ enum Part<'a> {
     Seatbelt,
     Param(&'a str),
     UnixConnect(usize),
+    Egress,
 }
 
 impl Display for At<'_> {
@@ -69,6 +71,7 @@ impl Display for At<'_> {
                     Part::Default => f.write_str("default"),
                     Part::Seccomp(arch) => write!(f, "the {} seccomp filter", arch.name()),
                     Part::Seatbelt => f.write_str("seatbelt"),
+                    Part::Egress => f.write_str("egress"),
                     Part::Param(name) => write!(f, "parameter {name}"),
                     Part::UnixConnect(i) => write!(f, "landlock unix_connect {i}"),
                 }
@@ -307,7 +310,13 @@ fn ring_targets(
         if !ring.capabilities.is_empty() {
             return Err(invalid(at, "an unconfined ring lists capabilities to keep"));
         }
+        if ring.egress.is_some() {
+            return Err(invalid(at, "an unconfined ring has an egress section"));
+        }
         return Ok(());
+    }
+    if let Some(egress) = &ring.egress {
+        egress_ok(&At::In(&at, Part::Egress), egress, ring.landlock.as_ref())?;
     }
     let here = (ring.landlock.is_some(), ring.seatbelt.is_some());
     if here == (false, false) {
@@ -341,6 +350,39 @@ fn ring_targets(
     }
     if let Some(profile) = &ring.seatbelt {
         seatbelt(&At::In(&at, Part::Seatbelt), profile, vars)?;
+    }
+    Ok(())
+}
+
+/// The egress section as the compiler writes it: at least one `hosts` entry, each with its
+/// ports (never `all`), no entry twice in a list, and, beside a Landlock plan, a plan that
+/// restricts TCP (`network.mode: restricted`), so the proxy is the way out. Patterns and port
+/// lists are read in their normal form only (`hosts::HostRule`'s deserializer).
+fn egress_ok(at: &At<'_>, egress: &HostPolicy, plan: Option<&LandlockPlan>) -> Result<(), Error> {
+    if egress.hosts.is_empty() {
+        return Err(invalid(
+            at,
+            "no `hosts` entry: a ring without hosts has no egress section",
+        ));
+    }
+    if let Some(i) = egress.hosts.iter().position(|r| r.ports == Ports::All) {
+        return Err(invalid(
+            at,
+            format!("hosts[{i}] covers every port: a `hosts` entry names its ports"),
+        ));
+    }
+    for (name, list) in [("hosts", &egress.hosts), ("deny_hosts", &egress.deny_hosts)] {
+        for (i, rule) in list.iter().enumerate() {
+            if list[..i].contains(rule) {
+                return Err(invalid(at, format!("{name}[{i}] repeats an earlier entry")));
+            }
+        }
+    }
+    if plan.is_some_and(|p| p.network.is_none()) {
+        return Err(invalid(
+            at,
+            "hosts beside a Landlock plan that does not restrict TCP",
+        ));
     }
     Ok(())
 }

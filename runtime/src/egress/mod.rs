@@ -30,6 +30,7 @@ mod io;
 mod log;
 mod run;
 mod server;
+mod spawn;
 #[cfg(test)]
 mod tests;
 mod tunnel;
@@ -37,3 +38,4 @@ mod upstream;
 
 pub use config::{Limits, ProxyConfig, Secret, USER};
 pub use run::{Endpoint, ProxyProcess, ProxyThread, bind_loopback};
+pub use spawn::{AppliedWithProxy, ConfinedWithProxy, EgressOptions, NAMESPACE_PORT};

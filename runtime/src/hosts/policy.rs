@@ -83,12 +83,35 @@ impl From<HostPattern> for String {
 
 /// The ports an entry covers. In JSON: `"all"` or a list of ports.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "compiler", schemars(with = "PortsSchema"))]
 #[serde(try_from = "PortsText", into = "PortsText")]
 pub enum Ports {
     /// Every port (a `deny_hosts` entry without ports).
     All,
     /// These ports, none 0 ([`Ports::only`] sorts them and drops duplicates).
     Only(Vec<u16>),
+}
+
+/// How [`Ports`] is written in JSON, for the artifact's schema.
+#[cfg(feature = "compiler")]
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum PortsSchema {
+    /// Every port.
+    All(AllWord),
+    /// These ports, ascending, each once.
+    #[schemars(extend("uniqueItems" = true, "minItems" = 1))]
+    Only(Vec<std::num::NonZeroU16>),
+}
+
+#[cfg(feature = "compiler")]
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+#[serde(rename_all = "snake_case")]
+enum AllWord {
+    All,
 }
 
 /// How [`Ports`] is written in JSON.
@@ -105,6 +128,13 @@ impl TryFrom<PortsText> for Ports {
         match text {
             PortsText::Word(w) if w == "all" => Ok(Ports::All),
             PortsText::Word(w) => Err(HostError::Port(w)),
+            // Read as written: ascending, each once (as `only` leaves them).
+            PortsText::List(list) if list.windows(2).any(|w| w[0] >= w[1]) => Err(HostError::Port(
+                list.iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
             PortsText::List(list) => Ports::only(list),
         }
     }
@@ -163,10 +193,13 @@ impl fmt::Display for Ports {
 
 /// One `hosts` or `deny_hosts` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HostRule {
-    /// What it matches.
+    /// What it matches: a host name, `*.` and a name, an address or a CIDR range, in normal
+    /// form.
     #[serde(with = "pattern_text")]
+    #[cfg_attr(feature = "compiler", schemars(with = "String"))]
     pub pattern: HostPattern,
     /// The ports it covers.
     pub ports: Ports,
@@ -208,14 +241,24 @@ mod pattern_text {
         s.collect_str(p)
     }
 
+    /// Only the normal form is read (`a.test`, not `A.test` or `a.test.`): what is read is
+    /// exactly what is written back.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HostPattern, D::Error> {
         let text = String::deserialize(d)?;
-        HostPattern::parse(&text).map_err(serde::de::Error::custom)
+        let pattern = HostPattern::parse(&text).map_err(serde::de::Error::custom)?;
+        if pattern.to_string() != text {
+            return Err(serde::de::Error::custom(format!(
+                "`{}` is not in normal form: write `{pattern}`",
+                text.escape_default()
+            )));
+        }
+        Ok(pattern)
     }
 }
 
 /// Whether names may lead to non-global addresses (`network.private`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Private {
     /// Only global addresses (the default).
@@ -239,6 +282,7 @@ pub enum Private {
 /// apply, and under `private: deny` only global addresses pass. One refused address
 /// refuses the request.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "compiler", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct HostPolicy {

@@ -605,6 +605,12 @@ fn a_policy_reads_back_from_json_and_refuses_bad_entries() {
         r#"{"hosts":[{"pattern":"a.test","ports":"some"}]}"#,
         r#"{"hosts":[{"pattern":"a.test","ports":[443],"extra":1}]}"#,
         r#"{"private":"maybe"}"#,
+        // Only the normal form is read back: what is read is what is written.
+        r#"{"hosts":[{"pattern":"A.test","ports":[443]}]}"#,
+        r#"{"hosts":[{"pattern":"a.test.","ports":[443]}]}"#,
+        r#"{"hosts":[{"pattern":"10.1.0.0/016","ports":[443]}]}"#,
+        r#"{"hosts":[{"pattern":"a.test","ports":[443,80]}]}"#,
+        r#"{"hosts":[{"pattern":"a.test","ports":[443,443]}]}"#,
     ] {
         assert!(serde_json::from_str::<HostPolicy>(bad).is_err(), "{bad}");
     }

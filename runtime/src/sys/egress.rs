@@ -288,3 +288,39 @@ pub fn wait_readable(fd: BorrowedFd<'_>) -> io::Result<()> {
         }
     }
 }
+
+/// The process [`forward_termination_signals`] passes signals on to (0: none).
+static FORWARD_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The handler: sends the signal on to [`FORWARD_TO`]. Async-signal-safe: an atomic load and
+/// `kill`.
+extern "C" fn forward(signal: libc::c_int) {
+    let pid = FORWARD_TO.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        #[expect(unsafe_code, reason = "kill has no safe wrapper in std")]
+        // SAFETY: kill takes integers only and is async-signal-safe.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// From now on `SIGINT`, `SIGTERM`, `SIGHUP` and `SIGQUIT` sent to this process are passed on
+/// to `pid` instead of ending it: a command spawned in a session of its own gets the
+/// terminal's Ctrl-C that reaches its parent, and the parent stays to stop the proxy.
+pub fn forward_termination_signals(pid: libc::pid_t) -> io::Result<()> {
+    FORWARD_TO.store(pid, std::sync::atomic::Ordering::Relaxed);
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: an all-zero sigaction is a valid value of the C struct.
+        #[expect(unsafe_code, reason = "zeroed C struct")]
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = forward as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        #[expect(unsafe_code, reason = "sigaction has no safe wrapper in std")]
+        // SAFETY: `action` is a valid sigaction whose handler is async-signal-safe (above);
+        // it outlives the call; the old action is not asked for.
+        let rc = unsafe { libc::sigaction(signal, &raw const action, std::ptr::null_mut()) };
+        zero_or_errno(rc)?;
+    }
+    Ok(())
+}

@@ -141,8 +141,12 @@ fn kernel_ops(request: &Request, bindings: &BoundVariables) -> Option<Vec<Op>> {
             ),
         ],
         // macOS has no capabilities; `listen()` is not modelled (the profile allows inbound
-        // TCP only on `bind_tcp` ports).
-        Request::Syscall { .. } | Request::Listen { .. } | Request::Capability { .. } => {
+        // TCP only on `bind_tcp` ports). A host is the egress proxy's decision, not the
+        // profile's.
+        Request::Syscall { .. }
+        | Request::Listen { .. }
+        | Request::Capability { .. }
+        | Request::Host { .. } => {
             return None;
         }
     })
