@@ -125,19 +125,56 @@ pub fn run(tests: &[Test]) -> ExitCode {
     }
 }
 
-/// A base directory outside the system's temp directory, which rings often grant: the
-/// target's temp directory (`env!("CARGO_TARGET_TMPDIR")` of the test target), unless the
-/// checkout itself lies under `/tmp` (CI may clone anywhere), then `/var/tmp/nonoc-tests`
-/// (created).
+/// A base directory outside the temporary directories (`/tmp`, `/var/tmp` and the system's
+/// temp directory), which rings often grant (the `tmp` preset grants both): the target's temp
+/// directory (`env!("CARGO_TARGET_TMPDIR")` of the test target), unless the checkout itself
+/// lies under one of them (CI may clone anywhere), then `/var/lib/nonoc-tests`, or
+/// `$HOME/.cache/nonoc-tests` where that cannot be created (created either way).
 pub fn outside_tmp(target_tmpdir: &str) -> std::io::Result<PathBuf> {
     let target = Path::new(target_tmpdir);
     let real = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+    if !under_a_temp_dir(&real) {
+        return Ok(target.to_path_buf());
+    }
+    let system = PathBuf::from("/var/lib/nonoc-tests");
+    let error = match std::fs::create_dir_all(&system) {
+        Ok(()) => return Ok(system),
+        Err(e) => e,
+    };
+    match std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/nonoc-tests")) {
+        Some(base) if base.is_absolute() && !under_a_temp_dir(&base) => {
+            std::fs::create_dir_all(&base)?;
+            Ok(base)
+        }
+        _ => Err(std::io::Error::new(
+            error.kind(),
+            format!(
+                "the checkout is in a temporary directory and neither /var/lib/nonoc-tests ({error}) nor $HOME/.cache can hold the tests' files"
+            ),
+        )),
+    }
+}
+
+/// Whether `path` lies in `/tmp`, `/var/tmp` or the system's temp directory.
+fn under_a_temp_dir(path: &Path) -> bool {
     let tmp = std::fs::canonicalize(std::env::temp_dir()).unwrap_or_else(|_| "/tmp".into());
-    if real.starts_with(&tmp) || real.starts_with("/tmp") {
-        let base = PathBuf::from("/var/tmp/nonoc-tests");
-        std::fs::create_dir_all(&base)?;
-        Ok(base)
-    } else {
-        Ok(target.to_path_buf())
+    [tmp.as_path(), Path::new("/tmp"), Path::new("/var/tmp")]
+        .iter()
+        .any(|t| path.starts_with(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkout_in_a_temporary_directory_gets_a_base_outside_them() {
+        for checkout in ["/tmp/ci/target/tmp", "/var/tmp/ci/target/tmp"] {
+            let base = outside_tmp(checkout).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!under_a_temp_dir(&base), "{checkout} -> {}", base.display());
+            assert!(base.is_dir(), "{}", base.display());
+        }
+        let elsewhere = "/work/checkout/target/tmp";
+        assert_eq!(outside_tmp(elsewhere).ok(), Some(PathBuf::from(elsewhere)));
     }
 }
