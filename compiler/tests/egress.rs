@@ -25,7 +25,7 @@ use std::process::{Child, Command, ExitCode, Output, Stdio};
 
 use serde_json::Value;
 
-use nonoc_test_runner::{Test, outside_tmp, run as run_tests};
+use nonoc_test_runner::{Test, WITHOUT_USER_NAMESPACES, outside_tmp, run as run_tests};
 
 fn nonoc() -> String {
     std::env::var("NONOC_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_nonoc").to_owned())
@@ -164,31 +164,6 @@ elif op == "udp":
     except OSError as e: print(name(e))
 "##;
 
-/// A seccomp filter that makes `unshare` and `clone` with `CLONE_NEWUSER` fail with `EPERM`
-/// (and `clone3` with `ENOSYS`), then `execv` of the rest of the arguments: a host where
-/// user namespaces are unavailable (as in `isolation.rs`).
-const WITHOUT_USERNS: &str = r##"
-import ctypes, os, struct, sys
-arch, unshare, clone, clone3 = {"x86_64": (0xC000003E, 272, 56, 435),
-                                "aarch64": (0xC00000B7, 97, 220, 435)}[os.uname().machine]
-ins = lambda code, jt, jf, k: struct.pack("HBBI", code, jt, jf, k)
-ALLOW, ERRNO = 0x7FFF0000, 0x00050000
-prog = b"".join([
-    ins(0x20, 0, 0, 4), ins(0x15, 0, 9, arch), ins(0x20, 0, 0, 0),
-    ins(0x15, 6, 0, clone3), ins(0x15, 2, 0, unshare), ins(0x15, 1, 0, clone),
-    ins(0x06, 0, 0, ALLOW), ins(0x20, 0, 0, 16), ins(0x45, 0, 2, 0x10000000),
-    ins(0x06, 0, 0, ERRNO | 1), ins(0x06, 0, 0, ERRNO | 38), ins(0x06, 0, 0, ALLOW)])
-buf = ctypes.create_string_buffer(prog, len(prog))
-class Prog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-fprog = Prog(len(prog) // 8, ctypes.addressof(buf))
-libc = ctypes.CDLL(None, use_errno=True)
-ul = ctypes.c_ulong
-if libc.prctl(38, ul(1), ul(0), ul(0), ul(0)) != 0 or libc.prctl(22, ul(2), ctypes.byref(fprog), ul(0), ul(0)) != 0:
-    raise OSError(ctypes.get_errno(), "seccomp")
-os.execv(sys.argv[1], sys.argv[1:])
-"##;
-
 /// One test's world: a directory (readable by everyone, outside `/tmp`), the certificate,
 /// the servers, the compiled policy.
 struct World {
@@ -222,7 +197,10 @@ impl World {
         write(&format!("{root}/www/hello"), "hello from the server\n");
         write(&format!("{root}/client.py"), CLIENT);
         write(&format!("{root}/servers.py"), SERVERS);
-        write(&format!("{root}/without-userns.py"), WITHOUT_USERNS);
+        write(
+            &format!("{root}/without-userns.py"),
+            WITHOUT_USER_NAMESPACES,
+        );
         let status = Command::new(OPENSSL)
             .args([
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",

@@ -18,15 +18,13 @@
     reason = "test code: a failed assertion or a broken set-up is how a test reports"
 )]
 
-use std::fmt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, ExitCode, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Command, ExitCode, Stdio};
 
 use serde_json::Value;
 
-use nonoc_test_runner::{Test, outside_tmp, run as run_tests};
+use nonoc_test_runner::{Run, Scratch, Test, run as run_tests};
 
 const NONOC: &str = env!("CARGO_BIN_EXE_nonoc");
 
@@ -115,91 +113,20 @@ fn main() -> ExitCode {
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-/// A directory of its own for one test, outside `/tmp`; paths are UTF-8 strings, as
-/// policies and `--var` take them.
-struct Scratch {
-    root: String,
+/// A scratch directory for one test of this target.
+fn scratch(test: &str) -> Scratch {
+    Scratch::new(env!("CARGO_TARGET_TMPDIR"), "exec", test)
 }
 
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir = outside_tmp(env!("CARGO_TARGET_TMPDIR"))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .join("exec")
-            .join(test);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        // The kernel resolves links; policies and `--var` see the paths as written.
-        let root = std::fs::canonicalize(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        let tmp = std::fs::canonicalize(std::env::temp_dir()).unwrap_or_else(|_| "/tmp".into());
-        assert!(
-            !root.starts_with(&tmp) && !root.starts_with("/tmp"),
-            "{} is under the temp directory, which rings grant wholesale: set CARGO_TARGET_DIR elsewhere",
-            root.display()
-        );
-        let root = root
-            .to_str()
-            .unwrap_or_else(|| panic!("{} is not UTF-8", root.display()))
-            .to_owned();
-        let scratch = Scratch { root };
-        scratch.dir("home");
-        scratch
-    }
-
-    fn path(&self, rel: &str) -> String {
-        format!("{}/{rel}", self.root)
-    }
-
-    fn dir(&self, rel: &str) -> String {
-        let p = self.path(rel);
-        std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
-        p
-    }
-
-    fn file(&self, rel: &str, contents: &[u8]) -> String {
-        let p = self.path(rel);
-        if let Some(parent) = Path::new(&p).parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{p}: {e}"));
-        }
-        std::fs::write(&p, contents).unwrap_or_else(|e| panic!("{p}: {e}"));
-        p
-    }
-
-    /// A path that does not exist yet, for a command to create.
-    fn fresh(&self, rel: &str) -> String {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let p = format!(
-            "{}-{}",
-            self.path(rel),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        assert!(!Path::new(&p).exists(), "{p} exists");
-        p
-    }
+/// What the tests ask of a run.
+trait Expect {
+    fn expect_code(&self, code: i32) -> &Run;
+    fn expect_refused(&self, reason: &str);
+    fn report(&self) -> Value;
+    fn allowed(&self) -> bool;
 }
 
-/// What one run of the binary did.
-struct Run {
-    args: Vec<String>,
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl fmt::Display for Run {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "$ nonoc {}", self.args.join(" "))?;
-        writeln!(f, "------- stdout -------\n{}", self.stdout)?;
-        writeln!(f, "------- stderr -------\n{}", self.stderr)?;
-        write!(f, "[{}]", self.status)
-    }
-}
-
-impl Run {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
+impl Expect for Run {
     #[track_caller]
     fn expect_code(&self, code: i32) -> &Run {
         assert_eq!(self.code(), Some(code), "{self}");
@@ -254,12 +181,7 @@ fn nonoc(s: &Scratch, args: &[&str], env: &Env) -> Run {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {NONOC}: {e}"));
-    Run {
-        args: args.iter().map(|a| (*a).to_owned()).collect(),
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::new(args, output)
 }
 
 /// `nonoc exec ARTIFACT OPTS... -- CMD...`
@@ -310,7 +232,7 @@ struct Agt {
 
 impl Agt {
     fn new(test: &str) -> Agt {
-        let s = Scratch::new(test);
+        let s = scratch(test);
         let workspace = s.dir("ws");
         let notes = s.file("ws/notes.txt", b"notes\n");
         let secret = s.file("secret.txt", b"secret\n");
@@ -411,7 +333,7 @@ fn usage_errors() {
 
 /// Everything wrong with the artifact or the selection: 126 before anything is applied.
 fn artifact_problems() {
-    let s = Scratch::new("artifact");
+    let s = scratch("artifact");
     let marker = s.path("marker");
     let touch = ["touch", marker.as_str()];
     let yaml = tiers_policy(&s);
@@ -596,7 +518,7 @@ fn resealed_tampering() {
 /// Artifacts larger than the runtime reads are refused without reading them whole:
 /// `/dev/zero` never ends. Each command must answer within the deadline.
 fn oversized_artifacts() {
-    let s = Scratch::new("oversized");
+    let s = scratch("oversized");
     let marker = s.path("marker");
     for args in [
         vec!["exec", "/dev/zero", "--ring", "3", "--", "touch", &marker],
@@ -644,7 +566,7 @@ fn oversized_artifacts() {
 /// `--var` values are checked: relative and non-normalized paths, and unbound variables,
 /// refuse with 126 whatever the environment says.
 fn bad_variables() {
-    let s = Scratch::new("bad-variables");
+    let s = scratch("bad-variables");
     let marker = s.path("marker");
     let touch = ["touch", marker.as_str()];
     let art = compile(&s, "vars", &vars_policy(&s));
@@ -822,7 +744,7 @@ rings:
 }
 
 fn own_tiers_selection() {
-    let s = Scratch::new("own-tiers");
+    let s = scratch("own-tiers");
     let art = compile(&s, "tiers", &tiers_policy(&s));
     let files: Vec<String> = (1..=3)
         .map(|n| s.file(&format!("r{n}/id"), format!("ring {n}\n").as_bytes()))
@@ -881,7 +803,7 @@ rings:
 /// `--var` binds before the environment, which binds before the default; the report shows
 /// the value used, and exactly that directory is readable.
 fn variables_precedence() {
-    let s = Scratch::new("variables");
+    let s = scratch("variables");
     let art = compile(&s, "vars", &vars_policy(&s));
     let dirs = ["flag", "env", "default"];
     let files: Vec<String> = dirs
@@ -1111,7 +1033,7 @@ fn tcp_connect() {
             .to_string()
     };
     let (listed, other) = (port(&listed), port(&other));
-    let s = Scratch::new("tcp");
+    let s = scratch("tcp");
     let yaml = format!(
         "apiVersion: nonoc.dev/v1
 kind: RingPolicy
@@ -1223,7 +1145,7 @@ fn link_policy(ws: &str, denies: &str, filesystem: &str) -> String {
 /// An exception is placed by its name under the deny: replacing it with a link between two
 /// runs must not lift the deny.
 fn except_link_planted() {
-    let s = Scratch::new("except-link");
+    let s = scratch("except-link");
     let ws = s.dir("ws");
     let secret = s.file("ws/secret/private.txt", b"secret\n");
     s.dir("ws/secret/pub");
@@ -1246,7 +1168,7 @@ fn except_link_planted() {
 /// A denied path that is a link: the link itself cannot be removed and replaced by a
 /// directory of the agent's.
 fn denied_link_kept() {
-    let s = Scratch::new("denied-link");
+    let s = scratch("denied-link");
     let ws = s.dir("ws");
     let vault = s.dir("vault/ssh");
     s.file("vault/ssh/id", b"key\n");
@@ -1276,7 +1198,7 @@ fn denied_link_kept() {
 /// A deny-glob match that is a link denies nothing by itself: its target keeps its own rules
 /// (here: readable), while a link to a file the glob matches too reaches a denied file.
 fn glob_match_link() {
-    let s = Scratch::new("glob-link");
+    let s = scratch("glob-link");
     let ws = s.dir("ws");
     s.dir("ws/app");
     let shared = s.file("ws/shared/prod.conf", b"shared\n");
@@ -1316,7 +1238,7 @@ fn glob_match_link() {
 /// 100,000-odd entries a walk would read), to the denied `.env`. Every later run of every
 /// ring still applies and runs dash; the link to `.env` still does not read it.
 fn planted_glob_links() {
-    let s = Scratch::new("planted-glob-links");
+    let s = scratch("planted-glob-links");
     let ws = s.dir("ws");
     let main = s.file("ws/src/main.rs", b"fn main() {}\n");
     let env = s.file("ws/.env", b"TOKEN=secret\n");
@@ -1368,7 +1290,7 @@ fn planted_glob_links() {
 /// not follow the link, and its report names the grant it skipped. With
 /// `settings.unenforceable: error` the run is refused instead.
 fn link_across_rings() {
-    let s = Scratch::new("link-across-rings");
+    let s = scratch("link-across-rings");
     let tmp = std::fs::canonicalize(std::env::temp_dir())
         .unwrap_or_else(|e| panic!("temp dir: {e}"))
         .join(format!("nonoc-link-across-rings-{}", std::process::id()));
@@ -1441,7 +1363,7 @@ fn link_across_rings() {
 /// An allow path inside a directory the ring may write goes through a link the agent could
 /// have planted between runs: it is skipped (and reported), not followed.
 fn allow_link_planted() {
-    let s = Scratch::new("allow-link");
+    let s = scratch("allow-link");
     let ws = s.dir("ws");
     let admin = s.dir("admin");
     let tool = s.file("admin/tool.txt", b"admin\n");

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-use nonoc_test_runner::{Test, outside_tmp, run as run_tests};
+use nonoc_test_runner::{Test, WITHOUT_USER_NAMESPACES, outside_tmp, run as run_tests};
 
 /// The `nonoc` binary under test: this build's, or `NONOC_TEST_BIN` (to run these tests
 /// against another build, e.g. one from before a change, and see them fail there).
@@ -201,31 +201,6 @@ while args:
     except OSError as e:
         result = errno.errorcode.get(e.errno, str(e.errno))
     print(" ".join([op] + a), "->", result, flush=True)
-"##;
-
-/// A seccomp filter that makes `unshare` and `clone` with `CLONE_NEWUSER` fail with `EPERM`
-/// (and `clone3`, which a filter cannot look into, with `ENOSYS`), then `execv` of the rest of
-/// the arguments: a host where user namespaces are unavailable.
-const WITHOUT_USERNS: &str = r##"
-import ctypes, os, struct, sys
-arch, unshare, clone, clone3 = {"x86_64": (0xC000003E, 272, 56, 435),
-                                "aarch64": (0xC00000B7, 97, 220, 435)}[os.uname().machine]
-ins = lambda code, jt, jf, k: struct.pack("HBBI", code, jt, jf, k)
-ALLOW, ERRNO = 0x7FFF0000, 0x00050000
-prog = b"".join([
-    ins(0x20, 0, 0, 4), ins(0x15, 0, 9, arch), ins(0x20, 0, 0, 0),
-    ins(0x15, 6, 0, clone3), ins(0x15, 2, 0, unshare), ins(0x15, 1, 0, clone),
-    ins(0x06, 0, 0, ALLOW), ins(0x20, 0, 0, 16), ins(0x45, 0, 2, 0x10000000),
-    ins(0x06, 0, 0, ERRNO | 1), ins(0x06, 0, 0, ERRNO | 38), ins(0x06, 0, 0, ALLOW)])
-buf = ctypes.create_string_buffer(prog, len(prog))
-class Prog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-fprog = Prog(len(prog) // 8, ctypes.addressof(buf))
-libc = ctypes.CDLL(None, use_errno=True)
-ul = ctypes.c_ulong
-if libc.prctl(38, ul(1), ul(0), ul(0), ul(0)) != 0 or libc.prctl(22, ul(2), ctypes.byref(fprog), ul(0), ul(0)) != 0:
-    raise OSError(ctypes.get_errno(), "seccomp")
-os.execv(sys.argv[1], sys.argv[1:])
 "##;
 
 /// Runs the rest of the arguments with a pseudo-terminal as controlling terminal, and prints
@@ -586,7 +561,15 @@ fn without_user_namespaces() {
     let p = |rel: &str| tree.path(rel);
     let exec_without_userns = |artifact: &str, ops: &[&str]| {
         let mut cmd = Command::new(PYTHON);
-        cmd.args(["-I", "-S", "-c", WITHOUT_USERNS, nonoc(), "exec", artifact]);
+        cmd.args([
+            "-I",
+            "-S",
+            "-c",
+            WITHOUT_USER_NAMESPACES,
+            nonoc(),
+            "exec",
+            artifact,
+        ]);
         cmd.args([
             "--ring", "2", "--report", "--", PYTHON, "-I", "-S", "-c", PROBE,
         ]);
@@ -664,7 +647,15 @@ fn without_user_namespaces() {
 
 fn exec_without_userns_ring3(artifact: &str, env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(PYTHON);
-    cmd.args(["-I", "-S", "-c", WITHOUT_USERNS, nonoc(), "exec", artifact]);
+    cmd.args([
+        "-I",
+        "-S",
+        "-c",
+        WITHOUT_USER_NAMESPACES,
+        nonoc(),
+        "exec",
+        artifact,
+    ]);
     cmd.args(["--ring", "3", "--", PYTHON, "-I", "-S", "-c", PROBE, "ids"]);
     run(cmd, Some(NOBODY), env)
 }
@@ -1230,7 +1221,7 @@ fn doctor_and_explain() {
     let doctor = |user: Option<u32>, without_userns: bool| {
         let mut cmd = if without_userns {
             let mut c = Command::new(PYTHON);
-            c.args(["-I", "-S", "-c", WITHOUT_USERNS, nonoc()]);
+            c.args(["-I", "-S", "-c", WITHOUT_USER_NAMESPACES, nonoc()]);
             c
         } else {
             Command::new(nonoc())

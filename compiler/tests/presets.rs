@@ -12,11 +12,10 @@
     reason = "test code: a failed assertion or a broken set-up is how a test reports"
 )]
 
-use std::fmt;
 use std::path::Path;
-use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 
-use nonoc_test_runner::{Test, outside_tmp, run as run_tests};
+use nonoc_test_runner::{Run, Scratch, Test, run as run_tests};
 
 const NONOC: &str = env!("CARGO_BIN_EXE_nonoc");
 
@@ -68,67 +67,20 @@ fn main() -> ExitCode {
     ])
 }
 
-/// A directory of its own for one test, outside `/tmp`, with a workspace and a home.
-struct Scratch {
-    root: String,
+/// A scratch directory for one test of this target, with a workspace (`ws`) and a home.
+fn scratch(test: &str) -> Scratch {
+    let s = Scratch::new(env!("CARGO_TARGET_TMPDIR"), "presets", test);
+    s.dir("ws");
+    s
 }
 
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir = outside_tmp(env!("CARGO_TARGET_TMPDIR"))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .join("presets")
-            .join(test);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        let root = std::fs::canonicalize(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        assert!(
-            !root.starts_with("/tmp") && !root.starts_with("/var/tmp"),
-            "{} is under a temporary directory, which the `tmp` preset grants: set CARGO_TARGET_DIR elsewhere",
-            root.display()
-        );
-        let root = root
-            .to_str()
-            .unwrap_or_else(|| panic!("{} is not UTF-8", root.display()))
-            .to_owned();
-        let s = Scratch { root };
-        std::fs::create_dir_all(s.path("ws")).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::create_dir_all(s.path("home")).unwrap_or_else(|e| panic!("{e}"));
-        s
-    }
-
-    fn path(&self, rel: &str) -> String {
-        format!("{}/{rel}", self.root)
-    }
-
-    fn file(&self, rel: &str, contents: &str) -> String {
-        let p = self.path(rel);
-        if let Some(parent) = Path::new(&p).parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{p}: {e}"));
-        }
-        std::fs::write(&p, contents).unwrap_or_else(|e| panic!("{p}: {e}"));
-        p
-    }
+/// What the tests ask of a run.
+trait Expect {
+    fn ok(&self) -> &Run;
+    fn refused(&self);
 }
 
-/// What one run of the binary did.
-struct Run {
-    args: Vec<String>,
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl fmt::Display for Run {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "$ nonoc {}", self.args.join(" "))?;
-        writeln!(f, "------- stdout -------\n{}", self.stdout)?;
-        writeln!(f, "------- stderr -------\n{}", self.stderr)?;
-        write!(f, "[{}]", self.status)
-    }
-}
-
-impl Run {
+impl Expect for Run {
     #[track_caller]
     fn ok(&self) -> &Run {
         assert_eq!(self.status.code(), Some(0), "{self}");
@@ -193,10 +145,7 @@ fn compile(s: &Scratch, name: &str, yaml: &str) -> String {
         nonoc::backend::Targets::ALL,
     )
     .unwrap_or_else(|e| panic!("{name}: cannot build the artifact: {e}"));
-    s.file(
-        &format!("{name}.artifact.json"),
-        &String::from_utf8_lossy(&bytes),
-    )
+    s.file(&format!("{name}.artifact.json"), bytes)
 }
 
 /// `nonoc exec ARTIFACT --ring 2 -- CMD...` in the workspace, with the fixed environment.
@@ -222,12 +171,7 @@ fn nonoc(s: &Scratch, args: &[&str]) -> Run {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {NONOC}: {e}"));
-    Run {
-        args: args.iter().map(|a| (*a).to_owned()).collect(),
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::new(args, output)
 }
 
 /// A ring with `presets` and one without them (`without`: the presets left), both compiled.
@@ -241,7 +185,7 @@ fn pair(s: &Scratch, with: &str, without: &str, extra: &str) -> (String, String)
 /// `system`: coreutils run (the loader and the shared libraries, `/etc/passwd` through the
 /// name service, the time zone); without a preset the loader cannot even be opened.
 fn system() {
-    let s = Scratch::new("system");
+    let s = scratch("system");
     let (with, without) = pair(&s, "system", "", "");
     let script = "ls /usr/bin | grep -qx sh && id -un && date +%Y";
     let unconfined = Command::new("/bin/sh")
@@ -265,7 +209,7 @@ fn system() {
 
 /// `devices`: `> /dev/null` (opened with `O_TRUNC`), `/dev/urandom`, `/dev/zero`.
 fn devices() {
-    let s = Scratch::new("devices");
+    let s = scratch("devices");
     let (with, without) = pair(&s, "system, devices", "system", "");
     let script =
         "echo x > /dev/null && head -c 16 /dev/urandom | wc -c && head -c 4 /dev/zero | wc -c";
@@ -277,7 +221,7 @@ fn devices() {
 
 /// `tmp`: `mktemp` creates a file under `/tmp`, writes, reads and removes it.
 fn tmp() {
-    let s = Scratch::new("tmp");
+    let s = scratch("tmp");
     let (with, without) = pair(&s, "system, tmp", "system", "");
     let script =
         "f=$(mktemp) && echo hello > \"$f\" && cat \"$f\" && rm \"$f\" && test ! -e \"$f\"";
@@ -289,7 +233,7 @@ fn tmp() {
 /// `python`: `python3 -c`, `python3 -m venv` (with pip, which `ensurepip` installs from a
 /// temporary directory, so `tmp` too), the venv's `pip --version`, and `pip --version`.
 fn python() {
-    let s = Scratch::new("python");
+    let s = scratch("python");
     let extra = "      execute: [\"${workspace}\"]";
     let (with, without) = pair(&s, "python, tmp", "tmp", extra);
     let run = exec(
@@ -324,7 +268,7 @@ fn python() {
 /// `ssl.create_default_context` reads before any connection); without `certs` it loads none
 /// and reading the bundle is refused with `EACCES`.
 fn certs() {
-    let s = Scratch::new("certs");
+    let s = scratch("certs");
     let (with, without) = pair(&s, "python, certs", "python", "");
     let script = "import ssl\n\
         paths = ssl.get_default_verify_paths()\n\
@@ -342,7 +286,7 @@ fn certs() {
 /// `git`: `git init`, `add`, `commit`, `status` in the workspace, with a global configuration
 /// in `HOME`; without `git` (but with `system`), git cannot read its configuration.
 fn git() {
-    let s = Scratch::new("git");
+    let s = scratch("git");
     s.file(
         "home/.gitconfig",
         "[user]\n\tname = Nonoc Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n",
@@ -362,7 +306,7 @@ fn git() {
 
 /// `node`: `node -e` runs a script that uses the runtime's built-in modules.
 fn node() {
-    let s = Scratch::new("node");
+    let s = scratch("node");
     let (with, without) = pair(&s, "node", "", "");
     let script = "const os = require('os'); const c = require('crypto'); console.log(os.cpus().length > 0, c.randomBytes(4).length)";
     let run = exec(&s, &with, &["node", "-e", script]);
@@ -411,7 +355,7 @@ fn loader_of(program: &str) -> (String, String) {
 /// libraries, the loader cache) runs it: the runtime grants the program's loader, which no
 /// rule names, and the report says so. Before, `execve` failed with `EACCES` (126).
 fn loader_granted() {
-    let s = Scratch::new("loader-granted");
+    let s = scratch("loader-granted");
     let yaml = plain(
         "/usr/bin/python3, /usr/lib, /lib, /etc/ld.so.cache",
         "/usr/bin/python3",
@@ -452,11 +396,11 @@ fn loader_granted() {
 /// probe says so where `decide` says allow (it used to stop at `execve`'s checks on the
 /// program and agree). With the libraries readable it agrees.
 fn probe_runs_loader() {
-    let s = Scratch::new("probe-loader");
+    let s = scratch("probe-loader");
     let tests = "  - { ring: 2, execute: /usr/bin/python3, expect: allow }\n";
     let policy = s.file(
         "unreadable-libraries.yaml",
-        &plain("/usr/bin/python3", "/usr/bin/python3", tests),
+        plain("/usr/bin/python3", "/usr/bin/python3", tests),
     );
     let run = nonoc(
         &s,
@@ -477,7 +421,7 @@ fn probe_runs_loader() {
     );
     let policy = s.file(
         "readable-libraries.yaml",
-        &plain(
+        plain(
             "/usr/bin/python3, /usr/lib, /lib, /etc/ld.so.cache",
             "/usr/bin/python3",
             tests,
@@ -503,7 +447,7 @@ fn probe_runs_loader() {
 /// not trust it (an agent could point `PT_INTERP` at any file to gain read and execute on
 /// it), grants no loader, and says why; the program cannot run.
 fn loader_of_writable_program() {
-    let s = Scratch::new("loader-writable");
+    let s = scratch("loader-writable");
     let program = s.path("ws/true");
     std::fs::copy("/bin/true", &program).unwrap_or_else(|e| panic!("/bin/true: {e}"));
     let yaml = plain(
@@ -565,7 +509,7 @@ print("git-config:" + refused(lambda: open(os.path.join(ws, ".git", "config"), "
 /// (workspace read and write, `.git` read-only, secrets denied), run under `nonoc exec` with
 /// an agent script that reads, writes, uses `tempfile`, runs `git status` and a child process.
 fn newcomer() {
-    let s = Scratch::new("newcomer");
+    let s = scratch("newcomer");
     s.file(
         "home/.gitconfig",
         "[user]\n\tname = Nonoc Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n",

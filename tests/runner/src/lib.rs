@@ -11,6 +11,10 @@
 //! test that needs a program the system lacks (`needs_program`) is skipped even then: that is
 //! the host's make-up, not the kernel's.
 
+mod scratch;
+
+pub use scratch::{Run, Scratch};
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -124,6 +128,32 @@ pub fn run(tests: &[Test]) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+/// A seccomp filter that makes `unshare` and `clone` with `CLONE_NEWUSER` fail with `EPERM`
+/// (and `clone3`, which a filter cannot look into, with `ENOSYS`), then `execv` of the rest of
+/// the arguments: a host where user namespaces are unavailable, as a non-root user meets it
+/// where they are turned off (`python3 -I -S -c WITHOUT_USER_NAMESPACES PROGRAM ARGS...`).
+pub const WITHOUT_USER_NAMESPACES: &str = r##"
+import ctypes, os, struct, sys
+arch, unshare, clone, clone3 = {"x86_64": (0xC000003E, 272, 56, 435),
+                                "aarch64": (0xC00000B7, 97, 220, 435)}[os.uname().machine]
+ins = lambda code, jt, jf, k: struct.pack("HBBI", code, jt, jf, k)
+ALLOW, ERRNO = 0x7FFF0000, 0x00050000
+prog = b"".join([
+    ins(0x20, 0, 0, 4), ins(0x15, 0, 9, arch), ins(0x20, 0, 0, 0),
+    ins(0x15, 6, 0, clone3), ins(0x15, 2, 0, unshare), ins(0x15, 1, 0, clone),
+    ins(0x06, 0, 0, ALLOW), ins(0x20, 0, 0, 16), ins(0x45, 0, 2, 0x10000000),
+    ins(0x06, 0, 0, ERRNO | 1), ins(0x06, 0, 0, ERRNO | 38), ins(0x06, 0, 0, ALLOW)])
+buf = ctypes.create_string_buffer(prog, len(prog))
+class Prog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+fprog = Prog(len(prog) // 8, ctypes.addressof(buf))
+libc = ctypes.CDLL(None, use_errno=True)
+ul = ctypes.c_ulong
+if libc.prctl(38, ul(1), ul(0), ul(0), ul(0)) != 0 or libc.prctl(22, ul(2), ctypes.byref(fprog), ul(0), ul(0)) != 0:
+    raise OSError(ctypes.get_errno(), "seccomp")
+os.execv(sys.argv[1], sys.argv[1:])
+"##;
 
 /// A base directory outside the temporary directories (`/tmp`, `/var/tmp` and the system's
 /// temp directory), which rings often grant (the `tmp` preset grants both): the target's temp
