@@ -44,7 +44,7 @@ mod oracle;
 #[cfg(test)]
 mod tests;
 
-use nonoc_runtime::artifact::SeatbeltProfile;
+use nonoc_runtime::artifact::{SeatbeltProfile, proxy_rules};
 use nonoc_runtime::seatbelt::MAX_PROFILE_BYTES;
 
 use super::MacosRing;
@@ -105,6 +105,36 @@ pub fn compile(policy: &str, ring: &Ring) -> Result<Option<Compiled>, Vec<Proble
             help: None,
         }]
     })?;
+    // The egress proxy's rule, once in a ring with hosts, never elsewhere: a glob that spells
+    // the placeholder's name would make an artifact the runtime refuses.
+    let proxy = usize::from(ring.network.host_policy().is_some());
+    match proxy_rules(&sbpl) {
+        Ok(n) if n == proxy => {}
+        Ok(n) => {
+            return Err(vec![Problem {
+                code: None,
+                span: None,
+                message: format!(
+                    "the Seatbelt profile of ring {} failed a self-check: {n} rules for the egress proxy's port, expected {proxy}",
+                    ring.level
+                ),
+                help: None,
+            }]);
+        }
+        Err(e) => {
+            return Err(vec![Problem {
+                code: Some(Code::SeatbeltUnprintable),
+                span: Some(ring.span),
+                message: format!(
+                    "ring {} cannot be printed as a Seatbelt profile: {e}",
+                    ring.level
+                ),
+                help: Some(
+                    "`NONOC_PROXY_PORT` is reserved in macOS profiles for the egress proxy's port: match that part of the name with a wildcard".to_owned(),
+                ),
+            }]);
+        }
+    }
     if sbpl.len() > MAX_PROFILE_BYTES {
         return Err(vec![Problem {
             code: Some(Code::SeatbeltBudget),
