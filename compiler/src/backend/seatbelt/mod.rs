@@ -11,7 +11,8 @@
 //! ; platform baseline, each rule with its reason (baseline.rs)
 //! ; filesystem: one allow per rule and operation group, host paths as (param "NONOC_Pn"),
 //! ;   /tmp, /var and /etc paths also under /private, denies inside with require-not
-//! ; network: (remote tcp "*:PORT"), (local tcp "*:PORT"), or (allow network*)
+//! ; network: (remote tcp "*:PORT"), (local tcp "*:PORT"), or (allow network*); with hosts,
+//! ;   (remote tcp "localhost:@NONOC_PROXY_PORT@"), the runtime putting the proxy's port in
 //! ; processes: process-fork, signal by target, ptrace as mach-priv-task-port
 //! ; denies, last: the policy's denies with the operation names of the allows they beat,
 //! ;   rename protection, device nodes, the keychain's Mach services
