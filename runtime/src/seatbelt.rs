@@ -5,9 +5,8 @@
 //! compiled or run by this project's CI, which is Linux-only: `docs/macos-check.md` is the
 //! procedure that confirms it on a Mac.
 
-use std::collections::BTreeSet;
-
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::num::NonZeroU16;
 
 use crate::artifact::{PROXY_RULE, ParamForm, SeatbeltProfile, proxy_rules};

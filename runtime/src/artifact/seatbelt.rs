@@ -94,7 +94,9 @@ pub const PROXY_RULE: &str =
 /// host, protocol or filter, a cut or misspelled one), which the runtime would not replace.
 pub fn proxy_rules(sbpl: &str) -> Result<usize, String> {
     let mut rules = 0;
-    for (i, line) in sbpl.lines().enumerate() {
+    // Lines end at `\n` only, as the runtime replaces them: a `\r` left at the end of the
+    // rule makes it a malformed one.
+    for (i, line) in sbpl.split('\n').enumerate() {
         if line == PROXY_RULE {
             rules += 1;
         } else if !line.starts_with(';') && line.contains("NONOC_PROXY_PORT") {
@@ -158,6 +160,7 @@ mod tests {
             "    (remote tcp \"localhost:@NONOC_PROXY_PORT@\")",
             " (allow network-outbound (remote tcp \"localhost:@NONOC_PROXY_PORT@\"))",
             "(allow network-outbound (remote tcp \"localhost:@NONOC_PROXY_PORT@\")) ; x",
+            "(allow network-outbound (remote tcp \"localhost:@NONOC_PROXY_PORT@\"))\r",
         ] {
             assert!(proxy_rules(&with(malformed)).is_err(), "{malformed}");
         }
