@@ -5,9 +5,11 @@
 //! compiled or run by this project's CI, which is Linux-only: `docs/macos-check.md` is the
 //! procedure that confirms it on a Mac.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::num::NonZeroU16;
 
-use crate::artifact::{ParamForm, SeatbeltProfile};
+use crate::artifact::{PROXY_RULE, ParamForm, SeatbeltProfile, proxy_rules};
 use crate::bind::{self, BoundVariables};
 use crate::{Bindings, Error};
 
@@ -95,6 +97,38 @@ pub fn bind_params(
     Ok((values, params))
 }
 
+/// The profile's text as macOS gets it. A ring with hosts carries the egress proxy's rule
+/// with a placeholder for the port (`PROXY_RULE`): with `proxy_port`, the port of the proxy
+/// the runtime started, the rule names it (`(remote tcp "localhost:PORT")`); without a proxy
+/// the rule is left out, and the process can then reach only its `connect_tcp` ports. The
+/// port is a number from the runtime, never text from elsewhere. A placeholder in any other
+/// form is refused (the artifact's validation refuses it first).
+pub fn profile_text(
+    profile: &SeatbeltProfile,
+    proxy_port: Option<NonZeroU16>,
+) -> Result<Cow<'_, str>, Error> {
+    let rules = proxy_rules(&profile.sbpl).map_err(Error::Malformed)?;
+    if rules == 0 {
+        return Ok(Cow::Borrowed(&profile.sbpl));
+    }
+    let replacement = match proxy_port {
+        Some(port) => format!("(allow network-outbound (remote tcp \"localhost:{port}\"))"),
+        None => "; no egress proxy runs: its rule is left out".to_owned(),
+    };
+    let mut out = String::with_capacity(profile.sbpl.len());
+    for line in profile.sbpl.split_inclusive('\n') {
+        match line.strip_suffix('\n') {
+            Some(text) if text == PROXY_RULE => {
+                out.push_str(&replacement);
+                out.push('\n');
+            }
+            None if line == PROXY_RULE => out.push_str(&replacement),
+            _ => out.push_str(line),
+        }
+    }
+    Ok(Cow::Owned(out))
+}
+
 /// Applies a profile to this process: refuses when the process already has a sandbox
 /// (macOS does not nest them), then calls `sandbox_init_with_parameters`.
 #[cfg(target_os = "macos")]
@@ -104,7 +138,10 @@ pub fn apply(profile: &SeatbeltProfile, params: &[(String, String)]) -> Result<(
             "this process already runs in a macOS sandbox, and sandboxes do not nest".to_owned(),
         ));
     }
-    crate::sys::macos::init_with_parameters(&profile.sbpl, params).map_err(|e| {
+    // No egress proxy runs on macOS yet: a ring with hosts reaches only its `connect_tcp`
+    // ports.
+    let text = profile_text(profile, None)?;
+    crate::sys::macos::init_with_parameters(&text, params).map_err(|e| {
         Error::Apply(format!(
             "sandbox_init_with_parameters refused the profile: {e}"
         ))
@@ -185,5 +222,32 @@ mod tests {
             bind_params(&profile(&long), &declared(), &given, &none),
             Err(Error::Apply(m)) if m.contains("65535")
         ));
+    }
+
+    #[test]
+    fn the_proxy_port_takes_the_placeholders_place() {
+        let text = format!("(version 1)\n(deny default)\n{PROXY_RULE}\n(allow process-fork)\n");
+        let p = profile(&text);
+        let port = NonZeroU16::new(49152);
+        assert_eq!(
+            profile_text(&p, port).unwrap(),
+            "(version 1)\n(deny default)\n(allow network-outbound (remote tcp \"localhost:49152\"))\n(allow process-fork)\n"
+        );
+        let without = profile_text(&p, None).unwrap();
+        assert!(!without.contains("network-outbound"), "{without}");
+        assert!(!without.contains("NONOC_PROXY_PORT"), "{without}");
+        assert!(without.ends_with("(allow process-fork)\n"), "{without}");
+        // The last line, without a newline after it.
+        let p = profile(&format!("(version 1)\n{PROXY_RULE}"));
+        assert_eq!(
+            profile_text(&p, NonZeroU16::new(1)).unwrap(),
+            "(version 1)\n(allow network-outbound (remote tcp \"localhost:1\"))"
+        );
+        // A profile without hosts is passed through as it is.
+        let p = profile("(version 1)\n(deny default)\n");
+        assert!(matches!(profile_text(&p, port).unwrap(), Cow::Borrowed(_)));
+        // A placeholder in another form is refused, never passed to macOS.
+        let p = profile("(allow network-outbound (remote tcp \"*:@NONOC_PROXY_PORT@\"))\n");
+        assert!(matches!(profile_text(&p, port), Err(Error::Malformed(_))));
     }
 }

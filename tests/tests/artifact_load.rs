@@ -614,3 +614,61 @@ fn size_is_bounded() {
         Err(Error::TooLarge { .. })
     ));
 }
+
+/// Egress by host name on macOS: a ring with hosts carries the egress proxy's rule, with the
+/// port's placeholder, exactly once and in its one form; a ring without hosts never.
+#[test]
+fn the_proxy_placeholder_is_checked() {
+    use nonoc_runtime::artifact::PROXY_RULE;
+    let path = format!(
+        "{}/../tests/fixtures/valid/09-egress-hosts.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let yaml = std::fs::read(&path).unwrap();
+    let analysis = nonoc::analyze(&path, &yaml);
+    let ir = analysis.ir.unwrap();
+    let good = nonoc::artifact::build(&ir, &analysis.lowered, &yaml, nonoc::backend::Targets::ALL)
+        .unwrap()
+        .1;
+    let artifact = Artifact::from_slice(&good).unwrap();
+    let sbpl = |a: &Artifact, ring: u8| a.rings[&ring].seatbelt.as_ref().unwrap().sbpl.clone();
+    assert_eq!(sbpl(&artifact, 2).matches(PROXY_RULE).count(), 1);
+    assert!(!sbpl(&artifact, 1).contains("NONOC_PROXY_PORT"));
+
+    let edit_sbpl = |ring: u8, f: &dyn Fn(&str) -> String| {
+        edited(&good, |a| {
+            let profile = a.rings.get_mut(&ring).unwrap().seatbelt.as_mut().unwrap();
+            profile.sbpl = f(&profile.sbpl);
+        })
+    };
+    refused(
+        &edit_sbpl(2, &|s| s.replace(PROXY_RULE, "")),
+        "a ring with hosts has no rule for the egress proxy's port",
+    );
+    refused(
+        &edit_sbpl(2, &|s| {
+            s.replace(PROXY_RULE, &format!("{PROXY_RULE}\n{PROXY_RULE}"))
+        }),
+        "the egress proxy's rule is there more than once",
+    );
+    refused(
+        &edit_sbpl(1, &|s| format!("{s}{PROXY_RULE}\n")),
+        "a rule for the egress proxy's port in a ring without hosts",
+    );
+    for malformed in [
+        PROXY_RULE.replace("localhost:", "*:"),
+        PROXY_RULE.replace("tcp", "udp"),
+        PROXY_RULE.replace("@NONOC_PROXY_PORT@", "@NONOC_PROXY_PORT"),
+        format!("    {PROXY_RULE}"),
+    ] {
+        refused(
+            &edit_sbpl(2, &|s| s.replace(PROXY_RULE, &malformed)),
+            "holds the egress proxy's port placeholder in a form other than",
+        );
+    }
+    // The hosts are gone but the rule stays: refused as well.
+    refused(
+        &edited(&good, |a| a.rings.get_mut(&2).unwrap().egress = None),
+        "a rule for the egress proxy's port in a ring without hosts",
+    );
+}

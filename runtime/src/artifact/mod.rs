@@ -23,8 +23,11 @@ pub use landlock::{Glob, NetRules, PathRule, Rights, RuleOrigin};
 #[cfg(any(feature = "compiler", target_os = "macos"))]
 pub use seatbelt::ParamForm;
 pub use seatbelt::SeatbeltProfile;
+pub use seatbelt::proxy_rules;
 #[cfg(feature = "compiler")]
 pub use seatbelt::{PRIVATE_LINKS, SeatbeltParam, private_alias};
+#[cfg(any(feature = "compiler", target_os = "macos"))]
+pub use seatbelt::{PROXY_PORT_PLACEHOLDER, PROXY_RULE};
 #[cfg(feature = "compiler")]
 pub use seccomp::Instruction;
 #[cfg(feature = "compiler")]

@@ -77,6 +77,38 @@ impl ParamForm {
     }
 }
 
+/// The egress proxy's port in a profile: SBPL takes no `(param ...)` inside a network
+/// address (no project is seen doing it, and it is not known to work), so a ring with hosts
+/// carries this placeholder, and the runtime puts the port of the proxy it started in its
+/// place at apply time (`nonoc_runtime::seatbelt::profile_text`).
+#[cfg(any(test, feature = "compiler", target_os = "macos"))]
+pub const PROXY_PORT_PLACEHOLDER: &str = "@NONOC_PROXY_PORT@";
+
+/// The one rule that names the placeholder, alone on its line, as the compiler prints it: the
+/// process may connect over TCP to this machine's loopback at the proxy's port.
+pub const PROXY_RULE: &str =
+    "(allow network-outbound (remote tcp \"localhost:@NONOC_PROXY_PORT@\"))";
+
+/// How many lines of the profile are exactly [`PROXY_RULE`]; refused when the placeholder's
+/// name appears anywhere else outside a comment (a placeholder in any other form: another
+/// host, protocol or filter, a cut or misspelled one), which the runtime would not replace.
+pub fn proxy_rules(sbpl: &str) -> Result<usize, String> {
+    let mut rules = 0;
+    // Lines end at `\n` only, as the runtime replaces them: a `\r` left at the end of the
+    // rule makes it a malformed one.
+    for (i, line) in sbpl.split('\n').enumerate() {
+        if line == PROXY_RULE {
+            rules += 1;
+        } else if !line.starts_with(';') && line.contains("NONOC_PROXY_PORT") {
+            return Err(format!(
+                "line {} holds the egress proxy's port placeholder in a form other than `{PROXY_RULE}`",
+                i + 1
+            ));
+        }
+    }
+    Ok(rules)
+}
+
 /// The directories of macOS that are links into `/private`.
 #[cfg(any(test, feature = "compiler", target_os = "macos"))]
 pub const PRIVATE_LINKS: [&str; 3] = ["/etc", "/tmp", "/var"];
@@ -110,5 +142,27 @@ mod tests {
         assert_eq!(ParamForm::Prefix.value("/w"), "/w");
         assert_eq!(ParamForm::PrivatePrefix.value("/etc"), "/private/etc");
         assert_eq!(ParamForm::PrivatePrefix.value("/"), "");
+    }
+
+    #[test]
+    fn the_proxy_rule_is_found_only_in_its_own_form() {
+        let with =
+            |line: &str| format!("(version 1)\n; {PROXY_PORT_PLACEHOLDER} in a comment\n{line}\n");
+        assert_eq!(proxy_rules(&with("(deny default)")), Ok(0));
+        assert_eq!(proxy_rules(&with(PROXY_RULE)), Ok(1));
+        assert_eq!(proxy_rules(&format!("{PROXY_RULE}\n{PROXY_RULE}")), Ok(2));
+        for malformed in [
+            "(allow network-outbound (remote tcp \"*:@NONOC_PROXY_PORT@\"))",
+            "(allow network-outbound (remote udp \"localhost:@NONOC_PROXY_PORT@\"))",
+            "(allow network-bind (local tcp \"localhost:@NONOC_PROXY_PORT@\"))",
+            "(allow network-outbound (remote tcp \"localhost:@NONOC_PROXY_PORT\"))",
+            "(allow network-outbound (remote tcp \"localhost:NONOC_PROXY_PORT@\"))",
+            "    (remote tcp \"localhost:@NONOC_PROXY_PORT@\")",
+            " (allow network-outbound (remote tcp \"localhost:@NONOC_PROXY_PORT@\"))",
+            "(allow network-outbound (remote tcp \"localhost:@NONOC_PROXY_PORT@\")) ; x",
+            "(allow network-outbound (remote tcp \"localhost:@NONOC_PROXY_PORT@\"))\r",
+        ] {
+            assert!(proxy_rules(&with(malformed)).is_err(), "{malformed}");
+        }
     }
 }

@@ -349,7 +349,12 @@ fn ring_targets(
         None => {}
     }
     if let Some(profile) = &ring.seatbelt {
-        seatbelt(&At::In(&at, Part::Seatbelt), profile, vars)?;
+        seatbelt(
+            &At::In(&at, Part::Seatbelt),
+            profile,
+            vars,
+            ring.egress.is_some(),
+        )?;
     }
     Ok(())
 }
@@ -529,14 +534,42 @@ fn seccomp(at: &At<'_>, filter: &SeccompFilter) -> Result<(), Error> {
     Ok(())
 }
 
+/// The profile as the compiler writes it: text without NUL, parameter names as SBPL reads
+/// them, each once, with their templates; and the egress proxy's rule (`PROXY_RULE`, the one
+/// form its port placeholder may take) exactly once in a ring with hosts, never in another.
 fn seatbelt(
     at: &At<'_>,
     profile: &SeatbeltProfile,
     vars: &BTreeMap<String, Variable>,
+    hosts: bool,
 ) -> Result<(), Error> {
     // Both reach the C API `sandbox_init_with_parameters` as NUL-terminated strings.
     if profile.sbpl.is_empty() || profile.sbpl.contains('\0') {
         return Err(invalid(at, "the profile is empty or holds a NUL"));
+    }
+    match (
+        super::proxy_rules(&profile.sbpl).map_err(|e| invalid(at, e))?,
+        hosts,
+    ) {
+        (1, true) | (0, false) => {}
+        (0, true) => {
+            return Err(invalid(
+                at,
+                "a ring with hosts has no rule for the egress proxy's port",
+            ));
+        }
+        (_, true) => {
+            return Err(invalid(
+                at,
+                "the egress proxy's rule is there more than once",
+            ));
+        }
+        (_, false) => {
+            return Err(invalid(
+                at,
+                "a rule for the egress proxy's port in a ring without hosts",
+            ));
+        }
     }
     let mut names = BTreeSet::new();
     for param in &profile.params {

@@ -11,7 +11,8 @@
 //! ; platform baseline, each rule with its reason (baseline.rs)
 //! ; filesystem: one allow per rule and operation group, host paths as (param "NONOC_Pn"),
 //! ;   /tmp, /var and /etc paths also under /private, denies inside with require-not
-//! ; network: (remote tcp "*:PORT"), (local tcp "*:PORT"), or (allow network*)
+//! ; network: (remote tcp "*:PORT"), (local tcp "*:PORT"), or (allow network*); with hosts,
+//! ;   (remote tcp "localhost:@NONOC_PROXY_PORT@"), the runtime putting the proxy's port in
 //! ; processes: process-fork, signal by target, ptrace as mach-priv-task-port
 //! ; denies, last: the policy's denies with the operation names of the allows they beat,
 //! ;   rename protection, device nodes, the keychain's Mach services
@@ -44,7 +45,7 @@ mod oracle;
 #[cfg(test)]
 mod tests;
 
-use nonoc_runtime::artifact::SeatbeltProfile;
+use nonoc_runtime::artifact::{SeatbeltProfile, proxy_rules};
 use nonoc_runtime::seatbelt::MAX_PROFILE_BYTES;
 
 use super::MacosRing;
@@ -105,6 +106,36 @@ pub fn compile(policy: &str, ring: &Ring) -> Result<Option<Compiled>, Vec<Proble
             help: None,
         }]
     })?;
+    // The egress proxy's rule, once in a ring with hosts, never elsewhere: a glob that spells
+    // the placeholder's name would make an artifact the runtime refuses.
+    let proxy = usize::from(ring.network.host_policy().is_some());
+    match proxy_rules(&sbpl) {
+        Ok(n) if n == proxy => {}
+        Ok(n) => {
+            return Err(vec![Problem {
+                code: None,
+                span: None,
+                message: format!(
+                    "the Seatbelt profile of ring {} failed a self-check: {n} rules for the egress proxy's port, expected {proxy}",
+                    ring.level
+                ),
+                help: None,
+            }]);
+        }
+        Err(e) => {
+            return Err(vec![Problem {
+                code: Some(Code::SeatbeltUnprintable),
+                span: Some(ring.span),
+                message: format!(
+                    "ring {} cannot be printed as a Seatbelt profile: {e}",
+                    ring.level
+                ),
+                help: Some(
+                    "`NONOC_PROXY_PORT` is reserved in macOS profiles for the egress proxy's port: match that part of the name with a wildcard".to_owned(),
+                ),
+            }]);
+        }
+    }
     if sbpl.len() > MAX_PROFILE_BYTES {
         return Err(vec![Problem {
             code: Some(Code::SeatbeltBudget),

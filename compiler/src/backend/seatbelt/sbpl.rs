@@ -2,6 +2,8 @@
 //! printer (`print.rs`) is the only code that turns it into text, and the oracle's reader
 //! turns printed text back into it.
 
+use nonoc_runtime::artifact::PROXY_PORT_PLACEHOLDER;
+
 /// A whole profile, form by form, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Profile {
@@ -168,11 +170,23 @@ pub enum Host {
     Localhost,
 }
 
-/// `HOST:PORT` of a network filter; `port: None` is `*`.
+/// The port of a network filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Port {
+    /// `*`.
+    Any,
+    Number(std::num::NonZeroU16),
+    /// The egress proxy's port, known only at apply time: printed as the placeholder
+    /// `PROXY_PORT_PLACEHOLDER`, which the runtime replaces with the port of the proxy it
+    /// started (`nonoc_runtime::seatbelt::profile_text`).
+    Proxy,
+}
+
+/// `HOST:PORT` of a network filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Address {
     pub host: Host,
-    pub port: Option<std::num::NonZeroU16>,
+    pub port: Port,
 }
 
 impl Address {
@@ -183,8 +197,9 @@ impl Address {
             Host::Localhost => "localhost",
         };
         match self.port {
-            Some(p) => format!("{host}:{p}"),
-            None => format!("{host}:*"),
+            Port::Number(p) => format!("{host}:{p}"),
+            Port::Any => format!("{host}:*"),
+            Port::Proxy => format!("{host}:{PROXY_PORT_PLACEHOLDER}"),
         }
     }
 
@@ -197,9 +212,10 @@ impl Address {
             _ => return None,
         };
         let port = match port {
-            "*" => None,
+            "*" => Port::Any,
+            PROXY_PORT_PLACEHOLDER => Port::Proxy,
             p if !p.starts_with('0') && p.bytes().all(|b| b.is_ascii_digit()) => {
-                Some(p.parse::<std::num::NonZeroU16>().ok()?)
+                Port::Number(p.parse::<std::num::NonZeroU16>().ok()?)
             }
             _ => return None,
         };

@@ -1,20 +1,28 @@
 //! The network and process sections of a profile.
 
 use super::lower::{Forms, allow};
-use super::sbpl::{Address, Domain, Filter, Form, Host, Operation, Proto, SocketType, Str, Target};
+use super::sbpl::{
+    Address, Domain, Filter, Form, Host, Operation, Port, Proto, SocketType, Str, Target,
+};
 use crate::ir::Ring;
 use crate::syntax::{NetworkMode, SignalScope};
 
 fn tcp(port: u16) -> Address {
     Address {
         host: Host::Any,
-        port: std::num::NonZeroU16::new(port),
+        port: std::num::NonZeroU16::new(port).map_or(Port::Any, Port::Number),
     }
 }
 
 const ANY_ADDRESS: Address = Address {
     host: Host::Any,
-    port: None,
+    port: Port::Any,
+};
+
+/// The egress proxy: this machine's loopback at the port the runtime binds.
+const PROXY: Address = Address {
+    host: Host::Localhost,
+    port: Port::Proxy,
 };
 
 fn inet(kind: SocketType) -> Filter {
@@ -65,6 +73,28 @@ pub fn network(ring: &Ring, unix: Vec<Filter>) -> Forms {
             vec![Filter::Literal(Str::lit(MDNS_RESPONDER))],
         ));
     };
+    // A ring with hosts (only `restricted` has a proxy): TCP to the egress proxy, which
+    // resolves names itself, so the process needs no resolver; TLS stays end to end, so it
+    // needs certificate checks.
+    let proxy = |out: &mut Vec<Form>| {
+        out.push(Form::Comment(
+            "network.hosts: the egress proxy, on this machine's loopback at the port the runtime binds (the placeholder is replaced at apply time)"
+                .to_owned(),
+        ));
+        out.push(allow(
+            &[Operation::NetworkOutbound],
+            vec![Filter::Remote(Proto::Tcp, PROXY)],
+        ));
+        if net.connect_tcp.is_empty() {
+            out.push(Form::Comment(
+                "TLS certificate checks (names are resolved by the proxy)".to_owned(),
+            ));
+            out.push(allow(
+                &[Operation::MachLookup],
+                vec![Filter::GlobalName(Str::lit(TRUSTD))],
+            ));
+        }
+    };
     match net.mode {
         NetworkMode::Blocked => unix_grants(&mut out),
         NetworkMode::Allowed => {
@@ -80,7 +110,11 @@ pub fn network(ring: &Ring, unix: Vec<Filter>) -> Forms {
             trust(&mut out);
         }
         NetworkMode::Restricted => {
+            let hosts = !net.hosts.is_empty();
             unix_grants(&mut out);
+            if hosts {
+                proxy(&mut out);
+            }
             if !net.connect_tcp.is_empty() {
                 out.push(allow(
                     &[Operation::NetworkOutbound],
@@ -99,7 +133,7 @@ pub fn network(ring: &Ring, unix: Vec<Filter>) -> Forms {
                         .collect(),
                 ));
             }
-            if !net.connect_tcp.is_empty() || !net.bind_tcp.is_empty() {
+            if hosts || !net.connect_tcp.is_empty() || !net.bind_tcp.is_empty() {
                 out.push(allow(
                     &[Operation::SystemSocket],
                     vec![inet(SocketType::Stream)],

@@ -16,7 +16,8 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use super::super::sbpl::{
-    Decision, Domain, Filter, Form, Host, Operation, Profile, Proto, SocketType, Str, Target, Vnode,
+    Address, Decision, Domain, Filter, Form, Host, Operation, Port, Profile, Proto, SocketType,
+    Str, Target, Vnode,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +42,12 @@ pub enum Subject {
         path: String,
         vnode: Vnode,
     },
-    /// A TCP or UDP address: the peer's (`remote`, on a host that is not this one) or the
-    /// socket's own (`local`, on every address).
+    /// A TCP or UDP address: the peer's (`remote`; `loopback`: on this machine's loopback,
+    /// else on another host) or the socket's own (`local`, on every address).
     Remote {
         proto: Proto,
         port: u16,
+        loopback: bool,
     },
     Local {
         proto: Proto,
@@ -201,18 +203,20 @@ impl<'a> Evaluator<'a> {
                 _ => false,
             },
             Filter::Remote(proto, address) => match subject {
-                Subject::Remote { proto: p, port } => {
+                Subject::Remote {
+                    proto: p,
+                    port,
+                    loopback,
+                } => {
                     p == proto
-                        && address.host == Host::Any
-                        && address.port.is_none_or(|a| a.get() == *port)
+                        && (address.host == Host::Any || *loopback)
+                        && port_matches(address, *port)?
                 }
                 _ => false,
             },
             Filter::Local(proto, address) => match subject {
                 Subject::Local { proto: p, port } => {
-                    p == proto
-                        && address.host == Host::Any
-                        && address.port.is_none_or(|a| a.get() == *port)
+                    p == proto && address.host == Host::Any && port_matches(address, *port)?
                 }
                 _ => false,
             },
@@ -224,6 +228,19 @@ impl<'a> Evaluator<'a> {
             // The oracle's requests never read sysctls or look up Mach services.
             Filter::SysctlName(_) | Filter::SysctlNamePrefix(_) | Filter::GlobalName(_) => false,
         })
+    }
+}
+
+/// Whether a filter's port is `port`; the egress proxy's placeholder cannot be evaluated, as
+/// macOS could not compile it: the runtime replaces it before the profile is applied.
+fn port_matches(address: &Address, port: u16) -> Result<bool, String> {
+    match address.port {
+        Port::Any => Ok(true),
+        Port::Number(p) => Ok(p.get() == port),
+        Port::Proxy => Err(format!(
+            "`{}`: the proxy port's placeholder is not replaced",
+            address.text()
+        )),
     }
 }
 

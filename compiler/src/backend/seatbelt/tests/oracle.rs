@@ -2,13 +2,22 @@
 //! and evaluated by the oracle under both precedence models with the runtime's parameter
 //! values, answers every generated request as `decide` does, except where a documented,
 //! predicted difference explains the answer.
+//!
+//! A host request (v1.1) is a connection the client makes either directly (to another host
+//! at the request's port) or, in a ring with hosts, through the egress proxy (to this
+//! machine's loopback at the proxy's port, [`PROXY_PORT`] here, which the runtime puts in
+//! the profile in place of its placeholder). The proxy runs outside the sandbox and decides
+//! by name with the runtime's `HostPolicy`; the profile must let the process reach it, and
+//! reach nothing else but the `connect_tcp` ports.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
+use std::num::NonZeroU16;
 
 use nonoc_runtime::Bindings;
 use nonoc_runtime::artifact::{SeatbeltProfile, Variable, private_alias};
 use nonoc_runtime::bind::BoundVariables;
+use nonoc_runtime::hosts::{Host, HostPattern, HostPolicy};
 
 use super::super::BASELINE_COVERAGE;
 use super::super::oracle::eval::{Evaluator, Model, Op, Subject, Who};
@@ -91,16 +100,7 @@ fn kernel_ops(request: &Request, bindings: &BoundVariables) -> Option<Vec<Op>> {
                 IoctlDev => vec![at(FileIoctl, Vnode::CharacterDevice)],
             }
         }
-        Request::ConnectTcp { port } => vec![
-            op(Operation::SystemSocket, socket(SocketType::Stream)),
-            op(
-                Operation::NetworkOutbound,
-                Subject::Remote {
-                    proto: Proto::Tcp,
-                    port: *port,
-                },
-            ),
-        ],
+        Request::ConnectTcp { port } => tcp_connect(*port, false),
         Request::BindTcp { port } => vec![
             op(Operation::SystemSocket, socket(SocketType::Stream)),
             op(
@@ -141,8 +141,8 @@ fn kernel_ops(request: &Request, bindings: &BoundVariables) -> Option<Vec<Op>> {
             ),
         ],
         // macOS has no capabilities; `listen()` is not modelled (the profile allows inbound
-        // TCP only on `bind_tcp` ports). A host is the egress proxy's decision, not the
-        // profile's.
+        // TCP only on `bind_tcp` ports). A host request is two ways to connect
+        // (`Case::answer_host`).
         Request::Syscall { .. }
         | Request::Listen { .. }
         | Request::Capability { .. }
@@ -152,18 +152,47 @@ fn kernel_ops(request: &Request, bindings: &BoundVariables) -> Option<Vec<Op>> {
     })
 }
 
-/// One ring's profile, read back from its text, with the runtime's parameter values.
+/// The egress proxy's port the oracle's runtime binds.
+const PROXY_PORT: u16 = 49152;
+
+/// Connecting over TCP to `port`, on this machine's loopback or on another host.
+fn tcp_connect(port: u16, loopback: bool) -> Vec<Op> {
+    vec![
+        Op {
+            operation: Operation::SystemSocket,
+            subject: Subject::Socket {
+                domain: Domain::Inet,
+                kind: SocketType::Stream,
+            },
+        },
+        Op {
+            operation: Operation::NetworkOutbound,
+            subject: Subject::Remote {
+                proto: Proto::Tcp,
+                port,
+                loopback,
+            },
+        },
+    ]
+}
+
+/// One ring's profile, read back from its text as the runtime gives it to macOS (the proxy's
+/// port in place of its placeholder), with the runtime's parameter values.
 struct Case<'a> {
     ring: &'a Ring,
     bindings: &'a BoundVariables,
     tree: Profile,
     params: BTreeMap<String, String>,
+    /// What the egress proxy lets through; `None`: the ring has no proxy.
+    proxy: Option<HostPolicy>,
 }
 
 impl Case<'_> {
     fn new<'a>(ir: &Ir, ring: &'a Ring, bindings: &'a BoundVariables) -> Case<'a> {
         let profile: SeatbeltProfile = compiled(ir, ring).profile;
-        let tree = read(&profile.sbpl).unwrap();
+        let text =
+            nonoc_runtime::seatbelt::profile_text(&profile, NonZeroU16::new(PROXY_PORT)).unwrap();
+        let tree = read(&text).unwrap();
         let declared: BTreeMap<String, Variable> = ir
             .variables
             .keys()
@@ -191,19 +220,35 @@ impl Case<'_> {
             bindings,
             tree,
             params,
+            proxy: ring.network.host_policy(),
         }
     }
 
     /// The oracle's answer under one model.
     fn answer(&self, request: &Request, model: Model) -> Option<bool> {
-        let ops = kernel_ops(request, self.bindings)?;
-        let eval = Evaluator::new(&self.tree, &self.params);
-        let mut allowed = true;
-        for op in &ops {
-            let d = eval.decide(op, model).unwrap();
-            allowed &= d == Decision::Allow;
+        if let Request::Host { host, port } = request {
+            return Some(self.answer_host(host, *port, model));
         }
-        Some(allowed)
+        Some(self.allows(&kernel_ops(request, self.bindings)?, model))
+    }
+
+    /// Whether the profile allows every one of the operations.
+    fn allows(&self, ops: &[Op], model: Model) -> bool {
+        let eval = Evaluator::new(&self.tree, &self.params);
+        ops.iter()
+            .all(|op| eval.decide(op, model).unwrap() == Decision::Allow)
+    }
+
+    /// A host request: a direct connection to the host (another machine) at its port, or, in
+    /// a ring with hosts, a connection to the proxy on the loopback, which the proxy then
+    /// decides by name.
+    fn answer_host(&self, host: &str, port: u16, model: Model) -> bool {
+        let direct = self.allows(&tcp_connect(port, false), model);
+        let proxied = self.proxy.as_ref().is_some_and(|policy| {
+            self.allows(&tcp_connect(PROXY_PORT, true), model)
+                && Host::parse(host).is_ok_and(|h| policy.decide(&h, port).is_allowed())
+        });
+        direct || proxied
     }
 
     fn decide(&self, request: &Request) -> bool {
@@ -534,12 +579,49 @@ fn requests(ring: &Ring, bindings: &BoundVariables) -> Vec<Request> {
             out.push(unix_request(path));
         }
     }
-    let mut ports: BTreeSet<u16> = [1, 22, 53, 80, 443, 8080, 65535].into_iter().collect();
+    let mut ports: BTreeSet<u16> = [1, 22, 53, 80, 443, 8080, PROXY_PORT, 65535]
+        .into_iter()
+        .collect();
     ports.extend(&ring.network.connect_tcp);
     ports.extend(&ring.network.bind_tcp);
-    for port in ports {
-        out.push(Request::ConnectTcp { port });
-        out.push(Request::BindTcp { port });
+    for port in &ports {
+        out.push(Request::ConnectTcp { port: *port });
+        out.push(Request::BindTcp { port: *port });
+    }
+    // Hosts: listed, below and beside each entry, metadata and a public address, at every
+    // port above and every port an entry names.
+    let mut hosts: BTreeSet<String> = ["example.net", "169.254.169.254", "93.184.216.34"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    for grant in ring.network.hosts.iter().chain(&ring.network.deny_hosts) {
+        match &grant.rule.pattern {
+            HostPattern::Exact(name) => {
+                hosts.insert(name.to_string());
+                hosts.insert(format!("a.{name}"));
+                hosts.insert(format!("{name}.evil"));
+            }
+            HostPattern::Subdomains(name) => {
+                hosts.insert(name.to_string());
+                hosts.insert(format!("a.{name}"));
+                hosts.insert(format!("a.b.{name}"));
+            }
+            HostPattern::Range(range) => {
+                let text = range.to_string();
+                hosts.insert(text.split('/').next().unwrap_or(&text).to_owned());
+            }
+        }
+        if let nonoc_runtime::hosts::Ports::Only(listed) = &grant.rule.ports {
+            ports.extend(listed);
+        }
+    }
+    for host in &hosts {
+        for port in &ports {
+            out.push(Request::Host {
+                host: host.clone(),
+                port: *port,
+            });
+        }
     }
     out.push(Request::Udp);
     for scope in [SignalScope::Own, SignalScope::Sandbox, SignalScope::Any] {
@@ -784,5 +866,176 @@ fn unix_socket_grants_hold_and_the_oracle_sees_them() {
     assert_eq!(
         connect(&case, &bare, "/private/var/run/docker.sock"),
         [Allow, Allow]
+    );
+}
+
+/// Egress by host name (v1.1): a ring with hosts may connect over TCP to this machine's
+/// loopback at the proxy's port and, as before, to its `connect_tcp` ports at any host;
+/// nothing else. The profile as compiled cannot be evaluated before the runtime puts the port
+/// in; and the oracle sees a proxy rule open to every host, or one that is missing.
+#[test]
+fn host_requests_reach_only_the_proxy_and_connect_tcp() {
+    use Decision::{Allow, Deny};
+    let (_, ir) = sources()
+        .into_iter()
+        .find(|(n, _)| n == "09-egress-hosts")
+        .unwrap();
+    let bindings = bind(&ir, &Bindings::new(), &|_| None).unwrap();
+    let case = Case::new(&ir, &ir.rings[&2], &bindings);
+    let connect = |tree: &Profile, port: u16, loopback: bool| {
+        let eval = Evaluator::new(tree, &case.params);
+        [Model::LastMatch, Model::ExactFirst].map(|m| {
+            let ops = tcp_connect(port, loopback);
+            let all = ops
+                .iter()
+                .all(|op| eval.decide(op, m).unwrap() == Decision::Allow);
+            if all { Allow } else { Deny }
+        })
+    };
+    assert_eq!(connect(&case.tree, PROXY_PORT, true), [Allow, Allow]);
+    assert_eq!(connect(&case.tree, PROXY_PORT, false), [Deny, Deny]);
+    assert_eq!(connect(&case.tree, 443, false), [Deny, Deny]);
+    assert_eq!(connect(&case.tree, 443, true), [Deny, Deny]);
+    assert_eq!(connect(&case.tree, 8080, true), [Deny, Deny]);
+    assert_eq!(connect(&case.tree, 22, false), [Allow, Allow]);
+    let host = |h: &str, port| Request::Host {
+        host: h.to_owned(),
+        port,
+    };
+    for (request, expected) in [
+        (host("api.example.com", 443), true),
+        (host("api.example.com", 8443), false),
+        (host("evil.example.net", 443), false),
+        (host("evil.example.net", PROXY_PORT), false),
+        (host("evil.example.net", 22), true),
+        (host("169.254.169.254", 80), false),
+    ] {
+        assert_eq!(case.decide(&request), expected, "{request:?}");
+        for model in [Model::LastMatch, Model::ExactFirst] {
+            assert_eq!(case.answer(&request, model), Some(expected), "{request:?}");
+        }
+    }
+
+    // The compiled text names the placeholder, which cannot be evaluated (macOS could not
+    // compile it either).
+    let raw = read(&compiled(&ir, &ir.rings[&2]).profile.sbpl).unwrap();
+    let eval = Evaluator::new(&raw, &case.params);
+    let op = tcp_connect(PROXY_PORT, true).pop().unwrap();
+    assert!(eval.decide(&op, Model::LastMatch).is_err());
+
+    // A proxy rule for every host lets the process around the proxy; without the rule,
+    // listed hosts are unreachable. The oracle's answers change, and `decide` disagrees.
+    let is_proxy_rule = |f: &Form| {
+        matches!(f, Form::Rule(r) if r.filters.iter().any(|f| matches!(
+            f,
+            super::super::sbpl::Filter::Remote(_, a) if a.host == super::super::sbpl::Host::Localhost
+        )))
+    };
+    assert_eq!(
+        case.tree.forms.iter().filter(|f| is_proxy_rule(f)).count(),
+        1
+    );
+    let mut open = case.tree.clone();
+    for form in &mut open.forms {
+        if is_proxy_rule(form)
+            && let Form::Rule(r) = form
+            && let super::super::sbpl::Filter::Remote(_, a) = &mut r.filters[0]
+        {
+            a.host = super::super::sbpl::Host::Any;
+        }
+    }
+    assert_eq!(connect(&open, PROXY_PORT, false), [Allow, Allow]);
+    let around = Request::ConnectTcp { port: PROXY_PORT };
+    assert!(!case.decide(&around));
+    let mut missing = case.tree.clone();
+    missing.forms.retain(|f| !is_proxy_rule(f));
+    let missing = Case {
+        tree: missing,
+        ..Case::new(&ir, &ir.rings[&2], &bindings)
+    };
+    assert_eq!(
+        missing.answer(&host("api.example.com", 443), Model::LastMatch),
+        Some(false)
+    );
+}
+
+/// A ring with hosts and no `connect_tcp` ports: the proxy and certificate checks, but not
+/// the system resolver (the proxy resolves names; a resolver would be a way out by DNS).
+#[test]
+fn a_ring_with_only_hosts_gets_no_resolver() {
+    let yaml = br#"
+apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata:
+  name: hosts-only
+rings:
+  2:
+    network:
+      mode: restricted
+      hosts: [api.example.com]
+"#;
+    let analysis = crate::analyze("hosts-only", yaml);
+    let ir = analysis
+        .ir
+        .unwrap_or_else(|| panic!("{:#?}", analysis.diagnostics));
+    let bindings = bind(&ir, &Bindings::new(), &|_| None).unwrap();
+    let ring = &ir.rings[&2];
+    let sbpl = compiled(&ir, ring).profile.sbpl;
+    assert!(sbpl.contains(nonoc_runtime::artifact::PROXY_RULE), "{sbpl}");
+    assert!(sbpl.contains("com.apple.trustd.agent"), "{sbpl}");
+    assert!(!sbpl.contains(MDNS_RESPONDER), "{sbpl}");
+    let case = Case::new(&ir, ring, &bindings);
+    for model in [Model::LastMatch, Model::ExactFirst] {
+        assert_eq!(
+            case.answer(&unix_request(MDNS_RESPONDER), model),
+            Some(false)
+        );
+        assert_eq!(
+            case.answer(&Request::ConnectTcp { port: 443 }, model),
+            Some(false)
+        );
+        assert_eq!(case.answer(&Request::Udp, model), Some(false));
+        assert_eq!(
+            case.answer(
+                &Request::Host {
+                    host: "api.example.com".to_owned(),
+                    port: 443
+                },
+                model
+            ),
+            Some(true)
+        );
+    }
+}
+
+/// `NONOC_PROXY_PORT` is the egress proxy's placeholder: a deny glob that spells it reaches
+/// the profile's text and is refused (NC0901) rather than written into an artifact the
+/// runtime would refuse.
+#[test]
+fn a_glob_cannot_spell_the_proxy_placeholder() {
+    let yaml = br#"
+apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata:
+  name: placeholder
+deny:
+  - glob: "/srv/**/NONOC_PROXY_PORT"
+rings:
+  2:
+    filesystem:
+      read: [/srv]
+"#;
+    let analysis = crate::analyze("placeholder", yaml);
+    assert!(analysis.ir.is_none());
+    let refused: Vec<_> = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == crate::diagnostic::Code::SeatbeltUnprintable)
+        .collect();
+    assert_eq!(refused.len(), 1, "{:#?}", analysis.diagnostics);
+    assert!(
+        refused[0].message.contains("placeholder"),
+        "{:#?}",
+        refused[0]
     );
 }
