@@ -579,13 +579,11 @@ pub fn describe_entry_failure(f: sys::Failure) -> String {
 
 /// What the sequence's capability step keeps, and whether it can drop the bounding set.
 pub fn capabilities(keep: u64, in_user_namespace: bool) -> sys::Capabilities {
-    let last_cap = sysctl("/proc/sys/kernel/cap_last_cap")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(40);
     let (effective, _) = sys::capabilities().unwrap_or((0, 0));
     sys::Capabilities {
         keep,
-        last_cap,
+        // Every capability the kernel knows: the drops stop at the first it does not.
+        last_cap: 63,
         bounding: in_user_namespace || effective & (1 << CAP_SETPCAP) != 0,
     }
 }

@@ -430,7 +430,10 @@ impl<'a> Ring<'a> {
             .map(|p| values.expand(p))
             .collect::<Result<Vec<String>, Error>>()?;
         let writable = landlock::writable_dirs(self.artifact, bindings, &bind::process_env)?;
-        let loaders = self.loaders(&rules, &writable, bindings)?;
+        // One view of the filesystem for the loader check and placement: each path is
+        // looked at once.
+        let fs = landlock::Cached::new(&landlock::RealFs);
+        let loaders = self.loaders(&rules, &writable, bindings, &fs)?;
         rules.extend(loaders.rules.iter().cloned());
         let kernel = crate::sys::landlock_abi();
         let abi = self.max_abi.map_or(kernel, |cap| cap.min(kernel));
@@ -450,13 +453,9 @@ impl<'a> Ring<'a> {
             ..confine::MaskCollector::default()
         };
         let inspect = collector.enabled;
-        let placement = landlock::place_masked(
-            &rules,
-            &writable,
-            &landlock::RealFs,
-            inspect,
-            &mut |points| collector.offer_all(points),
-        )?;
+        let placement = landlock::place_masked(&rules, &writable, &fs, inspect, &mut |points| {
+            collector.offer_all(points)
+        })?;
         if self.artifact.settings.unenforceable == Unenforceable::Error
             && !placement.through_links.is_empty()
         {
@@ -583,15 +582,11 @@ impl<'a> Ring<'a> {
         rules: &[landlock::BoundRule],
         replaceable: &[String],
         bindings: &Bindings,
+        fs: &impl landlock::Fs,
     ) -> Result<landlock::Loaders, Error> {
         let writable =
             landlock::program_writable_paths(self.artifact, bindings, &bind::process_env)?;
-        Ok(landlock::loaders(
-            rules,
-            replaceable,
-            &writable,
-            &landlock::RealFs,
-        ))
+        Ok(landlock::loaders(rules, replaceable, &writable, fs))
     }
 
     /// Binds the variables a Landlock plan uses and substitutes them in its rules.
@@ -651,7 +646,10 @@ impl<'a> Ring<'a> {
             .ok_or(Error::NoLinuxTarget(self.level))?;
         let (_, mut rules) = self.bind_landlock(plan, bindings)?;
         let writable = landlock::writable_dirs(self.artifact, bindings, &bind::process_env)?;
-        rules.extend(self.loaders(&rules, &writable, bindings)?.rules);
+        rules.extend(
+            self.loaders(&rules, &writable, bindings, &landlock::RealFs)?
+                .rules,
+        );
         let placement = landlock::place(&rules, &writable, &landlock::RealFs)?;
         Ok(placement
             .grants

@@ -13,6 +13,7 @@ use std::os::unix::fs::FileTypeExt;
 #[cfg(feature = "compiler")]
 pub use loader::interpreter_of;
 pub use loader::{Loaders, loaders};
+pub use resolve::Cached;
 #[cfg(feature = "compiler")]
 pub use tree::place;
 pub use tree::{BoundRule, BoundTarget, DenyPoint, Fs, Grant, Kind, Link, place_masked, within};

@@ -25,8 +25,9 @@ pub struct Resolved {
 }
 
 /// A filesystem view that asks the real one once per path: placement looks at the same
-/// paths several times, and every `stat` is paid on each agent start.
-pub(super) struct Cached<'a, F: Fs> {
+/// paths several times, and every `stat` is paid on each agent start. One view can serve
+/// the loader check and placement of the same apply, which look at the same paths.
+pub struct Cached<'a, F: Fs> {
     inner: &'a F,
     kinds: RefCell<BTreeMap<String, Kind>>,
     links: RefCell<BTreeMap<String, bool>>,
@@ -37,7 +38,7 @@ pub(super) struct Cached<'a, F: Fs> {
 }
 
 impl<'a, F: Fs> Cached<'a, F> {
-    pub(super) fn new(inner: &'a F) -> Self {
+    pub fn new(inner: &'a F) -> Self {
         Cached {
             inner,
             kinds: RefCell::default(),

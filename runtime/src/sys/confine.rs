@@ -253,7 +253,10 @@ pub struct Namespaces {
 #[derive(Debug, Clone, Copy)]
 pub struct Capabilities {
     pub keep: u64,
-    /// `/proc/sys/kernel/cap_last_cap`.
+    /// The highest capability to drop at most (at most 63). The kernel's capabilities are
+    /// numbered from 0 without gaps: the bounding set's drops also stop at the first number
+    /// the kernel refuses as unknown (`EINVAL`), so 63 means "every one this kernel has",
+    /// without reading `/proc/sys/kernel/cap_last_cap`.
     pub last_cap: u32,
     /// Drop the bounding set too (needs `CAP_SETPCAP`, which a caller without privileges
     /// lacks; `no_new_privs` then keeps `execve` from raising anything).
@@ -876,8 +879,12 @@ fn drop_capabilities(caps: Capabilities) -> Result<(), Failure> {
             // SAFETY: integer arguments only.
             let rc =
                 unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) };
-            // EINVAL: a capability this kernel does not know (above cap_last_cap).
-            if rc != 0 && errno() != libc::EINVAL {
+            if rc != 0 {
+                // EINVAL: a capability this kernel does not know, above cap_last_cap, as
+                // is every higher one.
+                if errno() == libc::EINVAL {
+                    break;
+                }
                 return Err(Failure::at(Step::Bounding, cap as usize));
             }
         }
