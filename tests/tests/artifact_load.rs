@@ -64,6 +64,29 @@ fn the_compilers_artifacts_load() {
     }
 }
 
+/// A variable's default is a value, literal text like a `--var` value: one with glob
+/// characters compiles, and the artifact loads (the loader once refused it as an allow path).
+#[test]
+fn a_default_with_glob_characters_loads() {
+    let yaml = "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: d }\nvariables:\n  out: { default: '/[builds/o{u}t*' }\nrings:\n  3:\n    filesystem: { read: ['${out}'] }\n";
+    let analysis = nonoc::analyze("d.yaml", yaml.as_bytes());
+    let ir = analysis
+        .ir
+        .unwrap_or_else(|| panic!("{:?}", analysis.diagnostics));
+    let (_, bytes) = nonoc::artifact::build(
+        &ir,
+        &analysis.lowered,
+        yaml.as_bytes(),
+        nonoc::backend::Targets::ALL,
+    )
+    .unwrap();
+    let artifact = Artifact::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        artifact.variables["out"].default.as_deref(),
+        Some("/[builds/o{u}t*")
+    );
+}
+
 /// Every object of the artifact, one at a time, with its first key given twice (the second
 /// time with the value of the same key elsewhere when there is one, else the same value).
 #[test]

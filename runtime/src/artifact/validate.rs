@@ -186,8 +186,10 @@ fn variables(vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
                 ),
             ));
         }
+        // A default is a value, as a `--var` value is: glob characters in it are literal
+        // text (`/builds/[x]`), so only the path rules apply, not the allow-path rule.
         if let Some(default) = &var.default {
-            path_template(&At::In(&at, Part::Default), default, vars)?;
+            template(&At::In(&at, Part::Default), default, vars, true)?;
         }
     }
     // Defaults that refer to each other in a cycle (the compiler refuses them).
