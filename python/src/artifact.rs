@@ -1,7 +1,6 @@
 //! `Artifact` and `Ring`: a compiled policy, and one of its rings ready to preview or apply.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use nonoc_runtime::{Artifact, Bindings};
@@ -94,7 +93,7 @@ impl PyArtifact {
     fn save(&self, py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<()> {
         let path = os_path(path)?;
         let bytes = Arc::clone(&self.bytes);
-        py.detach(|| write_atomically(&path, &bytes))
+        py.detach(|| nonoc::cli::compile::write_atomically(&path, &bytes))
             .map_err(|e| os_error(py, &e, Some(path.display().to_string())))
     }
 
@@ -501,26 +500,4 @@ pub fn path_text(value: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
             String::from_utf8_lossy(e.as_bytes())
         ))
     })
-}
-
-/// Writes a file by a temporary file in the same directory and a rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut name = std::ffi::OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
-    name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = dir.join(name);
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -254,17 +254,17 @@ fn sbpl_params(
 }
 
 /// Writes a file by a temporary file in the same directory and a rename: readers see the old
-/// file or the whole new one, never a part.
+/// file or the whole new one, never a part. The Python package's `Artifact.save` uses it too.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // `.NAME.PID.tmp`, the name kept as the OS gives it (not necessarily UTF-8).
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = dir.join(name);
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
