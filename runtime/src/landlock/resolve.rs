@@ -387,17 +387,19 @@ pub(super) fn resolved<F: Fs>(
     (out, skipped)
 }
 
+/// A filesystem of symbolic links only (every other path a directory with no entries), for
+/// the tests of path resolution and placement.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fake {
     use std::collections::BTreeMap;
 
-    use super::*;
+    use super::{Fs, Kind, Link};
 
     /// A filesystem with symbolic links, for path resolution.
-    struct Links(BTreeMap<String, Link>);
+    pub(crate) struct Links(BTreeMap<String, Link>);
 
     impl Links {
-        fn new(links: &[(&str, Link)]) -> Links {
+        pub(crate) fn new(links: &[(&str, Link)]) -> Links {
             Links(
                 links
                     .iter()
@@ -421,6 +423,12 @@ mod tests {
             self.0.get(path).cloned().unwrap_or(Link::NotLink)
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::Links;
+    use super::*;
 
     #[test]
     fn resolution_follows_links_component_by_component() {

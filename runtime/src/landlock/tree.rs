@@ -1516,34 +1516,11 @@ mod tests {
         assert!(p.grants.iter().all(|g| !g.follow || g.path == "/home"));
     }
 
-    /// A filesystem with symbolic links, for path resolution.
-    struct Links(BTreeMap<String, Link>);
-
-    impl Fs for Links {
-        fn kind(&self, _: &str) -> Kind {
-            Kind::Dir
-        }
-        fn entries(&self, _: &str) -> std::io::Result<Vec<(String, Kind)>> {
-            Ok(Vec::new())
-        }
-        fn is_symlink(&self, path: &str) -> bool {
-            matches!(self.0.get(path), Some(Link::To(_)))
-        }
-        fn read_link(&self, path: &str) -> Link {
-            self.0.get(path).cloned().unwrap_or(Link::NotLink)
-        }
-    }
-
     #[test]
     fn grants_name_resolved_paths() {
         // What lets the runtime open every grant refusing symbolic links (`openat2`,
         // `RESOLVE_NO_SYMLINKS`): an allow through a link is granted where it resolves.
-        let fs = Links(
-            [("/home", Link::To("var/home".into()))]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
-        );
+        let fs = super::super::resolve::fake::Links::new(&[("/home", Link::To("var/home".into()))]);
         let p = place(&[allow("/home/u", R)], &[], &fs).unwrap();
         let paths: Vec<&str> = p.grants.iter().map(|g| g.path.as_str()).collect();
         assert_eq!(paths, ["/var/home/u"]);
