@@ -562,3 +562,35 @@ fn unix_sockets_listen_and_capabilities_are_compared() {
         d.render()
     );
 }
+
+/// Host lists that change no verdict (every host is reachable at 443 directly already) are
+/// notes, never silent: a reviewer sees `hosts`, `deny_hosts` and `private` edits.
+#[test]
+fn host_edits_that_change_no_verdict_are_notes() {
+    let base = "rings:
+  2:
+    network: { mode: restricted, connect_tcp: [443], hosts: [a.test] }
+";
+    for (to, note) in [
+        (
+            "hosts: [a.test, b.test]",
+            "network.hosts [`a.test` (443)] -> [`a.test` (443), `b.test` (443)]",
+        ),
+        (
+            "hosts: [a.test], private: allow",
+            "network.private deny -> allow",
+        ),
+        (
+            "hosts: [a.test], deny_hosts: [c.test]",
+            "network.deny_hosts [] -> [`c.test` (every port)]",
+        ),
+    ] {
+        let d = diff(base, &base.replace("hosts: [a.test]", to));
+        assert!(!d.escalation && d.gains == 0, "{}", d.render());
+        assert!(
+            ring(&d, 2).changes.notes.iter().any(|n| n == note),
+            "no note `{note}`:\n{}",
+            d.render()
+        );
+    }
+}

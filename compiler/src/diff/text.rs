@@ -3,9 +3,11 @@
 
 use std::collections::BTreeSet;
 
+use nonoc_runtime::hosts::Private;
+
 use crate::ir::{
-    ArgCondition, ArgOp, Capability, Effect, FsRule, Ring, SyscallAction, SyscallRule, UnixGrant,
-    action_name,
+    ArgCondition, ArgOp, Capability, Effect, FsRule, HostGrant, Ring, SyscallAction, SyscallRule,
+    UnixGrant, action_name,
 };
 
 /// The edits from one ring to the other of the same level.
@@ -62,6 +64,26 @@ pub(super) fn ring_notes(old: &Ring, new: &Ring) -> Vec<String> {
     let (x, y) = (grants(&n.unix_connect), grants(&m.unix_connect));
     if x != y {
         notes.push(format!("network.unix_connect {x} -> {y}"));
+    }
+    for (name, x, y) in [
+        ("hosts", &n.hosts, &m.hosts),
+        ("deny_hosts", &n.deny_hosts, &m.deny_hosts),
+    ] {
+        let entries = |g: &[HostGrant]| {
+            let rules: Vec<String> = g.iter().map(|g| g.rule.to_string()).collect();
+            format!("[{}]", rules.join(", "))
+        };
+        let (x, y) = (entries(x), entries(y));
+        if x != y {
+            notes.push(format!("network.{name} {x} -> {y}"));
+        }
+    }
+    if n.private != m.private {
+        notes.push(format!(
+            "network.private {} -> {}",
+            private_name(n.private),
+            private_name(m.private)
+        ));
     }
     let (p, q) = (&old.process, &new.process);
     if p.fork != q.fork {
@@ -228,5 +250,13 @@ fn condition_text(c: &ArgCondition) -> String {
     match c.mask {
         Some(mask) => format!("arg{} & {mask:#x} {op} {:#x}", c.index, c.value),
         None => format!("arg{} {op} {:#x}", c.index, c.value),
+    }
+}
+
+/// `network.private` as written.
+fn private_name(private: Private) -> &'static str {
+    match private {
+        Private::Deny => "deny",
+        Private::Allow => "allow",
     }
 }
