@@ -92,32 +92,16 @@ pub fn decide(ring: &Ring, request: &Request, bindings: &BoundVariables) -> Deci
             path,
             access,
             platform,
-        } => {
-            if let Some(unbound) = unbound_variable(ring, bindings) {
-                return Decision::new(
-                    Verdict::Deny,
-                    format!("variable `{unbound}` is unbound; the ring cannot be applied"),
-                    None,
-                );
-            }
-            match path.expand(bindings) {
-                Some(path) => decide_path(
-                    ring,
-                    &path,
-                    *access,
-                    platform.unwrap_or_else(Platform::host),
-                    bindings,
-                ),
-                None => Decision::new(
-                    Verdict::Deny,
-                    format!(
-                        "the request path `{}` uses an unbound variable",
-                        path.as_str()
-                    ),
-                    None,
-                ),
-            }
-        }
+        } => match expand_request_path(ring, path, bindings) {
+            Ok(path) => decide_path(
+                ring,
+                &path,
+                *access,
+                platform.unwrap_or_else(Platform::host),
+                bindings,
+            ),
+            Err(denied) => denied,
+        },
         Request::ConnectTcp { port } => {
             decide_port(ring, *port, &ring.network.connect_tcp, "connect")
         }
@@ -155,28 +139,14 @@ pub fn decide(ring: &Ring, request: &Request, bindings: &BoundVariables) -> Deci
         ),
         Request::Listen { family } => decide_listen(ring, *family),
         Request::UnixConnect { path, platform } => {
-            if let Some(unbound) = unbound_variable(ring, bindings) {
-                return Decision::new(
-                    Verdict::Deny,
-                    format!("variable `{unbound}` is unbound; the ring cannot be applied"),
-                    None,
-                );
-            }
-            match path.expand(bindings) {
-                Some(path) => decide_unix_connect(
+            match expand_request_path(ring, path, bindings) {
+                Ok(path) => decide_unix_connect(
                     ring,
                     &path,
                     platform.unwrap_or_else(Platform::host),
                     bindings,
                 ),
-                None => Decision::new(
-                    Verdict::Deny,
-                    format!(
-                        "the request path `{}` uses an unbound variable",
-                        path.as_str()
-                    ),
-                    None,
-                ),
+                Err(denied) => denied,
             }
         }
         Request::Host { host, port } => decide_host(ring, host, *port),
@@ -320,6 +290,32 @@ fn verdict(allowed: bool) -> Verdict {
     } else {
         Verdict::Deny
     }
+}
+
+/// A request's path with its variable bound, or the denial: the ring cannot be applied with a
+/// variable its rules use unbound, and a request path naming an unbound variable is denied.
+fn expand_request_path(
+    ring: &Ring,
+    path: &crate::resolve::PathTemplate,
+    bindings: &BoundVariables,
+) -> Result<String, Decision> {
+    if let Some(unbound) = unbound_variable(ring, bindings) {
+        return Err(Decision::new(
+            Verdict::Deny,
+            format!("variable `{unbound}` is unbound; the ring cannot be applied"),
+            None,
+        ));
+    }
+    path.expand(bindings).ok_or_else(|| {
+        Decision::new(
+            Verdict::Deny,
+            format!(
+                "the request path `{}` uses an unbound variable",
+                path.as_str()
+            ),
+            None,
+        )
+    })
 }
 
 /// The first variable the ring's rules use that the bindings leave unbound.
