@@ -212,6 +212,7 @@ mod tests {
             Variable {
                 env: Some("NONOC_TEST_HOME".into()),
                 default: Some("/root".into()),
+                private_tmp: false,
             },
         );
         d.insert(
@@ -219,6 +220,7 @@ mod tests {
             Variable {
                 env: None,
                 default: Some("${home}/.cache".into()),
+                private_tmp: false,
             },
         );
         d.insert(
@@ -226,6 +228,7 @@ mod tests {
             Variable {
                 env: Some("NONOC_TEST_WS".into()),
                 default: None,
+                private_tmp: false,
             },
         );
         d

@@ -164,6 +164,9 @@ pub struct Child {
     /// The socket listening on loopback inside the child's network namespace
     /// ([`Options::loopback_listener`]).
     pub listener: Option<std::net::TcpListener>,
+    /// The command's private temporary directory (the `tmp` preset), removed with what it
+    /// holds when the `Child` is dropped: drop it once the command has ended.
+    pub private_tmp: Option<crate::private_tmp::PrivateTmp>,
 }
 
 /// How the denies inside allowed directories are enforced.

@@ -21,6 +21,7 @@ mod error;
 pub mod hosts;
 #[cfg(target_os = "linux")]
 mod landlock;
+pub mod private_tmp;
 #[cfg(all(feature = "compiler", target_os = "linux"))]
 pub mod probe;
 mod report;

@@ -50,6 +50,13 @@ pub struct EnforcementReport {
     /// is kept to it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub egress: Option<EgressReport>,
+    /// The run's private temporary directory (the `tmp` preset's `${tmp}`, v1.1), given to the
+    /// command as `TMPDIR`: created for this apply or spawn, or the caller's binding of `tmp`
+    /// (which is never removed). A created one is removed with a spawned command's
+    /// [`Child`](crate::Child), when a preview returns, and never after an in-process apply
+    /// (it stays for the life of the process). `None` when the ring does not name `${tmp}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_tmp: Option<String>,
 }
 
 /// How a ring with `hosts` reaches the network: only through its egress proxy (and the

@@ -12,6 +12,7 @@ use crate::bind;
 use crate::confine::{self, Child, IsolationReport, Options, ProcessReport, Tier};
 #[cfg(target_os = "linux")]
 use crate::landlock;
+use crate::private_tmp::{self, PrivateTmp};
 #[cfg(target_os = "linux")]
 use crate::report::LandlockReport;
 #[cfg(target_os = "linux")]
@@ -144,9 +145,11 @@ impl<'a> Ring<'a> {
         return if enforce {
             self.apply_with(bindings, &Options::default())
         } else {
+            // A directory of its own to place, removed again when the preview returns.
+            let tmp = self.with_private_tmp(bindings, true)?;
             let prepared =
-                self.prepare_linux(bindings, Mode::Preview, &Options::default(), None)?;
-            Ok(prepared.report(self.level, "kept", false))
+                self.prepare_linux(&tmp.bindings, Mode::Preview, &Options::default(), None)?;
+            Ok(prepared.report(self.level, "kept", false, tmp.tmpdir))
         };
         #[cfg(not(any(target_os = "linux", target_os = "macos")))]
         return Err(Error::Apply(format!(
@@ -169,6 +172,7 @@ impl<'a> Ring<'a> {
             process: None,
             not_enforced: Vec::new(),
             egress: None,
+            private_tmp: None,
         })
     }
 
@@ -190,6 +194,8 @@ impl<'a> Ring<'a> {
             ));
         }
         let cwd = std::env::current_dir().ok();
+        let tmp = self.with_private_tmp(bindings, true)?;
+        let bindings = &*tmp.bindings;
         let mut prepared = self.prepare_linux(bindings, Mode::InProcess, options, cwd.clone())?;
         let session = sys::enter_session(if options.new_session {
             sys::Session::NewOrDetach
@@ -242,7 +248,27 @@ impl<'a> Ring<'a> {
         };
         sys::enter_rest(&plan)
             .map_err(|f| confine::failure_error(f, &[], &options.pass_fds, None))?;
-        Ok(prepared.report(self.level, session_name(session), caps.bounding))
+        let report = prepared.report(
+            self.level,
+            session_name(session),
+            caps.bounding,
+            tmp.tmpdir.clone(),
+        );
+        if let Some(dir) = &tmp.tmpdir {
+            #[expect(
+                unsafe_code,
+                reason = "set_var is unsafe where other threads may read the environment"
+            )]
+            // SAFETY: `prepare_linux` made sure this process has one thread (Mode::InProcess).
+            unsafe {
+                std::env::set_var(private_tmp::ENV, dir);
+            }
+        }
+        // The ring was applied: a directory created for it stays for the life of the process.
+        if let Some(dir) = tmp.dir {
+            dir.keep();
+        }
+        Ok(report)
     }
 
     /// Starts `command` confined by the ring, and returns at once (the parent is never
@@ -276,7 +302,13 @@ impl<'a> Ring<'a> {
                 process,
                 report,
                 listener: None,
+                private_tmp: None,
             });
+        }
+        let tmp = self.with_private_tmp(bindings, true)?;
+        let bindings = &*tmp.bindings;
+        if let Some(dir) = &tmp.tmpdir {
+            command.env(private_tmp::ENV, dir);
         }
         let here = std::env::current_dir().ok();
         let cwd = match command.get_current_dir() {
@@ -331,7 +363,7 @@ impl<'a> Ring<'a> {
                 });
             }
         };
-        let mut report = prepared.report(self.level, "new", caps.bounding);
+        let mut report = prepared.report(self.level, "new", caps.bounding, tmp.tmpdir.clone());
         if let Some(process_report) = report.process.as_mut() {
             process_report.inherited_fds_closed = true;
         }
@@ -346,7 +378,116 @@ impl<'a> Ring<'a> {
             process,
             report,
             listener,
+            private_tmp: tmp.dir,
         })
+    }
+
+    /// Whether applying or spawning the ring with these bindings creates a private temporary
+    /// directory (the `tmp` preset's `${tmp}`, which the caller did not bind): a command that
+    /// runs in it is best spawned ([`spawn`](Self::spawn)), so that the directory is removed
+    /// when it ends.
+    pub fn creates_private_tmp(&self, bindings: &Bindings) -> bool {
+        !self.targets.unconfined
+            && self
+                .private_tmp_variable()
+                .is_some_and(|name| bindings.get(name).is_none() && self.uses_variable(name))
+    }
+
+    /// The artifact's private temporary directory variable (`tmp`), if it declares one.
+    fn private_tmp_variable(&self) -> Option<&'a str> {
+        let artifact: &'a Artifact = self.artifact;
+        artifact
+            .variables
+            .iter()
+            .find(|(_, v)| v.private_tmp)
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Whether a path of the ring (Landlock rules and socket paths, Seatbelt parameters)
+    /// starts with `name`, or with a variable whose default does, however deep.
+    fn uses_variable(&self, name: &str) -> bool {
+        let depends = |template: &str| {
+            let mut current = bind::variable_of(template);
+            for _ in 0..=self.artifact.variables.len() {
+                match current {
+                    Some(v) if v == name => return true,
+                    Some(v) => {
+                        current = self
+                            .artifact
+                            .variables
+                            .get(v)
+                            .and_then(|d| d.default.as_deref())
+                            .and_then(bind::variable_of);
+                    }
+                    None => return false,
+                }
+            }
+            false
+        };
+        let landlock = self.targets.landlock.iter().flat_map(|plan| {
+            plan.rules
+                .iter()
+                .flat_map(|r| std::iter::once(&r.target).chain(&r.except))
+                .map(|t| match t {
+                    crate::artifact::Target::Path(p) => p.as_str(),
+                    crate::artifact::Target::Glob(g) => g.root.as_str(),
+                })
+                .chain(plan.unix_connect.iter().map(String::as_str))
+        });
+        let seatbelt = self
+            .targets
+            .seatbelt
+            .iter()
+            .flat_map(|p| p.params.iter().map(|p| p.path.as_str()));
+        landlock.chain(seatbelt).any(depends)
+    }
+
+    /// The bindings with the private temporary directory added where the artifact declares
+    /// one and the caller did not bind it. A ring that uses it gets a directory created now
+    /// (`create`), or the [`PLACEHOLDER`](private_tmp::PLACEHOLDER) (what-ifs that open
+    /// nothing); a ring that does not is bound to the system's temporary directory, where
+    /// the other rings' directories are (so that the link rule sees them as writable).
+    fn with_private_tmp<'b>(
+        &self,
+        bindings: &'b Bindings,
+        create: bool,
+    ) -> Result<WithTmp<'b>, Error> {
+        let unchanged = |tmpdir: Option<String>| WithTmp {
+            bindings: std::borrow::Cow::Borrowed(bindings),
+            dir: None,
+            tmpdir,
+        };
+        let Some(name) = self.private_tmp_variable() else {
+            return Ok(unchanged(None));
+        };
+        let used = self.uses_variable(name);
+        if let Some(value) = bindings.get(name) {
+            return Ok(unchanged(used.then(|| value.to_owned())));
+        }
+        let bound = |value: &str, dir: Option<PrivateTmp>| WithTmp {
+            bindings: std::borrow::Cow::Owned(bindings.clone().with(name, value)),
+            tmpdir: (used && dir.is_some()).then(|| value.to_owned()),
+            dir,
+        };
+        if !used {
+            let base = private_tmp::base()
+                .ok()
+                .and_then(|p| p.to_str().map(str::to_owned))
+                .unwrap_or_else(|| "/tmp".to_owned());
+            return Ok(bound(&base, None));
+        }
+        if !create {
+            return Ok(bound(private_tmp::PLACEHOLDER, None));
+        }
+        let tmp = PrivateTmp::create()
+            .map_err(|e| Error::system("cannot create the private temporary directory", e))?;
+        let Some(value) = tmp.as_str().map(str::to_owned) else {
+            return Err(Error::Apply(format!(
+                "the private temporary directory `{}` is not UTF-8 (set TMPDIR to a UTF-8 path)",
+                tmp.path().display()
+            )));
+        };
+        Ok(bound(&value, Some(tmp)))
     }
 
     /// The capabilities the ring keeps (bit N: capability N): its `process.capabilities`
@@ -644,6 +785,8 @@ impl<'a> Ring<'a> {
             .landlock
             .as_ref()
             .ok_or(Error::NoLinuxTarget(self.level))?;
+        let tmp = self.with_private_tmp(bindings, false)?;
+        let bindings = &*tmp.bindings;
         let (_, mut rules) = self.bind_landlock(plan, bindings)?;
         let writable = landlock::writable_dirs(self.artifact, bindings, &bind::process_env)?;
         rules.extend(
@@ -674,6 +817,8 @@ impl Ring<'_> {
             .seatbelt
             .as_ref()
             .ok_or(Error::NoMacosTarget(self.level))?;
+        let tmp = self.with_private_tmp(bindings, false)?;
+        let bindings = &*tmp.bindings;
         let (_, params) = seatbelt::bind_params(
             profile,
             &self.artifact.variables,
@@ -696,6 +841,8 @@ impl Ring<'_> {
             .seatbelt
             .as_ref()
             .ok_or(Error::NoMacosTarget(self.level))?;
+        let tmp = self.with_private_tmp(bindings, true)?;
+        let bindings = &*tmp.bindings;
         let (values, params) = seatbelt::bind_params(
             profile,
             &self.artifact.variables,
@@ -704,6 +851,11 @@ impl Ring<'_> {
         )?;
         if enforce {
             seatbelt::apply(profile, &params)?;
+        }
+        if enforce && let Some(dir) = tmp.dir {
+            // Applied: the directory stays for the life of the process (the caller sets
+            // `TMPDIR` from the report; the Python package does).
+            dir.keep();
         }
         Ok(EnforcementReport {
             ring: self.level,
@@ -718,8 +870,20 @@ impl Ring<'_> {
             process: None,
             not_enforced: profile.not_enforced.clone(),
             egress: None,
+            private_tmp: tmp.tmpdir,
         })
     }
+}
+
+/// The bindings a ring is applied with, once its private temporary directory is bound
+/// ([`Ring::with_private_tmp`]).
+struct WithTmp<'b> {
+    bindings: std::borrow::Cow<'b, Bindings>,
+    /// The directory created for this run (removed when dropped, unless kept).
+    dir: Option<PrivateTmp>,
+    /// What the command gets as `TMPDIR`: the ring's `${tmp}`, created now or bound by the
+    /// caller; `None` when the ring does not name it.
+    tmpdir: Option<String>,
 }
 
 /// How a ring is prepared (Linux).
@@ -752,7 +916,13 @@ struct Prepared {
 
 #[cfg(target_os = "linux")]
 impl Prepared {
-    fn report(&self, ring: u8, session: &'static str, bounding: bool) -> EnforcementReport {
+    fn report(
+        &self,
+        ring: u8,
+        session: &'static str,
+        bounding: bool,
+        tmpdir: Option<String>,
+    ) -> EnforcementReport {
         EnforcementReport {
             ring,
             unconfined: false,
@@ -767,6 +937,7 @@ impl Prepared {
             }),
             not_enforced: self.not_enforced.clone(),
             egress: None,
+            private_tmp: tmpdir,
         }
     }
 }

@@ -180,6 +180,7 @@ mod tests {
             Variable {
                 env: None,
                 default: Some("/app".to_owned()),
+                private_tmp: false,
             },
         );
         d

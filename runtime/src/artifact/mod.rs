@@ -235,6 +235,11 @@ pub struct Variable {
     /// May start with another variable (`${home}/.cache`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+    /// The runtime provides the value (v1.1, the `tmp` preset's `tmp`): a directory created
+    /// afresh for each run, given to the command as `TMPDIR`. Has neither `env` nor
+    /// `default`; at most one variable of an artifact is private.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private_tmp: bool,
 }
 
 /// A trust tier: the ring a range of trust scores selects.

@@ -191,6 +191,18 @@ fn variables(vars: &BTreeMap<String, Variable>) -> Result<(), Error> {
         if let Some(default) = &var.default {
             template(&At::In(&at, Part::Default), default, vars, true)?;
         }
+        if var.private_tmp && (var.env.is_some() || var.default.is_some()) {
+            return Err(invalid(
+                at,
+                "a private temporary directory has no `env` and no `default`: the runtime provides it",
+            ));
+        }
+    }
+    if vars.values().filter(|v| v.private_tmp).count() > 1 {
+        return Err(invalid(
+            "variables",
+            "more than one variable is a private temporary directory",
+        ));
     }
     // Defaults that refer to each other in a cycle (the compiler refuses them).
     for name in vars.keys() {
@@ -645,9 +657,33 @@ mod tests {
             Variable {
                 env: None,
                 default: Some("/w".to_owned()),
+                private_tmp: false,
             },
         );
         vars
+    }
+
+    #[test]
+    fn a_private_temporary_directory_has_no_env_no_default_and_is_alone() {
+        let private = |env: Option<&str>, default: Option<&str>| Variable {
+            env: env.map(str::to_owned),
+            default: default.map(str::to_owned),
+            private_tmp: true,
+        };
+        let mut v = vars();
+        v.insert("tmp".to_owned(), private(None, None));
+        assert!(variables(&v).is_ok());
+        for bad in [private(Some("TMPDIR"), None), private(None, Some("/tmp"))] {
+            let mut v = vars();
+            v.insert("tmp".to_owned(), bad);
+            let err = variables(&v).unwrap_err().to_string();
+            assert!(err.contains("no `env` and no `default`"), "{err}");
+        }
+        let mut v = vars();
+        v.insert("tmp".to_owned(), private(None, None));
+        v.insert("tmp2".to_owned(), private(None, None));
+        let err = variables(&v).unwrap_err().to_string();
+        assert!(err.contains("more than one"), "{err}");
     }
 
     #[test]

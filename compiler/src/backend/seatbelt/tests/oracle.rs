@@ -202,6 +202,7 @@ impl Case<'_> {
                     Variable {
                         env: None,
                         default: None,
+                        private_tmp: false,
                     },
                 )
             })
