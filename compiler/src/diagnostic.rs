@@ -111,6 +111,7 @@ codes! {
     PathConfusableChar = "NC0412", Warning, "a path or glob mixes letters that look alike across scripts";
     UnknownFsPreset = "NC0413", Error, "a filesystem preset name is unknown";
     FsPresetWithoutHome = "NC0414", Warning, "a filesystem preset's grants under `${home}` are left out: the policy declares no `home`";
+    TmpVariableDeclared = "NC0415", Error, "the policy declares a variable `tmp` and uses the `tmp` preset, which provides it";
     // network and process
     PortRange = "NC0501", Error, "a port is outside 1..=65535";
     HostName = "NC0502", Error, "a network rule names a host";

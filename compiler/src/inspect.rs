@@ -37,6 +37,9 @@ pub struct Summary {
     pub landlock_compatibility: &'static str,
     pub landlock_min_abi: u32,
     pub variables: Vec<String>,
+    /// The variable the runtime binds to a private temporary directory per run (`tmp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_tmp: Option<String>,
     pub trust_tiers: Vec<TierSummary>,
     pub rings: Vec<RingSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -230,6 +233,11 @@ pub fn summarize(artifact: &Artifact, matrix: bool) -> Summary {
         },
         landlock_min_abi: artifact.settings.landlock.min_abi,
         variables: artifact.variables.keys().cloned().collect(),
+        private_tmp: artifact
+            .variables
+            .iter()
+            .find(|(_, v)| v.private_tmp)
+            .map(|(name, _)| name.clone()),
         trust_tiers,
         rings,
         matrix: matrix.then(|| matrix_of_artifact(artifact)),

@@ -861,6 +861,73 @@ fn explain_binds_variables() {
     );
 }
 
+/// A ring with the `tmp` preset: `${tmp}` stands for the run's private directory (the
+/// placeholder `/tmp/nonoc-tmp-XXXXXX`), the shared `/tmp` is denied, and `--var tmp=` binds
+/// it like any variable. `nonoc test` decides the same way.
+#[test]
+fn explain_and_test_take_tmp_as_the_private_directory() {
+    let text = "apiVersion: nonoc.dev/v1
+kind: RingPolicy
+metadata: { name: tmp }
+rings:
+  2:
+    filesystem: { presets: [tmp] }
+  3:
+    filesystem: { read: [/usr] }
+tests:
+  - { ring: 2, write: \"${tmp}/x\", expect: allow }
+  - { ring: 2, write: /tmp/x, expect: deny }
+  - { ring: 2, read: /var/tmp/x, expect: deny }
+  - { ring: 3, write: \"${tmp}/x\", expect: deny }
+";
+    let path = policy("explain_tmp", text);
+    let cases = [
+        (
+            2,
+            ExplainRequest::Write("${tmp}/x".into()),
+            &[][..],
+            "allow",
+        ),
+        (2, ExplainRequest::Write("/tmp/x".into()), &[], "deny"),
+        (2, ExplainRequest::Read("/var/tmp/x".into()), &[], "deny"),
+        (3, ExplainRequest::Write("${tmp}/x".into()), &[], "deny"),
+        (
+            2,
+            ExplainRequest::Write("/srv/t/x".into()),
+            &["tmp=/srv/t"],
+            "allow",
+        ),
+    ];
+    for (ring, request, vars, verdict) in cases {
+        let run = run_explain(&path, ring, request, vars, Format::Human);
+        assert_eq!(
+            (run.code, first_line(&run)),
+            (0, verdict),
+            "{}",
+            run.snapshot()
+        );
+    }
+    let run = run_explain(
+        &path,
+        2,
+        ExplainRequest::Write("${tmp}/x".into()),
+        &[],
+        Format::Human,
+    );
+    assert!(
+        run.stdout.contains("(preset tmp)") && run.stdout.contains("`/tmp/nonoc-tmp-XXXXXX`"),
+        "{}",
+        run.snapshot()
+    );
+    let run = run_test(&path, &[], &no_env);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "4 passed, 0 failed\n"),
+        "{}",
+        run.snapshot()
+    );
+}
+
 #[test]
 fn explain_args_parse_with_clap() {
     use clap::Parser;

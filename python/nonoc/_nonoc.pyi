@@ -245,6 +245,11 @@ class Report:
     def process(self) -> dict[str, Any] | None:
         """The process (Linux): session, capabilities, descriptors."""
     @property
+    def private_tmp(self) -> str | None:
+        """The run's private temporary directory (the ``tmp`` preset), given as ``TMPDIR``:
+        removed by ``Ring.run`` when the command ends; after ``Ring.apply`` it stays for the
+        life of the process."""
+    @property
     def not_enforced(self) -> list[str]:
         """What the system's sandbox cannot enforce, said plainly (macOS)."""
     def as_dict(self) -> dict[str, Any]:

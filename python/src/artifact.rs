@@ -226,7 +226,13 @@ impl PyRing {
             ring.apply(&bindings).map(|r| (r, Vec::new()))
         });
         match result {
-            Ok((report, environment)) => {
+            Ok((report, mut environment)) => {
+                // The run's private temporary directory (the `tmp` preset): where `tempfile`
+                // and child processes write, once `tempfile` forgets the directory it chose.
+                if apply && let Some(dir) = &report.private_tmp {
+                    environment.push((nonoc_runtime::private_tmp::ENV, dir.clone()));
+                    py.import("tempfile")?.setattr("tempdir", py.None())?;
+                }
                 let environ = py.import("os")?.getattr("environ")?;
                 for (name, value) in environment {
                     environ.set_item(name, value)?;

@@ -92,6 +92,15 @@ impl PyReport {
         self.field(py, "process")
     }
 
+    /// The run's private temporary directory (the `tmp` preset's `${tmp}`), given as
+    /// `TMPDIR`, or None when the ring does not name it: created for this apply or run (or
+    /// the `tmp` the caller bound, never removed). `Ring.run` removes a created one when the
+    /// command has ended; after `Ring.apply` it stays for the life of the process.
+    #[getter]
+    fn private_tmp(&self) -> Option<String> {
+        self.report.private_tmp.clone()
+    }
+
     /// What the ring asks for and the system's sandbox cannot enforce, said plainly (macOS).
     #[getter]
     fn not_enforced(&self) -> Vec<String> {

@@ -148,7 +148,8 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
 }
 
 /// `nonoc exec`: binds the variables, applies the ring, replaces this process with the
-/// command. Returns only on failure: 126 when the ring cannot be applied, 127 when the command
+/// command (or, for a ring with hosts or a private temporary directory, spawns it and waits:
+/// [`run_spawned`]). Returns only on failure: 126 when the ring cannot be applied, 127 when the command
 /// is not found, 2 on a usage problem.
 pub fn run(args: &ExecArgs, ctx: &mut Context<'_>) -> Outcome {
     let bindings = args.vars.bindings()?;
@@ -160,8 +161,8 @@ pub fn run(args: &ExecArgs, ctx: &mut Context<'_>) -> Outcome {
         )
     })?;
     let ring = select(args, &artifact).map_err(cannot_apply)?;
-    if ring.egress().is_some() && !ring.is_unconfined() {
-        return run_with_proxy(args, ctx, &ring, &bindings, resolve);
+    if (ring.egress().is_some() && !ring.is_unconfined()) || ring.creates_private_tmp(&bindings) {
+        return run_spawned(args, ctx, &ring, &bindings, resolve);
     }
     let report = apply(args, &ring, &bindings).map_err(|message| {
         CliError::new(
@@ -205,10 +206,11 @@ fn resolve_entries(entries: &[String]) -> Result<Vec<(HostName, IpAddr)>, CliErr
         .collect()
 }
 
-/// A ring with hosts: the command is spawned beside its egress proxy (never executed in
-/// place: the proxy runs in this process for the command's lifetime), and `nonoc exec`
-/// exits with the command's status once it ends (128 + N when signal N ended it).
-fn run_with_proxy(
+/// A ring with hosts, or with a private temporary directory: the command is spawned (never
+/// executed in place: the egress proxy runs in this process for the command's lifetime, and
+/// the private directory is removed once the command ends), and `nonoc exec` exits with the
+/// command's status once it ends (128 + N when signal N ended it).
+fn run_spawned(
     args: &ExecArgs,
     ctx: &mut Context<'_>,
     ring: &Ring<'_>,

@@ -128,7 +128,17 @@ fn render(summary: &Summary) -> String {
         summary.landlock_compatibility, summary.landlock_min_abi
     );
     if !summary.variables.is_empty() {
-        let _ = writeln!(s, "variables: {}", summary.variables.join(", "));
+        let names: Vec<String> = summary
+            .variables
+            .iter()
+            .map(|name| match &summary.private_tmp {
+                Some(tmp) if tmp == name => {
+                    format!("{name} (a private temporary directory, created for each run)")
+                }
+                _ => name.clone(),
+            })
+            .collect();
+        let _ = writeln!(s, "variables: {}", names.join(", "));
     }
     if summary.trust_tiers.is_empty() {
         let _ = writeln!(s, "trust tiers: none");

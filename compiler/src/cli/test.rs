@@ -13,6 +13,8 @@ use crate::ir::{
 };
 use crate::kernel::{KernelVerdict, PROBE_DEADLINE, Prober};
 use crate::syntax::Expect;
+use nonoc_runtime::Bindings;
+use nonoc_runtime::private_tmp::PrivateTmp;
 
 /// Arguments of `nonoc test`.
 #[derive(Debug, Clone, clap::Args)]
@@ -48,7 +50,14 @@ pub fn run_probing_with(args: &TestArgs, exe: Option<&Path>, ctx: &mut Context<'
         ));
     }
     let (analysis, ir) = load_ir(&args.policy, ctx)?;
-    let given = args.vars.bindings()?;
+    let mut given = args.vars.bindings()?;
+    // The kernel is asked about a real private temporary directory, created as the runtime
+    // creates one for a run (and removed when the tests end); `decide` then binds `${tmp}` to
+    // the same directory.
+    let _private_tmp = match exe {
+        Some(_) => private_tmp(&ir, &mut given)?,
+        None => None,
+    };
     let partial = bind_partial(&ir, &given, ctx.env).map_err(CliError::usage)?;
     let prober = match exe {
         None => None,
@@ -120,6 +129,30 @@ pub fn run_probing_with(args: &TestArgs, exe: Option<&Path>, ctx: &mut Context<'
     }
     let _ = writeln!(ctx.out, "{passed} passed, {failed} failed");
     Ok(if failed == 0 { Exit::Ok } else { Exit::Failed })
+}
+
+/// A private temporary directory for the policy's `tmp` variable, bound in `given`, unless
+/// the policy has none or the caller binds it.
+fn private_tmp(ir: &Ir, given: &mut Bindings) -> Result<Option<PrivateTmp>, CliError> {
+    let Some((name, _)) = ir.variables.iter().find(|(_, v)| v.private_tmp) else {
+        return Ok(None);
+    };
+    if given.get(name).is_some() {
+        return Ok(None);
+    }
+    let tmp = PrivateTmp::create().map_err(|e| {
+        CliError::failed(format!(
+            "cannot create a private temporary directory for `${{{name}}}`: {e}"
+        ))
+    })?;
+    let value = tmp.as_str().ok_or_else(|| {
+        CliError::failed(format!(
+            "the private temporary directory `{}` is not UTF-8 (set TMPDIR to a UTF-8 path)",
+            tmp.path().display()
+        ))
+    })?;
+    given.insert(name.clone(), value);
+    Ok(Some(tmp))
 }
 
 /// `ring 3, read `/x`` as the test writes it (its own platform, not the host's filled in).

@@ -594,3 +594,18 @@ fn host_edits_that_change_no_verdict_are_notes() {
         );
     }
 }
+
+#[test]
+fn the_shared_tmp_replaced_by_the_private_directory_is_a_loss_and_a_gain_of_tmp() {
+    let old = "rings:\n  2:\n    filesystem:\n      write: [/tmp]\n      read: [/tmp]\n";
+    let new = "rings:\n  2:\n    filesystem:\n      presets: [tmp]\n";
+    let d = diff(old, new);
+    let c = ring(&d, 2);
+    let lost = gain(&c.changes.losses, "`/tmp`", &d);
+    assert!(lost.text.contains("write"), "{}", d.render());
+    let gained = gain(&c.changes.gains, "`${tmp}`", &d);
+    assert!(gained.text.contains("write"), "{}", d.render());
+    // The preset against itself: the private directory is one value in every world.
+    let same = diff(new, new);
+    assert!(!same.escalation && same.comparisons.iter().all(|c| c.changes.losses.is_empty()));
+}

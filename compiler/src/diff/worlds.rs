@@ -120,13 +120,19 @@ impl Fresh {
 /// the runtime refuses, is left out.
 pub(super) fn bind(
     ir: &Ir,
+    fresh: &Fresh,
     caller: &dyn Fn(&str) -> Option<String>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> BoundVariables {
     let given = ir
         .variables
-        .keys()
-        .filter_map(|name| caller(name).map(|value| (name, value)))
+        .iter()
+        .filter_map(|(name, var)| {
+            // The private temporary directory is the runtime's in every world: the one
+            // value the caller world gives it, shown as `${tmp}`.
+            let value = caller(name).or_else(|| var.private_tmp.then(|| fresh.var(name)));
+            value.map(|value| (name, value))
+        })
         .fold(Bindings::new(), |given, (name, value)| {
             given.with(name, value)
         });
@@ -168,13 +174,13 @@ impl<'a> Worlds<'a> {
         let none = |_: &str| None;
         let environment = World {
             kind: WorldKind::Environment,
-            old: bind(old, &none, &env),
-            new: bind(new, &none, &env),
+            old: bind(old, &worlds.fresh, &none, &env),
+            new: bind(new, &worlds.fresh, &none, &env),
         };
         let defaults = World {
             kind: WorldKind::Defaults,
-            old: bind(old, &none, &none),
-            new: bind(new, &none, &none),
+            old: bind(old, &worlds.fresh, &none, &none),
+            new: bind(new, &worlds.fresh, &none, &none),
         };
         worlds.base = vec![caller, environment, defaults];
         worlds
@@ -200,8 +206,8 @@ impl<'a> Worlds<'a> {
                     value: value.to_owned(),
                 },
             },
-            old: bind(self.old, &caller, &env),
-            new: bind(self.new, &caller, &env),
+            old: bind(self.old, &self.fresh, &caller, &env),
+            new: bind(self.new, &self.fresh, &caller, &env),
         }
     }
 

@@ -8,6 +8,7 @@ use std::ffi::OsString;
 
 use nonoc_runtime::artifact::Variable;
 use nonoc_runtime::bind::{BoundVariables, check_bound_value};
+pub use nonoc_runtime::private_tmp::PLACEHOLDER;
 use nonoc_runtime::{Bindings, Error};
 
 use super::Ir;
@@ -22,6 +23,7 @@ pub fn declared(ir: &Ir) -> BTreeMap<String, Variable> {
                 Variable {
                     env: v.env.clone(),
                     default: v.default.as_ref().map(|d| d.as_str().to_owned()),
+                    private_tmp: v.private_tmp,
                 },
             )
         })
@@ -29,14 +31,29 @@ pub fn declared(ir: &Ir) -> BTreeMap<String, Variable> {
 }
 
 /// Binds every declared variable: the caller's value, then the variable's environment
-/// variable (read with `env`), then its default.
+/// variable (read with `env`), then its default; the private temporary directory, unless the
+/// caller binds it, to [`PLACEHOLDER`] ([`with_placeholder`]).
 pub fn bind(
     ir: &Ir,
     given: &Bindings,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<BoundVariables, Error> {
     let names = ir.variables.keys().map(String::as_str);
-    BoundVariables::bind(names, &declared(ir), given, env)
+    BoundVariables::bind(names, &declared(ir), &with_placeholder(ir, given), env)
+}
+
+/// The caller's bindings, and the private temporary directory's variable (the `tmp` preset's
+/// `tmp`) bound to [`PLACEHOLDER`] where the caller leaves it unbound: the path that stands
+/// for the directory the runtime creates for each run. `explain` and `test` decide requests
+/// written `${tmp}/...` with it; no other path is inside it.
+pub fn with_placeholder(ir: &Ir, given: &Bindings) -> Bindings {
+    let mut bindings = given.clone();
+    for (name, _) in ir.variables.iter().filter(|(_, v)| v.private_tmp) {
+        if given.get(name).is_none() {
+            bindings.insert(name.clone(), PLACEHOLDER);
+        }
+    }
+    bindings
 }
 
 /// The variables that could be bound, and why each other one could not.
@@ -79,6 +96,7 @@ pub fn bind_partial(
         }
     }
     let declared = declared(ir);
+    let given = &with_placeholder(ir, given);
     let mut values = Vec::new();
     let mut unbound = BTreeMap::new();
     for name in ir.variables.keys() {

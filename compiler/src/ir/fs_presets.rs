@@ -15,6 +15,10 @@ pub const FS_PRESETS: [&str; 7] = ["system", "python", "git", "node", "certs", "
 /// policy declares it.
 pub const HOME: &str = "home";
 
+/// The variable the `tmp` preset's line starts with: the run's private temporary directory,
+/// which the preset itself declares (`resolve::PRIVATE_TMP`).
+pub const TMP: &str = crate::resolve::PRIVATE_TMP;
+
 /// One grant of a preset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsPresetGrant {
@@ -75,8 +79,16 @@ fn parse_line(line: &'static str) -> Result<Option<Line>, String> {
         set = set.union(AccessSet::from_name(name).ok_or_else(|| format!("access: {line:?}"))?);
     }
     let path = PathTemplate::parse(path).map_err(|e| format!("path ({e:?}): {line:?}"))?;
-    if path.variable().is_some_and(|v| v != HOME) {
-        return Err(format!("a variable other than `home`: {line:?}"));
+    match path.variable() {
+        None => {}
+        Some(HOME) => {}
+        // The preset that declares `tmp` is the only one that may grant it.
+        Some(TMP) if preset == "tmp" => {}
+        Some(_) => {
+            return Err(format!(
+                "a variable other than `home` (or `tmp` in `tmp`): {line:?}"
+            ));
+        }
     }
     Ok(Some(Line::Grant(FsPresetGrant {
         preset,
@@ -214,6 +226,79 @@ mod tests {
                 .iter()
                 .all(|d| d.code != Code::FsPresetWithoutHome)
         );
+    }
+
+    #[test]
+    fn tmp_grants_the_private_directory_it_declares_and_no_shared_one() {
+        use crate::diagnostic::Code;
+        let a = analyzed("", "tmp");
+        assert!(
+            !a.diagnostics.iter().any(|d| d.is_error()),
+            "{:?}",
+            a.diagnostics
+        );
+        assert_eq!(grants(&a), [("${tmp}".to_owned(), "preset tmp".to_owned())]);
+        let ir = a.ir.as_ref().unwrap();
+        assert!(ir.variables[TMP].private_tmp);
+        assert!(ir.variables[TMP].env.is_none() && ir.variables[TMP].default.is_none());
+        for name in FS_PRESETS {
+            for g in fs_preset(name).unwrap() {
+                let p = g.path.as_str();
+                assert!(
+                    !["/tmp", "/var/tmp", "/private/tmp", "/private/var/tmp"]
+                        .iter()
+                        .any(|shared| crate::resolve::path_within(p, shared, false)),
+                    "{name}: {p}"
+                );
+                assert!(
+                    g.path.variable() != Some(TMP) || name == "tmp",
+                    "{name}: {p}"
+                );
+            }
+        }
+        // Without the preset there is no `tmp`; with it, another ring may name `${tmp}`.
+        assert!(
+            !analyzed("", "system")
+                .ir
+                .unwrap()
+                .variables
+                .contains_key(TMP)
+        );
+        let text = "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: t }\nrings:\n  2:\n    filesystem: { presets: [tmp] }\n  3:\n    filesystem: { read: [\"${tmp}/in\"] }\n";
+        let a = crate::analyze("t.yaml", text.as_bytes());
+        assert!(
+            !a.diagnostics.iter().any(|d| d.is_error()),
+            "{:?}",
+            a.diagnostics
+        );
+        let without = text.replace("presets: [tmp]", "presets: [system]");
+        let a = crate::analyze("t.yaml", without.as_bytes());
+        assert!(
+            a.diagnostics
+                .iter()
+                .any(|d| d.code == Code::UndeclaredVariable)
+        );
+    }
+
+    #[test]
+    fn a_tmp_variable_of_the_policys_own_beside_the_preset_is_nc0415() {
+        use crate::diagnostic::Code;
+        let a = analyzed("variables: { tmp: { env: TMPDIR } }\n", "tmp");
+        let found: Vec<_> = a
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == Code::TmpVariableDeclared)
+            .collect();
+        assert_eq!(found.len(), 1, "{:?}", a.diagnostics);
+        assert!(found[0].is_error() && found[0].help.is_some() && found[0].related.len() == 1);
+        // The policy's own `tmp` without the preset is an ordinary variable.
+        let a = analyzed("variables: { tmp: { env: TMPDIR } }\n", "system");
+        assert!(
+            !a.diagnostics.iter().any(|d| d.is_error()),
+            "{:?}",
+            a.diagnostics
+        );
+        assert!(!a.ir.unwrap().variables["tmp"].private_tmp);
     }
 
     #[test]

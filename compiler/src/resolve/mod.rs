@@ -25,6 +25,10 @@ pub struct Variable {
     pub env: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<PathTemplate>,
+    /// Provided by the runtime: the private temporary directory of a run (the `tmp`
+    /// preset's `tmp`, v1.1), never declared by the policy.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub private_tmp: bool,
 }
 
 /// A trust tier: the ring the scores from `min_score` up select.
@@ -186,9 +190,11 @@ fn variables(file: &PolicyFile, diags: &mut Diagnostics) -> BTreeMap<String, Var
             Variable {
                 env: var.env.as_ref().map(|e| e.value.clone()),
                 default,
+                private_tmp: false,
             },
         );
     }
+    private_tmp(file, &mut out, diags);
     // Defaults may use other variables: they must be declared, and not form a cycle.
     for (name, (template, span)) in &defaults {
         if let Some(v) = template.variable()
@@ -225,6 +231,53 @@ fn variables(file: &PolicyFile, diags: &mut Diagnostics) -> BTreeMap<String, Var
         }
     }
     out
+}
+
+/// The name of the variable the `tmp` preset provides (v1.1): the private temporary
+/// directory the runtime creates for each run.
+pub const PRIVATE_TMP: &str = "tmp";
+
+/// A policy whose rings use the `tmp` preset gets the variable `tmp`, which the runtime binds
+/// to a directory it creates for each run (`private_tmp`). Declaring `tmp` as well is
+/// `NC0415`: the two would mean different directories. Every ring may then name `${tmp}`.
+fn private_tmp(file: &PolicyFile, out: &mut BTreeMap<String, Variable>, diags: &mut Diagnostics) {
+    let uses = file
+        .rings
+        .value
+        .iter()
+        .filter_map(|(_, ring)| ring.value.filesystem.as_ref())
+        .flat_map(|fs| &fs.value.presets)
+        .find(|p| p.value == PRIVATE_TMP);
+    let Some(preset) = uses else {
+        return;
+    };
+    if out.contains_key(PRIVATE_TMP) {
+        let declared = file
+            .variables
+            .value
+            .iter()
+            .find(|(name, _)| name.value == PRIVATE_TMP)
+            .map_or(preset.span, |(name, _)| name.span);
+        diags.push(
+            Diagnostic::new(
+                Code::TmpVariableDeclared,
+                declared,
+                "variable `tmp` is declared, and the `tmp` preset provides it".to_owned(),
+            )
+            .label("declared here")
+            .related(preset.span, "the `tmp` preset provides `${tmp}`: a private directory created for each run")
+            .help("rename the variable, or drop it and write `${tmp}` for the run's private temporary directory"),
+        );
+        return;
+    }
+    out.insert(
+        PRIVATE_TMP.to_owned(),
+        Variable {
+            env: None,
+            default: None,
+            private_tmp: true,
+        },
+    );
 }
 
 fn ring_levels<'a>(

@@ -230,7 +230,7 @@ enum FsPresetName {
     Node,
     /// CA certificates and OpenSSL's configuration (never `/etc/ssl/private`).
     Certs,
-    /// The temporary directories, read and write.
+    /// A private temporary directory, created for each run and given as `TMPDIR` (`${tmp}`).
     Tmp,
     /// `/dev/null`, `/dev/zero`, the random devices and the terminal.
     Devices,
