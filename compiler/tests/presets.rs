@@ -6,7 +6,7 @@
 //! `harness = false`, with the reporting contract of `nonoc_test_runner` (see `exec.rs`).
 //! Every run has a fixed environment (`PATH=/usr/local/bin:/usr/bin:/bin`, `HOME` in the
 //! test's directory, `LC_ALL=C`) and works in a directory under `CARGO_TARGET_TMPDIR`, outside
-//! `/tmp` (which the `tmp` preset grants).
+//! `/tmp` (the `tmp` preset's private directories are created there: `TMPDIR` is unset).
 #![expect(
     clippy::panic,
     reason = "test code: a failed assertion or a broken set-up is how a test reports"
@@ -25,7 +25,10 @@ fn main() -> ExitCode {
     run_tests(&[
         Test::new("preset_system_runs_coreutils", 1, system),
         Test::new("preset_devices_dev_null_and_urandom", 3, devices),
-        Test::new("preset_tmp_mktemp_write_remove", 1, tmp),
+        Test {
+            needs_program: Some("/usr/bin/python3"),
+            ..Test::new("preset_tmp_is_a_private_directory_per_run", 1, tmp)
+        },
         Test {
             needs_program: Some("/usr/bin/python3"),
             ..Test::new("preset_python_runs_python_venv_and_pip", 3, python)
@@ -219,14 +222,76 @@ fn devices() {
     exec(&s, &without, &["/bin/sh", "-c", "head -c 1 /dev/urandom"]).refused();
 }
 
-/// `tmp`: `mktemp` creates a file under `/tmp`, writes, reads and removes it.
+/// `tmp`: each run gets a private directory of its own, given as `TMPDIR`: `mktemp` and
+/// Python's `tempfile` write there, it is `0700`, two runs get two directories, and each is
+/// removed when its command ends. The shared `/tmp` is refused (`EACCES`): a file another
+/// process left there cannot be read, and nothing can be created there. Without the preset
+/// `mktemp` is refused.
 fn tmp() {
     let s = scratch("tmp");
-    let (with, without) = pair(&s, "system, tmp", "system", "");
-    let script =
-        "f=$(mktemp) && echo hello > \"$f\" && cat \"$f\" && rm \"$f\" && test ! -e \"$f\"";
-    let run = exec(&s, &with, &["/bin/sh", "-c", script]);
-    assert_eq!(run.ok().stdout, "hello\n", "{run}");
+    let (with, without) = pair(&s, "python, tmp", "python", "");
+    let script = "f=$(mktemp) && echo hello > \"$f\" && cat \"$f\" && dirname \"$f\" \
+                  && echo \"$TMPDIR\" && stat -c %a \"$TMPDIR\" \
+                  && python3 -c 'import tempfile; print(tempfile.gettempdir())'";
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let run = exec(&s, &with, &["/bin/sh", "-c", script]);
+        let lines: Vec<&str> = run.ok().stdout.lines().collect();
+        let [hello, dir, tmpdir, mode, python] = lines[..] else {
+            panic!("five lines expected:\n{run}");
+        };
+        assert_eq!(hello, "hello", "{run}");
+        assert!(tmpdir.starts_with("/tmp/nonoc-tmp-"), "{run}");
+        assert_eq!((dir, python, mode), (tmpdir, tmpdir, "700"), "{run}");
+        assert!(!Path::new(tmpdir).exists(), "{tmpdir} outlived its run");
+        seen.push(tmpdir.to_owned());
+    }
+    assert_ne!(seen[0], seen[1], "two runs shared a directory");
+
+    // What another process leaves in the shared /tmp.
+    let pid = std::process::id();
+    let planted = format!("/tmp/nonoc-presets-planted-{pid}");
+    std::fs::write(&planted, "secret\n").unwrap_or_else(|e| panic!("{planted}: {e}"));
+    let read = exec(&s, &with, &["/bin/cat", &planted]);
+    let _ = std::fs::remove_file(&planted);
+    read.refused();
+    assert!(!read.stdout.contains("secret"), "{read}");
+    let created = format!("/tmp/nonoc-presets-created-{pid}");
+    let create = exec(
+        &s,
+        &with,
+        &["/bin/sh", "-c", &format!("echo x > {created}")],
+    );
+    let existed = Path::new(&created).exists();
+    let _ = std::fs::remove_file(&created);
+    create.refused();
+    assert!(!existed, "{created} was created in the shared /tmp");
+
+    // The report names the directory.
+    let run = nonoc(
+        &s,
+        &["exec", &with, "--ring", "2", "--report", "--", "/bin/true"],
+    );
+    assert!(
+        run.ok()
+            .stderr
+            .contains("\"private_tmp\":\"/tmp/nonoc-tmp-"),
+        "{run}"
+    );
+
+    // A ring of the same policy that does not name `${tmp}` gets no directory and no TMPDIR.
+    let two = policy("python, tmp", "").replace(
+        "rings:\n",
+        "rings:\n  3:\n    filesystem:\n      presets: [python]\n",
+    );
+    let two = compile(&s, "two", &two);
+    let args = [
+        "exec", &two, "--ring", "3", "--report", "--", "/bin/sh", "-c",
+    ];
+    let run = nonoc(&s, &[&args[..], &["echo \"[$TMPDIR]\""]].concat());
+    assert_eq!(run.ok().stdout, "[]\n", "{run}");
+    assert!(!run.stderr.contains("private_tmp"), "{run}");
+
     exec(&s, &without, &["/bin/sh", "-c", "mktemp"]).refused();
 }
 
