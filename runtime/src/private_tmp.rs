@@ -1,16 +1,15 @@
 //! The private temporary directory of a run (the `tmp` preset, v1.1): the artifact declares a
 //! variable the runtime provides (`private_tmp`), bound to a directory created afresh for
-//! each apply or spawn, `0700`, under the system's temporary directory, and handed to the
-//! command as `TMPDIR`. Nothing else the ring may do reaches the shared `/tmp`.
+//! each apply or spawn, `0700`, under `/tmp` (links resolved), and handed to the command as
+//! `TMPDIR`. The preset grants nothing else there: the shared `/tmp` stays out of reach
+//! unless the policy grants it by name.
 //!
 //! Who removes it: a spawned command's directory goes with its [`Child`](crate::Child) (when
 //! the `Child` is dropped, after the command has ended); a ring applied in-process keeps its
 //! directory for the life of the process (the process may empty it, but the ring grants no
 //! right on its parent to remove it).
 
-use std::ffi::{CString, OsString};
 use std::io;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// The name of each directory, as `mkdtemp(3)` fills it in.
@@ -35,19 +34,7 @@ pub struct PrivateTmp {
 impl PrivateTmp {
     /// Creates a fresh directory, mode `0700`, under [`base`].
     pub fn create() -> io::Result<PrivateTmp> {
-        let template = base()?.join(NAME_TEMPLATE);
-        let mut bytes = CString::new(template.as_os_str().as_bytes())
-            .map_err(|_| io::Error::other("the temporary directory's path holds a NUL byte"))?
-            .into_bytes_with_nul();
-        #[expect(unsafe_code, reason = "mkdtemp has no safe wrapper in std")]
-        // SAFETY: `bytes` is a NUL-terminated, writable buffer ending in `XXXXXX` that lives
-        // across the call; mkdtemp writes only inside it.
-        let made = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) };
-        if made.is_null() {
-            return Err(io::Error::last_os_error());
-        }
-        bytes.pop();
-        let path = PathBuf::from(OsString::from_vec(bytes));
+        let path = crate::sys::mkdtemp(&base()?.join(NAME_TEMPLATE))?;
         Ok(PrivateTmp { path, keep: false })
     }
 
@@ -78,11 +65,13 @@ impl Drop for PrivateTmp {
     }
 }
 
-/// Where private directories are created: the system's temporary directory (`TMPDIR` of the
-/// process that applies the ring, else `/tmp`), with every link resolved, as a ring's paths
-/// are placed without following links.
+/// Where private directories are created: `/tmp`, with every link resolved (`/private/tmp`
+/// on macOS), as a ring's paths are placed without following links. Not the applying
+/// process's `TMPDIR`: the directory is then where `explain` and `test` take it to be
+/// ([`PLACEHOLDER`]), so that a policy's deny rules cover it or not alike everywhere. A
+/// caller that wants it elsewhere binds the variable.
 pub fn base() -> io::Result<PathBuf> {
-    std::fs::canonicalize(std::env::temp_dir())
+    std::fs::canonicalize("/tmp")
 }
 
 #[cfg(test)]
@@ -96,19 +85,25 @@ mod tests {
         let a = PrivateTmp::create().unwrap();
         let b = PrivateTmp::create().unwrap();
         assert_ne!(a.path(), b.path());
+        assert_eq!(a.path().parent(), Some(base().unwrap().as_path()));
         let mode = std::fs::metadata(a.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
         let name = a.path().file_name().unwrap().to_str().unwrap();
         assert!(name.starts_with("nonoc-tmp-") && name.len() == NAME_TEMPLATE.len());
         std::fs::create_dir(a.path().join("sub")).unwrap();
         std::fs::write(a.path().join("sub/file"), b"x").unwrap();
-        std::os::unix::fs::symlink("/etc", a.path().join("link")).unwrap();
+        // A link to a directory outside: removal takes the link, not what it points to.
+        let outside = b.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("sentinel"), b"kept").unwrap();
+        std::os::unix::fs::symlink(&outside, a.path().join("link")).unwrap();
+        std::os::unix::fs::symlink(&outside, a.path().join("sub/link")).unwrap();
         let path = a.path().to_owned();
         drop(a);
         assert!(!path.exists());
-        assert!(Path::new("/etc").exists());
+        assert_eq!(std::fs::read(outside.join("sentinel")).unwrap(), b"kept");
         let kept = b.keep();
         assert!(kept.is_dir());
-        std::fs::remove_dir(kept).unwrap();
+        std::fs::remove_dir_all(kept).unwrap();
     }
 }

@@ -255,14 +255,8 @@ impl<'a> Ring<'a> {
             tmp.tmpdir.clone(),
         );
         if let Some(dir) = &tmp.tmpdir {
-            #[expect(
-                unsafe_code,
-                reason = "set_var is unsafe where other threads may read the environment"
-            )]
-            // SAFETY: `prepare_linux` made sure this process has one thread (Mode::InProcess).
-            unsafe {
-                std::env::set_var(private_tmp::ENV, dir);
-            }
+            // `prepare_linux` made sure this process has one thread (Mode::InProcess).
+            crate::sys::set_env_single_threaded(private_tmp::ENV, dir);
         }
         // The ring was applied: a directory created for it stays for the life of the process.
         if let Some(dir) = tmp.dir {
@@ -759,7 +753,16 @@ impl<'a> Ring<'a> {
         )?;
         let mut rules = landlock::bind_rules(plan, &values)?;
         if let Some(paths) = &self.writable_only {
-            let mut except = Vec::with_capacity(paths.len());
+            let mut except = Vec::with_capacity(paths.len() + 1);
+            // The run's private temporary directory is a place the ring writes by design
+            // (`TMPDIR`), which narrowing leaves writable.
+            if let Some(dir) = self
+                .private_tmp_variable()
+                .filter(|name| self.uses_variable(name))
+                .and_then(|name| values.get(name))
+            {
+                except.push(landlock::BoundTarget::Path(dir.to_owned()));
+            }
             for path in paths {
                 bind::check_bound_value(path)
                     .map_err(|why| Error::Apply(format!("the writable path `{path}` is {why}")))?;

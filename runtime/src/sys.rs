@@ -526,3 +526,38 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Creates a fresh directory, mode `0700`, from `template` (a path ending in `XXXXXX`, which
+/// `mkdtemp(3)` replaces), and returns its path.
+pub fn mkdtemp(template: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let mut bytes = std::ffi::CString::new(template.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::other("the temporary directory's path holds a NUL byte"))?
+        .into_bytes_with_nul();
+    #[expect(unsafe_code, reason = "mkdtemp has no safe wrapper in std")]
+    // SAFETY: `bytes` is a NUL-terminated, writable buffer that lives across the call;
+    // mkdtemp writes only inside it (the six characters before the NUL).
+    let made = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) };
+    if made.is_null() {
+        return Err(std::io::Error::last_os_error());
+    }
+    bytes.pop();
+    Ok(std::path::PathBuf::from(std::ffi::OsString::from_vec(
+        bytes,
+    )))
+}
+
+#[cfg(target_os = "linux")]
+/// Sets an environment variable of this process. Only for a process known to run one thread
+/// (`Ring::apply` checks it first): another thread reading the environment meanwhile would
+/// be undefined behaviour.
+pub fn set_env_single_threaded(name: &str, value: &str) {
+    #[expect(
+        unsafe_code,
+        reason = "set_var is unsafe where other threads may read the environment"
+    )]
+    // SAFETY: the caller checked that this process has one thread.
+    unsafe {
+        std::env::set_var(name, value);
+    }
+}
