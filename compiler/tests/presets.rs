@@ -279,6 +279,53 @@ fn tmp() {
         "{run}"
     );
 
+    // Another run's directory, and the caller's own binding of `tmp`: kept, given as TMPDIR.
+    let other = format!("/tmp/nonoc-tmp-other{pid}");
+    std::fs::create_dir_all(&other).unwrap_or_else(|e| panic!("{other}: {e}"));
+    std::fs::write(format!("{other}/file"), "theirs\n").unwrap_or_else(|e| panic!("{e}"));
+    let theirs = exec(&s, &with, &["/bin/cat", &format!("{other}/file")]);
+    let mine = s.dir("mine");
+    let bound = nonoc(
+        &s,
+        &[
+            "exec",
+            &with,
+            "--ring",
+            "2",
+            "--var",
+            &format!("tmp={mine}"),
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo \"$TMPDIR\" && echo x > \"$TMPDIR/f\"",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&other);
+    theirs.refused();
+    assert_eq!(bound.ok().stdout, format!("{mine}\n"), "{bound}");
+    assert!(Path::new(&mine).join("f").is_file(), "{bound}");
+
+    // A ring that names `${tmp}` only through another variable's default gets a directory.
+    let chained = policy("python, tmp", "").replace(
+        "variables:\n",
+        "variables:\n  scratch:\n    default: \"${tmp}/scratch\"\n",
+    ) + "  3:\n    filesystem:\n      presets: [python]\n      write: [\"${scratch}\"]\n";
+    let chained = compile(&s, "chained", &chained);
+    let run = nonoc(
+        &s,
+        &[
+            "exec",
+            &chained,
+            "--ring",
+            "3",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo \"$TMPDIR\"",
+        ],
+    );
+    assert!(run.ok().stdout.starts_with("/tmp/nonoc-tmp-"), "{run}");
+
     // A ring of the same policy that does not name `${tmp}` gets no directory and no TMPDIR.
     let two = policy("python, tmp", "").replace(
         "rings:\n",

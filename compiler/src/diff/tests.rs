@@ -596,16 +596,57 @@ fn host_edits_that_change_no_verdict_are_notes() {
 }
 
 #[test]
-fn the_shared_tmp_replaced_by_the_private_directory_is_a_loss_and_a_gain_of_tmp() {
+fn the_shared_tmp_replaced_by_the_private_directory_is_a_loss_only() {
     let old = "rings:\n  2:\n    filesystem:\n      write: [/tmp]\n      read: [/tmp]\n";
     let new = "rings:\n  2:\n    filesystem:\n      presets: [tmp]\n";
     let d = diff(old, new);
     let c = ring(&d, 2);
     let lost = gain(&c.changes.losses, "`/tmp`", &d);
     assert!(lost.text.contains("write"), "{}", d.render());
-    let gained = gain(&c.changes.gains, "`${tmp}`", &d);
-    assert!(gained.text.contains("write"), "{}", d.render());
+    // The private directory lies under `/tmp`, which the old ring wrote already.
+    assert!(
+        !d.escalation && c.changes.gains.is_empty(),
+        "{}",
+        d.render()
+    );
+    assert!(
+        c.changes.notes.iter().any(|n| n.contains("`${tmp}`")),
+        "{}",
+        d.render()
+    );
+    // Back: the shared `/tmp` is a gain.
+    let back = diff(new, old);
+    assert!(back.escalation, "{}", back.render());
     // The preset against itself: the private directory is one value in every world.
     let same = diff(new, new);
     assert!(!same.escalation && same.comparisons.iter().all(|c| c.changes.losses.is_empty()));
+}
+
+#[test]
+fn a_tmp_of_the_policys_own_replaced_by_the_preset_is_named() {
+    let old = "variables:\n  tmp: { env: TMPDIR, default: /tmp }\nrings:\n  2:\n    filesystem:\n      write: [\"${tmp}\"]\n";
+    let new = "rings:\n  2:\n    filesystem:\n      presets: [tmp]\n";
+    let d = diff(old, new);
+    let text = d.render();
+    assert!(
+        text.contains("is now the private temporary directory of each run"),
+        "{text}"
+    );
+    let d = diff(new, "rings:\n  2:\n    filesystem:\n      read: [/usr]\n");
+    let text = d.render();
+    assert!(
+        text.contains("variable `tmp` removed (was the private temporary directory of each run)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_deny_of_tmp_beside_the_preset_takes_the_private_directory_too() {
+    let old = "rings:\n  2:\n    filesystem:\n      presets: [tmp]\n";
+    let new = "deny:\n  - path: /tmp\nrings:\n  2:\n    filesystem:\n      presets: [tmp]\n";
+    let d = diff(old, new);
+    let c = ring(&d, 2);
+    let lost = gain(&c.changes.losses, "`${tmp}`", &d);
+    assert!(lost.text.contains("write"), "{}", d.render());
+    assert!(!d.escalation, "{}", d.render());
 }

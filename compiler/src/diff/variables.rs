@@ -167,6 +167,15 @@ fn movements(
 /// `env `A` -> `B`, default `/x` added`.
 fn change(a: &Variable, b: &Variable) -> String {
     let mut parts = Vec::new();
+    match (a.private_tmp, b.private_tmp) {
+        (false, true) => {
+            parts.push("is now the private temporary directory of each run".to_owned())
+        }
+        (true, false) => {
+            parts.push("is no longer the private temporary directory of each run".to_owned())
+        }
+        _ => {}
+    }
     match (&a.env, &b.env) {
         (Some(x), Some(y)) if x != y => parts.push(format!("env `{x}` -> `{y}`")),
         (None, Some(y)) => parts.push(format!("env `{y}` added")),
@@ -186,6 +195,9 @@ fn change(a: &Variable, b: &Variable) -> String {
 
 /// `env `HOME`, default `/root``.
 fn definition(v: &Variable) -> String {
+    if v.private_tmp {
+        return "the private temporary directory of each run".to_owned();
+    }
     let mut parts = Vec::new();
     if let Some(env) = &v.env {
         parts.push(format!("env `{env}`"));

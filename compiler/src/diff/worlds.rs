@@ -19,7 +19,8 @@ use std::ffi::OsString;
 
 use nonoc_runtime::Bindings;
 
-use crate::ir::{BoundVariables, FsTarget, Ir, declared};
+use crate::ir::{BoundVariables, FsTarget, Ir, PLACEHOLDER, declared};
+use crate::resolve::PRIVATE_TMP;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum WorldKind {
@@ -98,6 +99,11 @@ impl Fresh {
 
     /// A path for people: a value standing for "any" is shown as `${name}` or `$NAME`.
     pub fn display(&self, path: &str) -> String {
+        if let Some(rest) = path.strip_prefix(PLACEHOLDER)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            return format!("${{{PRIVATE_TMP}}}{rest}");
+        }
         let Some(rest) = path.strip_prefix(self.prefix.as_str()) else {
             return path.to_owned();
         };
@@ -120,7 +126,6 @@ impl Fresh {
 /// the runtime refuses, is left out.
 pub(super) fn bind(
     ir: &Ir,
-    fresh: &Fresh,
     caller: &dyn Fn(&str) -> Option<String>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> BoundVariables {
@@ -128,9 +133,13 @@ pub(super) fn bind(
         .variables
         .iter()
         .filter_map(|(name, var)| {
-            // The private temporary directory is the runtime's in every world: the one
-            // value the caller world gives it, shown as `${tmp}`.
-            let value = caller(name).or_else(|| var.private_tmp.then(|| fresh.var(name)));
+            // The private temporary directory is the runtime's in every world: where
+            // `explain` takes it to be (under `/tmp`, so that a deny of `/tmp` covers it as
+            // it covers every run's), shown as `${tmp}`.
+            let value = match var.private_tmp {
+                true => Some(PLACEHOLDER.to_owned()),
+                false => caller(name),
+            };
             value.map(|value| (name, value))
         })
         .fold(Bindings::new(), |given, (name, value)| {
@@ -174,13 +183,13 @@ impl<'a> Worlds<'a> {
         let none = |_: &str| None;
         let environment = World {
             kind: WorldKind::Environment,
-            old: bind(old, &worlds.fresh, &none, &env),
-            new: bind(new, &worlds.fresh, &none, &env),
+            old: bind(old, &none, &env),
+            new: bind(new, &none, &env),
         };
         let defaults = World {
             kind: WorldKind::Defaults,
-            old: bind(old, &worlds.fresh, &none, &none),
-            new: bind(new, &worlds.fresh, &none, &none),
+            old: bind(old, &none, &none),
+            new: bind(new, &none, &none),
         };
         worlds.base = vec![caller, environment, defaults];
         worlds
@@ -206,8 +215,8 @@ impl<'a> Worlds<'a> {
                     value: value.to_owned(),
                 },
             },
-            old: bind(self.old, &self.fresh, &caller, &env),
-            new: bind(self.new, &self.fresh, &caller, &env),
+            old: bind(self.old, &caller, &env),
+            new: bind(self.new, &caller, &env),
         }
     }
 
