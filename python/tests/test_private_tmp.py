@@ -156,3 +156,17 @@ def test_preview_removes_its_directory_and_a_bound_tmp_creates_none(setup, tmp_p
     assert result.report.private_tmp == str(mine) == result.stdout.decode().splitlines()[0]
     assert (mine / "f").read_text() == "x\n"
     assert stat.S_IMODE(mine.stat().st_mode) == 0o700
+
+
+def test_narrowing_writes_keeps_the_private_directory_writable(setup, tmp_path: Path) -> None:
+    require_landlock()
+    artifact, _, variables = setup
+    script = 'echo x > "$TMPDIR/f" && echo ok; echo y > "$0/outside" || echo refused'
+    result = artifact.ring(2).run(
+        ["/bin/sh", "-c", script, variables["workspace"]],
+        vars=variables,
+        writable=[str(tmp_path / "elsewhere")],
+        capture_output=True,
+    )
+    assert result.stdout.decode().split() == ["ok", "refused"], result
+    assert b"Permission denied" in result.stderr
