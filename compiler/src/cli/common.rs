@@ -297,3 +297,34 @@ pub fn report(analysis: &Analysis, style: Style, err: &mut dyn Write) {
     );
     let _ = err.write_all(text.as_bytes());
 }
+
+/// Why `nonoc exec` refuses this ring here, where it applies the ring to itself and becomes
+/// CMD, with no process left to wait for it: a ring with hosts needs its egress proxy beside
+/// CMD (none on macOS yet, docs/egress.md), and a private temporary directory created for the
+/// run would outlive it (docs/cli.md, "exec"). `doctor` says the same.
+#[cfg(not(target_os = "linux"))]
+pub fn exec_refusal(
+    artifact: &nonoc_runtime::Artifact,
+    ring: &nonoc_runtime::Ring<'_>,
+    bindings: &Bindings,
+) -> Option<String> {
+    let os = std::env::consts::OS;
+    if ring.egress().is_some() && !ring.is_unconfined() {
+        return Some(format!(
+            "ring {} reaches hosts by name (`network.hosts`), which needs the egress proxy, and `nonoc exec` runs none on {os} yet (docs/egress.md)",
+            ring.level()
+        ));
+    }
+    if ring.creates_private_tmp(bindings) {
+        let name = artifact
+            .variables
+            .iter()
+            .find(|(_, v)| v.private_tmp)
+            .map_or("tmp", |(name, _)| name.as_str());
+        return Some(format!(
+            "ring {} needs a private temporary directory `${{{name}}}`, which `nonoc exec` on {os} would create and could never remove (it becomes the command); bind it to a directory you manage with `--var {name}=DIR`",
+            ring.level()
+        ));
+    }
+    None
+}
