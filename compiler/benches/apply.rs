@@ -25,6 +25,7 @@ fn main() {
         child(Path::new(&artifact));
         return;
     }
+    #[cfg(target_os = "linux")]
     if let Ok(artifact) = std::env::var("NONOC_BENCH_FLOOR") {
         floor_child(Path::new(&artifact));
         return;
@@ -207,7 +208,8 @@ fn child(artifact: &Path) {
 /// placed paths, the ports, the filter) is worked out before the clock starts, then the
 /// child opens each path, builds the ruleset through the `landlock` crate, restricts itself
 /// and installs the filter through `seccompiler`. What no implementation can avoid on this
-/// machine; `load + apply` minus this is what nonoc itself costs.
+/// machine; `load + apply` minus this is what nonoc itself costs. Linux, as the crates are.
+#[cfg(target_os = "linux")]
 fn floor_child(artifact: &Path) {
     use landlock::{
         ABI, Access, AccessFs, AccessNet, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,

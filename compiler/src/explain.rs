@@ -105,6 +105,8 @@ pub fn explain(
             )
         }),
     };
+    // The isolation layer, which can refuse what `decide` allows, is Linux's.
+    #[cfg(target_os = "linux")]
     let host = match (&request, decision.verdict) {
         (Request::Path { path, access, .. }, Verdict::Allow) => {
             path.expand(bindings).and_then(|p| {
@@ -113,6 +115,8 @@ pub fn explain(
         }
         _ => None,
     };
+    #[cfg(not(target_os = "linux"))]
+    let host = None;
     Ok(Explanation {
         verdict: decision.verdict,
         ring: ring.level,

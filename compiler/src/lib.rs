@@ -5,8 +5,9 @@
 //! path templates), [`ir`] (each ring checked and merged; [`ir::decide`]), [`check`] (header,
 //! `tests:` and the lints on the IR), [`backend`] (Landlock, seccomp, Seatbelt, each run once
 //! by [`analyze`]), [`artifact`]. [`explain`], [`inspect`], [`diff`] and [`kernel`] compute
-//! what those commands show; [`isolation`] what this host's isolation tier does to a request
-//! (`explain`'s `on this host` line). The command line in `main.rs` is a thin layer over [`cli`].
+//! what those commands show; `isolation` (Linux) what this host's isolation tier does to a
+//! request (`explain`'s `on this host` line). The command line in `main.rs` is a thin layer
+//! over [`cli`].
 
 pub mod artifact;
 pub mod backend;
@@ -18,6 +19,7 @@ pub mod diff;
 pub mod explain;
 pub mod inspect;
 pub mod ir;
+#[cfg(target_os = "linux")]
 pub mod isolation;
 pub mod kernel;
 pub mod resolve;

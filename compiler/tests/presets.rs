@@ -42,6 +42,8 @@ fn main() -> ExitCode {
             needs_program: Some("/usr/bin/node"),
             ..Test::new("preset_node_runs_node", 1, node)
         },
+        // The ELF reader that finds a program's loader is the Linux runtime's.
+        #[cfg(target_os = "linux")]
         Test {
             needs_program: Some("/usr/bin/python3"),
             ..Test::new(
@@ -454,6 +456,7 @@ tests:
 }
 
 /// Where a program's loader really is.
+#[cfg(target_os = "linux")]
 fn loader_of(program: &str) -> (String, String) {
     let real = std::fs::canonicalize(program).unwrap_or_else(|e| panic!("{program}: {e}"));
     let interp = nonoc_runtime::probe::interpreter_of(real.to_str().unwrap_or_default())
@@ -466,6 +469,7 @@ fn loader_of(program: &str) -> (String, String) {
 /// `execute: [/usr/bin/python3]` with the reads the program needs (itself, the shared
 /// libraries, the loader cache) runs it: the runtime grants the program's loader, which no
 /// rule names, and the report says so. Before, `execve` failed with `EACCES` (126).
+#[cfg(target_os = "linux")]
 fn loader_granted() {
     let s = scratch("loader-granted");
     let yaml = plain(

@@ -244,6 +244,7 @@ impl std::fmt::Display for Dropped {
 /// What a Linux ring asks for beyond what Landlock and seccomp enforce here: the socket
 /// paths of `network.unix_connect` (`granted`, bound), which only Landlock ABI 9 can check
 /// and the runtime does not ask it to. `abi`: the Landlock ABI in use.
+#[cfg(target_os = "linux")]
 pub fn linux_not_enforced(abi: u32, granted: &[String]) -> Vec<String> {
     if granted.is_empty() {
         return Vec::new();
@@ -260,7 +261,7 @@ pub fn linux_not_enforced(abi: u32, granted: &[String]) -> Vec<String> {
     )]
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 

@@ -297,3 +297,85 @@ pub fn report(analysis: &Analysis, style: Style, err: &mut dyn Write) {
     );
     let _ = err.write_all(text.as_bytes());
 }
+
+/// Why `nonoc exec` refuses this ring here, where it applies the ring to itself and becomes
+/// CMD, with no process left to wait for it: a ring with hosts needs its egress proxy beside
+/// CMD (none on macOS yet, docs/egress.md), and a private temporary directory created for the
+/// run would outlive it (docs/cli.md, "exec"). `doctor` says the same. (Tested on Linux too,
+/// where `nonoc exec` spawns such rings instead.)
+#[cfg(any(test, not(target_os = "linux")))]
+pub fn exec_refusal(
+    artifact: &nonoc_runtime::Artifact,
+    ring: &nonoc_runtime::Ring<'_>,
+    bindings: &Bindings,
+) -> Option<String> {
+    let os = std::env::consts::OS;
+    if ring.egress().is_some() && !ring.is_unconfined() {
+        return Some(format!(
+            "ring {} reaches hosts by name (`network.hosts`), which needs the egress proxy, and `nonoc exec` runs none on {os} yet (docs/egress.md)",
+            ring.level()
+        ));
+    }
+    if ring.creates_private_tmp(bindings) {
+        let name = artifact
+            .variables
+            .iter()
+            .find(|(_, v)| v.private_tmp)
+            .map_or("tmp", |(name, _)| name.as_str());
+        return Some(format!(
+            "ring {} needs a private temporary directory `${{{name}}}`, which `nonoc exec` on {os} would create and could never remove (it becomes the command); bind it to a directory you manage with `--var {name}=DIR`",
+            ring.level()
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use nonoc_runtime::{Artifact, Bindings};
+
+    use super::exec_refusal;
+    use crate::backend::Targets;
+
+    fn artifact(text: &str) -> Artifact {
+        let analysis = crate::analyze("t.yaml", text.as_bytes());
+        let ir = analysis.ir.as_ref().expect("the policy has no errors");
+        crate::artifact::build(ir, &analysis.lowered, &analysis.bytes, Targets::ALL)
+            .expect("the artifact builds")
+            .0
+    }
+
+    fn refusal(artifact: &Artifact, level: u8, bindings: &Bindings) -> Option<String> {
+        let ring = artifact.ring(level).expect("the ring exists");
+        exec_refusal(artifact, &ring, bindings)
+    }
+
+    /// Where `nonoc exec` becomes the command (macOS), it refuses a ring with hosts and a
+    /// private temporary directory it would create, and only those.
+    #[test]
+    fn exec_refuses_a_ring_with_hosts_or_an_unbound_private_tmp() {
+        let none = Bindings::new();
+        let hosts = artifact(include_str!(
+            "../../../tests/fixtures/valid/09-egress-hosts.yaml"
+        ));
+        let why = refusal(&hosts, 2, &none).expect("ring 2 has hosts");
+        assert!(
+            why.contains("`network.hosts`") && why.contains("egress proxy"),
+            "{why}"
+        );
+        // An `allowed` ring that inherits hosts connects anywhere, without a proxy.
+        assert_eq!(refusal(&hosts, 1, &none), None);
+
+        let tmp = artifact(
+            "apiVersion: nonoc.dev/v1\nkind: RingPolicy\nmetadata: { name: t }\nrings:\n  2:\n    filesystem: { presets: [tmp] }\n  3:\n    filesystem: { read: [/usr] }\n",
+        );
+        let why = refusal(&tmp, 2, &none).expect("ring 2 would create ${tmp}");
+        assert!(
+            why.contains("`${tmp}`") && why.contains("`--var tmp=DIR`"),
+            "{why}"
+        );
+        let bound = Bindings::new().with("tmp", "/srv/scratch");
+        assert_eq!(refusal(&tmp, 2, &bound), None);
+        assert_eq!(refusal(&tmp, 3, &none), None);
+    }
+}

@@ -1,8 +1,10 @@
 //! `nonoc exec ARTIFACT (--ring N | --trust-score S) [--var NAME=VALUE]... [--pass-fd N]...
-//! -- CMD`: applies a ring of the artifact to this process, in a session of its own and with no
-//! inherited descriptor but 0, 1, 2 and the ones passed on, then replaces it with CMD. Its
-//! plain form is parsed without clap ([`parse_plain`]): `nonoc exec` starts agents, so its
-//! start-up is on every launch.
+//! -- CMD`: applies a ring of the artifact to this process, then replaces it with CMD. On
+//! Linux CMD gets a session of its own and no inherited descriptor but 0, 1, 2 and the ones
+//! passed on; on macOS the ring's Seatbelt profile is applied as [`Ring::apply`] does, and
+//! what needs a process that waits for CMD (an egress proxy, a private temporary directory to
+//! remove) is refused (`common::exec_refusal`). Its plain form is parsed without clap
+//! ([`parse_plain`]): `nonoc exec` starts agents, so its start-up is on every launch.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -10,9 +12,12 @@ use std::path::PathBuf;
 
 use std::net::IpAddr;
 
+#[cfg(target_os = "linux")]
+use nonoc_runtime::Options;
+#[cfg(target_os = "linux")]
 use nonoc_runtime::egress::EgressOptions;
 use nonoc_runtime::hosts::HostName;
-use nonoc_runtime::{Artifact, Bindings, EgressTier, EnforcementReport, Options, Ring};
+use nonoc_runtime::{Artifact, Bindings, EgressTier, EnforcementReport, Ring};
 
 use super::common::{CliError, Context, Exit, Outcome, VarArgs};
 
@@ -148,9 +153,9 @@ pub fn parse_plain(args: &[OsString]) -> Option<ExecArgs> {
 }
 
 /// `nonoc exec`: binds the variables, applies the ring, replaces this process with the
-/// command (or, for a ring with hosts or a private temporary directory, spawns it and waits:
-/// [`run_spawned`]). Returns only on failure: 126 when the ring cannot be applied, 127 when the command
-/// is not found, 2 on a usage problem.
+/// command (or, on Linux, for a ring with hosts or a private temporary directory, spawns it
+/// and waits: `run_spawned`). Returns only on failure: 126 when the ring cannot be applied,
+/// 127 when the command is not found, 2 on a usage problem.
 pub fn run(args: &ExecArgs, ctx: &mut Context<'_>) -> Outcome {
     let bindings = args.vars.bindings()?;
     let resolve = resolve_entries(&args.resolve)?;
@@ -161,8 +166,17 @@ pub fn run(args: &ExecArgs, ctx: &mut Context<'_>) -> Outcome {
         )
     })?;
     let ring = select(args, &artifact).map_err(cannot_apply)?;
+    #[cfg(target_os = "linux")]
     if (ring.egress().is_some() && !ring.is_unconfined()) || ring.creates_private_tmp(&bindings) {
         return run_spawned(args, ctx, &ring, &bindings, resolve);
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        // `--resolve` is checked above wherever it is given; it only serves the egress proxy.
+        drop(resolve);
+        if let Some(why) = super::common::exec_refusal(&artifact, &ring, &bindings) {
+            return Err(cannot_apply(why));
+        }
     }
     let report = apply(args, &ring, &bindings).map_err(|message| {
         CliError::new(
@@ -175,7 +189,14 @@ pub fn run(args: &ExecArgs, ctx: &mut Context<'_>) -> Outcome {
     let Some((program, rest)) = args.command.split_first() else {
         return Err(CliError::usage("no command given").by("nonoc exec"));
     };
-    let error = std::process::Command::new(program).args(rest).exec();
+    let mut command = std::process::Command::new(program);
+    command.args(rest);
+    // The ring's private temporary directory, bound by `--var`: CMD's `TMPDIR` (on Linux
+    // `apply_with` has set it in this process already).
+    if let Some(dir) = &report.private_tmp {
+        command.env(nonoc_runtime::private_tmp::ENV, dir);
+    }
+    let error = command.exec();
     let exit = match error.kind() {
         std::io::ErrorKind::NotFound => Exit::NotFound,
         _ => Exit::CannotApply,
@@ -209,7 +230,8 @@ fn resolve_entries(entries: &[String]) -> Result<Vec<(HostName, IpAddr)>, CliErr
 /// A ring with hosts, or with a private temporary directory: the command is spawned (never
 /// executed in place: the egress proxy runs in this process for the command's lifetime, and
 /// the private directory is removed once the command ends), and `nonoc exec` exits with the
-/// command's status once it ends (128 + N when signal N ended it).
+/// command's status once it ends (128 + N when signal N ended it). Linux.
+#[cfg(target_os = "linux")]
 fn run_spawned(
     args: &ExecArgs,
     ctx: &mut Context<'_>,
@@ -316,7 +338,9 @@ fn warnings(args: &ExecArgs, ctx: &mut Context<'_>, report: &EnforcementReport) 
     if let Some(line) = missing_bindings(report) {
         let _ = writeln!(ctx.err, "nonoc exec: warning: {line}");
     }
-    // The carve-out fallback costs the split directories rights the policy gives them.
+    // The carve-out fallback costs the split directories rights the policy gives them
+    // (Linux's isolation layer).
+    #[cfg(target_os = "linux")]
     if let (Some(isolation), Some(landlock)) = (&report.isolation, &report.landlock)
         && let Some(why) = &isolation.unavailable
         && !landlock.carve_outs.is_empty()
@@ -375,7 +399,9 @@ fn select<'a>(args: &ExecArgs, artifact: &'a Artifact) -> Result<Ring<'a>, Strin
     .map_err(|e| e.to_string())
 }
 
-/// Applies the ring to this process.
+/// Applies the ring to this process: in a session of its own, with every inherited
+/// descriptor but 0, 1, 2 and `--pass-fd`'s marked close-on-exec.
+#[cfg(target_os = "linux")]
 fn apply(
     args: &ExecArgs,
     ring: &Ring<'_>,
@@ -390,5 +416,26 @@ fn apply(
     ring.clone()
         .allow_unconfined(args.allow_unconfined)
         .apply_with(bindings, &confine)
+        .map_err(|e| e.to_string())
+}
+
+/// Applies the ring to this process with [`Ring::apply`] (macOS: the ring's Seatbelt profile,
+/// with its parameters bound). The session and the inherited descriptors stay as they are:
+/// `--pass-fd`, which promises that the others are closed, is refused.
+#[cfg(not(target_os = "linux"))]
+fn apply(
+    args: &ExecArgs,
+    ring: &Ring<'_>,
+    bindings: &Bindings,
+) -> Result<EnforcementReport, String> {
+    if !args.pass_fds.is_empty() {
+        return Err(format!(
+            "`--pass-fd` is Linux-only: on {} `nonoc exec` does not close inherited descriptors, so it cannot keep only some open",
+            std::env::consts::OS
+        ));
+    }
+    ring.clone()
+        .allow_unconfined(args.allow_unconfined)
+        .apply(bindings)
         .map_err(|e| e.to_string())
 }

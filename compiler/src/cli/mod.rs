@@ -14,6 +14,7 @@ pub mod exec;
 pub mod explain;
 pub mod inspect;
 pub mod man;
+#[cfg(target_os = "linux")]
 pub mod probe;
 pub mod schema;
 pub mod test;
@@ -62,8 +63,9 @@ pub enum Command {
     Schema(schema::SchemaArgs),
 }
 
-/// `nonoc __probe` (the child of `nonoc test --kernel`): parsed on its own, outside [`Cli`], so
-/// that help, the man page and the shell completions never offer it.
+/// `nonoc __probe` (the child of `nonoc test --kernel`, Linux): parsed on its own, outside
+/// [`Cli`], so that help, the man page and the shell completions never offer it.
+#[cfg(target_os = "linux")]
 #[derive(Debug, Parser)]
 #[command(
     name = "nonoc __probe",
@@ -113,16 +115,7 @@ pub fn main(args: Vec<OsString>) -> Exit {
         };
         return finish(exec::run(&args, &mut ctx), ctx.err);
     }
-    let mut args = args;
-    let probe = args.get(1).is_some_and(|a| a == crate::kernel::SUBCOMMAND);
-    if probe {
-        args.remove(1);
-    }
-    let parsed = match probe {
-        true => ProbeCli::try_parse_from(args).map(|p| Err(p.args)),
-        false => Cli::try_parse_from(args).map(|cli| Ok(cli.command)),
-    };
-    let command = match parsed {
+    let command = match parse(args) {
         Ok(command) => command,
         Err(e) => {
             let _ = e.print();
@@ -141,11 +134,31 @@ pub fn main(args: Vec<OsString>) -> Exit {
         env: &env,
     };
     let exit = match command {
-        Ok(command) => dispatch(&command, &mut ctx),
-        Err(probe) => finish(probe::run(&probe, &mut ctx), ctx.err),
+        Parsed::Command(command) => dispatch(&command, &mut ctx),
+        #[cfg(target_os = "linux")]
+        Parsed::Probe(probe) => finish(probe::run(&probe, &mut ctx), ctx.err),
     };
     let _ = ctx.out.flush();
     exit
+}
+
+/// What the arguments ask for: a command of [`Cli`], or the hidden probe.
+enum Parsed {
+    Command(Box<Command>),
+    #[cfg(target_os = "linux")]
+    Probe(probe::ProbeArgs),
+}
+
+/// Parses the arguments; `nonoc __probe` only where the probe exists (Linux): elsewhere clap
+/// refuses it as any unknown subcommand.
+fn parse(args: Vec<OsString>) -> Result<Parsed, clap::Error> {
+    #[cfg(target_os = "linux")]
+    if args.get(1).is_some_and(|a| a == crate::kernel::SUBCOMMAND) {
+        let mut args = args;
+        args.remove(1);
+        return ProbeCli::try_parse_from(args).map(|p| Parsed::Probe(p.args));
+    }
+    Cli::try_parse_from(args).map(|cli| Parsed::Command(Box::new(cli.command)))
 }
 
 #[cfg(test)]

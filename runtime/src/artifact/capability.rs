@@ -30,6 +30,7 @@ macro_rules! capabilities {
             pub const ALL: &'static [Capability] = &[$(Capability::$variant,)*];
 
             /// The capability's number (`CAP_CHOWN` is 0).
+            #[cfg(any(test, feature = "compiler", target_os = "linux"))]
             pub fn number(self) -> u32 {
                 match self {
                     $(Capability::$variant => $number,)*

@@ -17,23 +17,28 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use capability::Capability;
-pub use landlock::{Component, Effect, LandlockPlan, Right, ScopeName, Target};
+#[cfg(any(feature = "compiler", target_os = "linux"))]
+pub use landlock::Component;
+pub use landlock::{Effect, LandlockPlan, Right, ScopeName, Target};
 #[cfg(feature = "compiler")]
 pub use landlock::{Glob, NetRules, PathRule, Rights, RuleOrigin};
+#[cfg(feature = "compiler")]
+pub use seatbelt::PROXY_PORT_PLACEHOLDER;
+#[cfg(any(feature = "compiler", target_os = "macos"))]
+pub use seatbelt::PROXY_RULE;
 #[cfg(any(feature = "compiler", target_os = "macos"))]
 pub use seatbelt::ParamForm;
 pub use seatbelt::SeatbeltProfile;
 pub use seatbelt::proxy_rules;
 #[cfg(feature = "compiler")]
 pub use seatbelt::{PRIVATE_LINKS, SeatbeltParam, private_alias};
-#[cfg(any(feature = "compiler", target_os = "macos"))]
-pub use seatbelt::{PROXY_PORT_PLACEHOLDER, PROXY_RULE};
 #[cfg(feature = "compiler")]
 pub use seccomp::Instruction;
 #[cfg(feature = "compiler")]
 pub use seccomp::{MAX_INSTRUCTIONS, to_bytes};
 pub use seccomp::{SeccompArch, SeccompFilter, SeccompStats};
 
+#[cfg(any(feature = "compiler", target_os = "linux"))]
 pub use bpf::check as check_bpf;
 #[cfg(feature = "compiler")]
 pub use validate::MAX_LANDLOCK_ABI;

@@ -81,7 +81,7 @@ impl ParamForm {
 /// address (no project is seen doing it, and it is not known to work), so a ring with hosts
 /// carries this placeholder, and the runtime puts the port of the proxy it started in its
 /// place at apply time (`nonoc_runtime::seatbelt::profile_text`).
-#[cfg(any(test, feature = "compiler", target_os = "macos"))]
+#[cfg(any(test, feature = "compiler"))]
 pub const PROXY_PORT_PLACEHOLDER: &str = "@NONOC_PROXY_PORT@";
 
 /// The one rule that names the placeholder, alone on its line, as the compiler prints it: the

@@ -2,6 +2,9 @@
 //! skipped at run time, and a kernel without what a test needs must show up as `skipped`,
 //! never as `ok`, or as `FAILED` when `NONOC_REQUIRE_LANDLOCK=1` (CI).
 //!
+//! Off Linux every test is `skipped` (`FAILED` with `NONOC_REQUIRE_LANDLOCK=1`): they test
+//! Linux's sandboxes.
+//!
 //! Output: one `test NAME ... ok|FAILED|skipped` line per test, then exactly
 //! `N passed, N failed, N skipped`. Exit status 1 when anything failed. Arguments: an optional
 //! substring filter (as libtest's); `--list` lists the tests; other flags are ignored.
@@ -80,6 +83,25 @@ pub fn run(tests: &[Test]) -> ExitCode {
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let mut failures = Vec::new();
     for test in selected {
+        // Every kernel test is a test of Linux's sandboxes (Landlock, seccomp, namespaces).
+        if !cfg!(target_os = "linux") {
+            let os = std::env::consts::OS;
+            if required {
+                println!(
+                    "test {} ... FAILED (a Linux kernel test, on {os}; NONOC_REQUIRE_LANDLOCK=1)",
+                    test.name
+                );
+                failed += 1;
+                failures.push(test.name);
+            } else {
+                println!(
+                    "test {} ... skipped (a Linux kernel test, on {os})",
+                    test.name
+                );
+                skipped += 1;
+            }
+            continue;
+        }
         let missing = test.needs_program.filter(|p| !Path::new(p).exists());
         if abi < test.needs_abi && required {
             let needs = test.needs_abi;
