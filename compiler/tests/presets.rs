@@ -328,6 +328,44 @@ fn tmp() {
     );
     assert!(run.ok().stdout.starts_with("/tmp/nonoc-tmp-"), "{run}");
 
+    // `nonoc exec` waits for the command to remove its directory: a signal a supervisor sends
+    // it (here SIGUSR1, which would end it) goes to the command instead.
+    let mut waiting = Command::new(NONOC)
+        .args(["exec", &with, "--ring", "2", "--", "/bin/sh", "-c"])
+        .arg(
+            "trap 'echo \"usr1 $TMPDIR\"; exit 3' USR1; echo ready; \
+             for i in $(seq 100); do sleep 0.05; done; exit 9",
+        )
+        .current_dir(s.path("ws"))
+        .env_clear()
+        .env("PATH", PATH)
+        .env("WS", s.path("ws"))
+        .env("HOME", s.path("home"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {NONOC}: {e}"));
+    let mut out =
+        std::io::BufReader::new(waiting.stdout.take().unwrap_or_else(|| panic!("stdout")));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(line, "ready\n");
+    let sent = Command::new("/bin/kill")
+        .args(["-USR1", &waiting.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(sent.success());
+    // Checked before reading on: without the forwarding `nonoc exec` ends by the signal, and
+    // the command, in a session of its own, holds the pipe until its loop ends.
+    let status = waiting.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(3), "{status}");
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap_or_else(|e| panic!("{e}"));
+    let dir = line.trim().strip_prefix("usr1 ").unwrap_or_default();
+    assert!(dir.starts_with("/tmp/nonoc-tmp-"), "{line}");
+    assert!(!Path::new(dir).exists(), "{dir} outlived its run");
+
     // A ring of the same policy that does not name `${tmp}` gets no directory and no TMPDIR.
     let two = policy("python, tmp", "").replace(
         "rings:\n",

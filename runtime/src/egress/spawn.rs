@@ -70,8 +70,9 @@ pub struct ConfinedWithProxy {
 }
 
 impl ConfinedWithProxy {
-    /// From now on, `SIGINT`, `SIGTERM`, `SIGHUP` and `SIGQUIT` sent to this process go to
-    /// the command instead of ending this process (and its proxy) under it: the command runs
+    /// From now on, `SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, `SIGUSR1`, `SIGUSR2`, `SIGALRM`
+    /// and `SIGWINCH` sent to this process go to the command instead of ending this process
+    /// (and its proxy, and the removal of its private temporary directory) under it: the command runs
     /// in a session of its own, so a terminal's Ctrl-C reaches only its parent. For a
     /// process whose only job is to run the command (`nonoc exec`).
     pub fn forward_termination_signals(&self) -> std::io::Result<()> {

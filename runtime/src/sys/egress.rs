@@ -305,12 +305,27 @@ extern "C" fn forward(signal: libc::c_int) {
     }
 }
 
-/// From now on `SIGINT`, `SIGTERM`, `SIGHUP` and `SIGQUIT` sent to this process are passed on
-/// to `pid` instead of ending it: a command spawned in a session of its own gets the
-/// terminal's Ctrl-C that reaches its parent, and the parent stays to stop the proxy.
+/// The signals [`forward_termination_signals`] passes on: those that end a process by default
+/// and that a supervisor or a terminal sends it (`SIGKILL` and `SIGSTOP` cannot be caught),
+/// and `SIGWINCH`, which a terminal sends its foreground job only.
+pub const FORWARDED: [libc::c_int; 8] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGWINCH,
+];
+
+/// From now on the signals of [`FORWARDED`] sent to this process are passed on to `pid`
+/// instead of ending it: a command spawned in a session of its own gets the terminal's Ctrl-C
+/// that reaches its parent, and the parent stays to stop the proxy and remove the command's
+/// private temporary directory.
 pub fn forward_termination_signals(pid: libc::pid_t) -> io::Result<()> {
     FORWARD_TO.store(pid, std::sync::atomic::Ordering::Relaxed);
-    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+    for signal in FORWARDED {
         // SAFETY: an all-zero sigaction is a valid value of the C struct.
         #[expect(unsafe_code, reason = "zeroed C struct")]
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
