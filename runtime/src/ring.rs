@@ -579,8 +579,9 @@ impl<'a> Ring<'a> {
         let entry = match (&mode, setting) {
             (_, Isolation::Off) => Err("the policy sets `isolation: off`".to_owned()),
             (Mode::Fallback(why), _) => Err(why.clone()),
-            (Mode::InProcess, _) => confine::known_or_predicted(),
-            (Mode::Preview | Mode::Spawn, _) => confine::probed().clone(),
+            // Predicted from the host's capabilities and sysctls; confirmed below only where
+            // the ring needs a namespace.
+            (Mode::InProcess | Mode::Preview | Mode::Spawn, _) => confine::known_or_predicted(),
         };
         let mut entry = entry;
         let mut collector = confine::MaskCollector {
@@ -607,6 +608,21 @@ impl<'a> Ring<'a> {
             }
             // Best effort: the carve-outs instead (placement made them), said in the report.
             entry = Err(why);
+        }
+        // A forked child tries the prediction once per process (`confine::probed`), before the
+        // first spawn or preview whose ring needs a namespace; a ring that needs none forks
+        // nothing. Refused there: the carve-outs instead, placed again.
+        if matches!(mode, Mode::Preview | Mode::Spawn)
+            && entry.is_ok()
+            && (collector.needed > 0 || net)
+            && let Err(why) = confine::probed()
+        {
+            if net {
+                return Err(Error::Apply(format!(
+                    "a loopback listener needs a network namespace, and {why}"
+                )));
+            }
+            return self.prepare_linux(bindings, Mode::Fallback(why.clone()), options, cwd);
         }
         let mounted = collector.mounted().count();
         if let Err(why) = &entry
