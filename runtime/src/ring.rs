@@ -439,8 +439,8 @@ impl<'a> Ring<'a> {
     /// The bindings with the private temporary directory added where the artifact declares
     /// one and the caller did not bind it. A ring that uses it gets a directory created now
     /// (`create`), or the [`PLACEHOLDER`](private_tmp::PLACEHOLDER) (what-ifs that open
-    /// nothing); a ring that does not is bound to the system's temporary directory, where
-    /// the other rings' directories are (so that the link rule sees them as writable).
+    /// nothing); a ring that does not is bound to `/tmp` ([`private_tmp::base`]), where the
+    /// other rings' directories are (so that the link rule sees them as writable).
     fn with_private_tmp<'b>(
         &self,
         bindings: &'b Bindings,
@@ -473,11 +473,15 @@ impl<'a> Ring<'a> {
         if !create {
             return Ok(bound(private_tmp::PLACEHOLDER, None));
         }
-        let tmp = PrivateTmp::create()
-            .map_err(|e| Error::system("cannot create the private temporary directory", e))?;
+        let tmp = PrivateTmp::create().map_err(|e| {
+            Error::system(
+                format!("cannot create the private temporary directory `${{{name}}}` under /tmp (bind `{name}` to a directory to use another)"),
+                e,
+            )
+        })?;
         let Some(value) = tmp.as_str().map(str::to_owned) else {
             return Err(Error::Apply(format!(
-                "the private temporary directory `{}` is not UTF-8 (set TMPDIR to a UTF-8 path)",
+                "the private temporary directory `{}` is not UTF-8 (bind `{name}` to a directory to use another)",
                 tmp.path().display()
             )));
         };

@@ -147,7 +147,7 @@ fn private_tmp(ir: &Ir, given: &mut Bindings) -> Result<Option<PrivateTmp>, CliE
     })?;
     let value = tmp.as_str().ok_or_else(|| {
         CliError::failed(format!(
-            "the private temporary directory `{}` is not UTF-8 (set TMPDIR to a UTF-8 path)",
+            "the private temporary directory `{}` is not UTF-8 (pass `--var {name}=DIR` to use another)",
             tmp.path().display()
         ))
     })?;
