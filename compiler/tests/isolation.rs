@@ -559,23 +559,6 @@ fn without_user_namespaces() {
     let (ws, home) = (tree.path("ws"), tree.path("home"));
     let env = [("AGENT_WORKSPACE", ws.as_str()), ("HOME", home.as_str())];
     let p = |rel: &str| tree.path(rel);
-    let exec_without_userns = |artifact: &str, ops: &[&str]| {
-        let mut cmd = Command::new(PYTHON);
-        cmd.args([
-            "-I",
-            "-S",
-            "-c",
-            WITHOUT_USER_NAMESPACES,
-            nonoc(),
-            "exec",
-            artifact,
-        ]);
-        cmd.args([
-            "--ring", "2", "--report", "--", PYTHON, "-I", "-S", "-c", PROBE,
-        ]);
-        cmd.args(ops);
-        run(cmd, Some(NOBODY), &env)
-    };
     let ops = [
         "create",
         &p("ws/new.txt"),
@@ -590,7 +573,7 @@ fn without_user_namespaces() {
         "read",
         &p("home/.ssh/id_ed25519"),
     ];
-    let run = exec_without_userns(&artifact, &ops);
+    let run = exec_without_userns(&artifact, 2, &env, &ops);
     assert!(
         run.output.status.success(),
         "{}{}",
@@ -632,7 +615,7 @@ fn without_user_namespaces() {
     let required = yaml.replace("settings:\n", "settings:\n  isolation: required\n");
     assert_ne!(required, yaml, "agt-rings.yaml has a settings section");
     let artifact = tree.compile("required", &required);
-    let run = exec_without_userns(&artifact, &["ids"]);
+    let run = exec_without_userns(&artifact, 2, &env, &["ids"]);
     assert_eq!(run.output.status.code(), Some(126), "{}", run.stderr());
     assert!(run.results.is_empty(), "{}", run.stdout());
     assert!(
@@ -641,11 +624,13 @@ fn without_user_namespaces() {
         run.stderr()
     );
     // Where the ring needs no mask, `required` asks for nothing.
-    let run = exec_without_userns_ring3(&artifact, &env);
+    let run = exec_without_userns(&artifact, 3, &env, &["ids"]);
     assert!(run.output.status.success(), "{}", run.stderr());
 }
 
-fn exec_without_userns_ring3(artifact: &str, env: &[(&str, &str)]) -> Run {
+/// `nonoc exec ARTIFACT --ring RING --report -- PROBE OPS...` as 65534 behind the filter that
+/// refuses user namespaces (`WITHOUT_USER_NAMESPACES`).
+fn exec_without_userns(artifact: &str, ring: u8, env: &[(&str, &str)], ops: &[&str]) -> Run {
     let mut cmd = Command::new(PYTHON);
     cmd.args([
         "-I",
@@ -655,8 +640,17 @@ fn exec_without_userns_ring3(artifact: &str, env: &[(&str, &str)]) -> Run {
         nonoc(),
         "exec",
         artifact,
+        "--ring",
+        &ring.to_string(),
+        "--report",
+        "--",
+        PYTHON,
+        "-I",
+        "-S",
+        "-c",
+        PROBE,
     ]);
-    cmd.args(["--ring", "3", "--", PYTHON, "-I", "-S", "-c", PROBE, "ids"]);
+    cmd.args(ops);
     run(cmd, Some(NOBODY), env)
 }
 

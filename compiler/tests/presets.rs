@@ -83,6 +83,7 @@ fn scratch(test: &str) -> Scratch {
 trait Expect {
     fn ok(&self) -> &Run;
     fn refused(&self);
+    fn not_executed(&self);
 }
 
 impl Expect for Run {
@@ -100,6 +101,16 @@ impl Expect for Run {
         assert!(
             code.is_some_and(|c| c != 0 && c != 126) && self.stderr.contains("Permission denied"),
             "expected a refusal by the kernel:\n{self}"
+        );
+    }
+
+    /// The program could not be executed (`nonoc exec` reports the failed `execve`, 126,
+    /// with `Permission denied`): the kernel refused the program or its loader.
+    #[track_caller]
+    fn not_executed(&self) {
+        assert!(
+            self.status.code() == Some(126) && self.stderr.contains("Permission denied"),
+            "expected a refused execve:\n{self}"
         );
     }
 }
@@ -204,12 +215,8 @@ fn system() {
             .starts_with(String::from_utf8_lossy(&unconfined.stdout).as_ref()),
         "{run}"
     );
-    let run = exec(&s, &without, &["/bin/sh", "-c", "true"]);
     // The shell itself cannot be loaded: `nonoc exec` reports the failed execve.
-    assert!(
-        run.status.code() == Some(126) && run.stderr.contains("Permission denied"),
-        "{run}"
-    );
+    exec(&s, &without, &["/bin/sh", "-c", "true"]).not_executed();
 }
 
 /// `devices`: `> /dev/null` (opened with `O_TRUNC`), `/dev/urandom`, `/dev/zero`.
@@ -409,11 +416,7 @@ fn python() {
         let run = exec(&s, &with, &["/usr/bin/pip3", "--version"]);
         assert!(run.ok().stdout.starts_with("pip "), "{run}");
     }
-    let run = exec(&s, &without, &["python3", "-c", "print(1)"]);
-    assert!(
-        run.status.code() == Some(126) && run.stderr.contains("Permission denied"),
-        "{run}"
-    );
+    exec(&s, &without, &["python3", "-c", "print(1)"]).not_executed();
 }
 
 /// `certs`: a TLS client's default context loads the CA certificates (what
@@ -463,11 +466,7 @@ fn node() {
     let script = "const os = require('os'); const c = require('crypto'); console.log(os.cpus().length > 0, c.randomBytes(4).length)";
     let run = exec(&s, &with, &["node", "-e", script]);
     assert_eq!(run.ok().stdout, "true 4\n", "{run}");
-    let run = exec(&s, &without, &["node", "-e", "1"]);
-    assert!(
-        run.status.code() == Some(126) && run.stderr.contains("Permission denied"),
-        "{run}"
-    );
+    exec(&s, &without, &["node", "-e", "1"]).not_executed();
 }
 
 /// A policy without presets: ring 2 may read and execute what `read` and `execute` say.
@@ -614,10 +613,7 @@ fn loader_of_writable_program() {
         &s,
         &["exec", &artifact, "--ring", "2", "--report", "--", &program],
     );
-    assert!(
-        run.status.code() == Some(126) && run.stderr.contains("Permission denied"),
-        "{run}"
-    );
+    run.not_executed();
     let report: serde_json::Value = serde_json::from_str(run.stderr.lines().next().unwrap_or(""))
         .unwrap_or_else(|e| panic!("no report ({e}):\n{run}"));
     assert!(report["landlock"]["loaders"].is_null(), "{run}");

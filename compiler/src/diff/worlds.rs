@@ -19,7 +19,7 @@ use std::ffi::OsString;
 
 use nonoc_runtime::Bindings;
 
-use crate::ir::{BoundVariables, FsTarget, Ir, PLACEHOLDER, declared};
+use crate::ir::{BoundVariables, FsTarget, Ir, PLACEHOLDER, declared, with_placeholder};
 use crate::resolve::PRIVATE_TMP;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,22 +129,18 @@ pub(super) fn bind(
     caller: &dyn Fn(&str) -> Option<String>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> BoundVariables {
+    // The private temporary directory is the runtime's in every world: where `explain` takes
+    // it to be (under `/tmp`, so that a deny of `/tmp` covers it as it covers every run's),
+    // shown as `${tmp}`.
     let given = ir
         .variables
         .iter()
-        .filter_map(|(name, var)| {
-            // The private temporary directory is the runtime's in every world: where
-            // `explain` takes it to be (under `/tmp`, so that a deny of `/tmp` covers it as
-            // it covers every run's), shown as `${tmp}`.
-            let value = match var.private_tmp {
-                true => Some(PLACEHOLDER.to_owned()),
-                false => caller(name),
-            };
-            value.map(|value| (name, value))
-        })
+        .filter(|(_, var)| !var.private_tmp)
+        .filter_map(|(name, _)| caller(name).map(|value| (name, value)))
         .fold(Bindings::new(), |given, (name, value)| {
             given.with(name, value)
         });
+    let given = with_placeholder(ir, &given);
     let env = |name: &str| env(name).map(OsString::from);
     let declared = declared(ir);
     ir.variables

@@ -44,7 +44,7 @@ pub fn bind(
 
 /// The caller's bindings, and the private temporary directory's variable (the `tmp` preset's
 /// `tmp`) bound to [`PLACEHOLDER`] where the caller leaves it unbound: the path that stands
-/// for the directory the runtime creates for each run. `explain` and `test` decide requests
+/// for the directory the runtime creates for each run. `explain`, `test` and `diff` decide requests
 /// written `${tmp}/...` with it; no other path is inside it.
 pub fn with_placeholder(ir: &Ir, given: &Bindings) -> Bindings {
     let mut bindings = given.clone();

@@ -20,7 +20,7 @@ pub use crate::resolve::{
     is_variable_name, path_within,
 };
 pub use access::{AccessSet, Right};
-pub use bind::{PLACEHOLDER, PartialBindings, bind, bind_partial, declared};
+pub use bind::{PLACEHOLDER, PartialBindings, bind, bind_partial, declared, with_placeholder};
 pub use decide::{
     Decision, Reason, Verdict, action_name, ancestors, arg_is_int, covers, decide, effective_arg,
     unbound_variable,
