@@ -82,6 +82,11 @@ fn main() -> ExitCode {
             planted_glob_links,
         ),
         Test::new(
+            "a_deny_path_with_glob_characters_is_taken_literally",
+            1,
+            deny_path_literal,
+        ),
+        Test::new(
             "ring_2_cannot_redirect_ring_3_through_a_link",
             1,
             link_across_rings,
@@ -1140,6 +1145,21 @@ fn link_policy(ws: &str, denies: &str, filesystem: &str) -> String {
          rings:\n  1:\n    filesystem:\n      read: [{SYSTEM_READ}, \"${{workspace}}\"]\n      \
          execute: [{SYSTEM_EXEC}]\n{filesystem}\n    process: {{ fork: true, signals: sandbox }}\n"
     )
+}
+
+/// A deny `path:` is a literal path, glob characters and all: the runtime loads the artifact,
+/// refuses the file named so, and leaves alone a file the text would match as a glob.
+fn deny_path_literal() {
+    let s = scratch("deny-path-literal");
+    let ws = s.dir("ws");
+    let named = s.file("ws/a{b*", b"secret\n");
+    let matching = s.file("ws/axb", b"fine\n");
+    let policy = link_policy(&ws, "  - path: \"${workspace}/a{b*\"", "");
+    let art = compile(&s, "deny-path-literal", &policy);
+    let run = exec(&s, &art, &["--ring", "1"], &["cat", &named], &[]);
+    assert!(!run.allowed(), "{run}");
+    let run = exec(&s, &art, &["--ring", "1"], &["cat", &matching], &[]);
+    assert!(run.allowed(), "{run}");
 }
 
 /// An exception is placed by its name under the deny: replacing it with a link between two

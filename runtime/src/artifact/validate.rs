@@ -470,7 +470,15 @@ fn rule_ok(at: &At<'_>, rule: &PathRule, vars: &BTreeMap<String, Variable>) -> R
         }
         _ => {}
     }
-    let deny_root = target_ok(at, &rule.target, vars)?;
+    let deny_root = match (rule.effect, &rule.target) {
+        // A deny `path:` is taken literally, glob characters and all (`/srv/a{b`); only
+        // allow paths are free of them (the compiler's NC0405).
+        (Effect::Deny, Target::Path(p)) => {
+            template(at, p, vars, true)?;
+            p.as_str()
+        }
+        _ => target_ok(at, &rule.target, vars)?,
+    };
     for (j, except) in rule.except.iter().enumerate() {
         let at = At::In(at, Part::Except(j));
         let root = target_ok(&at, except, vars)?;
@@ -604,7 +612,14 @@ fn seatbelt(
                 format!("parameter `{}` is listed twice", param.name),
             ));
         }
-        path_template(&At::In(at, Part::Param(&param.name)), &param.path, vars)?;
+        // A parameter's path may be a literal deny path with glob characters in it; its value
+        // reaches the profile as a string (quoted where it is a regex prefix).
+        template(
+            &At::In(at, Part::Param(&param.name)),
+            &param.path,
+            vars,
+            true,
+        )?;
     }
     Ok(())
 }
@@ -661,6 +676,20 @@ mod tests {
             },
         );
         vars
+    }
+
+    #[test]
+    fn a_deny_path_may_hold_glob_characters_an_allow_path_may_not() {
+        let rule = |effect: Effect| PathRule {
+            effect,
+            target: Target::Path("${ws}/a{b*".to_owned()),
+            access: Rights(1),
+            except: Vec::new(),
+            origin: None,
+        };
+        assert!(rule_ok(&At::Ring(2), &rule(Effect::Deny), &vars()).is_ok());
+        let err = rule_ok(&At::Ring(2), &rule(Effect::Allow), &vars()).unwrap_err();
+        assert!(err.to_string().contains("glob characters"), "{err}");
     }
 
     #[test]
